@@ -1,0 +1,235 @@
+"""Activation functions and losses: their SymPy form and their NumPy form.
+
+Each named activation has a symbolic definition (a SymPy function of one
+argument, with its derivative) and a hand-written NumPy definition used by
+the numeric cross-check, so that the two are independent.  Activations and
+losses read from LaTeX carry a SymPy expression in a generated symbol; their
+NumPy form is produced by ``lambdify`` over that generated symbol only (never
+over names taken from the input).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import sympy as sp
+
+#: The variable activations are written in.
+Z = sp.Symbol("z", real=True)
+#: The variables a per-output loss is written in: prediction and target.
+YHAT = sp.Symbol("yhat", real=True)
+Y = sp.Symbol("y", real=True)
+
+
+class sigmoid(sp.Function):
+    """The logistic sigmoid 1/(1+e^{-x}), kept as one node for readable output."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+    @classmethod
+    def eval(cls, x):  # noqa: D102 - SymPy hook
+        if x.is_zero:
+            return sp.Rational(1, 2)
+        if x.is_Number:
+            return 1 / (1 + sp.exp(-x))
+        return None
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return 1 / (1 + sp.exp(-x))
+
+    def _eval_evalf(self, prec):
+        return (1 / (1 + sp.exp(-self.args[0])))._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer, exp=None):
+        s = rf"\sigma\left({printer._print(self.args[0])}\right)"
+        return s if exp is None else rf"{s}^{{{exp}}}"
+
+
+class relu(sp.Function):
+    """max(0, x); its derivative is the Heaviside step with H(0) = 0, as in PyTorch."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.Heaviside(self.args[0], 0)
+
+    @classmethod
+    def eval(cls, x):  # noqa: D102 - SymPy hook
+        if x.is_Number:
+            return sp.Max(0, x)
+        if x.is_nonnegative:
+            return x
+        if x.is_nonpositive:
+            return sp.S.Zero
+        return None
+
+    def _eval_evalf(self, prec):
+        return sp.Max(0, self.args[0])._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer, exp=None):
+        s = rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
+        return s if exp is None else rf"{s}^{{{exp}}}"
+
+
+class softplus(sp.Function):
+    """ln(1 + e^x); its derivative is the sigmoid."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sigmoid(self.args[0])
+
+    @classmethod
+    def eval(cls, x):  # noqa: D102 - SymPy hook
+        if x.is_Number:
+            return sp.log(1 + sp.exp(x))
+        return None
+
+    def _eval_evalf(self, prec):
+        return sp.log(1 + sp.exp(self.args[0]))._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer, exp=None):
+        s = rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
+        return s if exp is None else rf"{s}^{{{exp}}}"
+
+
+def _np_sigmoid(u: np.ndarray) -> np.ndarray:
+    # Split by sign so that exp never overflows.
+    out = np.empty_like(u, dtype=float)
+    pos = u >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-u[pos]))
+    e = np.exp(u[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+def _np_softplus(u: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, u)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise activation: SymPy expression in :data:`Z` plus NumPy twins."""
+
+    name: str
+    expr: sp.Expr
+    np_f: Callable[[np.ndarray], np.ndarray] = field(compare=False, repr=False)
+    np_df: Callable[[np.ndarray], np.ndarray] = field(compare=False, repr=False)
+    smooth: bool = True
+    latex_source: str | None = None
+
+    def __call__(self, u: sp.Expr) -> sp.Expr:
+        return self.expr.xreplace({Z: u})
+
+    def derivative(self, u: sp.Expr) -> sp.Expr:
+        return sp.diff(self.expr, Z).xreplace({Z: u})
+
+    @property
+    def derivative_expr(self) -> sp.Expr:
+        return sp.diff(self.expr, Z)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.expr == Z
+
+
+def _named_activations() -> dict[str, Activation]:
+    return {
+        "identity": Activation("identity", Z, lambda u: u, np.ones_like),
+        "sigmoid": Activation("sigmoid", sigmoid(Z), _np_sigmoid,
+                              lambda u: _np_sigmoid(u) * (1 - _np_sigmoid(u))),
+        "tanh": Activation("tanh", sp.tanh(Z), np.tanh, lambda u: 1 - np.tanh(u) ** 2),
+        "relu": Activation("relu", relu(Z), lambda u: np.maximum(u, 0.0),
+                           lambda u: (u > 0).astype(float), smooth=False),
+        "softplus": Activation("softplus", softplus(Z), _np_softplus, _np_sigmoid),
+    }
+
+
+ACTIVATIONS: dict[str, Activation] = _named_activations()
+LOSSES: tuple[str, ...] = ("mse", "bce", "softmax_ce")
+
+
+def _lambdify_generated(expr: sp.Expr, symbol: sp.Symbol) -> Callable[[np.ndarray], np.ndarray]:
+    """NumPy function of ``expr``; ``expr`` holds only our generated ``symbol``.
+
+    Safe: the code lambdify generates is printed from a SymPy tree whose only
+    free symbol is generated by symderive, never a name from user input.
+    """
+    assert expr.free_symbols <= {symbol}, "only generated symbols may be lambdified"
+    expr = expr.replace(sigmoid, lambda u: 1 / (1 + sp.exp(-u)))
+    expr = expr.replace(softplus, lambda u: sp.log(1 + sp.exp(u)))
+    expr = expr.replace(relu, lambda u: sp.Max(0, u))
+    f = sp.lambdify(symbol, expr, modules=[{"Heaviside": _np_heaviside}, "numpy"])
+    return lambda u: np.broadcast_to(np.asarray(f(u), dtype=float), np.shape(u)).copy()
+
+
+def _np_heaviside(u, h0=0.0):
+    return np.heaviside(u, h0)
+
+
+def _is_smooth(expr: sp.Expr) -> bool:
+    return not expr.has(sp.Abs, sp.Max, sp.Min, sp.Heaviside, sp.Piecewise, sp.sign, relu)
+
+
+def activation_from_expr(expr: sp.Expr, latex_source: str) -> Activation:
+    """An :class:`Activation` for an expression in :data:`Z` read from LaTeX."""
+    d = sp.diff(expr, Z)
+    return Activation("latex", expr, _lambdify_generated(expr, Z), _lambdify_generated(d, Z),
+                      smooth=_is_smooth(expr), latex_source=latex_source)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss: a name, and for ``latex`` losses the per-output expression ℓ(ŷ, y)."""
+
+    name: str
+    expr: sp.Expr | None = None
+    latex_source: str | None = None
+
+    def per_sample(self, yhat: list[sp.Expr], y: list[sp.Expr]) -> sp.Expr:
+        """The loss of one sample, summed over output units, as in CONTRACT.md."""
+        if self.name == "mse":
+            return sp.Rational(1, 2) * sp.Add(*[(p - t) ** 2 for p, t in zip(yhat, y)])
+        if self.name == "bce":
+            return -sp.Add(*[t * sp.log(p) + (1 - t) * sp.log(1 - p) for p, t in zip(yhat, y)])
+        if self.name == "softmax_ce":
+            lse = sp.log(sp.Add(*[sp.exp(p) for p in yhat]))
+            return -sp.Add(*[t * (p - lse) for p, t in zip(yhat, y)])
+        assert self.expr is not None
+        return sp.Add(*[self.expr.xreplace({YHAT: p, Y: t}) for p, t in zip(yhat, y)])
+
+    def np_value_and_grad(self, yhat: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """Loss of a batch (rows are samples) and its gradient with respect to ``yhat``."""
+        if self.name == "mse":
+            r = yhat - y
+            return 0.5 * float(np.sum(r * r)), r
+        if self.name == "bce":
+            val = -np.sum(y * np.log(yhat) + (1 - y) * np.log(1 - yhat))
+            return float(val), -(y / yhat) + (1 - y) / (1 - yhat)
+        if self.name == "softmax_ce":
+            m = yhat.max(axis=1, keepdims=True)
+            lse = m + np.log(np.exp(yhat - m).sum(axis=1, keepdims=True))
+            p = np.exp(yhat - lse)
+            val = -np.sum(y * (yhat - lse))
+            return float(val), p * y.sum(axis=1, keepdims=True) - y
+        f, df = _loss_numpy(self)
+        return float(np.sum(f(yhat, y))), df(yhat, y)
+
+
+def _loss_numpy(loss: Loss):
+    assert loss.expr is not None and loss.expr.free_symbols <= {YHAT, Y}
+    e = loss.expr.replace(sigmoid, lambda u: 1 / (1 + sp.exp(-u)))
+    d = sp.diff(loss.expr, YHAT).replace(sigmoid, lambda u: 1 / (1 + sp.exp(-u)))
+    mods = [{"Heaviside": _np_heaviside}, "numpy"]
+    f = sp.lambdify((YHAT, Y), e, modules=mods)
+    df = sp.lambdify((YHAT, Y), d, modules=mods)
+    shape = lambda g: (lambda a, b: np.broadcast_to(np.asarray(g(a, b), float), np.shape(a)).copy())
+    return shape(f), shape(df)

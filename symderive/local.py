@@ -1,0 +1,148 @@
+"""The local derivation: what the gradients of two hidden units depend on.
+
+For units i and j of hidden layer l, backpropagation gives (per sample n)
+
+    ∂ℓ/∂W^{(l)}_{uk} = δ^{(l)}_{n,u} a^{(l-1)}_{n,k},   ∂ℓ/∂b^{(l)}_u = δ^{(l)}_{n,u},
+    ∂ℓ/∂W^{(l+1)}_{mu} = δ^{(l+1)}_{n,m} σ(z^{(l)}_{n,u}),
+    δ^{(l)}_{n,u} = σ'(z^{(l)}_{n,u}) Σ_m W^{(l+1)}_{mu} δ^{(l+1)}_{n,m}.
+
+Everything else — earlier layers (through a^{(l-1)}), later layers and the
+loss (through δ^{(l+1)}) — enters as opaque symbols.  A difference that is
+identically zero for *arbitrary* values of those symbols is zero for the
+actual ones, so the local derivation proves ``equal`` at a cost independent
+of the depth and of the rest of the network's width.  σ and σ' appear as
+undefined functions first (a proof for every activation), then as the
+network's concrete activation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .network import activation_value, delta, preactivation, weight
+from .spec import Hypothesis, NetworkSpec
+
+
+class act(sp.Function):
+    """The hidden activation σ, undefined: proofs with it hold for every σ."""
+
+    def _latex(self, printer, exp=None):
+        s = rf"\sigma\left({printer._print(self.args[0])}\right)"
+        return s if exp is None else rf"{s}^{{{exp}}}"
+
+
+class dact(sp.Function):
+    """σ', the derivative of the hidden activation, undefined."""
+
+    def _latex(self, printer, exp=None):
+        s = rf"\sigma'\left({printer._print(self.args[0])}\right)"
+        return s if exp is None else rf"{s}^{{{exp}}}"
+
+
+Sample = int | str  # a sample number, or "n" for the generic sample
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """The neighbourhood of units i, j in hidden layer ``layer`` of a network."""
+
+    network: NetworkSpec
+    hypothesis: Hypothesis
+
+    @property
+    def layer(self) -> int:
+        return self.hypothesis.layer
+
+    @property
+    def fan_in(self) -> int:
+        return self.network.layers[self.layer - 1]
+
+    @property
+    def fan_out(self) -> int:
+        return self.network.layers[self.layer + 1]
+
+    # ---- the tie map -----------------------------------------------------
+    def _assumed(self, group: str) -> bool:
+        h = self.hypothesis
+        return group in h.tie or group in h.zero or (group == "bias" and not self.network.bias)
+
+    def _zeroed(self, group: str) -> bool:
+        return group in self.hypothesis.zero or (group == "bias" and not self.network.bias)
+
+    def z(self, n: Sample, which: int) -> sp.Expr:
+        """z^{(l)}_{n,u} for u = units[which], after the hypothesis."""
+        i, j = self.hypothesis.units
+        if self._zeroed("incoming") and self._zeroed("bias"):
+            return sp.S.Zero
+        if which == 1 and self._assumed("incoming") and self._assumed("bias"):
+            which = 0
+        return preactivation(self.layer, n, (i, j)[which])
+
+    def V(self, m: int | str, which: int) -> sp.Expr:
+        """W^{(l+1)}_{m,u}, the outgoing weight of units[which] after the hypothesis."""
+        i, j = self.hypothesis.units
+        if "outgoing" in self.hypothesis.zero:
+            return sp.S.Zero
+        if which == 1 and "outgoing" in self.hypothesis.tie:
+            which = 0
+        return weight(self.layer + 1, m, (i, j)[which])
+
+    # ---- local gradients -------------------------------------------------
+    def backprop_sum(self, n: Sample, which: int) -> sp.Expr:
+        """Σ_m W^{(l+1)}_{m,u} δ^{(l+1)}_{n,m}."""
+        return sp.Add(*[self.V(m, which) * delta(self.layer + 1, n, m)
+                        for m in range(1, self.fan_out + 1)])
+
+    def error_signal(self, n: Sample, which: int) -> sp.Expr:
+        """δ^{(l)}_{n,u} = σ'(z_{n,u}) Σ_m W^{(l+1)}_{m,u} δ^{(l+1)}_{n,m}."""
+        return dact(self.z(n, which)) * self.backprop_sum(n, which)
+
+    def error_difference(self, n: Sample) -> sp.Expr:
+        """δ^{(l)}_{n,i} − δ^{(l)}_{n,j}: incoming and bias differences are built on it."""
+        return self.error_signal(n, 0) - self.error_signal(n, 1)
+
+    def activation_difference(self, n: Sample) -> sp.Expr:
+        """σ(z_{n,i}) − σ(z_{n,j}): the outgoing difference is δ^{(l+1)}_{n,m} times it."""
+        return act(self.z(n, 0)) - act(self.z(n, 1))
+
+    def input(self, n: Sample, k: int | str) -> sp.Symbol:
+        return activation_value(self.layer - 1, n, k)
+
+    def next_delta(self, n: Sample, m: int | str) -> sp.Symbol:
+        return delta(self.layer + 1, n, m)
+
+    # ---- the swap ----------------------------------------------------------
+    def swap_invariant(self) -> bool:
+        """Does exchanging units i and j (z and outgoing weights) fix z^{(l+1)}?
+
+        z^{(l+1)}_m = W_{m,i} σ(z_i) + W_{m,j} σ(z_j) + (terms without i, j), so
+        the loss is swap-invariant exactly when this is; checked symbolically.
+        """
+        i, j = self.hypothesis.units
+        l, n = self.layer, 1
+        zi, zj = preactivation(l, n, i), preactivation(l, n, j)
+        swap = {zi: zj, zj: zi}
+        for m in range(1, self.fan_out + 1):
+            vi, vj = weight(l + 1, m, i), weight(l + 1, m, j)
+            swap.update({vi: vj, vj: vi})
+            local = vi * act(zi) + vj * act(zj)
+            if sp.expand(local.xreplace(swap) - local) != 0:
+                return False
+        return True
+
+
+def concrete(expr: sp.Expr, network: NetworkSpec) -> sp.Expr:
+    """Replace the undefined σ, σ' by the network's hidden activation."""
+    f = network.activation
+    return expr.replace(act, lambda u: f(u)).replace(dact, lambda u: f.derivative(u))
+
+
+def is_identically_zero(expr: sp.Expr) -> bool:
+    """True only if ``expr`` is proved to be 0 (expand, then a cautious simplify)."""
+    e = sp.expand(expr)
+    if e == 0:
+        return True
+    if e.count_ops() > 400:
+        return False
+    return sp.simplify(e) == 0

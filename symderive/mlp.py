@@ -1,0 +1,85 @@
+"""A NumPy multilayer perceptron, forward and backward written by hand (float64).
+
+This is the numeric twin of :mod:`symderive.network`, written independently of
+the SymPy expressions: witnesses are evaluated with it and the numeric
+cross-check compares it with the symbolic gradients.  Shapes follow the spec:
+``W[l]`` is (units of layer l, units of layer l-1) as in torch.nn.Linear;
+``X`` has one row per sample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import NetworkSpec
+
+
+@dataclass
+class Params:
+    """Weights and biases; index 0 is layer 1."""
+
+    W: list[np.ndarray]
+    b: list[np.ndarray]
+
+    def copy(self) -> "Params":
+        return Params([w.copy() for w in self.W], [v.copy() for v in self.b])
+
+    def to_json(self, bias: bool) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for l, (w, v) in enumerate(zip(self.W, self.b), start=1):
+            out[f"W{l}"] = w.tolist()
+            if bias:
+                out[f"b{l}"] = v.tolist()
+        return out
+
+
+def forward(spec: NetworkSpec, p: Params, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Pre-activations zs[l] and activations acts[l] (acts[0] = X; zs[0] unused)."""
+    acts, zs = [X], [X]
+    depth = len(p.W)
+    for l in range(depth):
+        z = acts[-1] @ p.W[l].T + p.b[l]
+        f = spec.output_activation if l == depth - 1 else spec.activation
+        zs.append(z)
+        acts.append(f.np_f(z))
+    return zs, acts
+
+
+def loss_and_gradient(spec: NetworkSpec, p: Params, X: np.ndarray,
+                      Y: np.ndarray) -> tuple[float, Params, list[np.ndarray]]:
+    """Total loss (summed over samples), its gradient, and the deltas per layer."""
+    zs, acts = forward(spec, p, X)
+    depth = len(p.W)
+    value, dyhat = spec.loss.np_value_and_grad(acts[-1], Y)
+    delta = dyhat * spec.output_activation.np_df(zs[-1])
+    deltas: list[np.ndarray] = [np.empty(0)] * (depth + 1)
+    gW: list[np.ndarray] = [np.empty(0)] * depth
+    gb: list[np.ndarray] = [np.empty(0)] * depth
+    for l in range(depth, 0, -1):
+        deltas[l] = delta
+        gW[l - 1] = delta.T @ acts[l - 1]
+        gb[l - 1] = delta.sum(axis=0) if spec.bias else np.zeros_like(p.b[l - 1])
+        if l > 1:
+            delta = (delta @ p.W[l - 1]) * spec.activation.np_df(zs[l - 1])
+    return value, Params(gW, gb), deltas
+
+
+def group_values(p: Params, layer: int, unit: int, group: str) -> np.ndarray:
+    """The values of a parameter group of a hidden unit (layer, unit 1-based)."""
+    if group == "incoming":
+        return p.W[layer - 1][unit - 1, :]
+    if group == "bias":
+        return p.b[layer - 1][unit - 1:unit]
+    return p.W[layer][:, unit - 1]
+
+
+def apply_hypothesis(p: Params, layer: int, units: tuple[int, int],
+                     tie: tuple[str, ...], zero: tuple[str, ...]) -> None:
+    """Make ``p`` satisfy a hypothesis in place: copy unit i's tied groups to j, zero the zeroed."""
+    i, j = units
+    for group in tie:
+        group_values(p, layer, j, group)[...] = group_values(p, layer, i, group)
+    for group in zero:
+        group_values(p, layer, i, group)[...] = 0.0
+        group_values(p, layer, j, group)[...] = 0.0

@@ -1,0 +1,45 @@
+"""The JSON report of CONTRACT.md."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..api import Derivation
+from ..printing import latex
+from ..symmetry import GroupResult, HypothesisResult
+
+
+def report_dict(d: Derivation) -> dict[str, Any]:
+    spec = d.spec
+    return {
+        "title": spec.title,
+        "question": spec.question,
+        "network": spec.network.to_json(),
+        "hypotheses": [_hypothesis(d, k, r) for k, r in enumerate(d.results)],
+    }
+
+
+def _hypothesis(d: Derivation, k: int, r: HypothesisResult) -> dict[str, Any]:
+    out = r.hypothesis.to_json()
+    out["groups"] = {g.group: _group(g, d.spec.network.samples) for g in r.groups}
+    out["verdict"] = r.verdict
+    out["proof"] = {"swap_invariant": r.swap_invariant, "swap_checked_on": r.swap_method,
+                    "covered": r.covered}
+    numeric = d.numeric[k] if d.numeric else None
+    out["numeric"] = numeric.to_json() if hasattr(numeric, "to_json") else numeric
+    return out
+
+
+def _group(g: GroupResult, samples: int) -> dict[str, Any]:
+    return {
+        "status": g.status,
+        "difference_latex": latex(g.residual, samples=samples),
+        "component_index": g.index,
+        "method": g.method,
+        "witness": g.witness.to_json() if g.witness else None,
+    }
+
+
+def render(d: Derivation) -> str:
+    """Deterministic JSON text (sorted nowhere: key order is the contract's order)."""
+    return json.dumps(report_dict(d), indent=2, ensure_ascii=False) + "\n"

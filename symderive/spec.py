@@ -1,0 +1,343 @@
+"""Load and validate a derivation spec (TOML) into frozen dataclasses.
+
+TOML never leaves this module: the rest of symderive sees :class:`Spec`.
+Every problem is a :class:`~symderive.errors.SpecError` naming the field, what
+is allowed, and the line where it can be found.
+"""
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import LatexInputError, SpecError
+from .functions import ACTIVATIONS, LOSSES, Activation, Loss, activation_from_expr
+
+GROUPS: tuple[str, ...] = ("incoming", "bias", "outgoing")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
+MAX_LAYER_WIDTH = 4096
+MAX_SAMPLES = 1024
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The network of a derivation, with defaults filled in."""
+
+    layers: tuple[int, ...]
+    activation: Activation
+    output_activation: Activation
+    bias: bool = True
+    loss: Loss = field(default_factory=lambda: Loss("mse"))
+    samples: int = 1
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers (hidden layers + 1)."""
+        return len(self.layers) - 1
+
+    def groups(self) -> tuple[str, ...]:
+        """The parameter groups a hidden unit has in this network."""
+        return GROUPS if self.bias else ("incoming", "outgoing")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "layers": list(self.layers),
+            "activation": _function_json(self.activation),
+            "output_activation": _function_json(self.output_activation),
+            "bias": self.bias,
+            "loss": self.loss.name if self.loss.latex_source is None
+            else {"latex": self.loss.latex_source},
+            "samples": self.samples,
+        }
+
+
+def _function_json(act: Activation) -> Any:
+    return act.name if act.latex_source is None else {"latex": act.latex_source}
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One symmetry assumption about two units of a hidden layer (1-based)."""
+
+    name: str
+    layer: int
+    units: tuple[int, int]
+    tie: tuple[str, ...] = ()
+    zero: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "layer": self.layer, "units": list(self.units),
+                "tie": list(self.tie), "zero": list(self.zero)}
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """Settings of the numeric cross-check."""
+
+    seed: int = 0
+    steps: int = 200
+    learning_rate: float = 0.05
+    optimizer: str = "sgd"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A whole derivation request."""
+
+    title: str
+    question: str | None
+    network: NetworkSpec
+    hypotheses: tuple[Hypothesis, ...]
+    check: CheckSpec = CheckSpec()
+    source: str = "<spec>"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def parse_spec(text: str, source: str = "<spec>") -> Spec:
+    """Parse TOML ``text`` (from file ``source``) into a validated :class:`Spec`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"invalid TOML: {exc}", source=source, line=_toml_line(exc)) from None
+    try:
+        return _build_spec(data, source)
+    except SpecError as exc:
+        raise exc.located(source, _find_line(text, exc.field)) from None
+
+
+def load_spec(path: str, text: bytes | str) -> Spec:
+    """Parse the bytes of a spec file; invalid UTF-8 is a :class:`SpecError`."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"not valid UTF-8 text (byte {exc.start})", source=path) from None
+    return parse_spec(text, path)
+
+
+def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
+    m = re.search(r"at line (\d+)", str(exc))
+    return int(m.group(1)) if m else None
+
+
+def _find_line(text: str, dotted: str | None) -> int | None:
+    """Best-effort line of the key named by ``dotted`` (its last component)."""
+    if not dotted:
+        return None
+    key = re.sub(r"\[\d+\]", "", dotted.split(".")[-1])
+    table = dotted.split(".")[0].split("[")[0]
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    wanted = re.search(r"\[(\d+)\]", dotted.split(".")[0])
+    count, in_table = 0, table == key
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"^\s*\[\[?\s*([A-Za-z0-9_.\-]+)\s*\]?\]", line)
+        if header:
+            in_table = header.group(1) == table
+            if in_table and line.lstrip().startswith("[[") :
+                count += 1
+            continue
+        if pattern.match(line) and (in_table or table == key):
+            if wanted is None or count == int(wanted.group(1)):
+                return number
+    return None
+
+
+_TOP_KEYS = {"title", "question", "network", "hypothesis", "check"}
+_NETWORK_KEYS = {"layers", "activation", "output_activation", "bias", "loss", "samples"}
+_HYPOTHESIS_KEYS = {"name", "layer", "units", "tie", "zero"}
+_CHECK_KEYS = {"seed", "steps", "learning_rate", "optimizer"}
+
+
+def _unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            prefix = f"{where}." if where else ""
+            raise SpecError(f"unknown key; allowed keys are {', '.join(sorted(allowed))}",
+                            field=f"{prefix}{key}")
+
+
+def _build_spec(data: dict[str, Any], source: str) -> Spec:
+    _unknown(data, _TOP_KEYS, "")
+    title = _string(data.get("title", _default_title(source)), "title")
+    question = data.get("question")
+    if question is not None:
+        question = _string(question, "question")
+    net = _table(data.get("network"), "network", required=True)
+    network = _network(net)
+    raw_hyps = data.get("hypothesis")
+    if not isinstance(raw_hyps, list) or not raw_hyps:
+        raise SpecError("at least one [[hypothesis]] table is required", field="hypothesis")
+    hyps = tuple(_hypothesis(h, k, network) for k, h in enumerate(raw_hyps, start=1))
+    check = _check(_table(data.get("check", {}), "check"))
+    return Spec(title, question, network, hyps, check, source)
+
+
+def _default_title(source: str) -> str:
+    stem = re.sub(r"\.toml$", "", source.replace("\\", "/").split("/")[-1])
+    return stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Derivation"
+
+
+def _table(value: Any, where: str, required: bool = False) -> dict[str, Any]:
+    if value is None and required:
+        raise SpecError(f"a [{where}] table is required", field=where)
+    if not isinstance(value, dict):
+        raise SpecError("must be a table", field=where)
+    return value
+
+
+def _string(value: Any, where: str, max_len: int = 2000) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"must be a string, not {_type_name(value)}", field=where)
+    if len(value) > max_len:
+        raise SpecError(f"is {len(value)} characters long; at most {max_len} allowed", field=where)
+    return value
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _int(value: Any, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"must be an integer, not {_type_name(value)}", field=where)
+    if not low <= value <= high:
+        raise SpecError(f"must be between {low} and {high}, got {value}", field=where)
+    return value
+
+
+def _network(net: dict[str, Any]) -> NetworkSpec:
+    _unknown(net, _NETWORK_KEYS, "network")
+    layers = net.get("layers")
+    if not isinstance(layers, list):
+        raise SpecError("is required: an array of layer sizes [input, hidden..., output]",
+                        field="network.layers")
+    if len(layers) < 3:
+        raise SpecError("needs at least one hidden layer: [input, hidden..., output]",
+                        field="network.layers")
+    sizes = tuple(_int(n, "network.layers", 1, MAX_LAYER_WIDTH) for n in layers)
+    bias = net.get("bias", True)
+    if not isinstance(bias, bool):
+        raise SpecError(f"must be true or false, not {_type_name(bias)}", field="network.bias")
+    return NetworkSpec(
+        layers=sizes,
+        activation=_activation(net.get("activation", "tanh"), "network.activation"),
+        output_activation=_activation(net.get("output_activation", "identity"),
+                                      "network.output_activation"),
+        bias=bias,
+        loss=_loss(net.get("loss", "mse")),
+        samples=_int(net.get("samples", 1), "network.samples", 1, MAX_SAMPLES),
+    )
+
+
+def _latex_table(value: dict[str, Any], where: str) -> str:
+    if set(value) != {"latex"}:
+        raise SpecError('a formula must be given as { latex = "..." }', field=where)
+    return _string(value["latex"], f"{where}.latex", max_len=10_000)
+
+
+def _activation(value: Any, where: str) -> Activation:
+    if isinstance(value, str):
+        if value not in ACTIVATIONS:
+            raise SpecError(f"unknown activation {value!r}; known: {', '.join(ACTIVATIONS)}, "
+                            "or { latex = '...' } in z", field=where)
+        return ACTIVATIONS[value]
+    if isinstance(value, dict):
+        source = _latex_table(value, where)
+        from .latex_input import parse_activation  # lazy: pulls in the LaTeX parser
+
+        try:
+            expr = parse_activation(source)
+        except LatexInputError as exc:
+            raise SpecError(str(exc), field=f"{where}.latex") from None
+        return activation_from_expr(expr, source)
+    raise SpecError(f"must be an activation name or {{ latex = '...' }}, not {_type_name(value)}",
+                    field=where)
+
+
+def _loss(value: Any) -> Loss:
+    where = "network.loss"
+    if isinstance(value, str):
+        if value not in LOSSES:
+            raise SpecError(f"unknown loss {value!r}; known: {', '.join(LOSSES)}, "
+                            "or { latex = '...' } in \\hat{y} and y", field=where)
+        return Loss(value)
+    if isinstance(value, dict):
+        source = _latex_table(value, where)
+        from .latex_input import parse_loss  # lazy: pulls in the LaTeX parser
+
+        try:
+            expr = parse_loss(source)
+        except LatexInputError as exc:
+            raise SpecError(str(exc), field=f"{where}.latex") from None
+        return Loss("latex", expr, source)
+    raise SpecError(f"must be a loss name or {{ latex = '...' }}, not {_type_name(value)}",
+                    field=where)
+
+
+def _groups(value: Any, where: str, network: NetworkSpec) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise SpecError(f"must be an array of groups from {', '.join(GROUPS)}", field=where)
+    out: list[str] = []
+    for g in value:
+        if g not in GROUPS:
+            raise SpecError(f"unknown group {g!r}; allowed: {', '.join(GROUPS)}", field=where)
+        if g == "bias" and not network.bias:
+            raise SpecError("names the bias group, but the network has bias = false",
+                            field=where)
+        if g in out:
+            raise SpecError(f"names the group {g!r} twice", field=where)
+        out.append(g)
+    return tuple(sorted(out, key=GROUPS.index))
+
+
+def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
+    where = f"hypothesis[{k}]"
+    if not isinstance(h, dict):
+        raise SpecError("must be a table", field=where)
+    _unknown(h, _HYPOTHESIS_KEYS, where)
+    hidden = len(network.layers) - 2
+    if "layer" not in h:
+        raise SpecError(f"is required: a hidden layer, 1 to {hidden}", field=f"{where}.layer")
+    layer = _int(h["layer"], f"{where}.layer", 1, hidden)
+    units = h.get("units")
+    width = network.layers[layer]
+    if not isinstance(units, list) or len(units) != 2:
+        raise SpecError(f"must be two distinct units of layer {layer}, 1 to {width}",
+                        field=f"{where}.units")
+    u = tuple(_int(n, f"{where}.units", 1, width) for n in units)
+    if u[0] == u[1]:
+        raise SpecError(f"must be two distinct units, got {u[0]} twice", field=f"{where}.units")
+    tie = _groups(h.get("tie", []), f"{where}.tie", network)
+    zero = _groups(h.get("zero", []), f"{where}.zero", network)
+    both = set(tie) & set(zero)
+    if both:
+        raise SpecError(f"group {sorted(both)[0]!r} is both tied and zeroed; choose one",
+                        field=f"{where}.zero")
+    name = _string(h.get("name", _default_name(layer, u, tie, zero)), f"{where}.name", 500)
+    return Hypothesis(name, layer, (u[0], u[1]), tie, zero)
+
+
+def _default_name(layer: int, units: tuple[int, ...], tie, zero) -> str:
+    parts = [f"tie {', '.join(tie)}"] if tie else []
+    parts += [f"zero {', '.join(zero)}"] if zero else []
+    return f"layer {layer}, units {units[0]} and {units[1]}: " + ("; ".join(parts) or "no assumption")
+
+
+def _check(c: dict[str, Any]) -> CheckSpec:
+    _unknown(c, _CHECK_KEYS, "check")
+    seed = _int(c.get("seed", 0), "check.seed", 0, 2**32 - 1)
+    steps = _int(c.get("steps", 200), "check.steps", 0, 100_000)
+    lr = c.get("learning_rate", 0.05)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) \
+            or not 0 < lr <= 10:
+        raise SpecError("must be a number in (0, 10]", field="check.learning_rate")
+    opt = c.get("optimizer", "sgd")
+    if opt not in OPTIMIZERS:
+        raise SpecError(f"unknown optimizer {opt!r}; allowed: {', '.join(OPTIMIZERS)}",
+                        field="check.optimizer")
+    return CheckSpec(seed, steps, float(lr), opt)

@@ -1,0 +1,200 @@
+"""From hypotheses to claims: each group's difference proved zero, refuted, or undecided.
+
+For every hypothesis and every parameter group of its two units the
+difference D = ∂L/∂θ_i − ∂L/∂θ_j (under the hypothesis) is settled by, in
+order:
+
+1. the local derivation with σ undefined (zero for every activation);
+2. the local derivation with the network's activation;
+3. a numeric witness: a concrete point satisfying the hypothesis where D ≠ 0;
+4. for small networks, differentiating the whole loss and simplifying.
+
+Only 1, 2 and 4 can make a status ``equal``; only 3 makes it ``different``.
+The verdict ``preserved`` further needs the swap symmetry of the loss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .gradients import direct_gradient
+from .local import LocalModel, concrete, is_identically_zero
+from .network import Network, delta, input_, output_value
+from .spec import Hypothesis, NetworkSpec
+from .witness import Witness, find_witness
+
+EQUAL, DIFFERENT, UNDECIDED = "equal", "different", "undecided"
+PRESERVED, BROKEN = "preserved", "broken"
+#: Whole-loss differentiation is attempted only below this many parameter-samples.
+FULL_LIMIT = 120
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """The settled difference of one parameter group."""
+
+    group: str
+    status: str
+    residual: sp.Expr          # the difference in local notation (0 when equal)
+    index: str | None          # "k" or "m" when residual is written for a generic component
+    witness: Witness | None
+    method: str                # how the status was established
+
+
+@dataclass(frozen=True)
+class HypothesisResult:
+    hypothesis: Hypothesis
+    groups: tuple[GroupResult, ...]
+    verdict: str
+    covered: bool              # every group of the two units is tied or zeroed
+    swap_invariant: bool       # the swap of units i, j fixes the loss (checked symbolically)
+    swap_method: str
+
+
+def _local_difference(model: LocalModel, group: str, n=1) -> sp.Expr:
+    """The per-sample core of a group's difference; D = 0 iff this is 0 for all values."""
+    if group == "outgoing":
+        return model.activation_difference(n)
+    return model.error_difference(n)
+
+
+def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int) -> GroupResult:
+    """Decide one group's status (see the module docstring for the order)."""
+    model = LocalModel(spec, hyp)
+    core = _local_difference(model, group)
+    if is_identically_zero(core):
+        return GroupResult(group, EQUAL, sp.S.Zero, None, None, "local, any activation")
+    if is_identically_zero(concrete(core, spec)):
+        return GroupResult(group, EQUAL, sp.S.Zero, None, None, "local, this activation")
+    residual, index = display_residual(model, group)
+    witness = find_witness(spec, hyp, group, seed)
+    if witness is not None:
+        return GroupResult(group, DIFFERENT, residual, index, witness, "witness")
+    if _full_is_zero(spec, hyp, group):
+        return GroupResult(group, EQUAL, sp.S.Zero, None, None, "whole loss")
+    return GroupResult(group, UNDECIDED, residual, index, None, "none")
+
+
+def _full_is_zero(spec: NetworkSpec, hyp: Hypothesis, group: str) -> bool:
+    net = Network(spec)
+    if len(net.parameters()) * spec.samples > FULL_LIMIT:
+        return False
+    i, j = hyp.units
+    gi, gj = net.group(hyp.layer, i, group), net.group(hyp.layer, j, group)
+    tie = tie_substitution(net, hyp)
+    grads = direct_gradient(net, gi + gj)
+    half = len(gi)
+    return all(is_identically_zero((a - b).xreplace(tie))
+               for a, b in zip(grads[:half], grads[half:]))
+
+
+def tie_substitution(net: Network, hyp: Hypothesis) -> dict[sp.Symbol, sp.Expr]:
+    """The map that imposes a hypothesis on the whole network's parameters."""
+    i, j = hyp.units
+    out: dict[sp.Symbol, sp.Expr] = {}
+    for group in hyp.tie:
+        out.update(zip(net.group(hyp.layer, j, group), net.group(hyp.layer, i, group)))
+    for group in hyp.zero:
+        for unit in (i, j):
+            out.update({s: sp.S.Zero for s in net.group(hyp.layer, unit, group)})
+    return out
+
+
+# ------------------------------------------------------------------ display form
+
+
+def display_residual(model: LocalModel, group: str) -> tuple[sp.Expr, str | None]:
+    """A factored, readable difference: explicit for small groups, else for component k/m."""
+    spec = model.network
+    samples = [1] if spec.samples == 1 else ["n"]
+    width = {"incoming": model.fan_in, "bias": 1, "outgoing": model.fan_out}[group]
+    index = None if width == 1 else ("k" if group == "incoming" else "m")
+    comps = [index] if index else [1]
+    out = []
+    for c in comps:
+        terms = [_component(model, group, n, c) for n in samples]
+        out.append(terms[0])
+    expr = out[0]
+    if spec.samples > 1:
+        n = sp.Symbol("n", integer=True, positive=True)
+        expr = sp.Sum(expr, (n, 1, spec.samples))
+    if width == 1 and group == "incoming":
+        index = None
+    return expr, index
+
+
+def _component(model: LocalModel, group: str, n, c) -> sp.Expr:
+    if group == "outgoing":
+        core = tidy(model.activation_difference(n))
+        return _output_deltas(model, model.next_delta(n, c) * core, n)
+    core = tidy(_output_deltas(model, model.error_difference(n), n))
+    if group == "bias":
+        return core
+    return model.input(n, c) * core
+
+
+def _output_deltas(model: LocalModel, expr: sp.Expr, n) -> sp.Expr:
+    """Write δ^{(L)} as ∂ℓ/∂z^{(L)} in ŷ and y when the next layer is the output and it is short."""
+    spec = model.network
+    if model.layer + 1 != spec.depth or not isinstance(n, int):
+        return expr
+    deltas = Network(spec).output_delta(n)
+    if any(sp.count_ops(d) > 8 for d in deltas):
+        return expr
+    return expr.xreplace({delta(spec.depth, n, m + 1): d for m, d in enumerate(deltas)})
+
+
+def tidy(expr: sp.Expr) -> sp.Expr:
+    """Group a difference by the opaque downstream quantities and factor each coefficient."""
+    e = sp.expand(expr)
+    if e == 0:
+        return e
+    keys = sorted({s for s in e.free_symbols if s.name.startswith(("d", "yhat", "p_"))},
+                  key=lambda s: s.name)
+    collected = sp.collect(e, keys, func=sp.factor) if keys else sp.factor(e)
+    return sp.factor_terms(collected)
+
+
+# ------------------------------------------------------------------ verdicts
+
+
+def settle_hypothesis(spec: NetworkSpec, hyp: Hypothesis, seed: int) -> HypothesisResult:
+    """Every group's status, the swap check, and the verdict (CONTRACT.md)."""
+    groups = tuple(settle_group(spec, hyp, g, seed + 7919 * k)
+                   for k, g in enumerate(spec.groups()))
+    assumed = set(hyp.tie) | set(hyp.zero)
+    covered = all(g in assumed for g in spec.groups())
+    swap_ok, swap_method = swap_check(spec, hyp)
+    if any(r.status == DIFFERENT for r in groups if r.group in assumed):
+        verdict = BROKEN
+    elif covered and swap_ok and all(r.status == EQUAL for r in groups):
+        verdict = PRESERVED
+    else:
+        verdict = UNDECIDED
+    return HypothesisResult(hyp, groups, verdict, covered, swap_ok, swap_method)
+
+
+def swap_check(spec: NetworkSpec, hyp: Hypothesis) -> tuple[bool, str]:
+    """Verify that exchanging units i and j maps the loss to itself.
+
+    On small networks the whole loss is compared with its swapped self; on any
+    network the local form z^{(l+1)} = Σ_u W^{(l+1)}_{mu} σ(z_u) + ... is.
+    """
+    local = LocalModel(spec, hyp).swap_invariant()
+    net = Network(spec)
+    if len(net.parameters()) * spec.samples > FULL_LIMIT:
+        return local, "local"
+    i, j = hyp.units
+    swap: dict[sp.Symbol, sp.Symbol] = {}
+    for group in spec.groups():
+        for a, b in zip(net.group(hyp.layer, i, group), net.group(hyp.layer, j, group)):
+            swap.update({a: b, b: a})
+    loss = net.loss
+    whole = loss.xreplace(swap) == loss or sp.expand(loss.xreplace(swap) - loss) == 0
+    return local and whole, "whole loss"
+
+
+__all__ = ["EQUAL", "DIFFERENT", "UNDECIDED", "PRESERVED", "BROKEN", "GroupResult",
+           "HypothesisResult", "settle_group", "settle_hypothesis", "tie_substitution",
+           "display_residual", "tidy", "input_", "output_value"]
