@@ -16,6 +16,7 @@ network's concrete activation.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import sympy as sp
@@ -138,11 +139,33 @@ def concrete(expr: sp.Expr, network: NetworkSpec) -> sp.Expr:
     return expr.replace(act, lambda u: f(u)).replace(dact, lambda u: f.derivative(u))
 
 
-def is_identically_zero(expr: sp.Expr) -> bool:
-    """True only if ``expr`` is proved to be 0 (expand, then a cautious simplify)."""
+def is_identically_zero(expr: sp.Expr, probes: int = 3) -> bool:
+    """True only if ``expr`` is proved to be 0.
+
+    ``expand`` decides most cases.  Otherwise the expression is evaluated at a
+    few random rational points: a clearly non-zero value proves it is *not*
+    identically zero (and spares a costly ``simplify``); only if every probe is
+    ~0 is a cautious ``simplify`` tried, and only its exact 0 counts.
+    """
     e = sp.expand(expr)
     if e == 0:
         return True
-    if e.count_ops() > 400:
+    if e.has(act, dact) or e.count_ops() > 400:
+        return False
+    if _probe_nonzero(e, probes):
         return False
     return sp.simplify(e) == 0
+
+
+def _probe_nonzero(e: sp.Expr, probes: int) -> bool:
+    symbols = sorted(e.free_symbols, key=lambda s: s.name)
+    rng = random.Random(20261129)
+    for _ in range(probes):
+        point = {s: sp.Rational(rng.randint(-40, 40), 16) for s in symbols}
+        try:
+            value = complex(e.xreplace(point).evalf(30))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if abs(value) > 1e-12:
+            return True
+    return False

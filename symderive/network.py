@@ -54,7 +54,7 @@ def delta(layer: int, sample: int, unit: int) -> sp.Symbol:
 
 def output_value(sample: int, m: int) -> sp.Symbol:
     """ŷ_m of a sample, as an opaque symbol."""
-    return sp.Symbol(f"yhat_{sample}_{m}", real=True)
+    return sp.Symbol(f"haty_{sample}_{m}", real=True)
 
 
 def softmax_value(sample: int, m: int) -> sp.Symbol:
@@ -86,6 +86,12 @@ class Network:
     def b(self, layer: int) -> list[sp.Expr]:
         n = self.spec.layers[layer]
         return [bias(layer, i + 1) if self.spec.bias else sp.S.Zero for i in range(n)]
+
+    def parameter_count(self) -> int:
+        """How many parameters there are, without creating their symbols."""
+        sizes = self.spec.layers
+        return sum(sizes[l] * sizes[l - 1] + (sizes[l] if self.spec.bias else 0)
+                   for l in range(1, len(sizes)))
 
     def parameters(self) -> list[sp.Symbol]:
         """Every parameter in a fixed order: W1 (row-major), b1, W2, b2, ..."""

@@ -11,9 +11,9 @@ import re
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-_NAME = re.compile(r"^(W|b|a|z|d|x|y|yhat|p|m)(\d*)_(\d+|[a-z])(?:_(\d+|[a-z]))?$")
+_NAME = re.compile(r"^(W|b|a|z|d|x|y|haty|p|m)(\d*)_(\d+|[a-z])(?:_(\d+|[a-z]))?$")
 _HEADS = {"W": "W", "b": "b", "a": "a", "z": "z", "d": r"\delta", "x": "x", "y": "y",
-          "yhat": r"\hat{y}", "p": r"\operatorname{softmax}(\hat{y})", "m": "m"}
+          "haty": r"\hat{y}", "p": r"\operatorname{softmax}(\hat{y})", "m": "m"}
 
 
 def _indices(*parts: str) -> str:

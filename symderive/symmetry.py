@@ -20,7 +20,8 @@ import sympy as sp
 
 from .gradients import direct_gradient
 from .local import LocalModel, concrete, is_identically_zero
-from .network import Network, delta, input_, output_value
+from .network import Network
+from .residual import display_residual
 from .spec import Hypothesis, NetworkSpec
 from .witness import Witness, find_witness
 
@@ -78,7 +79,7 @@ def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int) -> G
 
 def _full_is_zero(spec: NetworkSpec, hyp: Hypothesis, group: str) -> bool:
     net = Network(spec)
-    if len(net.parameters()) * spec.samples > FULL_LIMIT:
+    if net.parameter_count() * spec.samples > FULL_LIMIT:
         return False
     i, j = hyp.units
     gi, gj = net.group(hyp.layer, i, group), net.group(hyp.layer, j, group)
@@ -99,61 +100,6 @@ def tie_substitution(net: Network, hyp: Hypothesis) -> dict[sp.Symbol, sp.Expr]:
         for unit in (i, j):
             out.update({s: sp.S.Zero for s in net.group(hyp.layer, unit, group)})
     return out
-
-
-# ------------------------------------------------------------------ display form
-
-
-def display_residual(model: LocalModel, group: str) -> tuple[sp.Expr, str | None]:
-    """A factored, readable difference: explicit for small groups, else for component k/m."""
-    spec = model.network
-    samples = [1] if spec.samples == 1 else ["n"]
-    width = {"incoming": model.fan_in, "bias": 1, "outgoing": model.fan_out}[group]
-    index = None if width == 1 else ("k" if group == "incoming" else "m")
-    comps = [index] if index else [1]
-    out = []
-    for c in comps:
-        terms = [_component(model, group, n, c) for n in samples]
-        out.append(terms[0])
-    expr = out[0]
-    if spec.samples > 1:
-        n = sp.Symbol("n", integer=True, positive=True)
-        expr = sp.Sum(expr, (n, 1, spec.samples))
-    if width == 1 and group == "incoming":
-        index = None
-    return expr, index
-
-
-def _component(model: LocalModel, group: str, n, c) -> sp.Expr:
-    if group == "outgoing":
-        core = tidy(model.activation_difference(n))
-        return _output_deltas(model, model.next_delta(n, c) * core, n)
-    core = tidy(_output_deltas(model, model.error_difference(n), n))
-    if group == "bias":
-        return core
-    return model.input(n, c) * core
-
-
-def _output_deltas(model: LocalModel, expr: sp.Expr, n) -> sp.Expr:
-    """Write δ^{(L)} as ∂ℓ/∂z^{(L)} in ŷ and y when the next layer is the output and it is short."""
-    spec = model.network
-    if model.layer + 1 != spec.depth or not isinstance(n, int):
-        return expr
-    deltas = Network(spec).output_delta(n)
-    if any(sp.count_ops(d) > 8 for d in deltas):
-        return expr
-    return expr.xreplace({delta(spec.depth, n, m + 1): d for m, d in enumerate(deltas)})
-
-
-def tidy(expr: sp.Expr) -> sp.Expr:
-    """Group a difference by the opaque downstream quantities and factor each coefficient."""
-    e = sp.expand(expr)
-    if e == 0:
-        return e
-    keys = sorted({s for s in e.free_symbols if s.name.startswith(("d", "yhat", "p_"))},
-                  key=lambda s: s.name)
-    collected = sp.collect(e, keys, func=sp.factor) if keys else sp.factor(e)
-    return sp.factor_terms(collected)
 
 
 # ------------------------------------------------------------------ verdicts
@@ -183,7 +129,7 @@ def swap_check(spec: NetworkSpec, hyp: Hypothesis) -> tuple[bool, str]:
     """
     local = LocalModel(spec, hyp).swap_invariant()
     net = Network(spec)
-    if len(net.parameters()) * spec.samples > FULL_LIMIT:
+    if net.parameter_count() * spec.samples > FULL_LIMIT:
         return local, "local"
     i, j = hyp.units
     swap: dict[sp.Symbol, sp.Symbol] = {}
@@ -197,4 +143,4 @@ def swap_check(spec: NetworkSpec, hyp: Hypothesis) -> tuple[bool, str]:
 
 __all__ = ["EQUAL", "DIFFERENT", "UNDECIDED", "PRESERVED", "BROKEN", "GroupResult",
            "HypothesisResult", "settle_group", "settle_hypothesis", "tie_substitution",
-           "display_residual", "tidy", "input_", "output_value"]
+           "display_residual"]

@@ -41,5 +41,27 @@ def _group(g: GroupResult, samples: int) -> dict[str, Any]:
 
 
 def render(d: Derivation) -> str:
-    """Deterministic JSON text (sorted nowhere: key order is the contract's order)."""
-    return json.dumps(report_dict(d), indent=2, ensure_ascii=False) + "\n"
+    """Deterministic JSON text (key order is the contract's order)."""
+    return dumps(report_dict(d)) + "\n"
+
+
+def dumps(value: Any, indent: str = "") -> str:
+    """JSON indented like ``indent=2``, but a list of numbers (or of lists of
+    numbers: a matrix) stays on one line per row, so witnesses of wide
+    networks are compact and still diff-friendly."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {dumps(v, inner)}"
+                 for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list) and value and not _flat(value):
+        if all(isinstance(v, list) and _flat(v) for v in value):
+            rows = [inner + json.dumps(v, separators=(", ", ": ")) for v in value]
+        else:
+            rows = [inner + dumps(v, inner) for v in value]
+        return "[\n" + ",\n".join(rows) + f"\n{indent}]"
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _flat(values: list) -> bool:
+    return all(isinstance(v, (int, float, str, bool)) or v is None for v in values)
