@@ -1,0 +1,205 @@
+"""The gradient check: symbolic gradients against central finite differences.
+
+At :data:`POINTS` seeded random points satisfying the hypothesis (away from
+kinks), every component θ of every group of the two units is compared: the
+symbolic dL/dθ (:mod:`symderive.numeric.symbolic`) with the central
+difference (L(θ+h) − L(θ−h)) / 2h of the hand-written NumPy loss,
+h = 1e-6·max(1, |θ|).  A component passes iff |a − n| <= 1e-5 + 1e-3·|n|,
+torch.autograd.gradcheck's float64 tolerances.  Large groups are sampled:
+at most :data:`MAX_COMPONENTS` components per group and unit at each point.
+
+On the same points the NumPy backprop gradient gives the difference
+dL/d(group of i) − dL/d(group of j) of each group, to hold against the
+groups' proved statuses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import mlp
+from ..spec import Hypothesis, NetworkSpec
+from .points import Start, check_point, forced_kink
+from .symbolic import Gradients, evaluator
+
+ATOL, RTOL = 1e-5, 1e-3
+STEP = 1e-6
+POINTS = 3
+MAX_COMPONENTS = 32
+
+
+@dataclass(frozen=True)
+class GroupDifference:
+    """max |dL/dθ_i − dL/dθ_j| over a group's components and the check points."""
+
+    group: str
+    max_abs: float
+    within_tolerance: bool     # <= ATOL + RTOL·|dL/dθ_i| for every component
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    """Symbolic against finite differences, over every compared component."""
+
+    method: str                # "whole loss" or "local": what evaluated the symbolic side
+    points: int
+    components: int            # comparisons made (components × points)
+    skipped_at_kink: int       # parameters the hypothesis pins on a kink (not differentiable)
+    max_abs_error: float
+    max_rel_error: float       # over components with |n| > ATOL
+    passed: bool
+    worst: str | None          # the component closest to (or furthest past) its tolerance
+    differences: tuple[GroupDifference, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method, "points": self.points, "components": self.components,
+            "skipped_at_kink": self.skipped_at_kink, "max_abs_error": self.max_abs_error,
+            "max_rel_error": self.max_rel_error, "passed": self.passed,
+            "tolerance": {"absolute": ATOL, "relative": RTOL, "step": STEP},
+            "worst_component": self.worst,
+        }
+
+
+@dataclass(frozen=True)
+class Component:
+    """One parameter: W[layer][row, col] or b[layer][row] (0-based), in a unit's group."""
+
+    group: str
+    which: int                 # 0 for unit i, 1 for unit j
+    index: int                 # position within the group
+    layer: int
+    row: int
+    col: int | None
+
+    @property
+    def name(self) -> str:
+        """The generated symbol name of :mod:`symderive.network` (1-based)."""
+        if self.col is None:
+            return f"b{self.layer + 1}_{self.row + 1}"
+        return f"W{self.layer + 1}_{self.row + 1}_{self.col + 1}"
+
+    def slot(self, p: mlp.Params) -> tuple[np.ndarray, tuple[int, ...]]:
+        if self.col is None:
+            return p.b[self.layer], (self.row,)
+        return p.W[self.layer], (self.row, self.col)
+
+
+def group_components(spec: NetworkSpec, hyp: Hypothesis, group: str,
+                     which: int) -> list[Component]:
+    """Every component of a group of units[which], in the order of network.group."""
+    l, u = hyp.layer, hyp.units[which] - 1
+    if group == "incoming":
+        return [Component(group, which, k, l - 1, u, k) for k in range(spec.layers[l - 1])]
+    if group == "bias":
+        return [Component(group, which, 0, l - 1, u, None)]
+    return [Component(group, which, m, l, m, u) for m in range(spec.layers[l + 1])]
+
+
+def _loss_from(spec: NetworkSpec, p: mlp.Params, first: int, a: np.ndarray,
+               Y: np.ndarray) -> float:
+    """The loss with weight layers first+1, ... (1-based) recomputed from their input ``a``:
+    a perturbation in layer first+1 changes nothing before it."""
+    # mlp.forward takes the depth from the parameters: the last layer stays the output one.
+    _, acts = mlp.forward(spec, mlp.Params(p.W[first:], p.b[first:]), a)
+    return spec.loss.np_value_and_grad(acts[-1], Y)[0]
+
+
+def finite_difference(spec: NetworkSpec, start: Start, c: Component,
+                      acts: list[np.ndarray] | None = None) -> float:
+    """(L(θ+h) − L(θ−h)) / 2h with h = STEP·max(1, |θ|); θ is restored afterwards.
+
+    ``acts`` (the activations at ``start``) lets the forward passes start at
+    the perturbed layer."""
+    if acts is None:
+        acts = mlp.forward(spec, start.params, start.X)[1]
+    array, at = c.slot(start.params)
+    theta = float(array[at])
+    h = STEP * max(1.0, abs(theta))
+    array[at] = theta + h
+    up = _loss_from(spec, start.params, c.layer, acts[c.layer], start.Y)
+    array[at] = theta - h
+    down = _loss_from(spec, start.params, c.layer, acts[c.layer], start.Y)
+    array[at] = theta
+    return (up - down) / (2 * h)
+
+
+def _chosen(spec: NetworkSpec, hyp: Hypothesis,
+            rng: np.random.Generator) -> tuple[list[Component], int]:
+    """The components compared at one point, and how many were skipped at a kink."""
+    out, skipped = [], 0
+    for group in spec.groups():
+        for which in (0, 1):
+            comps = group_components(spec, hyp, group, which)
+            if group in ("incoming", "bias") and forced_kink(spec, hyp):
+                skipped += len(comps)   # the same parameters at every point
+                continue
+            if len(comps) > MAX_COMPONENTS:
+                keep = np.sort(rng.choice(len(comps), MAX_COMPONENTS, replace=False))
+                comps = [comps[k] for k in keep]
+            out.extend(comps)
+    return out, skipped
+
+
+@dataclass
+class _Tally:
+    """Running maxima over the comparisons."""
+
+    count: int = 0
+    abs_error: float = 0.0
+    rel_error: float = 0.0
+    ratio: float = -1.0        # |a − n| / (ATOL + RTOL·|n|); passes while <= 1
+    worst: str | None = None
+
+    def add(self, analytic: float, numeric: float, name: str) -> None:
+        err = abs(analytic - numeric)
+        if not np.isfinite(err):
+            err = float("inf")
+        self.count += 1
+        self.abs_error = max(self.abs_error, err)
+        if abs(numeric) > ATOL:
+            self.rel_error = max(self.rel_error, err / abs(numeric))
+        ratio = err / (ATOL + RTOL * abs(numeric))
+        if ratio > self.ratio:
+            self.ratio, self.worst = ratio, name
+
+
+def _differences(spec: NetworkSpec, hyp: Hypothesis,
+                 starts: list[Start]) -> tuple[GroupDifference, ...]:
+    """Each group's gradient difference between the units, from NumPy backprop."""
+    worst = {g: (0.0, True) for g in spec.groups()}
+    for start in starts:
+        _, grad, _ = mlp.loss_and_gradient(spec, start.params, start.X, start.Y)
+        for g in spec.groups():
+            gi = mlp.group_values(grad, hyp.layer, hyp.units[0], g)
+            gj = mlp.group_values(grad, hyp.layer, hyp.units[1], g)
+            d = np.abs(gi - gj)
+            ok = bool(np.all(d <= ATOL + RTOL * np.abs(gi)))
+            worst[g] = (max(worst[g][0], float(np.max(d, initial=0.0))), worst[g][1] and ok)
+    return tuple(GroupDifference(g, v, ok) for g, (v, ok) in worst.items())
+
+
+def gradient_check(spec: NetworkSpec, hyp: Hypothesis, seed: tuple[int, ...]) -> GradientCheck:
+    """Compare symbolic and finite-difference gradients at seeded random points."""
+    rng = np.random.default_rng(seed)
+    symbolic = evaluator(spec, hyp)
+    tally, skipped, starts = _Tally(), 0, []
+    with np.errstate(all="ignore"):
+        for _ in range(POINTS):
+            start = check_point(spec, hyp, rng)
+            if start is None:
+                break
+            starts.append(start)
+            exact: Gradients = symbolic(start)
+            comps, skipped = _chosen(spec, hyp, rng)
+            acts = mlp.forward(spec, start.params, start.X)[1]
+            for c in comps:
+                tally.add(float(exact[c.group][c.which][c.index]),
+                          finite_difference(spec, start, c, acts), c.name)
+        differences = _differences(spec, hyp, starts)
+    passed = len(starts) == POINTS and 0 <= tally.ratio <= 1.0
+    return GradientCheck(symbolic.method, len(starts), tally.count, skipped,
+                         float(tally.abs_error), float(tally.rel_error), passed,
+                         tally.worst, differences)

@@ -1,0 +1,124 @@
+"""Seeded random starting points for the numeric cross-check.
+
+A point is a network's parameters plus a batch of data, drawn so that the
+hypothesis holds (unit j's tied groups copied from unit i, zeroed groups set
+to 0).  Unlike the witnesses' quarter-integer grid, these look like a real
+initialisation: weights and biases ~ N(0, 1/fan_in), inputs ~ N(0, 1), and
+targets that suit the loss (one-hot for softmax_ce, {0, 1} for bce).
+
+For the gradient check a point must also be away from the kinks of a
+non-smooth activation: every pre-activation that the hypothesis does not
+force to 0 has |z| >= :data:`KINK`.  Samples are independent given the
+parameters, so a sample near a kink is simply redrawn; on a wide ReLU
+network rejecting whole points would almost never succeed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import mlp
+from ..spec import Hypothesis, NetworkSpec
+
+#: A pre-activation closer than this to a kink (z = 0) makes finite differences unreliable.
+KINK = 1e-3
+#: Parameter draws, and redraws of one sample, before giving up on a kink-free point.
+TRIES = 32
+
+
+@dataclass
+class Start:
+    """Parameters and data (one row per sample) satisfying a hypothesis."""
+
+    params: mlp.Params
+    X: np.ndarray
+    Y: np.ndarray
+
+
+def initial_params(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -> mlp.Params:
+    """Weights and biases ~ N(0, 1/fan_in), then made to satisfy ``hyp``."""
+    sizes = spec.layers
+    W, b = [], []
+    for l in range(1, len(sizes)):
+        scale = 1.0 / np.sqrt(sizes[l - 1])
+        W.append(rng.normal(0.0, scale, size=(sizes[l], sizes[l - 1])))
+        b.append(rng.normal(0.0, scale, size=sizes[l]) if spec.bias else np.zeros(sizes[l]))
+    params = mlp.Params(W, b)
+    mlp.apply_hypothesis(params, hyp.layer, hyp.units, hyp.tie, hyp.zero)
+    return params
+
+
+def inputs(spec: NetworkSpec, rng: np.random.Generator, rows: int) -> np.ndarray:
+    return rng.normal(size=(rows, spec.layers[0]))
+
+
+def targets(spec: NetworkSpec, rng: np.random.Generator) -> np.ndarray:
+    """Targets the loss expects: one-hot, {0, 1}, (0, 1) for a LaTeX loss, else N(0, 1)."""
+    n, m = spec.samples, spec.layers[-1]
+    if spec.loss.name == "softmax_ce":
+        return np.eye(m)[rng.integers(0, m, size=n)]
+    if spec.loss.name == "bce":
+        return rng.integers(0, 2, size=(n, m)).astype(float)
+    if spec.loss.name == "latex":
+        return rng.uniform(0.0, 1.0, size=(n, m))
+    return rng.normal(size=(n, m))
+
+
+def training_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -> Start:
+    """A random initialisation and data set; kinks do not matter to training."""
+    params = initial_params(spec, hyp, rng)
+    return Start(params, inputs(spec, rng, spec.samples), targets(spec, rng))
+
+
+def pinned_at_zero(spec: NetworkSpec, hyp: Hypothesis) -> bool:
+    """Does the hypothesis force z = 0 for units i and j (incoming and bias zeroed)?"""
+    return "incoming" in hyp.zero and ("bias" in hyp.zero or not spec.bias)
+
+
+def forced_kink(spec: NetworkSpec, hyp: Hypothesis) -> bool:
+    """Does the hypothesis pin units i, j of a non-smooth layer at a kink, z = 0?"""
+    return pinned_at_zero(spec, hyp) and not spec.activation.smooth
+
+
+def near_kink_rows(spec: NetworkSpec, hyp: Hypothesis, start: Start) -> np.ndarray:
+    """One flag per sample: is one of its free pre-activations within KINK of a kink?"""
+    zs, _ = mlp.forward(spec, start.params, start.X)
+    depth = spec.depth
+    bad = np.zeros(start.X.shape[0], dtype=bool)
+    pinned = pinned_at_zero(spec, hyp)
+    for l in range(1, depth + 1):
+        f = spec.output_activation if l == depth else spec.activation
+        if f.smooth:
+            continue
+        z = np.abs(zs[l])
+        if l == hyp.layer and pinned:
+            z = np.delete(z, [hyp.units[0] - 1, hyp.units[1] - 1], axis=1)
+        bad |= np.any(~(z >= KINK), axis=1)   # NaN counts as bad
+    return bad
+
+
+def check_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -> Start | None:
+    """A point away from kinks with a finite loss, or None if none was found."""
+    for _ in range(TRIES):
+        start = training_start(spec, hyp, rng)
+        with np.errstate(all="ignore"):
+            if _settle_rows(spec, hyp, start, rng) and _finite_loss(spec, start):
+                return start
+    return None
+
+
+def _settle_rows(spec: NetworkSpec, hyp: Hypothesis, start: Start,
+                 rng: np.random.Generator) -> bool:
+    """Redraw the inputs of samples near a kink; True once none is."""
+    for _ in range(TRIES):
+        bad = near_kink_rows(spec, hyp, start)
+        if not bad.any():
+            return True
+        start.X[bad] = inputs(spec, rng, int(bad.sum()))
+    return False
+
+
+def _finite_loss(spec: NetworkSpec, start: Start) -> bool:
+    value, grad, _ = mlp.loss_and_gradient(spec, start.params, start.X, start.Y)
+    return bool(np.isfinite(value)) and all(np.all(np.isfinite(g)) for g in grad.W + grad.b)

@@ -1,0 +1,202 @@
+"""The symbolic side of the gradient check: SymPy gradients evaluated with NumPy.
+
+Two evaluators give dL/dθ for every component of every group of the two
+units, as (values for unit i, values for unit j):
+
+- :class:`WholeLoss` (small networks): the direct derivative of the whole
+  loss, :func:`symderive.gradients.direct_gradient`, in the parameters, inputs
+  and targets;
+- :class:`Local` (any network): the local formulas the proofs are made of
+  (:class:`symderive.local.LocalModel`, with the network's activation),
+  ∂L/∂W^{(l)}_{uk} = Σ_n δ_{n,u} a^{(l-1)}_{n,k}, ∂L/∂b_u = Σ_n δ_{n,u},
+  ∂L/∂W^{(l+1)}_{mu} = Σ_n δ^{(l+1)}_{n,m} σ(z_{n,u}), with
+  δ_{n,u} = σ'(z_{n,u}) Σ_m W^{(l+1)}_{mu} δ^{(l+1)}_{n,m}; the opaque
+  quantities a^{(l-1)}, z^{(l)}, δ^{(l+1)} come from the NumPy forward and
+  backward pass.  The generic sample n, input k and output m become array
+  axes, so one call evaluates every sample and component.
+
+Both are taken before the hypothesis is imposed (it holds at the points
+where they are evaluated), so hypotheses on the same units share them.
+
+Safety: ``lambdify`` prints Python source from a SymPy tree.  Only trees whose
+free symbols are among the arguments, all created by :mod:`symderive.network`
+with generated names (``W1_2_1``, ``z1_n_2``, ``d2_n_m``), are lambdified:
+no name from user input ever reaches the generated code.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import numpy as np
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from .. import mlp
+from ..functions import relu, sigmoid, softplus
+from ..gradients import direct_gradient
+from ..local import LocalModel, act, concrete
+from ..network import Network, activation_value, delta, preactivation, weight
+from ..spec import Hypothesis, NetworkSpec
+from .points import Start
+
+#: Names network.py generates: parameters, inputs, targets and the opaque local quantities.
+GENERATED = re.compile(r"W\d+_\d+_\d+|b\d+_\d+"                    # parameters
+                       r"|[xy]_(\d+|n)_(\d+|k|m)"                    # inputs, targets
+                       r"|[zad]\d+_(\d+|n)_(\d+|k|m)")              # z, a, δ of the local form
+
+#: Differentiating and lambdifying the whole loss is tried up to this many parameters
+#: times samples (about 0.4 s at the limit; it grows fast beyond).
+WHOLE_LOSS_LIMIT = 40
+
+#: group -> (dL/d(group of unit i), dL/d(group of unit j)), one entry per component.
+Gradients = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+class heaviside(sp.Function):
+    """Stands for Heaviside(u, H0) in generated code, printed as a call to ``numpy.heaviside``."""
+
+
+def _numpy_namespace() -> dict[str, Callable]:
+    """NumPy versions of symderive's named functions, lambdified from their SymPy definitions.
+
+    Printing them as calls (rather than inlining Max or Piecewise) keeps
+    lambdify fast: SymPy's printer is very slow on large trees of Max.
+    """
+    z = sp.Symbol("z", real=True)
+    rewrites = {"sigmoid": 1 / (1 + sp.exp(-z)), "softplus": sp.log(1 + sp.exp(z)),
+                "relu": sp.Max(0, z)}
+    out: dict[str, Callable] = {name: sp.lambdify(z, e, "numpy") for name, e in rewrites.items()}
+    out["heaviside"] = np.heaviside
+    return out
+
+
+NAMESPACE = _numpy_namespace()
+#: SymPy >= 1.13 can skip printing the expression into the function's docstring.
+_NO_DOCSTRING = ({"docstring_limit": 0}
+                 if "docstring_limit" in inspect.signature(sp.lambdify).parameters else {})
+assert {relu.__name__, sigmoid.__name__, softplus.__name__} <= set(NAMESPACE)
+
+
+def numpy_function(args: Sequence[sp.Symbol], exprs: list[sp.Expr]) -> Callable:
+    """``lambdify`` after checking that every symbol is a generated one."""
+    for s in args:
+        if not GENERATED.fullmatch(s.name):
+            raise RuntimeError(f"refusing to lambdify a non-generated symbol {s.name!r}")
+    allowed = set(args)
+    for e in exprs:
+        stray = e.free_symbols - allowed
+        if stray:
+            names = sorted(map(str, stray))
+            raise RuntimeError(f"refusing to lambdify: unexpected symbols {names}")
+    exprs = [e.replace(sp.Heaviside, heaviside) for e in exprs]
+    # Generated names are valid identifiers already (checked above): no dummies needed.
+    # Unordered printing and no docstring: printing is most of lambdify's time.
+    printer = NumPyPrinter({"order": "none", "fully_qualified_modules": False,
+                            "allow_unknown_functions": True})
+    return sp.lambdify(list(args), exprs, modules=[NAMESPACE, "numpy"], printer=printer,
+                       dummify=False, **_NO_DOCSTRING)
+
+
+class WholeLoss:
+    """dL/dθ of the whole loss, differentiated symbolically (small networks only)."""
+
+    method = "whole loss"
+
+    def __init__(self, spec: NetworkSpec, hyp: Hypothesis) -> None:
+        self.spec, self.groups = spec, spec.groups()
+        self.sizes = [len(Network(spec).group(hyp.layer, hyp.units[0], g)) for g in self.groups]
+        self.f = _whole_loss_function(spec, hyp.layer, hyp.units)
+
+    def __call__(self, start: Start) -> Gradients:
+        p = start.params
+        flat = [v for w, b in zip(p.W, p.b)
+                for v in list(w.ravel()) + (list(b) if self.spec.bias else [])]
+        values = np.asarray(self.f(*flat, *start.X.ravel(), *start.Y.ravel()), dtype=float)
+        out: Gradients = {}
+        at = 0
+        for g, size in zip(self.groups, self.sizes):
+            out[g] = (values[at:at + size], values[at + size:at + 2 * size])
+            at += 2 * size
+        return out
+
+
+@lru_cache(maxsize=8)
+def _whole_loss_function(spec: NetworkSpec, layer: int, units: tuple[int, int]) -> Callable:
+    """The lambdified direct gradient for every group of ``units``; hypotheses on the
+    same units share it (the gradient is taken before the hypothesis is imposed)."""
+    net = Network(spec)
+    wanted = [s for g in spec.groups() for u in units for s in net.group(layer, u, g)]
+    samples = range(1, spec.samples + 1)
+    args = (net.parameters() + [s for n in samples for s in net.x(n)]
+            + [s for n in samples for s in net.y(n)])
+    return numpy_function(args, direct_gradient(net, wanted))
+
+
+class Local:
+    """The local formulas of :mod:`symderive.local`, fed with NumPy's opaque quantities."""
+
+    method = "local"
+
+    def __init__(self, spec: NetworkSpec, hyp: Hypothesis) -> None:
+        self.spec, self.hyp, self.layer = spec, hyp, hyp.layer
+        self.f = _local_functions(spec, hyp.layer, hyp.units)
+
+    def _values(self, start: Start) -> list:
+        """The arguments, in order: columns (samples down axis 0) and scalars."""
+        l, (i, j) = self.layer, self.hyp.units
+        zs, acts = mlp.forward(self.spec, start.params, start.X)
+        _, _, deltas = mlp.loss_and_gradient(self.spec, start.params, start.X, start.Y)
+        W, d = start.params.W[l], deltas[l + 1]
+        out = [zs[l][:, i - 1:i], zs[l][:, j - 1:j], acts[l - 1], d]
+        for m in range(W.shape[0]):
+            out += [d[:, m:m + 1], float(W[m, i - 1]), float(W[m, j - 1])]
+        return out
+
+    def __call__(self, start: Start) -> Gradients:
+        values = self._values(start)
+        rows = start.X.shape[0]
+        widths = {"incoming": self.spec.layers[self.layer - 1], "bias": 1,
+                  "outgoing": self.spec.layers[self.layer + 1]}
+        per_unit = [f(*values) for f in self.f]
+        out: Gradients = {}
+        for k, g in enumerate(self.spec.groups()):
+            shape = (rows, widths[g])
+            out[g] = tuple(np.broadcast_to(np.asarray(u[k], dtype=float), shape).sum(axis=0)
+                           for u in per_unit)
+        return out
+
+
+@lru_cache(maxsize=8)
+def _local_functions(spec: NetworkSpec, layer: int,
+                     units: tuple[int, int]) -> tuple[Callable, ...]:
+    """The lambdified local gradients of each unit, before any hypothesis is imposed
+    (so that hypotheses on the same units share them); arguments as in Local._values."""
+    model = LocalModel(spec, Hypothesis("no assumption", layer, units))
+    args = [preactivation(layer, "n", u) for u in units]
+    args += [activation_value(layer - 1, "n", "k"), delta(layer + 1, "n", "m")]
+    for m in range(1, model.fan_out + 1):
+        args += [delta(layer + 1, "n", m)] + [weight(layer + 1, m, u) for u in units]
+    return tuple(numpy_function(args, _local_expressions(model, which)) for which in (0, 1))
+
+
+def _local_expressions(model: LocalModel, which: int) -> list[sp.Expr]:
+    """[∂ℓ_n/∂W^{(l)}_{u,k}, ∂ℓ_n/∂b_u, ∂ℓ_n/∂W^{(l+1)}_{m,u}] for u = units[which] and
+    the generic sample n, input k and output m."""
+    spec = model.network
+    error = concrete(model.error_signal("n", which), spec)
+    outgoing = model.next_delta("n", "m") * concrete(act(model.z("n", which)), spec)
+    exprs = {"incoming": error * model.input("n", "k"), "bias": error, "outgoing": outgoing}
+    return [exprs[g] for g in spec.groups()]
+
+
+def evaluator(spec: NetworkSpec, hyp: Hypothesis) -> WholeLoss | Local:
+    """The whole-loss evaluator for networks of at most :data:`WHOLE_LOSS_LIMIT`
+    parameter-samples, else the local one."""
+    sizes = spec.layers
+    count = sum(sizes[l] * (sizes[l - 1] + spec.bias) for l in range(1, len(sizes)))
+    if count * spec.samples <= WHOLE_LOSS_LIMIT:
+        return WholeLoss(spec, hyp)
+    return Local(spec, hyp)

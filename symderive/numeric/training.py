@@ -1,0 +1,160 @@
+"""The training simulation: do two tied units stay tied under gradient descent?
+
+From a seeded random initialisation satisfying the hypothesis, ``steps`` of
+full-batch gradient descent (SGD, momentum or Adam) run on seeded random
+data, and after every step the *gap* is recorded: the largest |θ_i − θ_j|
+over the hypothesis's tied and zeroed groups (all groups when it assumes
+none).  gaps[k] is the gap after k steps; gaps[0] is the initial one.
+
+If the requested learning rate makes the loss blow up (not finite, or
+:data:`EXPLODED` times the initial loss), the gaps say nothing about the
+symmetry, so the run is repeated with the learning rate halved, and the
+report says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import mlp
+from ..spec import CheckSpec, Hypothesis, NetworkSpec
+from .optimizers import make
+from .points import Start, training_start
+
+#: A gap above this is "over 1e-8" (first_step_over_1e-8).
+SEPARATED = 1e-8
+#: A gap at or below this, starting from exactly 0, is floating-point rounding.
+ROUNDING = 1e-12
+#: The loss growing by this factor over the initial loss counts as diverging.
+EXPLODED = 1e6
+#: At most this many halvings of the learning rate.
+HALVINGS = 20
+
+
+@dataclass(frozen=True)
+class Training:
+    """One simulated run and the gap between the two units at every step."""
+
+    optimizer: str
+    steps: int
+    learning_rate: float               # the rate of the run reported
+    requested_learning_rate: float     # check.learning_rate
+    groups: tuple[str, ...]            # the groups the gap is measured over
+    gaps: tuple[float, ...]            # after 0, 1, ... steps (fewer if it diverged)
+    initial_loss: float | None
+    final_loss: float | None
+    diverged_at_step: int | None       # None: the run reached ``steps``
+
+    @property
+    def max_gap(self) -> float:
+        return max(self.gaps, default=0.0)
+
+    def first_step_over(self, threshold: float) -> int | None:
+        return next((k for k, g in enumerate(self.gaps) if g > threshold), None)
+
+    @property
+    def exact_zero(self) -> bool:
+        return bool(self.gaps) and self.max_gap == 0.0
+
+    @property
+    def rounding_level(self) -> bool:
+        """Not exactly 0, but never above rounding noise."""
+        return 0.0 < self.max_gap <= ROUNDING and self.gaps[0] == 0.0
+
+    @property
+    def noise_grew(self) -> bool:
+        """The gap appeared at rounding level and then grew: the tied set is unstable."""
+        k = self.first_step_over(0.0)
+        return (k is not None and k > 0 and self.gaps[k] <= ROUNDING
+                and self.max_gap > ROUNDING)
+
+    @property
+    def behaviour(self) -> str:
+        """One phrase for the gap: what a reader should take from the run."""
+        if self.diverged_at_step is not None:
+            return "diverged"
+        if self.gaps and self.gaps[0] > 0.0:
+            return "untied at the start"
+        if self.exact_zero:
+            return "exactly zero"
+        if self.rounding_level:
+            return "rounding level"
+        return "rounding noise grew" if self.noise_grew else "grew"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer, "steps": self.steps,
+            "learning_rate": self.learning_rate,
+            "requested_learning_rate": self.requested_learning_rate,
+            "groups": list(self.groups), "max_gap": self.max_gap,
+            "first_step_over_1e-8": self.first_step_over(SEPARATED),
+            "exact_zero": self.exact_zero, "rounding_level": self.rounding_level,
+            "rounding_noise_grew": self.noise_grew, "behaviour": self.behaviour,
+            "diverged_at_step": self.diverged_at_step,
+            "initial_loss": self.initial_loss, "final_loss": self.final_loss,
+            "gaps": list(self.gaps),
+        }
+
+
+def gap_groups(spec: NetworkSpec, hyp: Hypothesis) -> tuple[str, ...]:
+    """The tied and zeroed groups (equal at the start), or every group if there are none."""
+    assumed = tuple(g for g in spec.groups() if g in hyp.tie or g in hyp.zero)
+    return assumed or spec.groups()
+
+
+def gap(p: mlp.Params, hyp: Hypothesis, groups: tuple[str, ...]) -> float:
+    """The largest |θ_i − θ_j| over ``groups`` of the hypothesis's two units."""
+    i, j = hyp.units
+    return max(float(np.max(np.abs(mlp.group_values(p, hyp.layer, i, g)
+                                   - mlp.group_values(p, hyp.layer, j, g)), initial=0.0))
+               for g in groups)
+
+
+@dataclass(frozen=True)
+class _Run:
+    gaps: tuple[float, ...]
+    initial_loss: float | None
+    final_loss: float | None           # None when the run diverged
+    diverged_at: int | None
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def run(spec: NetworkSpec, hyp: Hypothesis, start: Start, optimizer: str, lr: float,
+        steps: int, groups: tuple[str, ...]) -> _Run:
+    """``steps`` of full-batch descent from a copy of ``start``; stops if the loss blows up."""
+    p = start.params.copy()
+    opt = make(optimizer, lr)
+    gaps: list[float] = []
+    first = None
+    with np.errstate(all="ignore"):
+        for k in range(steps + 1):
+            value, grad, _ = mlp.loss_and_gradient(spec, p, start.X, start.Y)
+            first = value if first is None else first
+            g = gap(p, hyp, groups)
+            if not (np.isfinite(value) and np.isfinite(g)) or value > EXPLODED * (1 + abs(first)):
+                return _Run(tuple(gaps), _finite(first), None, k)
+            gaps.append(g)
+            if k < steps:
+                opt.step(p.W + p.b, grad.W + grad.b)
+    return _Run(tuple(gaps), _finite(first), _finite(value), None)
+
+
+def simulate(spec: NetworkSpec, hyp: Hypothesis, check: CheckSpec,
+             seed: tuple[int, ...]) -> Training:
+    """Run the simulation, halving the learning rate while the loss blows up."""
+    start = training_start(spec, hyp, np.random.default_rng(seed))
+    groups = gap_groups(spec, hyp)
+    lr = check.learning_rate
+    result = run(spec, hyp, start, check.optimizer, lr, check.steps, groups)
+    for _ in range(HALVINGS):
+        if result.diverged_at is None or result.diverged_at == 0:
+            break  # fine, or not finite even before the first step: halving cannot help
+        lr /= 2
+        result = run(spec, hyp, start, check.optimizer, lr, check.steps, groups)
+    return Training(check.optimizer, check.steps, lr, check.learning_rate, groups,
+                    result.gaps, result.initial_loss, result.final_loss, result.diverged_at)
