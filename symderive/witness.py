@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import mlp
+from .generic import instantiation
 from .spec import Hypothesis, NetworkSpec
 
 #: A difference counts as non-zero when it exceeds this, relative to the gradients' scale.
@@ -30,10 +31,15 @@ class Witness:
     inputs: list[list[float]]
     targets: list[list[float]]
     difference: list[float]
+    #: generic mode: the concrete functions that stood in for σ and ℓ, e.g. {"activation": "tanh"}
+    instantiation: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"parameters": self.parameters, "inputs": self.inputs,
-                "targets": self.targets, "difference": self.difference}
+        out = {"parameters": self.parameters, "inputs": self.inputs,
+               "targets": self.targets, "difference": self.difference}
+        if self.instantiation:
+            out["instantiation"] = dict(self.instantiation)
+        return out
 
 
 @dataclass
@@ -64,26 +70,61 @@ def _targets(spec: NetworkSpec, rng: np.random.Generator) -> np.ndarray:
     return _grid(rng, (n, m), -4, 4)
 
 
+#: Networks wider than this get scaled Gaussian values instead of the quarter grid.
+GRID_WIDTH = 8
+REDRAWS = 30
+
+
+def _weights(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int,
+             small: bool) -> np.ndarray:
+    """Quarter-grid values for small nets (easy to type in); for wide nets values
+    ~ N(0, 1/fan_in) with 4 decimals, so that activations do not saturate."""
+    if small:
+        return _grid(rng, shape)
+    v = np.round(rng.normal(0.0, 1.0 / np.sqrt(fan_in), size=shape), 4)
+    return np.where(v == 0, 1e-4, v)
+
+
 def random_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -> Point:
-    """A random point on the grid that satisfies ``hyp``."""
+    """A random point that satisfies ``hyp``, with samples redrawn away from kinks."""
     sizes = spec.layers
-    W = [_grid(rng, (sizes[l], sizes[l - 1])) for l in range(1, len(sizes))]
-    b = [_grid(rng, (sizes[l],)) if spec.bias else np.zeros(sizes[l])
+    small = max(sizes) <= GRID_WIDTH
+    W = [_weights(rng, (sizes[l], sizes[l - 1]), sizes[l - 1], small)
+         for l in range(1, len(sizes))]
+    b = [_weights(rng, (sizes[l],), sizes[l - 1], small) if spec.bias else np.zeros(sizes[l])
          for l in range(1, len(sizes))]
     params = mlp.Params(W, b)
     mlp.apply_hypothesis(params, hyp.layer, hyp.units, hyp.tie, hyp.zero)
-    X = _grid(rng, (spec.samples, sizes[0]), -8, 8)
+    X = _inputs(rng, (spec.samples, sizes[0]), small)
     Y = _targets(spec, rng)
+    point = _evaluate(spec, params, X, Y)
+    for _ in range(REDRAWS):
+        rows = _kink_rows(spec, hyp, point)
+        if not rows.any():
+            break
+        X[rows] = _inputs(rng, (int(rows.sum()), sizes[0]), small)
+        point = _evaluate(spec, params, X, Y)
+    return point
+
+
+def _inputs(rng: np.random.Generator, shape: tuple[int, int], small: bool) -> np.ndarray:
+    if small:
+        return _grid(rng, shape, -8, 8)
+    return np.round(rng.normal(0.0, 1.0, size=shape), 4)
+
+
+def _evaluate(spec: NetworkSpec, params: mlp.Params, X: np.ndarray, Y: np.ndarray) -> Point:
     with np.errstate(all="ignore"):
         zs, _ = mlp.forward(spec, params, X)
         _, grad, deltas = mlp.loss_and_gradient(spec, params, X, Y)
     return Point(params, X, Y, grad, zs, deltas)
 
 
-def _near_kink(spec: NetworkSpec, hyp: Hypothesis, point: Point) -> bool:
-    """Is a pre-activation of a non-smooth activation close to (not forced to) 0?"""
+def _kink_rows(spec: NetworkSpec, hyp: Hypothesis, point: Point) -> np.ndarray:
+    """Samples with a pre-activation of a non-smooth activation close to (not forced to) 0."""
     depth = len(point.params.W)
     forced = ("incoming" in hyp.zero) and ("bias" in hyp.zero or not spec.bias)
+    rows = np.zeros(point.X.shape[0], dtype=bool)
     for l in range(1, depth + 1):
         f = spec.output_activation if l == depth else spec.activation
         if f.smooth:
@@ -91,9 +132,12 @@ def _near_kink(spec: NetworkSpec, hyp: Hypothesis, point: Point) -> bool:
         z = np.abs(point.zs[l])
         if l == hyp.layer and forced:
             z = np.delete(z, [hyp.units[0] - 1, hyp.units[1] - 1], axis=1)
-        if np.any(z < KINK):
-            return True
-    return False
+        rows |= np.any(z < KINK, axis=1)
+    return rows
+
+
+def _near_kink(spec: NetworkSpec, hyp: Hypothesis, point: Point) -> bool:
+    return bool(_kink_rows(spec, hyp, point).any())
 
 
 def group_difference(point: Point, hyp: Hypothesis, group: str) -> np.ndarray:
@@ -123,5 +167,5 @@ def find_witness(spec: NetworkSpec, hyp: Hypothesis, group: str,
         d = group_difference(point, hyp, group)
         if np.max(np.abs(d)) > max(ABSOLUTE_THRESHOLD, RELATIVE_THRESHOLD * _scale(point)):
             return Witness(point.params.to_json(spec.bias), point.X.tolist(),
-                           point.Y.tolist(), [float(v) for v in d])
+                           point.Y.tolist(), [float(v) for v in d], instantiation(spec))
     return None
