@@ -6,16 +6,25 @@ Exit status: 0 success; 1 the numeric cross-check contradicts a proof;
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 from pathlib import Path
 
-from .errors import SpecError, SymderiveError
+from .errors import SpecError, SymderiveError, one_line
 
 BUNDLED = Path(__file__).resolve().parent.parent / "derivations"
+#: A spec is a short TOML file; anything bigger is refused unread.
+MAX_SPEC_BYTES = 1_000_000
 
 #: format -> module in symderive.render with a render(Derivation) -> str function.
-TEXT_FORMATS = {"json": "json"}
+TEXT_FORMATS = {"json": "json", "latex": "latex", "markdown": "markdown"}
+#: format -> module in symderive.render with a render(Derivation) -> bytes function.
+BINARY_FORMATS = {"pdf": "pdf"}
+#: the format an output file's suffix asks for when --format is not given.
+SUFFIXES = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
+            ".pdf": "pdf"}
+DEFAULT_FORMAT = "markdown"
 
 
 def bundled_specs() -> dict[str, Path]:
@@ -46,29 +55,104 @@ def read_spec(name: str):
 
     path = resolve_spec(name)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise SpecError(f"cannot be read: {exc.strerror}", source=str(path)) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"is larger than {MAX_SPEC_BYTES} bytes: not a derivation spec",
+                        source=str(path))
     return load_spec(str(path) if path.parent != BUNDLED else path.name, data)
 
 
 def _derive(args: argparse.Namespace) -> int:
+    fmt = "latex" if args.fragment and not args.format else output_format(args.format,
+                                                                           args.output)
+    if args.fragment and fmt != "latex":
+        raise SymderiveError("--fragment applies to --format latex only")
+    from . import batch
+
+    if batch.is_batch(args.spec):
+        return _derive_many(args, fmt)
+    if fmt in BINARY_FORMATS and args.output in (None, "-"):
+        raise SymderiveError(f"--format {fmt} writes a binary file: give -o FILE.{fmt}")
+    return derive_one(args.spec, fmt, args.output, args.fragment)
+
+
+def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = False) -> int:
+    """Derive one spec and write its report; the exit status (0 or 1)."""
     from .api import derive
 
-    spec = read_spec(args.spec)
+    spec = read_spec(spec_name)
     derivation = derive(spec)
-    module = importlib.import_module(f".render.{TEXT_FORMATS[args.format]}", __package__)
-    text = module.render(derivation)
-    _write(text, args.output)
-    return 0
+    module = importlib.import_module(f".render.{(TEXT_FORMATS | BINARY_FORMATS)[fmt]}",
+                                     __package__)
+    options = {"fragment": True} if fragment else {}
+    _write(module.render(derivation, **options), output)
+    return _numeric_status(derivation)
 
 
-def _write(text: str, output: str | None) -> None:
+def _derive_many(args: argparse.Namespace, fmt: str) -> int:
+    """DIR|GLOB: every spec to OUTDIR/<stem>.<ext>, --jobs at a time."""
+    from . import batch
+
+    if not args.output or args.output == "-":
+        raise SymderiveError("several specs need -o OUTDIR, a directory for the reports")
+    Path(args.output).mkdir(parents=True, exist_ok=True)
+    specs = batch.expand(args.spec)
+    outputs = batch.output_paths(specs, args.output, fmt)
+    worker = functools.partial(_batch_worker, fmt=fmt, fragment=args.fragment)
+    outcomes = batch.run(specs, outputs, worker, args.jobs or batch.default_jobs())
+    for o in outcomes:
+        if o.status:
+            print(f"symderive: {o.message}", file=sys.stderr)
+    return max(o.status for o in outcomes)
+
+
+def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool) -> tuple[int, str]:
+    """One spec of a batch, in a worker process: (status, message)."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            status = derive_one(spec_name, fmt, output, fragment)
+        return status, one_line(err.getvalue().strip().removeprefix("symderive: "))
+    except SymderiveError as exc:
+        return 2, one_line(str(exc))
+
+
+def _numeric_status(derivation) -> int:
+    """Exit status 1, with one loud line on stderr, when the numbers contradict a proof.
+
+    Called after the report is written: the report shows the contradiction too."""
+    from .numeric import contradictions
+
+    found = contradictions(derivation.results, derivation.numeric)
+    if not found:
+        return 0
+    print("symderive: numeric cross-check contradicts the symbolic result: "
+          + one_line(" | ".join(found)), file=sys.stderr)
+    return 1
+
+
+def output_format(asked: str | None, output: str | None) -> str:
+    """--format if given, else what the output file's suffix says, else Markdown."""
+    if asked:
+        return asked
+    return SUFFIXES.get(Path(output).suffix.lower(), DEFAULT_FORMAT) if output else DEFAULT_FORMAT
+
+
+def _write(data: str | bytes, output: str | None) -> None:
     if output is None or output == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(data)
         return
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        if isinstance(data, bytes):
+            Path(output).write_bytes(data)
+        else:
+            Path(output).write_text(data, encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot write output: {exc.strerror}", source=output) from None
 
@@ -97,9 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prove or refute gradient symmetries of hidden units, symbolically.")
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("derive", help="derive a spec and write a report")
-    d.add_argument("spec", help="a spec file, or the name of a bundled derivation")
-    d.add_argument("--format", choices=sorted(TEXT_FORMATS), default="json")
+    d.add_argument("spec", help="a spec file, the name of a bundled derivation, "
+                   "or a directory or glob of specs (then -o names a directory)")
+    d.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                   help="with several specs: derive N at a time (default: the cores)")
+    d.add_argument("--format", choices=sorted(TEXT_FORMATS | BINARY_FORMATS),
+                   help="report format (default: from the -o suffix, else markdown)")
     d.add_argument("-o", "--output", help="write here instead of standard output")
+    d.add_argument("--fragment", action="store_true",
+                   help="LaTeX only: a piece to \\input into existing notes, no preamble")
     d.set_defaults(func=_derive)
     ls = sub.add_parser("list", help="list the bundled derivations")
     ls.set_defaults(func=_list)
@@ -111,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except SymderiveError as exc:
-        print(f"symderive: {exc}", file=sys.stderr)
+        print(f"symderive: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("symderive: interrupted", file=sys.stderr)
