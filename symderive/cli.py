@@ -96,10 +96,15 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
     """DIR|GLOB: every spec to OUTDIR/<stem>.<ext>, --jobs at a time."""
     from . import batch
 
-    if not args.output or args.output == "-":
-        raise SymderiveError("several specs need -o OUTDIR, a directory for the reports")
-    Path(args.output).mkdir(parents=True, exist_ok=True)
     specs = batch.expand(args.spec)
+    if not args.output or args.output == "-":
+        raise SpecError(f"names {len(specs)} spec file(s) (a directory or a pattern): "
+                        "give -o OUTDIR, a directory for the reports", source=args.spec)
+    try:
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SpecError(f"cannot be made a directory for the reports: {exc.strerror}",
+                        source=args.output) from None
     outputs = batch.output_paths(specs, args.output, fmt)
     worker = functools.partial(_batch_worker, fmt=fmt, fragment=args.fragment)
     outcomes = batch.run(specs, outputs, worker, args.jobs or batch.default_jobs())
@@ -158,8 +163,10 @@ def _write(data: str | bytes, output: str | None) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    for name, path in bundled_specs().items():
-        print(f"{name:28s} {_describe(path)}")
+    specs = bundled_specs()
+    width = max((len(name) for name in specs), default=0)
+    for name, path in specs.items():
+        print(f"{name:{width}s}  {_describe(path)}")
     return 0
 
 
@@ -206,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("symderive: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`symderive list | head`): not an error of ours.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,13 @@ status 2.  Anything else escaping is a bug.
 from __future__ import annotations
 
 
+def one_line(text: str) -> str:
+    """``text`` as one printable line: newlines and other control or separator
+    characters (which a TOML key or a file name may contain) are escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 class SymderiveError(Exception):
     """Base class of every error symderive raises on purpose."""
 

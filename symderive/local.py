@@ -28,6 +28,9 @@ from .spec import Hypothesis, NetworkSpec
 class act(sp.Function):
     """The hidden activation σ, undefined: proofs with it hold for every σ."""
 
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return dact(self.args[0])  # so that the chain rule writes σ', not a Derivative
+
     def _latex(self, printer, exp=None):
         s = rf"\sigma\left({printer._print(self.args[0])}\right)"
         return s if exp is None else rf"{s}^{{{exp}}}"

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import LatexInputError, SpecError
+from .errors import LatexInputError, ResourceLimitError, SpecError
 from .functions import ACTIVATIONS, LOSSES, Activation, Loss, activation_from_expr
 
 GROUPS: tuple[str, ...] = ("incoming", "bias", "outgoing")
@@ -92,6 +92,8 @@ class Spec:
     hypotheses: tuple[Hypothesis, ...]
     check: CheckSpec = CheckSpec()
     source: str = "<spec>"
+    description: str | None = None   # one line for `symderive list`
+    facts: tuple = ()                # [[fact]] tables: symderive.facts.spec.FactSpec
 
 
 # --------------------------------------------------------------------------- reading
@@ -99,10 +101,17 @@ class Spec:
 
 def parse_spec(text: str, source: str = "<spec>") -> Spec:
     """Parse TOML ``text`` (from file ``source``) into a validated :class:`Spec`."""
+    if not _has_content(text):
+        raise SpecError("the spec is empty: it needs a [network] table and at least one "
+                        "[[hypothesis]] table", source=source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"invalid TOML: {exc}", source=source, line=_toml_line(exc)) from None
+    except RecursionError:
+        # tomllib reads nested arrays and inline tables recursively.
+        raise SpecError("invalid TOML: arrays or inline tables are nested too deeply",
+                        source=source) from None
     try:
         return _build_spec(data, source)
     except SpecError as exc:
@@ -113,10 +122,17 @@ def load_spec(path: str, text: bytes | str) -> Spec:
     """Parse the bytes of a spec file; invalid UTF-8 is a :class:`SpecError`."""
     if isinstance(text, bytes):
         try:
-            text = text.decode("utf-8")
+            text = text.decode("utf-8-sig")  # tolerate the BOM some editors write
         except UnicodeDecodeError as exc:
-            raise SpecError(f"not valid UTF-8 text (byte {exc.start})", source=path) from None
+            line = text.count(b"\n", 0, exc.start) + 1
+            raise SpecError(f"not valid UTF-8 text: byte 0x{text[exc.start]:02x} at offset "
+                            f"{exc.start}; save the spec as UTF-8", source=path,
+                            line=line) from None
     return parse_spec(text, path)
+
+
+def _has_content(text: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("#") for line in text.splitlines())
 
 
 def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
@@ -124,29 +140,72 @@ def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
     return int(m.group(1)) if m else None
 
 
+_HEADER = re.compile(r"^\s*(\[\[?)([^\]]*)\]")
+
+
 def _find_line(text: str, dotted: str | None) -> int | None:
-    """Best-effort line of the key named by ``dotted`` (its last component)."""
-    if not dotted:
+    """Best-effort line of the key named by ``dotted`` (``hypothesis[2].units``).
+
+    When the key itself is not in the file (a required key is missing) this is
+    the line of its table: the ``[network]`` or k-th ``[[hypothesis]]`` header.
+    """
+    m = re.fullmatch(r"([^.\[]+)(?:\[(\d+)\])?(?:\.([^.]+))?.*", dotted or "", re.S)
+    if not m:
         return None
-    key = re.sub(r"\[\d+\]", "", dotted.split(".")[-1])
-    table = dotted.split(".")[0].split("[")[0]
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
-    wanted = re.search(r"\[(\d+)\]", dotted.split(".")[0])
-    count, in_table = 0, table == key
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = re.match(r"^\s*\[\[?\s*([A-Za-z0-9_.\-]+)\s*\]?\]", line)
+    table, index, key = m.group(1), int(m.group(2)) if m.group(2) else None, m.group(3)
+    lines = text.splitlines()
+    found = _key_line(lines, table, index, key) if key is not None else None
+    return found if found is not None else _table_line(lines, table, index)
+
+
+def _key_pattern(*names: str) -> re.Pattern[str]:
+    """A line assigning the (dotted) key ``names``, bare or quoted."""
+    parts = [rf"(?:{re.escape(n)}|\"{re.escape(n)}\"|'{re.escape(n)}')" for n in names]
+    return re.compile(r"^\s*" + r"\s*\.\s*".join(parts) + r"\s*[=.]")
+
+
+def _header(line: str) -> tuple[bool, list[str]] | None:
+    """(is an array table, path) of a table header line, else None."""
+    h = _HEADER.match(line)
+    if not h:
+        return None
+    return h.group(1) == "[[", [p.strip().strip("\"'") for p in h.group(2).split(".")]
+
+
+def _key_line(lines: list[str], table: str, index: int | None, key: str) -> int | None:
+    inside, dotted = _key_pattern(key), _key_pattern(table, key)
+    section: list[str] | None = None
+    count = 0
+    for number, line in enumerate(lines, start=1):
+        header = _header(line)
         if header:
-            in_table = header.group(1) == table
-            if in_table and line.lstrip().startswith("[[") :
-                count += 1
-            continue
-        if pattern.match(line) and (in_table or table == key):
-            if wanted is None or count == int(wanted.group(1)):
+            section = header[1]
+            count += header[0] and section == [table]
+            if section[:2] == [table, key] and index in (None, count):
                 return number
+        elif section is None and index is None and dotted.match(line):
+            return number
+        elif section == [table] and index in (None, count) and inside.match(line):
+            return number
     return None
 
 
-_TOP_KEYS = {"title", "question", "network", "hypothesis", "check"}
+def _table_line(lines: list[str], table: str, index: int | None) -> int | None:
+    top, count, assign = True, 0, _key_pattern(table)
+    for number, line in enumerate(lines, start=1):
+        header = _header(line)
+        if header:
+            top = False
+            if header[1] == [table]:
+                count += header[0]
+                if index in (None, count):
+                    return number
+        elif top and assign.match(line):
+            return number
+    return None
+
+
+_TOP_KEYS = {"title", "question", "description", "network", "hypothesis", "fact", "check"}
 _NETWORK_KEYS = {"layers", "activation", "output_activation", "bias", "loss", "samples"}
 _HYPOTHESIS_KEYS = {"name", "layer", "units", "tie", "zero"}
 _CHECK_KEYS = {"seed", "steps", "learning_rate", "optimizer"}
@@ -169,11 +228,27 @@ def _build_spec(data: dict[str, Any], source: str) -> Spec:
     net = _table(data.get("network"), "network", required=True)
     network = _network(net)
     raw_hyps = data.get("hypothesis")
-    if not isinstance(raw_hyps, list) or not raw_hyps:
-        raise SpecError("at least one [[hypothesis]] table is required", field="hypothesis")
+    facts = _facts(data.get("fact"), network)
+    if facts and "hypothesis" not in data:
+        raw_hyps = []  # a spec of [[fact]] tables only
+    elif not isinstance(raw_hyps, list) or not raw_hyps:
+        raise SpecError("at least one [[hypothesis]] table (or [[fact]] table) is required",
+                        field="hypothesis")
     hyps = tuple(_hypothesis(h, k, network) for k, h in enumerate(raw_hyps, start=1))
     check = _check(_table(data.get("check", {}), "check"))
-    return Spec(title, question, network, hyps, check, source)
+    description = data.get("description")
+    if description is not None:
+        description = _string(description, "description", 300)
+    return Spec(title, question, network, hyps, check, source, description, facts)
+
+
+def _facts(value: Any, network: NetworkSpec) -> tuple:
+    """The [[fact]] tables (see :mod:`symderive.facts.spec`)."""
+    if value is None:
+        return ()
+    from .facts.spec import parse_facts  # lazy: facts build on this module
+
+    return parse_facts(value, network)
 
 
 def _default_title(source: str) -> str:
@@ -242,9 +317,14 @@ def _latex_table(value: dict[str, Any], where: str) -> str:
 
 def _activation(value: Any, where: str) -> Activation:
     if isinstance(value, str):
+        if value == "any" and where == "network.activation":
+            from .generic import ANY_ACTIVATION  # generic mode: σ undefined
+
+            return ANY_ACTIVATION
         if value not in ACTIVATIONS:
-            raise SpecError(f"unknown activation {value!r}; known: {', '.join(ACTIVATIONS)}, "
-                            "or { latex = '...' } in z", field=where)
+            generic = ", any (an undefined σ)" if where == "network.activation" else ""
+            raise SpecError(f"unknown activation {value!r}; known: {', '.join(ACTIVATIONS)}"
+                            f"{generic}, or {{ latex = '...' }} in z", field=where)
         return ACTIVATIONS[value]
     if isinstance(value, dict):
         source = _latex_table(value, where)
@@ -252,7 +332,7 @@ def _activation(value: Any, where: str) -> Activation:
 
         try:
             expr = parse_activation(source)
-        except LatexInputError as exc:
+        except (LatexInputError, ResourceLimitError) as exc:
             raise SpecError(str(exc), field=f"{where}.latex") from None
         return activation_from_expr(expr, source)
     raise SpecError(f"must be an activation name or {{ latex = '...' }}, not {_type_name(value)}",
@@ -262,9 +342,14 @@ def _activation(value: Any, where: str) -> Activation:
 def _loss(value: Any) -> Loss:
     where = "network.loss"
     if isinstance(value, str):
+        if value == "any":
+            from .generic import ANY_LOSS  # generic mode: ℓ(ŷ, y) undefined
+
+            return ANY_LOSS
         if value not in LOSSES:
-            raise SpecError(f"unknown loss {value!r}; known: {', '.join(LOSSES)}, "
-                            "or { latex = '...' } in \\hat{y} and y", field=where)
+            raise SpecError(f"unknown loss {value!r}; known: {', '.join(LOSSES)}, any (an "
+                            "undefined ℓ(ŷ, y)), or { latex = '...' } in \\hat{y} and y",
+                            field=where)
         return Loss(value)
     if isinstance(value, dict):
         source = _latex_table(value, where)
@@ -272,7 +357,7 @@ def _loss(value: Any) -> Loss:
 
         try:
             expr = parse_loss(source)
-        except LatexInputError as exc:
+        except (LatexInputError, ResourceLimitError) as exc:
             raise SpecError(str(exc), field=f"{where}.latex") from None
         return Loss("latex", expr, source)
     raise SpecError(f"must be a loss name or {{ latex = '...' }}, not {_type_name(value)}",
@@ -304,14 +389,7 @@ def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
     if "layer" not in h:
         raise SpecError(f"is required: a hidden layer, 1 to {hidden}", field=f"{where}.layer")
     layer = _int(h["layer"], f"{where}.layer", 1, hidden)
-    units = h.get("units")
-    width = network.layers[layer]
-    if not isinstance(units, list) or len(units) != 2:
-        raise SpecError(f"must be two distinct units of layer {layer}, 1 to {width}",
-                        field=f"{where}.units")
-    u = tuple(_int(n, f"{where}.units", 1, width) for n in units)
-    if u[0] == u[1]:
-        raise SpecError(f"must be two distinct units, got {u[0]} twice", field=f"{where}.units")
+    u = unit_pair(h.get("units"), f"{where}.units", layer, network)
     tie = _groups(h.get("tie", []), f"{where}.tie", network)
     zero = _groups(h.get("zero", []), f"{where}.zero", network)
     both = set(tie) & set(zero)
@@ -320,6 +398,17 @@ def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
                         field=f"{where}.zero")
     name = _string(h.get("name", _default_name(layer, u, tie, zero)), f"{where}.name", 500)
     return Hypothesis(name, layer, (u[0], u[1]), tie, zero)
+
+
+def unit_pair(units: Any, where: str, layer: int, network: NetworkSpec) -> tuple[int, int]:
+    """Two distinct units of hidden ``layer`` (1-based), read from the field ``where``."""
+    width = network.layers[layer]
+    if not isinstance(units, list) or len(units) != 2:
+        raise SpecError(f"must be two distinct units of layer {layer}, 1 to {width}", field=where)
+    u = tuple(_int(n, where, 1, width) for n in units)
+    if u[0] == u[1]:
+        raise SpecError(f"must be two distinct units, got {u[0]} twice", field=where)
+    return (u[0], u[1])
 
 
 def _default_name(layer: int, units: tuple[int, ...], tie, zero) -> str:

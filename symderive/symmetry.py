@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from . import generic
 from .gradients import direct_gradient
 from .local import LocalModel, concrete, is_identically_zero
 from .network import Network
@@ -51,6 +52,7 @@ class HypothesisResult:
     covered: bool              # every group of the two units is tied or zeroed
     swap_invariant: bool       # the swap of units i, j fixes the loss (checked symbolically)
     swap_method: str
+    assumptions: tuple[str, ...] = ()   # generic mode: what the proof assumed, in words
 
 
 def _local_difference(model: LocalModel, group: str, n=1) -> sp.Expr:
@@ -118,7 +120,9 @@ def settle_hypothesis(spec: NetworkSpec, hyp: Hypothesis, seed: int) -> Hypothes
         verdict = PRESERVED
     else:
         verdict = UNDECIDED
-    return HypothesisResult(hyp, groups, verdict, covered, swap_ok, swap_method)
+    equal = tuple(r.group for r in groups if r.status == EQUAL)
+    return HypothesisResult(hyp, groups, verdict, covered, swap_ok, swap_method,
+                            generic.assumptions(spec, hyp, equal))
 
 
 def swap_check(spec: NetworkSpec, hyp: Hypothesis) -> tuple[bool, str]:

@@ -11,12 +11,17 @@ from ..symmetry import GroupResult, HypothesisResult
 
 def report_dict(d: Derivation) -> dict[str, Any]:
     spec = d.spec
-    return {
+    out = {
         "title": spec.title,
         "question": spec.question,
         "network": spec.network.to_json(),
         "hypotheses": [_hypothesis(d, k, r) for k, r in enumerate(d.results)],
     }
+    if getattr(spec, "description", None):
+        out["description"] = spec.description
+    if getattr(d, "facts", ()):
+        out["facts"] = [f.to_json(spec.network.samples) for f in d.facts]
+    return out
 
 
 def _hypothesis(d: Derivation, k: int, r: HypothesisResult) -> dict[str, Any]:
@@ -25,6 +30,9 @@ def _hypothesis(d: Derivation, k: int, r: HypothesisResult) -> dict[str, Any]:
     out["verdict"] = r.verdict
     out["proof"] = {"swap_invariant": r.swap_invariant, "swap_checked_on": r.swap_method,
                     "covered": r.covered}
+    if r.assumptions:  # generic mode: what the proof assumed
+        out["generic"] = True
+        out["assumptions"] = list(r.assumptions)
     numeric = d.numeric[k] if d.numeric else None
     out["numeric"] = numeric.to_json() if hasattr(numeric, "to_json") else numeric
     return out

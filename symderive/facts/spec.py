@@ -1,0 +1,125 @@
+"""The ``[[fact]]`` tables of a spec: derivations that are not a two-unit hypothesis.
+
+Each fact is about the spec's ``[network]``; ``kind`` says which derivation:
+
+- ``backprop_exact``: backpropagation's gradient equals direct differentiation
+  of the whole loss, term by term, for every parameter;
+- ``loss_gradient``: ∂ℓ/∂z of the output layer in closed form (softmax
+  cross-entropy: softmax(z) − y; sigmoid + BCE: σ(z) − y; MSE: ŷ − y);
+- ``zero_init``: all parameters zero: which gradients vanish, whether the
+  network is stuck, and whether hidden units stay identical;
+- ``unit_gradient``: the gradient of one unit whose groups ``zero`` are zero
+  (``layer``, ``unit``): does it come back?
+- ``dropout``: two units (``layer``, ``units``, ``tie``) with dropout masks
+  m_i, m_j that are ``masks = "equal"`` or ``"different"``;
+- ``optimizer``: one update of ``optimizer`` (sgd, momentum, adam), with
+  ``weight_decay`` and ``learning_rates = "shared" | "per_unit"``, applied to
+  two units whose parameters, gradients and optimizer state are tied.
+
+Validation follows :mod:`symderive.spec`: every error names the field.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import SpecError
+from ..spec import (GROUPS, OPTIMIZERS, NetworkSpec, _groups, _int, _string, _unknown,
+                    unit_pair)
+
+_COMMON = {"kind", "name"}
+#: kind -> the keys its table may have besides kind and name.
+KINDS: dict[str, set[str]] = {
+    "backprop_exact": set(),
+    "loss_gradient": set(),
+    "zero_init": set(),
+    "unit_gradient": {"layer", "unit", "zero"},
+    "dropout": {"layer", "units", "tie", "masks"},
+    "optimizer": {"layer", "units", "optimizer", "weight_decay", "learning_rates"},
+}
+MASKS = ("equal", "different")
+LEARNING_RATES = ("shared", "per_unit")
+MAX_FACTS = 16
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """One ``[[fact]]`` table, with defaults filled in (unused keys keep their defaults)."""
+
+    kind: str
+    name: str
+    layer: int = 1
+    units: tuple[int, int] = (1, 2)
+    unit: int = 1
+    tie: tuple[str, ...] = ()
+    zero: tuple[str, ...] = ()
+    masks: str = "equal"
+    optimizer: str = "sgd"
+    weight_decay: bool = False
+    learning_rates: str = "shared"
+
+    def to_json(self) -> dict[str, Any]:
+        """The fact's own keys (those its kind reads), as in the spec."""
+        out: dict[str, Any] = {"kind": self.kind, "name": self.name}
+        for key in sorted(KINDS[self.kind]):
+            value = getattr(self, key)
+            out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+def parse_facts(value: Any, network: NetworkSpec) -> tuple[FactSpec, ...]:
+    if not isinstance(value, list) or not value:
+        raise SpecError("must be one or more [[fact]] tables", field="fact")
+    if len(value) > MAX_FACTS:
+        raise SpecError(f"at most {MAX_FACTS} [[fact]] tables are allowed", field="fact")
+    return tuple(_fact(f, k, network) for k, f in enumerate(value, start=1))
+
+
+def _fact(f: Any, k: int, network: NetworkSpec) -> FactSpec:
+    where = f"fact[{k}]"
+    if not isinstance(f, dict):
+        raise SpecError("must be a table", field=where)
+    kind = f.get("kind")
+    if kind not in KINDS:
+        raise SpecError(f"is required: one of {', '.join(KINDS)}", field=f"{where}.kind")
+    _unknown(f, _COMMON | KINDS[kind], where)
+    name = _string(f.get("name", kind.replace("_", " ")), f"{where}.name", 500)
+    keys: dict[str, Any] = {}
+    if KINDS[kind] & {"layer"}:
+        keys["layer"] = _layer(f, where, network)
+    if "unit" in KINDS[kind]:
+        keys["unit"] = _int(f.get("unit", 1), f"{where}.unit", 1, network.layers[keys["layer"]])
+        keys["zero"] = _groups(f.get("zero", []), f"{where}.zero", network)
+    if "units" in KINDS[kind]:
+        keys["units"] = unit_pair(f.get("units", [1, 2]), f"{where}.units", keys["layer"],
+                                  network)
+    if "tie" in KINDS[kind]:
+        keys["tie"] = _groups(f.get("tie", list(network.groups())), f"{where}.tie", network)
+    if "masks" in KINDS[kind]:
+        keys["masks"] = _choice(f.get("masks", "equal"), MASKS, f"{where}.masks")
+    if kind == "optimizer":
+        keys["optimizer"] = _choice(f.get("optimizer", "sgd"), OPTIMIZERS, f"{where}.optimizer")
+        keys["weight_decay"] = _bool(f.get("weight_decay", False), f"{where}.weight_decay")
+        keys["learning_rates"] = _choice(f.get("learning_rates", "shared"), LEARNING_RATES,
+                                         f"{where}.learning_rates")
+    return FactSpec(kind, name, **keys)
+
+
+def _layer(f: dict, where: str, network: NetworkSpec) -> int:
+    hidden = len(network.layers) - 2
+    return _int(f.get("layer", 1), f"{where}.layer", 1, hidden)
+
+
+def _choice(value: Any, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise SpecError(f"must be one of {', '.join(allowed)}, got {value!r}", field=where)
+    return value
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError("must be true or false", field=where)
+    return value
+
+
+__all__ = ["FactSpec", "KINDS", "parse_facts", "GROUPS"]

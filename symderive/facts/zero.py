@@ -1,0 +1,194 @@
+"""Zeros: a unit with zeroed parameters (S3), and the all-zero initialisation (S4).
+
+``unit_gradient``: for one hidden unit u whose groups ``zero`` are 0 (the rest of
+the network arbitrary), the local formulas give its gradients
+∂L/∂W^{(l)}_{uk} = Σ_n a_k σ'(z_u) Σ_m V_{mu} δ_m, ∂L/∂b_u = Σ_n σ'(z_u) Σ_m V_{mu} δ_m,
+∂L/∂V_{mu} = Σ_n δ_m σ(z_u).  A zero outgoing weight kills the first two but not
+the third: the unit comes back.  A unit with every group zero has z_u = 0 and
+∂L/∂V_{mu} = Σ_n δ_m σ(0): it stays at zero exactly when σ(0) = 0.
+
+``zero_init``: every weight and bias 0 except the output biases (left free).
+The whole loss is differentiated there: if every gradient but the output
+biases' vanishes, that set is invariant under gradient descent and the hidden
+layers never move (stuck); σ(0) ≠ 0 lets the last layer's weights move, but the
+hidden units of each layer stay identical for ever (the layer acts as width 1).
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from .. import mlp
+from ..generic import instantiated_network, instantiation
+from ..gradients import direct_gradient
+from ..local import LocalModel, act, concrete, is_identically_zero
+from ..network import Network, bias, weight
+from ..notation import partial
+from ..residual import _sum, tidy
+from ..spec import Hypothesis, NetworkSpec
+from ..symmetry import PRESERVED, settle_hypothesis
+from ..witness import random_point
+from .result import UNDECIDED, FactResult, Statement
+from .spec import FactSpec
+
+LOSS = sp.Symbol("L")
+ZERO, NONZERO, IFF = "zero", "nonzero", "zero iff sigma(0) = 0"
+#: Whole-loss differentiation for zero_init up to this many parameters times samples.
+LIMIT = 80
+
+
+# ------------------------------------------------------------------ one unit (S3)
+
+
+def _unit_hypothesis(network: NetworkSpec, fact: FactSpec) -> Hypothesis:
+    other = fact.unit % network.layers[fact.layer] + 1   # any other unit (or itself if alone)
+    return Hypothesis(fact.name, fact.layer, (fact.unit, other), (), fact.zero)
+
+
+def unit_expressions(model: LocalModel) -> dict[str, sp.Expr]:
+    """The per-sample gradient of unit i's groups (generic sample n, components k and m)."""
+    n = "n"
+    signal = model.error_signal(n, 0)
+    out = {"incoming": model.input(n, "k") * signal, "bias": signal,
+           "outgoing": model.next_delta(n, "m") * act(model.z(n, 0))}
+    return {g: out[g] for g in model.network.groups()}
+
+
+def _status(expr: sp.Expr, network: NetworkSpec) -> str:
+    if is_identically_zero(expr) or is_identically_zero(concrete(expr, network)):
+        return ZERO
+    if network.activation.name == "any" and is_identically_zero(expr.subs(act(0), 0)):
+        return IFF
+    return NONZERO
+
+
+def unit_gradient(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
+    hyp = _unit_hypothesis(network, fact)
+    model = LocalModel(network, hyp)
+    exprs = unit_expressions(model)
+    status = {g: _status(e, network) for g, e in exprs.items()}
+    stays = all(status[g] == ZERO for g in fact.zero) and bool(fact.zero)
+    witness = _unit_witness(network, hyp, fact.unit, [g for g in exprs if status[g] == NONZERO],
+                            seed)
+    statements = tuple(Statement(f"{g}: {status[g]}", _lhs(fact.layer, fact.unit, g),
+                                 _over_samples(tidy(concrete(e, network)) if status[g] == ZERO
+                                               else tidy(e), network))
+                       for g, e in exprs.items())
+    verdict = "stays at zero" if stays else "comes back"
+    if any(status[g] == IFF for g in fact.zero) and all(status[g] in (ZERO, IFF)
+                                                        for g in fact.zero):
+        verdict = "stays at zero iff sigma(0) = 0"
+    zeroed = ", ".join(fact.zero) or "no group"
+    summary = (f"Unit {fact.unit} of layer {fact.layer} with {zeroed} set to zero: "
+               + ", ".join(f"dL/d({g}) is {status[g]}" for g in exprs) + f"; it {verdict}.")
+    return FactResult(fact, verdict, summary, statements,
+                      ("the rest of the network is arbitrary: a^(l-1) and delta^(l+1) opaque",),
+                      witness, details={"gradients": status})
+
+
+def _over_samples(expr: sp.Expr, network: NetworkSpec) -> sp.Expr:
+    """Σ_n of a per-sample expression (written for sample 1 when there is only one)."""
+    if expr == 0:
+        return expr
+    if network.samples == 1:
+        return expr.xreplace({s: sp.Symbol(s.name.replace("_n_", "_1_"), **s.assumptions0)
+                              for s in expr.free_symbols if "_n_" in s.name})
+    return _sum(expr, "n", network.samples)
+
+
+def _lhs(layer: int, unit: int, group: str) -> sp.Expr:
+    if group == "incoming":
+        return partial(LOSS, weight(layer, unit, "k"))
+    if group == "bias":
+        return partial(LOSS, bias(layer, unit))
+    return partial(LOSS, weight(layer + 1, "m", unit))
+
+
+def _unit_witness(network: NetworkSpec, hyp: Hypothesis, unit: int, groups: list[str],
+                  seed: int) -> dict | None:
+    """A grid point where each of ``groups`` of ``unit`` has a non-zero gradient."""
+    if not groups:
+        return None
+    concrete_net = instantiated_network(network)
+    rng = np.random.default_rng(seed)
+    for _ in range(64):
+        point = random_point(concrete_net, hyp, rng)
+        values = {g: mlp.group_values(point.grad, hyp.layer, unit, g) for g in groups}
+        if all(np.all(np.isfinite(v)) and np.max(np.abs(v)) > 1e-9 for v in values.values()):
+            out = {"parameters": point.params.to_json(network.bias), "inputs": point.X.tolist(),
+                   "targets": point.Y.tolist(),
+                   "gradients": {g: [float(x) for x in v] for g, v in values.items()}}
+            if instantiation(network):
+                out["instantiation"] = instantiation(network)
+            return out
+    return None
+
+
+# ------------------------------------------------------------------ all-zero init (S4)
+
+
+def zero_point(net: Network) -> dict[sp.Symbol, sp.Expr]:
+    """Every parameter 0 except the output biases."""
+    free = set(net.b(net.depth)) if net.spec.bias else set()
+    return {p: sp.S.Zero for p in net.parameters() if p not in free}
+
+
+def zero_init(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
+    net = Network(network)
+    if net.parameter_count() * network.samples > LIMIT:
+        return FactResult(fact, UNDECIDED, f"Whole-loss differentiation is attempted up to "
+                          f"{LIMIT} parameter-samples.")
+    params = net.parameters()
+    point = zero_point(net)
+    grads = {p: sp.expand(g.xreplace(point)) for p, g in zip(params, direct_gradient(net, params))}
+    moving = [p for p in params if p in point and not is_identically_zero(grads[p])]
+    statements = tuple(_layer_rows(net, grads))
+    identical = _identical_layers(network, seed)
+    if not moving:
+        verdict = "stuck"
+        summary = ("From all-zero weights and biases, every gradient except the output "
+                   "biases' is zero, for any output bias: the hidden layers never move.")
+    elif all(is_identically_zero(grads[p].subs(act(0), 0)) for p in moving):
+        verdict = "stuck iff sigma(0) = 0"
+        summary = ("From all-zero weights and biases, only the last layer's weights can move, "
+                   "with gradient proportional to σ(0): stuck exactly when σ(0) = 0; otherwise "
+                   "it trains, with the hidden units of each layer identical.")
+    else:
+        verdict = "trains, units identical"
+        summary = ("From all-zero weights and biases the last layer's weights move (σ(0) ≠ 0), "
+                   "so the network trains, but the hidden units of each layer stay identical "
+                   "for ever: each hidden layer acts as a layer of width 1.")
+    return FactResult(fact, verdict, summary, statements,
+                      ("every weight and bias is 0 except the output biases, which are free",
+                       "the inputs and targets are arbitrary"),
+                      details={"moving": [p.name for p in moving],
+                               "hidden_units_identical": identical})
+
+
+def _layer_rows(net: Network, grads) -> list[Statement]:
+    rows = []
+    for l in range(1, net.depth + 1):
+        w = weight(l, 1, 1)
+        what = ("every entry of W^({l}) has zero gradient" if _all_zero(net, l, grads)
+                else "non-zero in general: these weights move").format(l=l)
+        rows.append(Statement(f"layer {l} weights at the zero point: {what}",
+                              partial(LOSS, w), sp.factor(grads[w])))
+    return rows
+
+
+def _all_zero(net: Network, layer: int, grads) -> bool:
+    return all(is_identically_zero(grads[p]) for p in net.W(layer))
+
+
+def _identical_layers(network: NetworkSpec, seed: int) -> dict[str, str]:
+    """layer -> verdict of 'units 1 and 2 with every group tied' (all pairs alike by relabelling)."""
+    out = {}
+    for l in range(1, network.depth):
+        if network.layers[l] < 2:
+            continue
+        hyp = Hypothesis("all tied", l, (1, 2), network.groups(), ())
+        out[str(l)] = settle_hypothesis(network, hyp, seed + l).verdict
+    return out
+
+
+__all__ = ["unit_gradient", "zero_init", "unit_expressions", "zero_point", "PRESERVED"]
