@@ -1,0 +1,133 @@
+"""Markdown for Stack Exchange-style sites (MathJax with base and AMS macros).
+
+The rules the output keeps, checked by the tests and by the real MathJax:
+
+- display math is ``$$`` on a line of its own, the math, ``$$`` on a line of its own;
+- no blank line inside math; an ``aligned`` environment carries no ``\\tag``;
+- only base and AMS macros (the printer in :mod:`symderive.notation` uses no others);
+- prose is escaped (:func:`~symderive.render.text.markdown_escape`): a literal
+  ``$`` is ``\\$``, HTML and Markdown specials cannot take effect;
+- math never sits in a code span.
+
+One method per document node, as in the LaTeX renderer.
+"""
+from __future__ import annotations
+
+from ..report import build_report
+from ..report.model import Document
+from .base import Renderer
+from .text import markdown_escape
+
+
+def render(derivation) -> str:
+    """The Markdown report of a derivation."""
+    return render_document(build_report(derivation))
+
+
+def render_document(doc: Document) -> str:
+    """Markdown text: blocks separated by one blank line, ending in one newline."""
+    renderer = MarkdownRenderer(doc)
+    chunks = [f"# {markdown_escape(doc.title)}"] + [renderer.block(b) for b in doc.body]
+    return "\n\n".join(c for c in chunks if c) + "\n"
+
+
+class MarkdownRenderer(Renderer):
+    """Renders the blocks of one document; ``depth`` counts section nesting."""
+
+    def __init__(self, doc: Document) -> None:
+        super().__init__(doc)
+        self.depth = 0
+        self.theorems = doc.theorem_numbers()
+        self.theorem_count = 0
+
+    def blocks(self, nodes) -> str:
+        return "\n\n".join(self.block(b) for b in nodes)
+
+    def display(self, lines: list[str]) -> str:
+        """A display-math block: ``$$`` alone on its lines, no blank line inside."""
+        body = [line for line in lines if line.strip()]
+        return "\n".join(["$$", *body, "$$"])
+
+    # ---- inline ------------------------------------------------------------
+    def _inline_Text(self, node) -> str:
+        return markdown_escape(node.text)
+
+    def _inline_Emph(self, node) -> str:
+        return f"*{markdown_escape(node.text)}*"
+
+    def _inline_Strong(self, node) -> str:
+        return f"**{markdown_escape(node.text)}**"
+
+    def _inline_Math(self, node) -> str:
+        return f"${self.math(node.expr)}$"
+
+    def _inline_Ref(self, node) -> str:
+        if node.label in self.theorems:
+            return f"Theorem {self.theorems[node.label]}"
+        return markdown_escape(node.text)
+
+    # ---- blocks ------------------------------------------------------------
+    def _block_Section(self, node) -> str:
+        heading = "#" * min(self.depth + 2, 6) + " " + markdown_escape(node.title)
+        self.depth += 1
+        body = self.blocks(node.body)
+        self.depth -= 1
+        return heading + ("\n\n" + body if body else "")
+
+    def _block_Paragraph(self, node) -> str:
+        return self.inline(node.parts)
+
+    def _block_Equation(self, node) -> str:
+        return self.display([r", \qquad ".join(self.math(e) for e in node.exprs)])
+
+    def _block_Aligned(self, node) -> str:
+        rows = []
+        for lhs, (first, *rest), note in self.aligned_rows(node):
+            note = rf" && \text{{({note})}}" if note else ""
+            rows += [f"{lhs} &= {first}{note}"] + [rf"&\qquad {line}" for line in rest]
+        lines = [r"\begin{aligned}"] + [row + (r" \\" if k < len(rows) - 1 else "")
+                                        for k, row in enumerate(rows)] + [r"\end{aligned}"]
+        return self.display(lines)
+
+    def _block_Items(self, node) -> str:
+        return "\n".join(f"- {self.inline(item)}" for item in node.items)
+
+    def _block_Table(self, node) -> str:
+        head = "| " + " | ".join(markdown_escape(h) for h in node.header) + " |"
+        rule = "|" + "|".join("---" for _ in node.header) + "|"
+        rows = ["| " + " | ".join(self._cell(c) for c in row) + " |" for row in node.rows]
+        caption = self.inline(node.caption)
+        return "\n".join([head, rule, *rows]) + (f"\n\n*{caption}*" if caption else "")
+
+    def _cell(self, parts) -> str:
+        """A table cell: a '|' inside math would end the cell, so it becomes \\vert."""
+        return "".join(self._inline_Math(p).replace("|", r"\vert ")
+                       if type(p).__name__ == "Math" else self.inline((p,)) for p in parts)
+
+    def _block_Plot(self, node) -> str:
+        return self._block_Table(node.fallback)
+
+    def _block_Alert(self, node) -> str:
+        body = self.blocks(node.body)
+        lines = [f"**Warning: {markdown_escape(node.title)}**", "", *body.split("\n")]
+        return "\n".join(("> " + line).rstrip() for line in lines)
+
+    def _block_Theorem(self, node) -> str:
+        self.theorem_count += 1
+        name = f" ({markdown_escape(node.name)})" if node.name else ""
+        return self._lead(f"**Theorem {self.theorem_count}**{name}.", node.body)
+
+    def _block_Proof(self, node) -> str:
+        text = self._lead("*Proof.*", node.body)
+        return text + ("\n\n∎" if text.endswith("$$") else " ∎")
+
+    def _lead(self, head: str, body) -> str:
+        """``head`` run into the first paragraph of ``body`` (or on its own line)."""
+        text = self.blocks(body)
+        first = body[0] if body else None
+        if first is not None and type(first).__name__ == "Paragraph":
+            return f"{head} {text}"
+        return f"{head}\n\n{text}"
+
+
+__all__ = ["render", "render_document", "MarkdownRenderer"]

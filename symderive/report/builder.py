@@ -1,0 +1,191 @@
+"""From a :class:`~symderive.api.Derivation` to a :class:`Document`: the recipe of a report.
+
+Question → answer in brief → the network → one section per hypothesis →
+numeric cross-check.  Only words and SymPy objects are produced here; the
+renderers decide the markup.
+"""
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from ..local import LocalModel
+from ..spec import NetworkSpec, Spec
+from ..symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
+from .formulas import (activation_rows, backprop_rows, forward_rows, gradient_rows, loss_rows,
+                       uses_heaviside)
+from .hypothesis import hypothesis_section, outgoing_gap
+from .proofs import joined
+from .model import (Aligned, Block, Document, Math, Paragraph, Ref, Row, Section, Strong, Table,
+                    inline, para)
+from .facts import extra_sections
+from .numeric import numeric_section
+from .steps import GROUP_NAMES, difference, settled
+
+_LOSS_NAMES = {"mse": "the squared error", "bce": "the binary cross-entropy",
+               "softmax_ce": "the softmax cross-entropy", "latex": "the loss given below",
+               "any": "an arbitrary differentiable per-output loss"}
+_FUNCTION_NAMES = {"latex": "as given below", "any": "an arbitrary differentiable function"}
+
+
+def build_report(derivation) -> Document:
+    """The document of a derivation (see the module docstring for its parts)."""
+    spec: Spec = derivation.spec
+    body: list[Block] = []
+    if spec.question:
+        body.append(Section("Question", _question(spec.question), label="sec:question"))
+    if derivation.results:  # a spec of [[fact]] tables only has no hypotheses to answer
+        body.append(_answer(spec, derivation.results))
+    body.append(_network(spec.network))
+    body += [hypothesis_section(spec.network, k, r)
+             for k, r in enumerate(derivation.results, start=1)]
+    body += extra_sections(derivation)  # generic-mode assumptions, [[fact]] sections
+    numeric = numeric_section(derivation.results, derivation.numeric)
+    if numeric is not None:
+        body.append(numeric)
+    return Document(spec.title, tuple(body), name=_name(spec.source),
+                    samples=spec.network.samples)
+
+
+def _name(source: str) -> str:
+    """A label-safe name from the spec file: letters, digits and '-'."""
+    stem = re.sub(r"\.toml$", "", source.replace("\\", "/").split("/")[-1])
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "derivation"
+
+
+def _question(text: str) -> tuple[Block, ...]:
+    """The question's paragraphs (blank lines separate them; line breaks do not)."""
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip())]
+    return tuple(para(p) for p in paragraphs if p)
+
+
+# ------------------------------------------------------------------ answer
+
+
+def _answer(spec: Spec, results: tuple[HypothesisResult, ...]) -> Section:
+    body: list[Block] = [_in_short(spec.network, results)]    # the bottom line first
+    for k, r in enumerate(results, start=1):
+        body += _answer_for(spec.network, k, r)
+    body.append(_summary_table(spec.network, results))
+    body.append(_backprop_paragraph())
+    return Section("Answer", tuple(body), label="sec:answer")
+
+
+def _answer_for(network: NetworkSpec, k: int, r: HypothesisResult) -> list[Block]:
+    head = Strong(f"H{k} ({r.hypothesis.name}): {r.verdict}.")
+    if r.verdict == PRESERVED:
+        return [para(head, " The two units stay identical at every step of gradient descent (",
+                     Ref(f"thm:h{k}", f"Theorem H{k}"), ").")]
+    if r.verdict != BROKEN:
+        return [para(head, " Neither conclusion could be proved (see ",
+                     Ref(f"sec:h{k}", f"Hypothesis H{k}"), ").")]
+    model = LocalModel(network, r.hypothesis)
+    assumed = set(r.hypothesis.tie) | set(r.hypothesis.zero)
+    g = next(g for g in r.groups if g.group in assumed and g.status == DIFFERENT)
+    out: list[Block] = [
+        para(head, " The units separate after one step of gradient descent (",
+             Ref(f"thm:h{k}", f"Theorem H{k}"), "): the gradients of their "
+             f"{GROUP_NAMES[g.group]} differ by"),
+        Aligned((Row(difference(model, g.group), settled(g)),))]
+    gap = outgoing_gap(model, settled(g))
+    if gap is not None:
+        out.append(para("The difference is proportional to ", Math(gap), ", the difference "
+                        "of the two units' outgoing weights: whenever those differ, the "
+                        f"{GROUP_NAMES[g.group]} are pulled apart."))
+    return out
+
+
+def _in_short(network: NetworkSpec, results) -> Paragraph:
+    """Which hypotheses keep the units identical, and why those."""
+    def names(verdict):
+        return [f"H{k}" for k, r in enumerate(results, start=1) if r.verdict == verdict]
+    preserved, broken = names(PRESERVED), names(BROKEN)
+    groups = joined(GROUP_NAMES[g] for g in network.groups())
+    text = []
+    if preserved:
+        text.append(f"the units stay identical forever under {joined(preserved)}, which tie "
+                    f"(or zero) every parameter group of the two units: {groups}. Exactly "
+                    "then, exchanging the two units maps the starting point to itself, and "
+                    "gradient descent preserves that symmetry.")
+    if broken:
+        text.append(f"Under {joined(broken)} the gradients of an assumed group differ, so the "
+                    "units separate after one step.")
+    if not text:
+        return para(Strong("In short:"), " no hypothesis was settled.")
+    return para(Strong("In short:"), " " + " ".join(text))
+
+
+def _summary_table(network: NetworkSpec, results) -> Table:
+    groups = network.groups()
+    rows = []
+    for k, r in enumerate(results, start=1):
+        h = r.hypothesis
+        cells = [inline(f"H{k}: {h.name} ({_assumes(h)})")]
+        status = {g.group: g.status for g in r.groups}
+        cells += [inline(status[g]) for g in groups]
+        cells.append((Strong(r.verdict),))
+        rows.append(tuple(cells))
+    header = ("hypothesis (assumption)", *groups, "verdict")
+    caption = inline("For each hypothesis, whether the gradients of the two units' parameter "
+                     "groups are equal, and the verdict.")
+    return Table(header, tuple(rows), caption, label="tab:summary")
+
+
+def _assumes(h) -> str:
+    parts = [f"tie {', '.join(h.tie)}"] if h.tie else []
+    parts += [f"zero {', '.join(h.zero)}"] if h.zero else []
+    return "; ".join(parts) or "no assumption"
+
+
+def _backprop_paragraph() -> Paragraph:
+    return para(
+        Strong("Backpropagation is not the cause."), " Backpropagation computes the exact "
+        "gradient of the loss: it is the chain rule, evaluated layer by layer, and gives the "
+        "same derivatives as differentiating the whole loss directly (symderive's test suite "
+        "checks this symbolically). Whether two units stay identical is therefore a "
+        "property of the loss function, namely whether exchanging the two units leaves "
+        "it unchanged at the starting point, and not of the algorithm that computes its "
+        "gradient.")
+
+
+# ------------------------------------------------------------------ network
+
+
+def _network(network: NetworkSpec) -> Section:
+    sizes = ", ".join(str(n) for n in network.layers)
+    act = network.activation.name
+    samples = "one sample" if network.samples == 1 else f"{network.samples} samples"
+    body: list[Block] = [
+        para(f"A multilayer perceptron with layer sizes {sizes} (input, hidden, output), "
+             f"hidden activation {_function_name(act)}, output activation "
+             f"{_function_name(network.output_activation.name)}, "
+             f"{'with' if network.bias else 'without'} biases, and "
+             f"{_LOSS_NAMES.get(network.loss.name, network.loss.name)} summed over "
+             f"{samples}. The forward pass, for every unit ", Math(sp.Symbol("i")), " (",
+             Math(sp.Symbol("m")), " in the output layer):"),
+        Aligned(forward_rows(network), label="eq:forward"),
+    ]
+    activations = activation_rows(network)
+    if activations:
+        body += [para("with the activations"), Aligned(activations, label="eq:activation")]
+    if uses_heaviside(network):
+        body.append(para("where H is the Heaviside step with H(0) = 0, as in PyTorch."))
+    body += [para("The loss is"), Aligned(loss_rows(network), label="eq:loss")]
+    body += [
+        para("Backpropagation names ", Math(sp.Symbol("delta")), " the derivative of the "
+             "loss of one sample, ", Math(sp.Symbol("ell")), ", with respect to a "
+             "pre-activation, and obtains it layer by layer by the chain rule:"),
+        Aligned(backprop_rows(network), label="eq:backprop"),
+        para("Every gradient is a sum over samples of a delta times the activation feeding "
+             "the parameter:"),
+        Aligned(gradient_rows(network), label="eq:gradients"),
+    ]
+    return Section("The network", tuple(body), label="sec:network")
+
+
+def _function_name(name: str) -> str:
+    return _FUNCTION_NAMES.get(name, name)
+
+
+__all__ = ["build_report"]

@@ -1,0 +1,72 @@
+"""Report sections for generic mode's assumptions and for ``[[fact]]`` derivations.
+
+A hook of :mod:`symderive.report.builder`: :func:`extra_sections` gives the
+blocks to append after the hypothesis sections.  Each fact becomes a section
+with its summary, a theorem holding its statements (one equation each, with
+the claim in words), the assumptions, and the witness's figures.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .model import Block, Equation, Items, Section, Strong, Theorem, inline, para
+
+#: Witness entries shown in the report; parameters, inputs and targets stay in the JSON.
+_BULKY = ("parameters", "inputs", "targets")
+
+
+def extra_sections(derivation) -> list[Block]:
+    """The generic-mode assumptions (if any) and one section per fact."""
+    out: list[Block] = []
+    generic = generic_section(derivation.results)
+    if generic is not None:
+        out.append(generic)
+    out += [fact_section(k, f) for k, f in enumerate(getattr(derivation, "facts", ()), start=1)]
+    return out
+
+
+def generic_section(results) -> Section | None:
+    """What the proofs of a generic network assumed, hypothesis by hypothesis."""
+    rows = [(k, r) for k, r in enumerate(results, start=1) if getattr(r, "assumptions", ())]
+    if not rows:
+        return None
+    body: list[Block] = [para(
+        "The activation or the loss of this network is an undefined function, so every "
+        "equality proved above holds for every differentiable choice of it, every width "
+        "and every downstream architecture. Exactly this was assumed:")]
+    for k, r in rows:
+        body.append(para(Strong(f"H{k} ({r.hypothesis.name}):")))
+        body.append(Items(tuple(inline(a) for a in r.assumptions)))
+    return Section("Generic mode: what was assumed", tuple(body), label="sec:generic")
+
+
+def fact_section(k: int, result) -> Section:
+    """Section F{k}: summary, theorem with the statements, assumptions, witness."""
+    body: list[Block] = [para(Strong(f"Verdict: {result.verdict}."), " " + result.summary)]
+    theorem: list[Block] = []
+    for s in result.statements:
+        theorem.append(para(f"{s.claim[:1].upper()}{s.claim[1:]} ({s.status}):"))
+        theorem.append(Equation((sp.Eq(s.lhs, s.rhs, evaluate=False),)))
+    if theorem:
+        body.append(Theorem(tuple(theorem), name=result.fact.name, label=f"thm:f{k}"))
+    if result.assumptions:
+        body.append(para("Assumed:"))
+        body.append(Items(tuple(inline(a) for a in result.assumptions)))
+    if result.witness:
+        body.append(para("Witness (concrete values; the full point is in the JSON report):"))
+        body.append(Items(tuple(inline(f"{key}: {_short(v)}") for key, v in result.witness.items()
+                                if key not in _BULKY)))
+    return Section(f"Fact F{k}: {result.fact.name}", tuple(body), label=f"sec:f{k}")
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return "; ".join(f"{k} = {_short(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value[:8]) + (", ..." if len(value) > 8 else "") + "]"
+    return str(value)
+
+
+__all__ = ["extra_sections", "generic_section", "fact_section"]

@@ -1,0 +1,52 @@
+"""The committed reports in derivations/rendered/ are those the code renders today.
+
+After a change that alters the reports, regenerate them with
+
+    SYMDERIVE_UPDATE_RENDERED=1 python -m pytest tests/test_rendered.py
+
+Markdown and LaTeX must match byte for byte; a PDF must exist for every
+.tex (PDFs are reproducible on one TeX Live, SOURCE_DATE_EPOCH being fixed,
+but differ between TeX Live versions, so their bytes are not compared).
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from report_helpers import BUNDLED, ROOT, bundled_derivation
+from symderive.render import latex, markdown, pdf
+
+RENDERED = ROOT / "derivations" / "rendered"
+UPDATE = bool(os.environ.get("SYMDERIVE_UPDATE_RENDERED"))
+NAMES = {p: p.stem.replace("_", "-") for p in BUNDLED}
+
+
+def _check(path, text: str) -> None:
+    if UPDATE:
+        RENDERED.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path.name} missing: regenerate (see {__name__}'s docstring)"
+    assert path.read_text(encoding="utf-8") == text, \
+        f"{path.name} is stale: regenerate (see tests/test_rendered.py)"
+
+
+@pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
+def test_markdown_is_current(spec):
+    _check(RENDERED / f"{NAMES[spec]}.md", markdown.render(bundled_derivation(spec)))
+
+
+@pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
+def test_latex_is_current_and_compiled(spec):
+    tex = latex.render(bundled_derivation(spec))
+    _check(RENDERED / f"{NAMES[spec]}.tex", tex)
+    target = RENDERED / f"{NAMES[spec]}.pdf"
+    if UPDATE:
+        target.write_bytes(pdf.compile_pdf(tex))
+    assert target.read_bytes().startswith(b"%PDF-"), f"{target.name} missing or not a PDF"
+
+
+def test_nothing_stale_is_left_behind():
+    wanted = {f"{name}{suffix}" for name in NAMES.values() for suffix in (".md", ".tex", ".pdf")}
+    present = {p.name for p in RENDERED.iterdir()} - {"README.md"}
+    assert present <= wanted, f"no bundled derivation for {sorted(present - wanted)}"
