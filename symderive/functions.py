@@ -125,16 +125,25 @@ class Activation:
     np_df: Callable[[np.ndarray], np.ndarray] = field(compare=False, repr=False)
     smooth: bool = True
     latex_source: str | None = None
+    #: where the activation is not differentiable (ReLU: 0); witnesses stay away
+    kinks: tuple[float, ...] = ()
 
     def __call__(self, u: sp.Expr) -> sp.Expr:
         return self.expr.xreplace({Z: u})
 
     def derivative(self, u: sp.Expr) -> sp.Expr:
-        return sp.diff(self.expr, Z).xreplace({Z: u})
+        return self.derivative_expr.xreplace({Z: u})
 
     @property
     def derivative_expr(self) -> sp.Expr:
-        return sp.diff(self.expr, Z)
+        return heaviside_at_zero(sp.diff(self.expr, Z))
+
+    def distance_to_kink(self, z: np.ndarray) -> np.ndarray:
+        """|z − nearest kink| elementwise (+inf for a smooth activation; NaN stays NaN)."""
+        out = np.full(np.shape(z), np.inf)
+        for k in self.kinks:
+            out = np.minimum(out, np.abs(np.asarray(z) - k))
+        return np.where(np.isnan(z), np.nan, out)
 
     @property
     def is_identity(self) -> bool:
@@ -148,7 +157,7 @@ def _named_activations() -> dict[str, Activation]:
                               lambda u: _np_sigmoid(u) * (1 - _np_sigmoid(u))),
         "tanh": Activation("tanh", sp.tanh(Z), np.tanh, lambda u: 1 - np.tanh(u) ** 2),
         "relu": Activation("relu", relu(Z), lambda u: np.maximum(u, 0.0),
-                           lambda u: (u > 0).astype(float), smooth=False),
+                           lambda u: (u > 0).astype(float), smooth=False, kinks=(0.0,)),
         "softplus": Activation("softplus", softplus(Z), _np_softplus, _np_sigmoid),
     }
 
@@ -186,11 +195,57 @@ def _is_smooth(expr: sp.Expr) -> bool:
     return not expr.has(sp.Abs, sp.Max, sp.Min, sp.Heaviside, sp.Piecewise, sp.sign, relu)
 
 
+def heaviside_at_zero(expr: sp.Expr) -> sp.Expr:
+    """Give every Heaviside step H(0) = 0, the convention of PyTorch's ReLU.
+
+    SymPy differentiates Max(0, z) to Heaviside(z), whose H(0) is 1/2; a ReLU
+    written in LaTeX must behave like the named one."""
+    return expr.replace(lambda e: isinstance(e, sp.Heaviside) and e.args[1:] != (0,),
+                        lambda e: sp.Heaviside(e.args[0], 0))
+
+
+def kink_points(expr: sp.Expr) -> tuple[float, ...]:
+    """The real z where a non-smooth expression in :data:`Z` may have a kink.
+
+    Candidates are the zeros of the arguments of |u|, sign, H, ReLU, of the
+    differences of Max/Min arguments and of Piecewise conditions.  When one
+    cannot be solved, 0 is assumed (the common case) rather than nothing."""
+    candidates: list[sp.Expr] = []
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, relu)):
+            candidates.append(node.args[0])
+        elif isinstance(node, (sp.Max, sp.Min)):
+            a = node.args
+            candidates += [a[i] - a[j] for i in range(len(a)) for j in range(i + 1, len(a))]
+        elif isinstance(node, sp.Piecewise):
+            for _, cond in node.args:
+                candidates += [r.lhs - r.rhs for r in cond.atoms(sp.core.relational.Relational)]
+    points: set[float] = set()
+    for u in candidates:
+        points |= _real_zeros(u)
+    return tuple(sorted(points))
+
+
+def _real_zeros(u: sp.Expr) -> set[float]:
+    if Z not in u.free_symbols:
+        return set()
+    if sp.count_ops(u) <= 12:
+        try:
+            sol = sp.solveset(u, Z, domain=sp.S.Reals)
+            if isinstance(sol, sp.FiniteSet) and all(v.is_real for v in sol):
+                return {float(v) for v in sol}
+        except (NotImplementedError, TypeError, ValueError):
+            pass
+    return {0.0}
+
+
 def activation_from_expr(expr: sp.Expr, latex_source: str) -> Activation:
     """An :class:`Activation` for an expression in :data:`Z` read from LaTeX."""
-    d = sp.diff(expr, Z)
+    d = heaviside_at_zero(sp.diff(expr, Z))
+    smooth = _is_smooth(expr)
     return Activation("latex", expr, _lambdify_generated(expr, Z), _lambdify_generated(d, Z),
-                      smooth=_is_smooth(expr), latex_source=latex_source)
+                      smooth=smooth, latex_source=latex_source,
+                      kinks=() if smooth else kink_points(expr))
 
 
 @dataclass(frozen=True)

@@ -129,10 +129,10 @@ def _kink_rows(spec: NetworkSpec, hyp: Hypothesis, point: Point) -> np.ndarray:
         f = spec.output_activation if l == depth else spec.activation
         if f.smooth:
             continue
-        z = np.abs(point.zs[l])
+        z = f.distance_to_kink(point.zs[l])
         if l == hyp.layer and forced:
             z = np.delete(z, [hyp.units[0] - 1, hyp.units[1] - 1], axis=1)
-        rows |= np.any(z < KINK, axis=1)
+        rows |= np.any(~(z >= KINK), axis=1)   # NaN counts as near
     return rows
 
 

@@ -91,7 +91,7 @@ def near_kink_rows(spec: NetworkSpec, hyp: Hypothesis, start: Start) -> np.ndarr
         f = spec.output_activation if l == depth else spec.activation
         if f.smooth:
             continue
-        z = np.abs(zs[l])
+        z = f.distance_to_kink(zs[l])
         if l == hyp.layer and pinned:
             z = np.delete(z, [hyp.units[0] - 1, hyp.units[1] - 1], axis=1)
         bad |= np.any(~(z >= KINK), axis=1)   # NaN counts as bad

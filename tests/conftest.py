@@ -1,0 +1,106 @@
+"""Shared helpers: spec text, running the CLI, evaluating SymPy expressions at a point."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symderive.network import bias, input_, target, weight
+
+ROOT = Path(__file__).resolve().parent.parent
+DERIVATIONS = ROOT / "derivations"
+BUNDLED = sorted(DERIVATIONS.glob("*.toml"))
+
+
+def spec_toml(layers=(2, 3, 2), activation="tanh", output_activation="identity",
+              bias_=True, loss="mse", samples=1, hypotheses=(), extra: str = "") -> str:
+    """TOML text of a spec; ``hypotheses`` are dicts with layer, units, tie, zero."""
+    def fmt(v):
+        return json.dumps(v)
+    lines = ["[network]", f"layers = {fmt(list(layers))}", f"activation = {fmt(activation)}",
+             f"output_activation = {fmt(output_activation)}", f"bias = {fmt(bias_)}",
+             f"loss = {fmt(loss)}", f"samples = {samples}", ""]
+    for h in hypotheses:
+        lines.append("[[hypothesis]]")
+        lines += [f"{k} = {fmt(list(v) if isinstance(v, tuple) else v)}" for k, v in h.items()]
+        lines.append("")
+    return "\n".join(lines) + extra
+
+
+def run_subprocess(*args: str, env: Mapping[str, str] | None = None,
+                   cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m symderive ARGS`` in a fresh interpreter (bytes in, bytes out)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "symderive", *args], capture_output=True,
+                          env=full_env, cwd=cwd or ROOT, timeout=300)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``symderive.cli.main(argv)`` in-process: returns (status, stdout, stderr)."""
+    from symderive.cli import main
+
+    def run(*argv: str):
+        status = main(list(argv))
+        out, err = capsys.readouterr()
+        return status, out, err
+    return run
+
+
+def parameter_values(params: Mapping, bias_: bool = True) -> dict[sp.Symbol, float]:
+    """Network symbols -> values from a witness-style dict {"W1": [[...]], "b1": [...]}."""
+    out: dict[sp.Symbol, float] = {}
+    for key, value in params.items():
+        arr = np.asarray(value, dtype=float)
+        layer = int(key[1:])
+        if key[0] == "W":
+            for (i, k), v in np.ndenumerate(arr):
+                out[weight(layer, i + 1, k + 1)] = float(v)
+        elif bias_:
+            for i, v in enumerate(arr):
+                out[bias(layer, i + 1)] = float(v)
+    return out
+
+
+def data_values(inputs, targets) -> dict[sp.Symbol, float]:
+    out: dict[sp.Symbol, float] = {}
+    for n, (x, y) in enumerate(zip(inputs, targets), start=1):
+        out.update({input_(n, k + 1): float(v) for k, v in enumerate(x)})
+        out.update({target(n, m + 1): float(v) for m, v in enumerate(y)})
+    return out
+
+
+def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, float]) -> float:
+    """``expr`` at a point, by SymPy's own arithmetic (no lambdify, no symderive.mlp)."""
+    point = {s: sp.Float(v, 30) for s, v in values.items()}
+    result = sp.sympify(expr).xreplace(point).evalf(30)
+    assert not result.free_symbols, f"unassigned symbols {result.free_symbols}"
+    return float(result)
+
+
+def random_params(layers, bias_: bool, rng: np.random.Generator,
+                  scale: float = 1.0) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for l in range(1, len(layers)):
+        out[f"W{l}"] = rng.normal(0, scale, (layers[l], layers[l - 1]))
+        if bias_:
+            out[f"b{l}"] = rng.normal(0, scale, layers[l])
+    return out
+
+
+def random_data(layers, samples: int, loss: str, rng: np.random.Generator):
+    X = rng.normal(0, 1, (samples, layers[0]))
+    if loss == "mse":
+        Y = rng.normal(0, 1, (samples, layers[-1]))
+    elif loss == "bce":
+        Y = rng.uniform(0, 1, (samples, layers[-1]))
+    else:  # softmax_ce: not necessarily one-hot nor summing to 1, to test the general formula
+        Y = rng.uniform(0, 1, (samples, layers[-1]))
+    return X, Y
