@@ -85,6 +85,21 @@ def evaluate(expr: sp.Expr, values: Mapping[sp.Symbol, float]) -> float:
     return float(result)
 
 
+def proved_zero(expr: sp.Expr) -> bool:
+    """``expr`` is identically 0: expand, else simplify.  Random points are tried first so
+    that an expression that is not zero fails fast instead of keeping simplify busy."""
+    e = sp.expand(expr)
+    if e == 0:
+        return True
+    rng = np.random.default_rng(0)
+    symbols = sorted(e.free_symbols, key=str)
+    for _ in range(3):
+        point = dict(zip(symbols, rng.uniform(-1.5, 1.5, len(symbols)).tolist()))
+        if abs(evaluate(e, point)) > 1e-9:
+            return False
+    return sp.simplify(e) == 0
+
+
 def random_params(layers, bias_: bool, rng: np.random.Generator,
                   scale: float = 1.0) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}

@@ -23,7 +23,7 @@ import pytest
 import sympy as sp
 
 import reference_numpy as ref
-from conftest import data_values, evaluate, parameter_values
+from conftest import data_values, evaluate, parameter_values, proved_zero
 from symderive.functions import ACTIVATIONS, Loss
 from symderive.network import Network, bias, weight
 from symderive.spec import GROUPS, Hypothesis, NetworkSpec
@@ -103,11 +103,6 @@ def true_difference(name: str, hyp: Hypothesis, group: str) -> list[sp.Expr]:
                             _group_symbols(layers, hyp.layer, j, group, bias_))]
 
 
-def _is_zero(expr: sp.Expr) -> bool:
-    e = sp.expand(expr)
-    return e == 0 or sp.simplify(e) == 0
-
-
 @lru_cache(maxsize=None)
 def _settled(name: str, hyp: Hypothesis):
     return settle_hypothesis(_spec(name), hyp, seed=11)
@@ -124,7 +119,7 @@ def test_statuses_agree_with_whole_loss_differentiation(name, hyp):
         assert g.status in ("equal", "different"), f"{g.group} undecided on a small network"
         if g.status == "equal":
             assert g.witness is None
-            assert all(_is_zero(d) for d in diff), f"{g.group} claimed equal but is not"
+            assert all(proved_zero(d) for d in diff), f"{g.group} claimed equal but is not"
             truth[g.group] = False
             continue
         w = g.witness.to_json()
@@ -170,7 +165,7 @@ def test_seed_question_incoming_tie_is_broken_by_outgoing_weights():
     for g in ("incoming", "bias"):
         diff = true_difference_for(spec, hyp, g)
         v1, v2 = weight(2, 1, 1), weight(2, 1, 2)
-        assert all(_is_zero(d.xreplace({v2: v1})) for d in diff)
+        assert all(proved_zero(d.xreplace({v2: v1})) for d in diff)
         point = {s: 0.1 * k + 0.3 for k, s in enumerate(sorted(
             set().union(*(d.free_symbols for d in diff)), key=str))}
         assert any(abs(evaluate(d, point)) > 1e-6 for d in diff)
