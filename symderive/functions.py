@@ -182,13 +182,23 @@ def lambdify_safe(symbols: tuple[sp.Symbol, ...], expr: sp.Expr) -> Callable:
     """
     if not expr.free_symbols <= set(symbols):
         raise ValueError("only generated symbols may be lambdified")
-    table = {"sigmoid": _np_sigmoid, "softplus": _np_softplus,
-             "relu": lambda u: np.maximum(u, 0.0), "Heaviside": _np_heaviside}
-    return sp.lambdify(symbols, expr, modules=[table, "numpy"])
+    return sp.lambdify(symbols, expr, modules=[NUMPY_FUNCTIONS, "numpy"])
 
 
 def _np_heaviside(u, h0=0.0):
     return np.heaviside(u, h0)
+
+
+def _np_relu(u):
+    return np.maximum(u, 0.0)
+
+
+#: Hand-written NumPy versions of the functions symderive's expressions may call,
+#: by the name SymPy's code printer gives them.
+NUMPY_FUNCTIONS: dict[str, Callable] = {
+    "sigmoid": _np_sigmoid, "softplus": _np_softplus, "relu": _np_relu,
+    "Heaviside": _np_heaviside, "heaviside": _np_heaviside,
+}
 
 
 def _is_smooth(expr: sp.Expr) -> bool:

@@ -35,7 +35,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from .. import mlp
-from ..functions import relu, sigmoid, softplus
+from ..functions import NUMPY_FUNCTIONS, relu, sigmoid, softplus
 from ..gradients import direct_gradient
 from ..local import LocalModel, act, concrete
 from ..network import Network, activation_value, delta, preactivation, weight
@@ -59,21 +59,9 @@ class heaviside(sp.Function):
     """Stands for Heaviside(u, H0) in generated code, printed as a call to ``numpy.heaviside``."""
 
 
-def _numpy_namespace() -> dict[str, Callable]:
-    """NumPy versions of symderive's named functions, lambdified from their SymPy definitions.
-
-    Printing them as calls (rather than inlining Max or Piecewise) keeps
-    lambdify fast: SymPy's printer is very slow on large trees of Max.
-    """
-    z = sp.Symbol("z", real=True)
-    rewrites = {"sigmoid": 1 / (1 + sp.exp(-z)), "softplus": sp.log(1 + sp.exp(z)),
-                "relu": sp.Max(0, z)}
-    out: dict[str, Callable] = {name: sp.lambdify(z, e, "numpy") for name, e in rewrites.items()}
-    out["heaviside"] = np.heaviside
-    return out
-
-
-NAMESPACE = _numpy_namespace()
+#: NumPy versions of symderive's named functions, printed as calls (printing
+#: inlined Max or Piecewise trees is very slow in SymPy).
+NAMESPACE = NUMPY_FUNCTIONS
 #: SymPy >= 1.13 can skip printing the expression into the function's docstring.
 _NO_DOCSTRING = ({"docstring_limit": 0}
                  if "docstring_limit" in inspect.signature(sp.lambdify).parameters else {})
