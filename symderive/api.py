@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .facts import FactResult, settle_facts
 from .generic import instantiated
@@ -25,10 +26,20 @@ class Derivation:
         return all(n.agreement for n in self.numeric)
 
 
-def derive(spec: Spec, numeric: bool = True) -> Derivation:
+def derive(spec: Spec, numeric: bool = True,
+           progress: Callable[[str], None] | None = None) -> Derivation:
     """Settle every hypothesis of ``spec`` symbolically, then cross-check it
-    numerically (gradient check and training simulation) unless ``numeric`` is false."""
-    results = tuple(settle_hypothesis(spec.network, h, spec.check.seed + 1000 * k)
-                    for k, h in enumerate(spec.hypotheses))
+    numerically (gradient check and training simulation) unless ``numeric`` is false.
+    ``progress`` receives one line per stage (:class:`symderive.guards.Progress`)."""
+    say = progress or (lambda message: None)
+    total = len(spec.hypotheses)
+    results = []
+    for k, h in enumerate(spec.hypotheses):
+        say(f'[{k + 1}/{total}] hypothesis "{h.name}"')
+        results.append(settle_hypothesis(spec.network, h, spec.check.seed + 1000 * k))
+    if numeric and total:
+        say(f"numeric cross-check of {total} hypothes{'is' if total == 1 else 'es'}")
     checked = cross_check_all(instantiated(spec), results) if numeric else ()
-    return Derivation(spec, results, checked, settle_facts(spec))
+    if spec.facts:
+        say(f"{len(spec.facts)} [[fact]] table{'' if len(spec.facts) == 1 else 's'}")
+    return Derivation(spec, tuple(results), checked, settle_facts(spec))

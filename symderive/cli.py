@@ -49,8 +49,9 @@ def resolve_spec(name: str) -> Path:
     raise SpecError(f"no such file, nor a bundled derivation (bundled: {known})", source=name)
 
 
-def read_spec(name: str):
-    """Load and validate the spec named on the command line."""
+def read_spec(name: str, *, force: bool = True):
+    """Load and validate the spec named on the command line; unless ``force``, refuse
+    one over the resource limits of :mod:`symderive.guards` (exit 2, before any work)."""
     from .spec import load_spec
 
     path = resolve_spec(name)
@@ -62,7 +63,12 @@ def read_spec(name: str):
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError(f"is larger than {MAX_SPEC_BYTES} bytes: not a derivation spec",
                         source=str(path))
-    return load_spec(str(path) if path.parent != BUNDLED else path.name, data)
+    spec = load_spec(str(path) if path.parent != BUNDLED else path.name, data)
+    if not force:
+        from .guards import check_resources
+
+        check_resources(spec, data)
+    return spec
 
 
 def _derive(args: argparse.Namespace) -> int:
@@ -76,15 +82,20 @@ def _derive(args: argparse.Namespace) -> int:
         return _derive_many(args, fmt)
     if fmt in BINARY_FORMATS and args.output in (None, "-"):
         raise SymderiveError(f"--format {fmt} writes a binary file: give -o FILE.{fmt}")
-    return derive_one(args.spec, fmt, args.output, args.fragment)
+    return derive_one(args.spec, fmt, args.output, args.fragment, force=args.force,
+                      quiet=args.quiet)
 
 
-def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = False) -> int:
+def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = False, *,
+               force: bool = False, quiet: bool = False) -> int:
     """Derive one spec and write its report; the exit status (0 or 1)."""
     from .api import derive
+    from .guards import Progress
 
-    spec = read_spec(spec_name)
-    derivation = derive(spec)
+    spec = read_spec(spec_name, force=force)
+    progress = Progress(enabled=not quiet)
+    derivation = derive(spec, progress=progress)
+    progress(f"writing {fmt}")
     module = importlib.import_module(f".render.{(TEXT_FORMATS | BINARY_FORMATS)[fmt]}",
                                      __package__)
     options = {"fragment": True} if fragment else {}
@@ -106,7 +117,8 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
         raise SpecError(f"cannot be made a directory for the reports: {exc.strerror}",
                         source=args.output) from None
     outputs = batch.output_paths(specs, args.output, fmt)
-    worker = functools.partial(_batch_worker, fmt=fmt, fragment=args.fragment)
+    worker = functools.partial(_batch_worker, fmt=fmt, fragment=args.fragment,
+                               force=args.force)
     outcomes = batch.run(specs, outputs, worker, args.jobs or batch.default_jobs())
     for o in outcomes:
         if o.status:
@@ -114,7 +126,8 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
     return max(o.status for o in outcomes)
 
 
-def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool) -> tuple[int, str]:
+def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool,
+                  force: bool = False) -> tuple[int, str]:
     """One spec of a batch, in a worker process: (status, message)."""
     import contextlib
     import io
@@ -122,7 +135,7 @@ def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool) -> tupl
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            status = derive_one(spec_name, fmt, output, fragment)
+            status = derive_one(spec_name, fmt, output, fragment, force=force, quiet=True)
         return status, one_line(err.getvalue().strip().removeprefix("symderive: "))
     except SymderiveError as exc:
         return 2, one_line(str(exc))
@@ -197,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", help="write here instead of standard output")
     d.add_argument("--fragment", action="store_true",
                    help="LaTeX only: a piece to \\input into existing notes, no preamble")
+    d.add_argument("--force", action="store_true",
+                   help="derive even a spec over the resource limits (it may take very long)")
+    d.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress lines on stderr (they appear only on a terminal)")
     d.set_defaults(func=_derive)
     ls = sub.add_parser("list", help="list the bundled derivations")
     ls.set_defaults(func=_list)

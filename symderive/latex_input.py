@@ -196,12 +196,19 @@ def _parse(kind: str, text: str) -> sympy.Expr:
 
 
 # ------------------------------------------------------------ cheap guards
+#: Python, not LaTeX: dunders, ``**``, keywords and calls of builtins that run code.
+_PYTHON = re.compile(r"__|\*\*|\b(?:lambda|import)\b|\b(?:exec|eval|open|compile)\s*\(")
+
 def precheck(text: str) -> None:
     """Size guards that need no parsing: length, nesting depth, digits per literal."""
     if not isinstance(text, str):
         raise LatexInputError(f"a LaTeX formula must be a string, not {type(text).__name__}")
     if not text.strip():
         raise LatexInputError("the LaTeX formula is empty")
+    if _PYTHON.search(text):
+        raise LatexInputError("this looks like Python code, not a LaTeX formula (write "
+                              "powers as z^{2} and products as 2 z or 2 \\cdot z); formulas "
+                              "are read as LaTeX and never run")
     if len(text) > MAX_CHARS:
         raise ResourceLimitError(f"LaTeX formula too long: {len(text)} characters "
                                  f"(at most {MAX_CHARS})")
@@ -322,6 +329,13 @@ def _refuse_unsupported(tokens: list[Token], kind: str) -> list[Token]:
     return _brace_command_args(solid)
 
 
+def _supported_commands() -> str:
+    """The commands a formula may use, for messages."""
+    names = sorted((_GRAMMAR_COMMANDS | _OWN_COMMANDS) - {"geq", "leq"})
+    return (", ".join("\\" + n for n in names)
+            + ", \\operatorname{softplus|ReLU|...}, |..| and \\begin{cases}")
+
+
 def _variable_hint(kind: str) -> str:
     return ("an activation may only use z" if kind == "activation"
             else "a loss may only use \\hat{y} and y")
@@ -355,7 +369,8 @@ def _refuse_token(tokens: list[Token], i: int, kind: str, hint: str) -> None:
         if v == "hat" and kind == "activation":
             raise LatexInputError(f"unknown symbol \\hat{{y}}: {hint}")
         if v not in _GRAMMAR_COMMANDS and v not in _OWN_COMMANDS:
-            raise LatexInputError(f"unsupported LaTeX command \\{v}")
+            raise LatexInputError(f"unsupported LaTeX command \\{v}; supported: "
+                                  f"{_supported_commands()}")
     elif k == "env" and v[1] != "cases":
         raise LatexInputError(f"environment {v[1]!r} is not supported (only cases)")
 

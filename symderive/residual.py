@@ -8,6 +8,8 @@ size beyond the units involved.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sympy as sp
 
 from .local import LocalModel, act, dact
@@ -78,7 +80,9 @@ def _generic_output_delta(spec, n: int, m: str) -> sp.Expr | None:
     """δ^{(L)}_{n,m} for a per-output loss, with index m; None for softmax."""
     if spec.loss.name == "softmax_ce":
         return None
-    d = Network(spec).output_delta(n)[0]
+    # Per-output loss: δ_m is δ_1 renamed, so a one-output network suffices (the
+    # whole output layer would cost O(width²) derivatives).
+    d = Network(replace(spec, layers=spec.layers[:-1] + (1,))).output_delta(n)[0]
     if sp.count_ops(d) > 8:
         return None
     rename = {s: sp.Symbol(s.name[: -len("_1")] + f"_{m}", real=True)

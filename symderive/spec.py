@@ -107,7 +107,9 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"invalid TOML: {exc}", source=source, line=_toml_line(exc)) from None
+        hint = _BACKSLASH_HINT if "Unescaped '\\'" in str(exc) else ""
+        raise SpecError(f"invalid TOML: {exc}{hint}", source=source,
+                        line=_toml_line(exc)) from None
     except RecursionError:
         # tomllib reads nested arrays and inline tables recursively.
         raise SpecError("invalid TOML: arrays or inline tables are nested too deeply",
@@ -129,6 +131,12 @@ def load_spec(path: str, text: bytes | str) -> Spec:
                             f"{exc.start}; save the spec as UTF-8", source=path,
                             line=line) from None
     return parse_spec(text, path)
+
+
+def locate(error: SpecError, text: str) -> SpecError:
+    """``error``, found after parsing spec ``text`` (e.g. by :mod:`symderive.guards`),
+    with the line of its field."""
+    return error.located(error.source or "<spec>", _find_line(text, error.field))
 
 
 def _has_content(text: str) -> bool:
@@ -309,10 +317,30 @@ def _network(net: dict[str, Any]) -> NetworkSpec:
     )
 
 
+_BACKSLASH_HINT = ("; write LaTeX in single quotes, latex = '\\frac{z}{2}', where a "
+                   "backslash is just a backslash (or double every backslash)")
+#: What TOML makes of \frac, \beta, \tanh, \right, \nabla in a double-quoted string: a
+#: control character and the rest of the command (a tab or newline alone may be layout).
+_ESCAPED_COMMAND = re.compile(
+    r"[\f\x08](?=[A-Za-z])"
+    r"|\t(?:anh|imes|ext|extrm|heta|au|frac|ilde|op|o)(?![A-Za-z])"
+    r"|\r(?:ight|ho|angle|brace|vert|m)(?![A-Za-z])"
+    r"|\n(?:abla|eq|e|u|ot|eg|ewline|orm)(?![A-Za-z])")
+_ESCAPED = {"\f": "\\f", "\t": "\\t", "\r": "\\r", "\n": "\\n", "\b": "\\b"}
+
+
 def _latex_table(value: dict[str, Any], where: str) -> str:
     if set(value) != {"latex"}:
         raise SpecError('a formula must be given as { latex = "..." }', field=where)
-    return _string(value["latex"], f"{where}.latex", max_len=10_000)
+    source = _string(value["latex"], f"{where}.latex", max_len=10_000)
+    m = _ESCAPED_COMMAND.search(source)
+    if m:
+        escape = _ESCAPED[m.group()[0]]
+        command = escape + source[m.start() + 1:m.start() + 6]
+        raise SpecError(f"has a control character where a backslash was meant: in a "
+                        f"double-quoted string TOML reads the {escape} of {command}... as an "
+                        "escape" + _BACKSLASH_HINT, field=f"{where}.latex")
+    return source
 
 
 def _activation(value: Any, where: str) -> Activation:
@@ -388,7 +416,7 @@ def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
     hidden = len(network.layers) - 2
     if "layer" not in h:
         raise SpecError(f"is required: a hidden layer, 1 to {hidden}", field=f"{where}.layer")
-    layer = _int(h["layer"], f"{where}.layer", 1, hidden)
+    layer = _hidden_layer(h["layer"], f"{where}.layer", hidden)
     u = unit_pair(h.get("units"), f"{where}.units", layer, network)
     tie = _groups(h.get("tie", []), f"{where}.tie", network)
     zero = _groups(h.get("zero", []), f"{where}.zero", network)
@@ -400,9 +428,21 @@ def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
     return Hypothesis(name, layer, (u[0], u[1]), tie, zero)
 
 
+def _hidden_layer(value: Any, where: str, hidden: int) -> int:
+    """A hidden layer, 1-based; naming the input or output layer gets its own message."""
+    if type(value) is int and value in (0, hidden + 1):
+        which = "the input layer" if value == 0 else "the output layer"
+        raise SpecError(f"must be a hidden layer, between 1 and {hidden}: layer {value} is "
+                        f"{which}", field=where)
+    return _int(value, where, 1, hidden)
+
+
 def unit_pair(units: Any, where: str, layer: int, network: NetworkSpec) -> tuple[int, int]:
     """Two distinct units of hidden ``layer`` (1-based), read from the field ``where``."""
     width = network.layers[layer]
+    if width < 2:
+        raise SpecError(f"layer {layer} has only one unit: a hypothesis compares two units of "
+                        "a layer with at least 2 (widen it in network.layers)", field=where)
     if not isinstance(units, list) or len(units) != 2:
         raise SpecError(f"must be two distinct units of layer {layer}, 1 to {width}", field=where)
     u = tuple(_int(n, where, 1, width) for n in units)

@@ -80,7 +80,7 @@ def _fact(f: Any, k: int, network: NetworkSpec) -> FactSpec:
     if not isinstance(f, dict):
         raise SpecError("must be a table", field=where)
     kind = f.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:   # kind = [] must not raise TypeError
         raise SpecError(f"is required: one of {', '.join(KINDS)}", field=f"{where}.kind")
     _unknown(f, _COMMON | KINDS[kind], where)
     name = _string(f.get("name", kind.replace("_", " ")), f"{where}.name", 500)
