@@ -144,11 +144,35 @@ def run(spec: NetworkSpec, hyp: Hypothesis, start: Start, optimizer: str, lr: fl
     return _Run(tuple(gaps), _finite(first), _finite(value), None)
 
 
+#: Initialisations tried in search of one where the two units' gradients differ.
+STARTS = 16
+
+
+def informative_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator,
+                      groups: tuple[str, ...]) -> Start:
+    """The first initialisation where the gradients of ``groups`` differ between the units.
+
+    A start can be uninformative by chance: two tied ReLU units that are dead on
+    every sample get zero gradients, so they cannot separate however broken
+    the symmetry is in general.  If no such start turns up (as for a preserved
+    hypothesis, whose differences are identically 0), the first one is used.
+    """
+    first = None
+    for _ in range(STARTS):
+        start = training_start(spec, hyp, rng)
+        first = first or start
+        with np.errstate(all="ignore"):
+            _, grad, _ = mlp.loss_and_gradient(spec, start.params, start.X, start.Y)
+        if gap(grad, hyp, groups) > SEPARATED:
+            return start
+    return first
+
+
 def simulate(spec: NetworkSpec, hyp: Hypothesis, check: CheckSpec,
              seed: tuple[int, ...]) -> Training:
     """Run the simulation, halving the learning rate while the loss blows up."""
-    start = training_start(spec, hyp, np.random.default_rng(seed))
     groups = gap_groups(spec, hyp)
+    start = informative_start(spec, hyp, np.random.default_rng(seed), groups)
     lr = check.learning_rate
     result = run(spec, hyp, start, check.optimizer, lr, check.steps, groups)
     for _ in range(HALVINGS):
