@@ -227,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     except SymderiveError as exc:
         print(f"symderive: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except RecursionError:
+        # Python's compiler and printers recurse on very deep expressions; only
+        # reachable past the resource guard (--force).
+        print("symderive: an expression is too deep for Python to handle; use a smaller "
+              "network or generic mode (activation = \"any\")", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("symderive: interrupted", file=sys.stderr)
         return 130

@@ -306,7 +306,7 @@ def _network(net: dict[str, Any]) -> NetworkSpec:
     bias = net.get("bias", True)
     if not isinstance(bias, bool):
         raise SpecError(f"must be true or false, not {_type_name(bias)}", field="network.bias")
-    return NetworkSpec(
+    spec = NetworkSpec(
         layers=sizes,
         activation=_activation(net.get("activation", "tanh"), "network.activation"),
         output_activation=_activation(net.get("output_activation", "identity"),
@@ -315,6 +315,21 @@ def _network(net: dict[str, Any]) -> NetworkSpec:
         loss=_loss(net.get("loss", "mse")),
         samples=_int(net.get("samples", 1), "network.samples", 1, MAX_SAMPLES),
     )
+    _check_bce_output(spec)
+    return spec
+
+
+#: Named output activations whose values can leave (0, 1), where ln ŷ or ln(1 − ŷ) is undefined.
+_UNBOUNDED_OUTPUTS = ("identity", "tanh", "relu", "softplus")
+
+
+def _check_bce_output(spec: NetworkSpec) -> None:
+    """Binary cross-entropy takes ln ŷ and ln(1 − ŷ): the outputs must lie in (0, 1)."""
+    out = spec.output_activation
+    if spec.loss.name == "bce" and out.latex_source is None and out.name in _UNBOUNDED_OUTPUTS:
+        raise SpecError(f'loss "bce" needs outputs in (0, 1), but output_activation is '
+                        f'"{out.name}"; use output_activation = "sigmoid" (or loss = '
+                        '"softmax_ce" for logits)', field="network.output_activation")
 
 
 _BACKSLASH_HINT = ("; write LaTeX in single quotes, latex = '\\frac{z}{2}', where a "

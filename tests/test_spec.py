@@ -141,6 +141,11 @@ BAD = [
      "network.output_activation", "identity", 5),
     ("unknown-loss", _edit("bias = true", 'bias = true\nloss = "hinge"'), "network.loss",
      "softmax_ce", 5),
+    ("bce-needs-bounded-output", _edit("bias = true", 'bias = true\nloss = "bce"'),
+     "network.output_activation", 'output_activation = "sigmoid"', 1),
+    ("bce-with-tanh-output", _edit("bias = true", 'bias = true\nloss = "bce"\n'
+                                                   'output_activation = "tanh"'),
+     "network.output_activation", "(0, 1)", 6),
     ("bias-string", _edit("bias = true", 'bias = "yes"'), "network.bias", "true or false", 4),
     ("samples-zero", _edit("bias = true", "bias = true\nsamples = 0"), "network.samples",
      "between 1", 5),
