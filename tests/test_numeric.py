@@ -374,3 +374,33 @@ def test_rounding_noise_that_grows_is_said_plainly_but_is_no_contradiction():
     assert "unstable" in notes(preserved, check, noisy)[-1]
     real_break = forged_run(0.0, 1e-10, 1e-9, 1e-7)
     assert "verdict preserved" in training_problems(preserved, real_break)[0]
+
+
+FORCED_KINK = """
+[network]
+layers = [1, 2, 2, 1]
+activation = "relu"
+bias = false
+
+[[hypothesis]]
+layer = 1
+units = [1, 2]
+tie = ["incoming"]
+zero = ["outgoing"]
+
+[check]
+steps = 10
+"""
+
+
+def test_a_kink_forced_by_the_structure_is_a_note_not_a_contradiction():
+    """Zeroed outgoing weights feeding a 2-unit ReLU layer without bias put every
+    layer-2 pre-activation at 0, a kink, at every point: no point can be checked."""
+    from symderive.api import derive
+    from symderive.spec import parse_spec
+
+    d = derive(parse_spec(FORCED_KINK))
+    numeric = d.numeric[0].to_json()
+    assert numeric["gradient_check"]["points"] == 0
+    assert d.agreement and numeric["problems"] == []
+    assert any("kink" in n for n in numeric["notes"])

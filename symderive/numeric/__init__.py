@@ -64,10 +64,11 @@ def cross_check(spec: Spec, result: HypothesisResult, index: int) -> NumericResu
     hyp = result.hypothesis
     check = gradient_check(spec.network, hyp, (spec.check.seed, index, GRADIENT_CHECK))
     run = simulate(spec.network, hyp, spec.check, (spec.check.seed, index, TRAINING))
-    problems = gradient_problems(result, check) + training_problems(result, run)
+    smooth = spec.network.activation.smooth and spec.network.output_activation.smooth
+    problems = gradient_problems(result, check, smooth) + training_problems(result, run)
     network = spec.network.to_json()
     functions = tuple((k, network[k]) for k in ("activation", "output_activation", "loss"))
-    return NumericResult(check, run, tuple(problems), tuple(notes(result, check, run)),
+    return NumericResult(check, run, tuple(problems), tuple(notes(result, check, run, smooth)),
                          functions)
 
 
