@@ -94,12 +94,12 @@ def baseline(text: str, budget: float) -> tuple[float, bool]:
     return time.perf_counter() - start, finished
 
 
-def ours(text: str, repeat: int = 3) -> float:
-    """Best of ``repeat`` in-process JSON derivations (numeric check included)."""
+def ours(text: str, repeat: int = 3, numeric: bool = True) -> float:
+    """Best of ``repeat`` in-process JSON derivations (numeric check included unless not)."""
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        render(derive(parse_spec(text)))
+        render(derive(parse_spec(text), numeric=numeric))
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -126,13 +126,17 @@ def goal1(budget: float) -> None:
 
 def sweep(name: str, configs: list[tuple[list[int], int]]) -> None:
     print(f"\n{name}")
-    print(f"  {'layers':28s} {'samples':>7s} {'fan-in+out':>10s} {'seconds':>8s} {'ratio':>6s}")
-    first = None
+    print(f"  {'layers':40s} {'samples':>7s} {'fan-in+out':>10s} {'symbolic':>9s} {'ratio':>6s}"
+          f" {'+numeric':>9s} {'ratio':>6s}")
+    first = first_all = None
     for layers, samples in configs:
-        t = ours(spec_text(layers, samples), repeat=2)
-        first = first or t
-        fan = layers[1] + layers[3] if len(layers) > 3 else layers[0] + layers[2]
-        print(f"  {str(layers):28s} {samples:7d} {fan:10d} {t:8.3f} {t / first:6.2f}")
+        text = spec_text(layers, samples)
+        t_sym = ours(text, repeat=2, numeric=False)
+        t_all = ours(text, repeat=2)
+        first, first_all = first or t_sym, first_all or t_all
+        fan = layers[1] + layers[3]  # the hypotheses sit in hidden layer 2
+        print(f"  {str(layers):40s} {samples:7d} {fan:10d} {t_sym:9.3f} {t_sym / first:6.2f}"
+              f" {t_all:9.3f} {t_all / first_all:6.2f}")
 
 
 def goal2_and_5() -> None:
