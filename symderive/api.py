@@ -22,8 +22,9 @@ class Derivation:
 
     @property
     def agreement(self) -> bool:
-        """False when the numeric cross-check contradicts a symbolic result."""
-        return all(n.agreement for n in self.numeric)
+        """False when the numeric cross-check contradicts a symbolic result (or a fact)."""
+        return (all(n.agreement for n in self.numeric)
+                and all(f.numeric is None or f.numeric.agreement for f in self.facts))
 
 
 def derive(spec: Spec, numeric: bool = True,
@@ -42,4 +43,9 @@ def derive(spec: Spec, numeric: bool = True,
     checked = cross_check_all(instantiated(spec), results) if numeric else ()
     if spec.facts:
         say(f"{len(spec.facts)} [[fact]] table{'' if len(spec.facts) == 1 else 's'}")
-    return Derivation(spec, tuple(results), checked, settle_facts(spec))
+    facts = settle_facts(spec)
+    if numeric and facts:
+        from .facts.numeric import check_facts
+        say(f"numeric check of {len(facts)} fact{'' if len(facts) == 1 else 's'}")
+        facts = check_facts(spec, facts)
+    return Derivation(spec, tuple(results), checked, facts)

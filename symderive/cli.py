@@ -148,6 +148,8 @@ def _numeric_status(derivation) -> int:
     from .numeric import contradictions
 
     found = contradictions(derivation.results, derivation.numeric)
+    found += [p for f in getattr(derivation, "facts", ()) if getattr(f, "numeric", None)
+              for p in f.numeric.problems]
     if not found:
         return 0
     print("symderive: numeric cross-check contradicts the symbolic result: "

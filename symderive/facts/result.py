@@ -37,6 +37,8 @@ class FactResult:
     assumptions: tuple[str, ...] = ()
     witness: dict[str, Any] | None = None          # concrete numbers, JSON-ready
     details: dict[str, Any] = field(default_factory=dict)   # kind-specific figures
+    #: the NumPy check (:class:`symderive.facts.numeric.FactNumeric`), None when not run
+    numeric: Any = field(default=None, compare=False)
 
     def to_json(self, samples: int = 1) -> dict[str, Any]:
         out = self.fact.to_json()

@@ -20,7 +20,14 @@ def report_dict(d: Derivation) -> dict[str, Any]:
     if getattr(spec, "description", None):
         out["description"] = spec.description
     if getattr(d, "facts", ()):
-        out["facts"] = [f.to_json(spec.network.samples) for f in d.facts]
+        out["facts"] = [_fact(f, spec.network.samples) for f in d.facts]
+    return out
+
+
+def _fact(f, samples: int) -> dict[str, Any]:
+    out = f.to_json(samples)
+    if getattr(f, "numeric", None) is not None:   # only when the numeric check ran
+        out["numeric"] = f.numeric.to_json()
     return out
 
 

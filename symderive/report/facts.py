@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .model import Block, Equation, Items, Section, Strong, Theorem, inline, para
+from .model import Alert, Block, Equation, Items, Section, Strong, Theorem, inline, para
 
 #: Witness entries shown in the report; parameters, inputs and targets stay in the JSON.
 _BULKY = ("parameters", "inputs", "targets")
@@ -56,7 +56,25 @@ def fact_section(k: int, result) -> Section:
         body.append(para("Witness (concrete values; the full point is in the JSON report):"))
         body.append(Items(tuple(inline(f"{key}: {_short(v)}") for key, v in result.witness.items()
                                 if key not in _BULKY)))
+    body += numeric_blocks(getattr(result, "numeric", None))
     return Section(f"Fact F{k}: {result.fact.name}", tuple(body), label=f"sec:f{k}")
+
+
+def numeric_blocks(check) -> list[Block]:
+    """The fact's NumPy check: what was computed, its figures, and a loud alert on disagreement."""
+    if check is None:
+        return []
+    out: list[Block] = []
+    if check.problems:
+        out.append(Alert("The numeric check contradicts this fact",
+                         (para("Do not trust the verdict above until this is resolved:"),
+                          Items(tuple(inline(p) for p in check.problems)))))
+    out.append(para(Strong("Numeric check"), " (NumPy, independent of the symbolic "
+                    "derivation; numbers can only contradict a proof): " + check.method))
+    out.append(Items(tuple(inline(line) for line in check.lines)
+                     + (inline("agrees with the verdict: " + ("yes" if check.agreement
+                                                                else "NO")),)))
+    return out
 
 
 def _short(value) -> str:
@@ -69,4 +87,4 @@ def _short(value) -> str:
     return str(value)
 
 
-__all__ = ["extra_sections", "generic_section", "fact_section"]
+__all__ = ["extra_sections", "generic_section", "fact_section", "numeric_blocks"]
