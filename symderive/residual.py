@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import re
+
 import sympy as sp
 
 from .local import LocalModel, act, dact
-from .network import Network, delta
+from .network import Network, delta, target
+from .printing import latex
 
 #: Sums with more terms than this are written with Σ and a generic index.
 EXPLICIT = 3
@@ -36,7 +39,7 @@ def display_residual(model: LocalModel, group: str) -> tuple[sp.Expr, str | None
             c = 1
     if spec.samples > 1:
         expr = _sum(expr, "n", spec.samples)
-    return expr, (c if isinstance(c, str) else None)
+    return readable(expr), (c if isinstance(c, str) else None)
 
 
 def _error_display(model: LocalModel, n) -> sp.Expr:
@@ -101,4 +104,28 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     return sp.factor_terms(collected)
 
 
-__all__ = ["display_residual", "tidy", "act", "dact", "EXPLICIT"]
+_OUTPUT = re.compile(r"^haty_(\w+)_(\w+)$")
+
+
+def readable(expr: sp.Expr) -> sp.Expr:
+    """Group a difference written in ŷ and y by the output errors ŷ_m − y_m, when shorter.
+
+    (W₁₁ − W₁₂)ŷ₁ + W₁₂y₁ − W₁₁y₁ reads better as (W₁₁ − W₁₂)(ŷ₁ − y₁).
+    """
+    expr = expr.replace(lambda e: isinstance(e, sp.Sum),
+                        lambda e: sp.Sum(readable(e.function), *e.limits))
+    pairs = {s: target(*_OUTPUT.match(s.name).groups()) for s in expr.free_symbols
+             if _OUTPUT.match(s.name)}
+    if not pairs or isinstance(expr, sp.Sum):
+        return expr
+    errors = {yhat: sp.Dummy() for yhat in sorted(pairs, key=str)}
+    e = sp.expand(expr.xreplace({yhat: y + errors[yhat] for yhat, y in pairs.items()}))
+    coefficients = sp.collect(e, list(errors.values()), evaluate=False)
+    if set(coefficients) - set(errors.values()) or e.free_symbols & set(pairs.values()):
+        return expr            # not a function of the errors alone
+    grouped = sp.factor_terms(sp.Add(*[sp.factor(coefficients[d]) * (yhat - pairs[yhat])
+                                       for yhat, d in errors.items() if d in coefficients]))
+    return grouped if len(latex(grouped)) < len(latex(expr)) else expr
+
+
+__all__ = ["display_residual", "tidy", "readable", "act", "dact", "EXPLICIT"]

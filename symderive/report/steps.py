@@ -15,12 +15,12 @@ gets a chain of its own (:func:`group_blocks`), so that no line grows with Σ_n.
 """
 from __future__ import annotations
 
-import re
 
 import sympy as sp
 
 from ..local import LocalModel, act, dact
-from ..network import activation_value, bias, delta, preactivation, target, weight
+from ..residual import readable
+from ..network import activation_value, bias, delta, preactivation, weight
 from ..notation import index_sum, minus, partial, tex
 from ..symmetry import EQUAL, GroupResult
 from .formulas import LOSS, sample
@@ -111,30 +111,6 @@ def _final(result: GroupResult) -> tuple[sp.Expr, str]:
 def settled(result: GroupResult) -> sp.Expr:
     """A group's settled difference as the report shows it (see :func:`readable`)."""
     return sp.S.Zero if result.status == EQUAL else readable(result.residual)
-
-
-_OUTPUT = re.compile(r"^haty_(\w+)_(\w+)$")
-
-
-def readable(expr: sp.Expr) -> sp.Expr:
-    """Group a difference written in ŷ and y by the output errors ŷ_m − y_m, when shorter.
-
-    (W₁₁ − W₁₂)ŷ₁ + W₁₂y₁ − W₁₁y₁ reads better as (W₁₁ − W₁₂)(ŷ₁ − y₁).
-    """
-    expr = expr.replace(lambda e: isinstance(e, sp.Sum),
-                        lambda e: sp.Sum(readable(e.function), *e.limits))
-    pairs = {s: target(*_OUTPUT.match(s.name).groups()) for s in expr.free_symbols
-             if _OUTPUT.match(s.name)}
-    if not pairs or isinstance(expr, sp.Sum):
-        return expr
-    errors = {yhat: sp.Dummy() for yhat in sorted(pairs, key=str)}
-    e = sp.expand(expr.xreplace({yhat: y + errors[yhat] for yhat, y in pairs.items()}))
-    coefficients = sp.collect(e, list(errors.values()), evaluate=False)
-    if set(coefficients) - set(errors.values()) or e.free_symbols & set(pairs.values()):
-        return expr            # not a function of the errors alone
-    grouped = sp.factor_terms(sp.Add(*[sp.factor(coefficients[d]) * (yhat - pairs[yhat])
-                                       for yhat, d in errors.items() if d in coefficients]))
-    return grouped if len(tex(grouped)) < len(tex(expr)) else expr
 
 
 def _chain(lhs: sp.Expr, steps, samples: int) -> tuple[Row, ...]:
