@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spec import NetworkSpec
+from .spec import Hypothesis, NetworkSpec
+
+#: A pre-activation closer than this to a kink makes the derivative there depend on
+#: the H(0) convention and finite differences unreliable.
+KINK = 1e-3
 
 
 @dataclass
@@ -49,6 +53,13 @@ def forward(spec: NetworkSpec, p: Params, X: np.ndarray) -> tuple[list[np.ndarra
 def loss_and_gradient(spec: NetworkSpec, p: Params, X: np.ndarray,
                       Y: np.ndarray) -> tuple[float, Params, list[np.ndarray]]:
     """Total loss (summed over samples), its gradient, and the deltas per layer."""
+    value, grad, deltas, _ = forward_backward(spec, p, X, Y)
+    return value, grad, deltas
+
+
+def forward_backward(spec: NetworkSpec, p: Params, X: np.ndarray, Y: np.ndarray
+                     ) -> tuple[float, Params, list[np.ndarray], list[np.ndarray]]:
+    """:func:`loss_and_gradient` plus the pre-activations zs of the forward pass."""
     zs, acts = forward(spec, p, X)
     depth = len(p.W)
     value, dyhat = spec.loss.np_value_and_grad(acts[-1], Y)
@@ -62,7 +73,29 @@ def loss_and_gradient(spec: NetworkSpec, p: Params, X: np.ndarray,
         gb[l - 1] = delta.sum(axis=0) if spec.bias else np.zeros_like(p.b[l - 1])
         if l > 1:
             delta = (delta @ p.W[l - 1]) * spec.activation.np_df(zs[l - 1])
-    return value, Params(gW, gb), deltas
+    return value, Params(gW, gb), deltas, zs
+
+
+def pinned_at_zero(spec: NetworkSpec, hyp: Hypothesis) -> bool:
+    """Does the hypothesis force z = 0 for units i and j (incoming and bias zeroed)?"""
+    return "incoming" in hyp.zero and ("bias" in hyp.zero or not spec.bias)
+
+
+def kink_rows(spec: NetworkSpec, hyp: Hypothesis | None, zs: list[np.ndarray]) -> np.ndarray:
+    """One flag per sample: is a pre-activation of a non-smooth activation within
+    :data:`KINK` of a kink (NaN counts as near)?  Units the hypothesis pins at
+    z = 0 are left out: their place is forced, not drawn."""
+    depth = len(zs) - 1
+    rows = np.zeros(zs[0].shape[0], dtype=bool)
+    for l in range(1, depth + 1):
+        f = spec.output_activation if l == depth else spec.activation
+        if f.smooth:
+            continue
+        d = f.distance_to_kink(zs[l])
+        if hyp is not None and l == hyp.layer and pinned_at_zero(spec, hyp):
+            d = np.delete(d, [hyp.units[0] - 1, hyp.units[1] - 1], axis=1)
+        rows |= np.any(~(d >= KINK), axis=1)
+    return rows
 
 
 def group_values(p: Params, layer: int, unit: int, group: str) -> np.ndarray:

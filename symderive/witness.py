@@ -19,7 +19,6 @@ from .spec import Hypothesis, NetworkSpec
 #: A difference counts as non-zero when it exceeds this, relative to the gradients' scale.
 RELATIVE_THRESHOLD = 1e-7
 ABSOLUTE_THRESHOLD = 1e-9
-KINK = 1e-3
 TRIES = 64
 
 
@@ -115,25 +114,12 @@ def _inputs(rng: np.random.Generator, shape: tuple[int, int], small: bool) -> np
 
 def _evaluate(spec: NetworkSpec, params: mlp.Params, X: np.ndarray, Y: np.ndarray) -> Point:
     with np.errstate(all="ignore"):
-        zs, _ = mlp.forward(spec, params, X)
-        _, grad, deltas = mlp.loss_and_gradient(spec, params, X, Y)
+        _, grad, deltas, zs = mlp.forward_backward(spec, params, X, Y)
     return Point(params, X, Y, grad, zs, deltas)
 
 
 def _kink_rows(spec: NetworkSpec, hyp: Hypothesis, point: Point) -> np.ndarray:
-    """Samples with a pre-activation of a non-smooth activation close to (not forced to) 0."""
-    depth = len(point.params.W)
-    forced = ("incoming" in hyp.zero) and ("bias" in hyp.zero or not spec.bias)
-    rows = np.zeros(point.X.shape[0], dtype=bool)
-    for l in range(1, depth + 1):
-        f = spec.output_activation if l == depth else spec.activation
-        if f.smooth:
-            continue
-        z = f.distance_to_kink(point.zs[l])
-        if l == hyp.layer and forced:
-            z = np.delete(z, [hyp.units[0] - 1, hyp.units[1] - 1], axis=1)
-        rows |= np.any(~(z >= KINK), axis=1)   # NaN counts as near
-    return rows
+    return mlp.kink_rows(spec, hyp, point.zs)
 
 
 def _near_kink(spec: NetworkSpec, hyp: Hypothesis, point: Point) -> bool:

@@ -162,24 +162,8 @@ def _random_params(net: NetworkSpec, hyp: Hypothesis | None, rng) -> mlp.Params:
     return points.initial_params(net, hyp, rng)
 
 
-def _away_from_kinks(net: NetworkSpec, p: mlp.Params, rng, X: np.ndarray,
-                     pinned: tuple[int, ...] = ()) -> np.ndarray:
-    """Redraw samples whose hidden pre-activations are within 1e-3 of a kink (units of
-    ``pinned`` in layer 1.. are forced to 0 and ignored).  Smooth activations: unchanged."""
-    if net.activation.smooth:
-        return X
-    for _ in range(30):
-        zs, _ = mlp.forward(net, p, X)
-        rows = np.zeros(len(X), dtype=bool)
-        for l in range(1, len(p.W)):
-            d = net.activation.distance_to_kink(zs[l])
-            if pinned and l == pinned[0]:
-                d[:, [u - 1 for u in pinned[1:]]] = np.inf
-            rows |= np.any(d < 1e-3, axis=1)
-        if not rows.any():
-            break
-        X[rows] = points.inputs(net, rng, int(rows.sum()))
-    return X
+#: Redraws of the samples near a kink before a fact's check goes ahead anyway.
+REDRAWS = 30
 
 
 def _problem(result: FactResult, what: str) -> str:
@@ -193,7 +177,7 @@ def backprop_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
     p = _random_params(net, None, rng)
     X = points.inputs(net, rng, net.samples)
     Y = points.targets(net, rng)
-    X = _away_from_kinks(net, p, rng, X)
+    points.settle_rows(net, None, p, X, rng, REDRAWS)
     _, grad, _ = mlp.loss_and_gradient(net, p, X, Y)
     entries = [(name, w, g, idx) for (name, w), (_, g) in zip(_slots(p), _slots(grad))
                for idx in np.ndindex(w.shape) if name[0] == "W" or net.bias]
@@ -376,14 +360,14 @@ def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
     hyp = Hypothesis("unit", fact.layer, (fact.unit, other), (), fact.zero)
     status = dict(result.details.get("gradients", {}))
     sigma0 = float(net.activation.np_f(np.zeros(1))[0])
-    kink = (not net.activation.smooth and points.pinned_at_zero(net, hyp)
+    kink = (not net.activation.smooth and mlp.pinned_at_zero(net, hyp)
             and 0.0 in net.activation.kinks)
     groups = [g for g in status if not (kink and g in ("incoming", "bias"))]
     largest = {g: 0.0 for g in groups}
     for _ in range(POINTS):
         p = points.initial_params(net, hyp, rng)
-        X = _away_from_kinks(net, p, rng, points.inputs(net, rng, net.samples),
-                             (fact.layer, fact.unit) if kink else ())
+        X = points.inputs(net, rng, net.samples)
+        points.settle_rows(net, hyp, p, X, rng, REDRAWS)
         Y = points.targets(net, rng)
         for g in groups:
             v = _fd_group(net, p, X, Y, fact.layer, fact.unit, g)
@@ -431,7 +415,8 @@ def dropout_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
     largest = {g: 0.0 for g in status}
     for _ in range(POINTS):
         p = points.initial_params(net, hyp, rng)
-        X = _away_from_kinks(net, p, rng, points.inputs(net, rng, net.samples))
+        X = points.inputs(net, rng, net.samples)
+        points.settle_rows(net, hyp, p, X, rng, REDRAWS)
         Y = points.targets(net, rng)
         f = _masked_loss(net, p, X, Y, fact.layer, fact.units, values)
         for g in status:

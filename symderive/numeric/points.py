@@ -19,10 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import mlp
+from ..mlp import KINK, pinned_at_zero  # noqa: F401 - KINK re-exported for callers
 from ..spec import Hypothesis, NetworkSpec
 
-#: A pre-activation closer than this to a kink (z = 0) makes finite differences unreliable.
-KINK = 1e-3
 #: Parameter draws, and redraws of one sample, before giving up on a kink-free point.
 TRIES = 32
 
@@ -71,31 +70,15 @@ def training_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator)
     return Start(params, inputs(spec, rng, spec.samples), targets(spec, rng))
 
 
-def pinned_at_zero(spec: NetworkSpec, hyp: Hypothesis) -> bool:
-    """Does the hypothesis force z = 0 for units i and j (incoming and bias zeroed)?"""
-    return "incoming" in hyp.zero and ("bias" in hyp.zero or not spec.bias)
-
-
 def forced_kink(spec: NetworkSpec, hyp: Hypothesis) -> bool:
     """Does the hypothesis pin units i, j of a non-smooth layer at a kink, z = 0?"""
     return pinned_at_zero(spec, hyp) and not spec.activation.smooth
 
 
-def near_kink_rows(spec: NetworkSpec, hyp: Hypothesis, start: Start) -> np.ndarray:
+def near_kink_rows(spec: NetworkSpec, hyp: Hypothesis | None, params: mlp.Params,
+                   X: np.ndarray) -> np.ndarray:
     """One flag per sample: is one of its free pre-activations within KINK of a kink?"""
-    zs, _ = mlp.forward(spec, start.params, start.X)
-    depth = spec.depth
-    bad = np.zeros(start.X.shape[0], dtype=bool)
-    pinned = pinned_at_zero(spec, hyp)
-    for l in range(1, depth + 1):
-        f = spec.output_activation if l == depth else spec.activation
-        if f.smooth:
-            continue
-        z = f.distance_to_kink(zs[l])
-        if l == hyp.layer and pinned:
-            z = np.delete(z, [hyp.units[0] - 1, hyp.units[1] - 1], axis=1)
-        bad |= np.any(~(z >= KINK), axis=1)   # NaN counts as bad
-    return bad
+    return mlp.kink_rows(spec, hyp, mlp.forward(spec, params, X)[0])
 
 
 def check_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -> Start | None:
@@ -103,19 +86,19 @@ def check_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) ->
     for _ in range(TRIES):
         start = training_start(spec, hyp, rng)
         with np.errstate(all="ignore"):
-            if _settle_rows(spec, hyp, start, rng) and _finite_loss(spec, start):
+            if settle_rows(spec, hyp, start.params, start.X, rng) and _finite_loss(spec, start):
                 return start
     return None
 
 
-def _settle_rows(spec: NetworkSpec, hyp: Hypothesis, start: Start,
-                 rng: np.random.Generator) -> bool:
-    """Redraw the inputs of samples near a kink; True once none is."""
-    for _ in range(TRIES):
-        bad = near_kink_rows(spec, hyp, start)
+def settle_rows(spec: NetworkSpec, hyp: Hypothesis | None, params: mlp.Params, X: np.ndarray,
+                rng: np.random.Generator, tries: int = TRIES) -> bool:
+    """Redraw (in place) the inputs of samples near a kink; True once none is."""
+    for _ in range(tries):
+        bad = near_kink_rows(spec, hyp, params, X)
         if not bad.any():
             return True
-        start.X[bad] = inputs(spec, rng, int(bad.sum()))
+        X[bad] = inputs(spec, rng, int(bad.sum()))
     return False
 
 
