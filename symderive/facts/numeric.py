@@ -32,6 +32,8 @@ import numpy as np
 from .. import mlp
 from ..generic import instantiated_network, instantiation
 from ..numeric import points, single_threaded_blas
+from ..numeric.optimizers import make
+from ..numeric.training import gap
 from ..spec import Hypothesis, NetworkSpec, Spec
 from .result import PROVED, FactResult
 
@@ -47,8 +49,8 @@ GAP_TOL = 1e-8
 POINTS = 4
 #: Parameters checked by finite differences at most (a seeded subset beyond).
 MAX_PARAMETERS = 400
-#: Optimiser constants (as the symbolic witness): momentum, Adam, weight decay; per-unit factor.
-MU, BETA1, BETA2, EPS, LAMBDA, PER_UNIT = 0.9, 0.9, 0.999, 1e-8, 0.01, 2.0
+#: The optimizer check's weight decay (torch style) and per-unit learning-rate factor.
+LAMBDA, PER_UNIT = 0.01, 2.0
 #: Dropout masks: inverted dropout with keep probability 1/2 scales kept units by 2.
 KEEP = 2.0
 
@@ -452,36 +454,6 @@ def _unit_mask(p: mlp.Params, layer: int, unit: int) -> mlp.Params:
     return m
 
 
-def optimizer_step(name: str, theta, g, state: dict, lr, t: int, decay: bool) -> None:
-    """One update in place, as torch.optim (weight decay added to the gradient);
-    ``lr`` may be an array (a rate per entry)."""
-    if decay:
-        g = g + LAMBDA * theta
-    if name == "sgd":
-        theta -= lr * g
-        return
-    if name == "momentum":
-        b = state.setdefault("b", np.zeros_like(theta))
-        b *= MU
-        b += g
-        theta -= lr * b
-        return
-    m = state.setdefault("m", np.zeros_like(theta))
-    v = state.setdefault("v", np.zeros_like(theta))
-    m *= BETA1
-    m += (1 - BETA1) * g
-    v *= BETA2
-    v += (1 - BETA2) * g * g
-    theta -= lr * (m / (1 - BETA1 ** t)) / (np.sqrt(v / (1 - BETA2 ** t)) + EPS)
-
-
-def _gap(p: mlp.Params, layer: int, units) -> float:
-    i, j = units
-    return max(float(np.max(np.abs(p.W[layer - 1][i - 1] - p.W[layer - 1][j - 1]))),
-               abs(float(p.b[layer - 1][i - 1] - p.b[layer - 1][j - 1])),
-               float(np.max(np.abs(p.W[layer][:, i - 1] - p.W[layer][:, j - 1]))))
-
-
 def optimizer_check(net: NetworkSpec, result: FactResult, rng, steps: int,
                     lr: float) -> FactNumeric:
     fact = result.fact
@@ -493,13 +465,13 @@ def optimizer_check(net: NetworkSpec, result: FactResult, rng, steps: int,
     rates = _unit_mask(p, fact.layer, fact.units[1])
     rates = [lr * (1 + (PER_UNIT - 1) * r) if per_unit else lr
              for _, r in _slots(rates)]
-    states: list[dict] = [{} for _ in _slots(p)]
-    gaps = [_gap(p, fact.layer, fact.units)]
-    for t in range(1, steps + 1):
+    opt = make(fact.optimizer, rates, LAMBDA if fact.weight_decay else 0.0)
+    groups = net.groups()
+    gaps = [gap(p, hyp, groups)]
+    for _ in range(steps):
         _, grad, _ = mlp.loss_and_gradient(net, p, X, Y)
-        for (_, w), (_, g), rate, state in zip(_slots(p), _slots(grad), rates, states):
-            optimizer_step(fact.optimizer, w, g, state, rate, t, fact.weight_decay)
-        gaps.append(_gap(p, fact.layer, fact.units))
+        opt.step(p.W + p.b, grad.W + grad.b)
+        gaps.append(gap(p, hyp, groups))
     largest, last = max(gaps), gaps[-1]
     problems = ()
     if result.verdict == "preserved" and largest > GAP_TOL:
