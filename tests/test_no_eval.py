@@ -35,12 +35,10 @@ DATA_PARSERS = {"tomllib", "json"}
 #: (module, enclosing function, called name) -> why it never receives user text as code.
 ALLOWED: dict[tuple[str, str, str], str] = {
     ("functions.py", "lambdify_safe", "lambdify"):
-        "the expression's free symbols must be among the given symbols, which its callers "
-        "fix to the generated z, yhat, y; the code is printed from a SymPy tree, never "
-        "from user text",
-    ("numeric/symbolic.py", "numpy_function", "lambdify"):
-        "every argument's name must match GENERATED (W1_2_1, z1_n_2, ...) and every free "
-        "symbol must be an argument; raises before lambdify otherwise",
+        "the only lambdify: the expressions' free symbols must be among the given symbols, "
+        "which its callers fix to generated ones (z, yhat, y; numeric.symbolic.numpy_function "
+        "also checks every name against GENERATED: W1_2_1, z1_n_2, ...); the code is printed "
+        "from a SymPy tree, never from user text; raises before lambdify otherwise",
     ("cli.py", "derive_one", "import_module"):
         "the module name comes from TEXT_FORMATS | BINARY_FORMATS, keyed by an argparse "
         "choice, never from the spec",

@@ -25,17 +25,15 @@ no name from user input ever reaches the generated code.
 """
 from __future__ import annotations
 
-import inspect
 import re
 from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
 import sympy as sp
-from sympy.printing.numpy import NumPyPrinter
 
 from .. import mlp
-from ..functions import NUMPY_FUNCTIONS, relu, sigmoid, softplus
+from ..functions import lambdify_safe
 from ..gradients import direct_gradient
 from ..local import LocalModel, act, concrete
 from ..network import Network, activation_value, delta, preactivation, weight
@@ -55,37 +53,16 @@ WHOLE_LOSS_LIMIT = 40
 Gradients = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-class heaviside(sp.Function):
-    """Stands for Heaviside(u, H0) in generated code, printed as a call to ``numpy.heaviside``."""
-
-
-#: NumPy versions of symderive's named functions, printed as calls (printing
-#: inlined Max or Piecewise trees is very slow in SymPy).
-NAMESPACE = NUMPY_FUNCTIONS
-#: SymPy >= 1.13 can skip printing the expression into the function's docstring.
-_NO_DOCSTRING = ({"docstring_limit": 0}
-                 if "docstring_limit" in inspect.signature(sp.lambdify).parameters else {})
-assert {relu.__name__, sigmoid.__name__, softplus.__name__} <= set(NAMESPACE)
-
-
 def numpy_function(args: Sequence[sp.Symbol], exprs: list[sp.Expr]) -> Callable:
-    """``lambdify`` after checking that every symbol is a generated one."""
+    """:func:`~symderive.functions.lambdify_safe`, after checking that every argument
+    is a name network.py generates."""
     for s in args:
         if not GENERATED.fullmatch(s.name):
             raise RuntimeError(f"refusing to lambdify a non-generated symbol {s.name!r}")
-    allowed = set(args)
-    for e in exprs:
-        stray = e.free_symbols - allowed
-        if stray:
-            names = sorted(map(str, stray))
-            raise RuntimeError(f"refusing to lambdify: unexpected symbols {names}")
-    exprs = [e.replace(sp.Heaviside, heaviside) for e in exprs]
-    # Generated names are valid identifiers already (checked above): no dummies needed.
-    # Unordered printing and no docstring: printing is most of lambdify's time.
-    printer = NumPyPrinter({"order": "none", "fully_qualified_modules": False,
-                            "allow_unknown_functions": True})
-    return sp.lambdify(list(args), exprs, modules=[NAMESPACE, "numpy"], printer=printer,
-                       dummify=False, **_NO_DOCSTRING)
+    try:
+        return lambdify_safe(args, list(exprs))
+    except ValueError as exc:
+        raise RuntimeError(f"refusing to lambdify: {exc}") from None
 
 
 class WholeLoss:
