@@ -32,13 +32,15 @@ import numpy as np
 from .. import mlp
 from ..generic import instantiated_network, instantiation
 from ..numeric import points, single_threaded_blas
+from ..numeric.gradcheck import ATOL, RTOL
 from ..numeric.optimizers import make
 from ..numeric.training import gap
 from ..spec import Hypothesis, NetworkSpec, Spec
 from .result import PROVED, FactResult
 
-#: Central-difference step and the gradient check's tolerance |a − n| ≤ ATOL + RTOL |n|.
-H, ATOL, RTOL = 1e-6, 1e-5, 1e-3
+#: Central-difference step (fixed; the tolerance |a − n| ≤ ATOL + RTOL |n| is the
+#: hypotheses' gradient check's).
+H = 1e-6
 #: Training steps of zero_init and optimizer checks at most (spec.check.steps otherwise).
 MAX_STEPS = 50
 #: A finite-difference gradient (or difference) at most this is zero; above NONZERO it is not.
@@ -96,19 +98,10 @@ def check_fact(spec: Spec, result: FactResult, index: int) -> FactNumeric | None
 def _check(net: NetworkSpec, result: FactResult, rng, steps: int,
            lr: float) -> FactNumeric | None:
     kind = result.fact.kind
-    if kind == "backprop_exact":
-        return backprop_check(net, result, rng)
-    if kind == "loss_gradient":
-        return loss_gradient_check(net, result, rng)
-    if kind == "zero_init":
-        return zero_init_check(net, result, rng, steps, lr)
-    if kind == "unit_gradient":
-        return unit_gradient_check(net, result, rng)
-    if kind == "dropout":
-        return dropout_check(net, result, rng)
-    if kind == "optimizer":
-        return optimizer_check(net, result, rng, steps, lr)
-    return None
+    if kind in _TRAINED:
+        return _TRAINED[kind](net, result, rng, steps, lr)
+    check = _AT_POINTS.get(kind)
+    return check(net, result, rng) if check else None
 
 
 # ------------------------------------------------------------------ helpers
@@ -492,6 +485,12 @@ def optimizer_check(net: NetworkSpec, result: FactResult, rng, steps: int,
          + (" (they stay identical)" if largest <= GAP_TOL else ""),
          f"gap after the last step: {below(last) if last <= GAP_TOL else f'{last:.3g}'}"),
         problems)
+
+
+#: The checks by fact kind: at random points, and by training.
+_AT_POINTS = {"backprop_exact": backprop_check, "loss_gradient": loss_gradient_check,
+              "unit_gradient": unit_gradient_check, "dropout": dropout_check}
+_TRAINED = {"zero_init": zero_init_check, "optimizer": optimizer_check}
 
 
 __all__ = ["FactNumeric", "check_facts", "check_fact", "FORMULAS", "below"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 from ..spec import Spec
-from ..symmetry import HypothesisResult
+from ..symmetry import PRESERVED, HypothesisResult
 from .agreement import gradient_problems, notes, training_problems
 from .gradcheck import GradientCheck, gradient_check
 from .training import Training, simulate
@@ -63,7 +63,8 @@ def cross_check(spec: Spec, result: HypothesisResult, index: int) -> NumericResu
     """Gradient check and training simulation of hypothesis number ``index`` (0-based)."""
     hyp = result.hypothesis
     check = gradient_check(spec.network, hyp, (spec.check.seed, index, GRADIENT_CHECK))
-    run = simulate(spec.network, hyp, spec.check, (spec.check.seed, index, TRAINING))
+    run = simulate(spec.network, hyp, spec.check, (spec.check.seed, index, TRAINING),
+                   search=result.verdict != PRESERVED)
     smooth = spec.network.activation.smooth and spec.network.output_activation.smooth
     problems = gradient_problems(result, check, smooth) + training_problems(result, run)
     network = spec.network.to_json()
