@@ -10,8 +10,8 @@ an expression needs its parameters.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
 
 import sympy as sp
 
@@ -160,6 +160,20 @@ class Network:
         deltas = [sp.diff(ell, u) for u in zs]
         back = {f(u): output_value(sample, m + 1) for m, u in enumerate(zs)}
         return [_in_terms_of_output(d, back, f, zs) for d in deltas]
+
+
+@lru_cache(maxsize=128)
+def per_output_delta(spec: NetworkSpec, sample: int | str, m: int | str) -> sp.Expr:
+    """δ^{(L)}_{sample,m} of a per-output loss (not softmax_ce), for any indices.
+
+    δ_m depends on output m alone, so it is δ_1 of the same network with one
+    output, renamed: differentiating the whole output layer would cost O(width²).
+    """
+    assert spec.loss.name != "softmax_ce", "softmax couples the outputs"
+    L = spec.depth
+    d = Network(replace(spec, layers=spec.layers[:-1] + (1,))).output_delta(1)[0]
+    return d.xreplace({target(1, 1): target(sample, m), output_value(1, 1): output_value(sample, m),
+                       preactivation(L, 1, 1): preactivation(L, sample, m)})
 
 
 def _in_terms_of_output(d: sp.Expr, back: dict, f, zs) -> sp.Expr:

@@ -8,14 +8,12 @@ size beyond the units involved.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import re
 
 import sympy as sp
 
 from .local import LocalModel, act, dact
-from .network import Network, delta, target
+from .network import Network, delta, per_output_delta, target
 from .printing import latex
 
 #: Sums with more terms than this are written with Σ and a generic index.
@@ -80,17 +78,11 @@ def _output_deltas(model: LocalModel, expr: sp.Expr, n, m) -> sp.Expr:
 
 
 def _generic_output_delta(spec, n: int, m: str) -> sp.Expr | None:
-    """δ^{(L)}_{n,m} for a per-output loss, with index m; None for softmax."""
+    """δ^{(L)}_{n,m} with index m when it is short; None for softmax (outputs coupled)."""
     if spec.loss.name == "softmax_ce":
         return None
-    # Per-output loss: δ_m is δ_1 renamed, so a one-output network suffices (the
-    # whole output layer would cost O(width²) derivatives).
-    d = Network(replace(spec, layers=spec.layers[:-1] + (1,))).output_delta(n)[0]
-    if sp.count_ops(d) > 8:
-        return None
-    rename = {s: sp.Symbol(s.name[: -len("_1")] + f"_{m}", real=True)
-              for s in d.free_symbols if s.name.endswith("_1")}
-    return d.xreplace(rename)
+    d = per_output_delta(spec, n, m)
+    return None if sp.count_ops(d) > 8 else d
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:

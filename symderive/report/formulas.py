@@ -7,14 +7,12 @@ same few lines.  Symbols are the generated ones of :mod:`symderive.network`;
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import sympy as sp
 
 from ..functions import Z, relu, sigmoid
 from ..local import act, dact
-from ..network import (Network, activation_value, bias, delta, output_value, preactivation,
-                       softmax_value, target, weight)
+from ..network import (activation_value, bias, delta, output_value, per_output_delta,
+                       preactivation, softmax_value, target, weight)
 from ..notation import index_sum, outact, partial
 from ..spec import NetworkSpec
 from .model import Row
@@ -97,11 +95,7 @@ def output_delta(spec: NetworkSpec, n, m) -> sp.Expr:
     if spec.loss.name == "softmax_ce":
         total = index_sum(lambda k: target(n, k), "k", M)
         return (softmax_value(n, m) * total - target(n, m)) * g.derivative(preactivation(L, n, m))
-    one = replace(spec, layers=spec.layers[:-1] + (1,))
-    d = Network(one).output_delta(1)[0]
-    rename = {target(1, 1): target(n, m), output_value(1, 1): output_value(n, m),
-              preactivation(L, 1, 1): preactivation(L, n, m)}
-    return d.xreplace(rename)
+    return per_output_delta(spec, n, m)
 
 
 def backprop_rows(spec: NetworkSpec) -> tuple[Row, ...]:
