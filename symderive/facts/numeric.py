@@ -161,6 +161,14 @@ def _random_params(net: NetworkSpec, hyp: Hypothesis | None, rng) -> mlp.Params:
 REDRAWS = 30
 
 
+def _point(net: NetworkSpec, hyp: Hypothesis, rng) -> tuple[mlp.Params, np.ndarray, np.ndarray]:
+    """Parameters satisfying ``hyp``, inputs redrawn away from kinks, then targets."""
+    p = points.initial_params(net, hyp, rng)
+    X = points.inputs(net, rng, net.samples)
+    points.settle_rows(net, hyp, p, X, rng, REDRAWS)
+    return p, X, points.targets(net, rng)
+
+
 def _problem(result: FactResult, what: str) -> str:
     return f"fact {result.fact.name!r} ({result.verdict}): {what}"
 
@@ -360,10 +368,7 @@ def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
     groups = [g for g in status if not (kink and g in ("incoming", "bias"))]
     largest = {g: 0.0 for g in groups}
     for _ in range(POINTS):
-        p = points.initial_params(net, hyp, rng)
-        X = points.inputs(net, rng, net.samples)
-        points.settle_rows(net, hyp, p, X, rng, REDRAWS)
-        Y = points.targets(net, rng)
+        p, X, Y = _point(net, hyp, rng)
         for g in groups:
             v = _fd_group(net, p, X, Y, fact.layer, fact.unit, g)
             largest[g] = max(largest[g], float(np.max(np.abs(v), initial=0.0)))
@@ -409,10 +414,7 @@ def dropout_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
               if s in ("equal", "different")}
     largest = {g: 0.0 for g in status}
     for _ in range(POINTS):
-        p = points.initial_params(net, hyp, rng)
-        X = points.inputs(net, rng, net.samples)
-        points.settle_rows(net, hyp, p, X, rng, REDRAWS)
-        Y = points.targets(net, rng)
+        p, X, Y = _point(net, hyp, rng)
         f = _masked_loss(net, p, X, Y, fact.layer, fact.units, values)
         for g in status:
             gi, gj = (_fd_group(net, p, X, Y, fact.layer, u, g, f) for u in fact.units)
