@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from symderive.api import derive  # noqa: E402
-from symderive.gradients import backprop_gradient  # noqa: E402
-from symderive.network import Network  # noqa: E402
+from symderive.engine.gradients import backprop_gradient  # noqa: E402
+from symderive.engine.network import Network  # noqa: E402
 from symderive.render.json import render  # noqa: E402
 from symderive.spec import parse_spec  # noqa: E402
-from symderive.symmetry import tie_substitution  # noqa: E402
+from symderive.engine.symmetry import tie_substitution  # noqa: E402
 
 HYPOTHESES = """
 [[hypothesis]]

@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .facts import FactResult, settle_facts
-from .generic import instantiated
+from .engine.generic import instantiated
+from .engine.symmetry import HypothesisResult, settle_hypothesis
+from .facts import FactResult, check_facts, settle_facts
 from .numeric import NumericResult, cross_check_all
 from .spec import Spec
-from .symmetry import HypothesisResult, settle_hypothesis
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,18 @@ class Derivation:
         """False when the numeric cross-check contradicts a symbolic result (or a fact)."""
         return (all(n.agreement for n in self.numeric)
                 and all(f.numeric is None or f.numeric.agreement for f in self.facts))
+
+    def _repr_markdown_(self) -> str:
+        """Notebooks: the Markdown report (math typeset by the notebook's MathJax)."""
+        from .render.markdown import render
+
+        return render(self)
+
+    def _repr_latex_(self) -> str:
+        """Notebooks exported to LaTeX/PDF: a fragment to place in the document."""
+        from .render.latex import render
+
+        return render(self, fragment=True)
 
 
 def derive(spec: Spec, numeric: bool = True,
@@ -45,7 +57,6 @@ def derive(spec: Spec, numeric: bool = True,
         say(f"{len(spec.facts)} [[fact]] table{'' if len(spec.facts) == 1 else 's'}")
     facts = settle_facts(spec)
     if numeric and facts:
-        from .facts.numeric import check_facts
         say(f"numeric check of {len(facts)} fact{'' if len(facts) == 1 else 's'}")
         facts = check_facts(spec, facts)
     return Derivation(spec, tuple(results), checked, facts)

@@ -39,8 +39,8 @@ from typing import IO, Callable
 
 import sympy as sp
 
+from .engine.network import Network
 from .errors import SpecError, one_line
-from .network import Network
 from .spec import Spec, locate
 
 MAX_EXPONENT = 100
@@ -84,7 +84,7 @@ def term_weight(spec: Spec) -> int:
     weight = TERM_OPERATIONS + operations(act.expr) + operations(act.derivative_expr)
     loss = spec.network.loss
     if loss.expr is not None:
-        from .functions import YHAT
+        from .spec.functions import YHAT
 
         weight += operations(loss.expr) + operations(sp.diff(loss.expr, YHAT))
     return weight

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symderive.network import bias, input_, target, weight
+from symderive.engine.network import bias, input_, target, weight
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"

@@ -16,7 +16,7 @@ import pytest
 import reference_numpy as ref
 from conftest import BUNDLED, random_data, random_params
 from symderive.api import derive
-from symderive.cli import bundled_specs, read_spec
+from symderive.cli.main import bundled_specs, read_spec
 from symderive.render.json import report_dict
 
 CATALOGUE = {

@@ -21,8 +21,10 @@ from conftest import BUNDLED, ROOT
 RENDER_ALL = """
 import hashlib, json, sys
 from symderive.api import derive
-from symderive.cli import bundled_specs, read_spec
-from symderive.render import json as js, latex, markdown
+from symderive.cli.main import bundled_specs, read_spec
+from symderive.render import json as js
+from symderive.render import latex
+from symderive.render import markdown
 
 def digest(text):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

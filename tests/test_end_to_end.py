@@ -19,7 +19,7 @@ import sympy as sp
 import reference_numpy as ref
 from conftest import BUNDLED
 from symderive.cli import main
-from symderive.functions import Y, YHAT, Z
+from symderive.spec.functions import Y, YHAT, Z
 from symderive.spec import load_spec
 
 GROUPS = ("incoming", "bias", "outgoing")

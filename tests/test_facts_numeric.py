@@ -1,4 +1,4 @@
-"""The numeric check of each [[fact]] (symderive.facts.numeric): it confirms the catalogue,
+"""The numeric check of each [[fact]] (symderive.facts): it confirms the catalogue,
 is deterministic, is skipped with numeric=False, and fails when a formula or verdict is wrong."""
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import DERIVATIONS
-from symderive import mlp
+from symderive.engine import mlp
 from symderive.api import derive
-from symderive.facts import numeric as fn
+import symderive.facts as fn
+from symderive.facts import checks, losses
 from symderive.render.json import render, report_dict
 from symderive.report.facts import numeric_blocks
 from symderive.spec import load_spec
@@ -83,12 +84,12 @@ def test_backprop_check_fails_on_a_wrong_backpropagation(monkeypatch):
 
 
 @pytest.mark.parametrize("name, pair, wrong", [
-    ("softmax_cross_entropy_gradient", "softmax_ce", lambda z, y: fn._softmax(z) - 0.9 * y),
-    ("sigmoid_bce_gradient", "bce_sigmoid", lambda z, y: fn._sigmoid(z) * (1 - y)),
+    ("softmax_cross_entropy_gradient", "softmax_ce", lambda z, y: losses._np_softmax(z) - 0.9 * y),
+    ("sigmoid_bce_gradient", "bce_sigmoid", lambda z, y: losses._np_sigmoid(z) * (1 - y)),
 ])
 def test_loss_gradient_check_fails_on_a_wrong_formula(monkeypatch, name, pair, wrong):
     spec, d = facts_only(name)
-    monkeypatch.setitem(fn.FORMULAS, pair, wrong)
+    monkeypatch.setitem(losses.FORMULAS, pair, wrong)
     check = fn.check_fact(spec, d.facts[0], 0)
     assert not check.agreement and dict(check.figures)["max_abs_error"] > 1e-3
 
@@ -161,7 +162,7 @@ def test_optimizer_check_shows_the_gap():
 
 
 def test_a_contradicted_fact_makes_agreement_false_and_the_cli_exit_1(monkeypatch, cli):
-    monkeypatch.setitem(fn.FORMULAS, "softmax_ce", lambda z, y: fn._softmax(z))
+    monkeypatch.setitem(losses.FORMULAS, "softmax_ce", lambda z, y: losses._np_softmax(z))
     spec, d = facts_only("softmax_cross_entropy_gradient")
     assert not d.agreement
     assert report_dict(d)["facts"][0]["numeric"]["agreement"] is False
@@ -172,7 +173,7 @@ def test_a_contradicted_fact_makes_agreement_false_and_the_cli_exit_1(monkeypatc
 
 
 def test_below_rounds_to_a_power_of_ten():
-    assert fn.below(0.0) == "0"
-    assert fn.below(3e-10) == "below 1e-9"
-    assert fn.below(1e-9) == "below 1e-9"
-    assert np.isfinite(fn.ATOL)
+    assert checks.below(0.0) == "0"
+    assert checks.below(3e-10) == "below 1e-9"
+    assert checks.below(1e-9) == "below 1e-9"
+    assert np.isfinite(checks.ATOL)

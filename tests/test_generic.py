@@ -9,14 +9,14 @@ import reference_numpy as ref
 from conftest import data_values, evaluate, parameter_values, random_data, random_params, spec_toml
 from symderive.api import derive
 from symderive.errors import SpecError
-from symderive.generic import (ANY, dloss, generic_term, instantiated, is_generic, loss_fn,
+from symderive.engine.generic import (ANY, dloss, generic_term, instantiated, is_generic, loss_fn,
                                width_free)
-from symderive.gradients import direct_gradient
-from symderive.local import LocalModel, act, dact
-from symderive.network import Network
+from symderive.engine.gradients import direct_gradient
+from symderive.engine.local import LocalModel, act, dact
+from symderive.engine.network import Network
 from symderive.render.json import report_dict
 from symderive.spec import Hypothesis, parse_spec
-from symderive.symmetry import tie_substitution
+from symderive.engine.symmetry import tie_substitution
 
 GROUPS = ("incoming", "bias", "outgoing")
 

@@ -16,9 +16,9 @@ import pytest
 import reference_numpy as ref
 from conftest import (data_values, evaluate, parameter_values, proved_zero, random_data,
                       random_params)
-from symderive.functions import ACTIVATIONS, Loss
-from symderive.gradients import backprop_gradient, direct_gradient
-from symderive.network import Network
+from symderive.spec.functions import ACTIVATIONS, Loss
+from symderive.engine.gradients import backprop_gradient, direct_gradient
+from symderive.engine.network import Network
 from symderive.spec import NetworkSpec
 
 #: (layers, hidden activation, output activation, loss, bias, samples)

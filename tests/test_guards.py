@@ -9,7 +9,7 @@ import pytest
 
 from conftest import BUNDLED, spec_toml
 from symderive import guards
-from symderive.cli import read_spec
+from symderive.cli.main import read_spec
 from symderive.errors import SpecError
 from symderive.spec import parse_spec
 
@@ -81,7 +81,7 @@ def test_depth_parameters_and_next_width_limits():
 
 
 def test_the_parameter_count_is_the_networks():
-    from symderive.network import Network
+    from symderive.engine.network import Network
 
     tied = {**TIED, "tie": ["incoming"]}
     for layers, bias in [((2, 3, 1), True), ((4, 5, 6, 2), False), ((1, 2, 1), True)]:

@@ -134,7 +134,7 @@ def test_pdflatex_runs_sandboxed_in_a_fresh_directory_with_a_time_limit(monkeypa
 
 def test_the_latex_source_escapes_every_hostile_name(tmp_path):
     from symderive.api import derive
-    from symderive.cli import read_spec
+    from symderive.cli.main import read_spec
     from symderive.render.latex import render
 
     tex = render(derive(read_spec(str(write_spec(tmp_path))), numeric=False))
@@ -150,7 +150,7 @@ def test_the_latex_source_escapes_every_hostile_name(tmp_path):
 
 def test_markdown_shows_hostile_text_as_text(tmp_path):
     from symderive.api import derive
-    from symderive.cli import read_spec
+    from symderive.cli.main import read_spec
     from symderive.render.markdown import render
 
     md = render(derive(read_spec(str(write_spec(tmp_path))), numeric=False))

@@ -1,4 +1,4 @@
-"""Tests of symderive.latex_input: ML formulas by value and derivative, refusals, guards."""
+"""Tests of symderive.spec.latex: ML formulas by value and derivative, refusals, guards."""
 from __future__ import annotations
 
 import builtins
@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import sympy
 
-from symderive import latex_input as li
-from symderive._latex_worker import WorkerHandle
+from symderive.spec import latex as li
+from symderive.spec.latex import grammar
+from symderive.spec.latex.worker import WorkerHandle
 from symderive.errors import LatexInputError, ResourceLimitError, SymderiveError
-from symderive.latex_input import (ML_FUNCTIONS, activation_variable, loss_variables,
+from symderive.spec.latex import (ML_FUNCTIONS, activation_variable, loss_variables,
                                    parse_activation, parse_loss)
 
 Z = activation_variable()
@@ -500,6 +501,6 @@ def test_parsing_never_evaluates_text(monkeypatch):
     monkeypatch.setattr(builtins, "eval", forbidden)
     for name in ("gelu-tanh", "selu-cases", "leaky-relu-cases-if", "hard-sigmoid",
                  "softplus-log2"):
-        li.parse_untrusted("activation", ACTIVATIONS[name][0])
+        grammar.parse_untrusted("activation", ACTIVATIONS[name][0])
     for name in ("bce-log", "huber"):
-        li.parse_untrusted("loss", LOSSES[name][0])
+        grammar.parse_untrusted("loss", LOSSES[name][0])

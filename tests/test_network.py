@@ -9,8 +9,8 @@ import sympy as sp
 
 import reference_numpy as ref
 from conftest import data_values, evaluate, parameter_values, random_data, random_params
-from symderive.functions import ACTIVATIONS, Loss
-from symderive.network import Network, bias, input_, target, weight
+from symderive.spec.functions import ACTIVATIONS, Loss
+from symderive.engine.network import Network, bias, input_, target, weight
 from symderive.spec import NetworkSpec
 
 

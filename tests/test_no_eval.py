@@ -34,21 +34,21 @@ DATA_PARSERS = {"tomllib", "json"}
 
 #: (module, enclosing function, called name) -> why it never receives user text as code.
 ALLOWED: dict[tuple[str, str, str], str] = {
-    ("functions.py", "lambdify_safe", "lambdify"):
+    ("spec/functions.py", "lambdify_safe", "lambdify"):
         "the only lambdify: the expressions' free symbols must be among the given symbols, "
         "which its callers fix to generated ones (z, yhat, y; numeric.symbolic.numpy_function "
         "also checks every name against GENERATED: W1_2_1, z1_n_2, ...); the code is printed "
         "from a SymPy tree, never from user text; raises before lambdify otherwise",
-    ("cli.py", "derive_one", "import_module"):
+    ("cli/main.py", "derive_one", "import_module"):
         "the module name comes from TEXT_FORMATS | BINARY_FORMATS, keyed by an argparse "
         "choice, never from the spec",
-    ("_latex_worker.py", "WorkerHandle.request", "recv"):
+    ("spec/latex/worker.py", "WorkerHandle.request", "recv"):
         "unpickles the reply of our own worker process, which writes only SymPy objects it "
         "built from generated symbols, or strings; its stdout is redirected so that nothing "
         "else reaches the pipe",
-    ("_latex_worker.py", "WorkerHandle._wait_ready", "recv"):
+    ("spec/latex/worker.py", "WorkerHandle._wait_ready", "recv"):
         "the worker's readiness message, written by our own code before any user text",
-    ("_latex_worker.py", "main", "recv"):
+    ("spec/latex/worker.py", "main", "recv"):
         "the worker unpickles requests from its parent (symderive itself): (kind, text) "
         "tuples whose text is then tokenised, never evaluated",
 }
@@ -192,9 +192,10 @@ def test_sympys_string_parser_is_never_called(monkeypatch, tmp_path):
     import sympy.parsing.sympy_parser as parser
 
     from symderive.api import derive
-    from symderive.cli import read_spec
-    from symderive.latex_input import parse_untrusted
-    from symderive.render import json as render_json, latex as render_latex
+    from symderive.cli.main import read_spec
+    from symderive.spec.latex.grammar import parse_untrusted
+    from symderive.render import json as render_json
+    from symderive.render import latex as render_latex
     from symderive.render import markdown as render_markdown
 
     called: list[str] = []

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from symderive.functions import Z, relu, sigmoid
-from symderive.local import act, dact
-from symderive.network import activation_value, bias, delta, output_value, preactivation, target
-from symderive.network import weight
+from symderive.spec.functions import Z, relu, sigmoid
+from symderive.engine.local import act, dact
+from symderive.engine.network import activation_value, bias, delta, output_value, preactivation, target
+from symderive.engine.network import weight
 from symderive.notation import (Dots, GradOf, IndexRange, LossOf, Step, Swap, index_sum, matrix,
                                 minus, number, outact, partial, tex, vector)
 

@@ -16,16 +16,16 @@ import pytest
 import sympy as sp
 
 from conftest import BUNDLED, data_values, evaluate, parameter_values, spec_toml
-from symderive import mlp
+from symderive.engine import mlp
 from symderive.api import derive
-from symderive.functions import ACTIVATIONS, Loss, YHAT, Y, Z, activation_from_expr
-from symderive.gradients import direct_gradient
-from symderive.network import Network
+from symderive.spec.functions import ACTIVATIONS, Loss, YHAT, Y, Z, activation_from_expr
+from symderive.engine.gradients import direct_gradient
+from symderive.engine.network import Network
 from symderive.numeric import cross_check, gradcheck, points, symbolic, training
 from symderive.numeric.gradcheck import ATOL, RTOL
 from symderive.render.json import render
 from symderive.spec import Hypothesis, NetworkSpec, load_spec, parse_spec
-from symderive.symmetry import BROKEN, PRESERVED
+from symderive.engine.symmetry import BROKEN, PRESERVED
 
 SOFTSIGN = activation_from_expr(Z / (1 + sp.Abs(Z)), r"\frac{z}{1+|z|}")
 HALF_SQUARE = Loss("latex", (YHAT - Y) ** 2 / 2, r"\frac{1}{2}(\hat{y}-y)^2")

@@ -6,9 +6,10 @@ import pytest
 
 from conftest import spec_toml
 from symderive.api import derive
-from symderive.numeric import optimizers, training
+from symderive.numeric import optimizers
+from symderive.numeric import training
 from symderive.spec import OPTIMIZERS, parse_spec
-from symderive.symmetry import BROKEN, PRESERVED
+from symderive.engine.symmetry import BROKEN, PRESERVED
 
 
 def test_every_spec_optimizer_has_an_implementation():

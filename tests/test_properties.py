@@ -34,7 +34,7 @@ from symderive.cli import main
 from symderive.numeric.agreement import BROKEN_LIMIT, PRESERVED_LIMIT
 from symderive.render.json import report_dict
 from symderive.spec import parse_spec
-from symderive.symmetry import BROKEN, DIFFERENT, PRESERVED
+from symderive.engine.symmetry import BROKEN, DIFFERENT, PRESERVED
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                      HealthCheck.data_too_large])
@@ -240,7 +240,7 @@ def mutant(tmp_path_factory):
 def test_a_mutated_spec_exits_0_1_or_2_and_never_raises(mutant, data):
     path = mutant
     path.write_bytes(data)
-    from symderive.cli import read_spec
+    from symderive.cli.main import read_spec
     from symderive.errors import SpecError
 
     try:

@@ -15,7 +15,9 @@ import os
 import pytest
 
 from report_helpers import BUNDLED, ROOT, bundled_derivation
-from symderive.render import latex, markdown, pdf
+from symderive.render import latex
+from symderive.render import markdown
+from symderive.render import pdf
 
 RENDERED = ROOT / "derivations" / "rendered"
 UPDATE = bool(os.environ.get("SYMDERIVE_UPDATE_RENDERED"))

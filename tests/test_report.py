@@ -8,8 +8,8 @@ import pytest
 import sympy as sp
 
 from report_helpers import FOUNDING, bundled_derivation, extra_derivation, with_numeric
-from symderive.local import LocalModel, act, dact
-from symderive.network import (activation_value, delta, output_value, preactivation, target,
+from symderive.engine.local import LocalModel, act, dact
+from symderive.engine.network import (activation_value, delta, output_value, preactivation, target,
                                weight)
 from symderive.notation import tex
 from symderive.render import latex as latex_render
@@ -19,7 +19,7 @@ from symderive.report import (Aligned, Alert, Document, Plot, Proof, Section, Th
 from symderive.report.formulas import output_delta
 from symderive.report.numeric import FLOOR, MAX_POINTS, thin
 from symderive.report.steps import readable, settled
-from symderive.symmetry import EQUAL
+from symderive.engine.symmetry import EQUAL
 
 
 
@@ -219,10 +219,11 @@ def test_thin_keeps_first_and_last_and_at_most_limit(n, limit):
 
 
 def test_notebook_representations():
-    doc = build_report(bundled_derivation(FOUNDING))
-    assert doc._repr_markdown_() == markdown_render.render_document(doc)
-    assert doc._repr_latex_() == latex_render.render_document(doc, fragment=True)
-    assert "\\documentclass" not in doc._repr_latex_()
+    d = bundled_derivation(FOUNDING)
+    doc = build_report(d)
+    assert d._repr_markdown_() == markdown_render.render_document(doc)
+    assert d._repr_latex_() == latex_render.render_document(doc, fragment=True)
+    assert "\\documentclass" not in d._repr_latex_()
 
 
 def test_numeric_may_be_plain_dicts_or_missing_per_hypothesis():

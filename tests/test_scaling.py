@@ -10,7 +10,7 @@ import pytest
 from symderive.api import derive
 from symderive.render.json import report_dict
 from symderive.spec import parse_spec
-from symderive.symmetry import FULL_LIMIT
+from symderive.engine.symmetry import FULL_LIMIT
 
 WIDE = """
 [network]
@@ -55,7 +55,7 @@ def test_wide_network_uses_the_local_derivation_and_stays_readable() -> None:
 
 
 def test_the_whole_loss_is_never_built_for_wide_networks(monkeypatch) -> None:
-    from symderive import network
+    from symderive.engine import network
 
     def refuse(self):  # noqa: ANN001
         raise AssertionError("whole loss built for a wide network")

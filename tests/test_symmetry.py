@@ -24,10 +24,10 @@ import sympy as sp
 
 import reference_numpy as ref
 from conftest import data_values, evaluate, parameter_values, proved_zero
-from symderive.functions import ACTIVATIONS, Loss
-from symderive.network import Network, bias, weight
+from symderive.spec.functions import ACTIVATIONS, Loss
+from symderive.engine.network import Network, bias, weight
 from symderive.spec import GROUPS, Hypothesis, NetworkSpec
-from symderive.symmetry import settle_group, settle_hypothesis
+from symderive.engine.symmetry import settle_group, settle_hypothesis
 
 #: (layers, hidden activation, output activation, loss, bias, samples, layer, units)
 NETS = {

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import reference_numpy as ref
-from symderive.functions import ACTIVATIONS, Loss
+from symderive.spec.functions import ACTIVATIONS, Loss
 from symderive.spec import Hypothesis, NetworkSpec
-from symderive.witness import find_witness
+from symderive.engine.witness import find_witness
 
 #: (layers, activation, output activation, loss, bias, samples)
 NETS = [

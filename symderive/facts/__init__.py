@@ -1,37 +1,54 @@
 """Facts: derivations other than a two-unit hypothesis (``[[fact]]`` tables of a spec).
 
-Each kind is one module; :func:`settle_fact` dispatches on ``kind``.  See
-:mod:`.spec` for the keys of each kind and :class:`.result.FactResult` for
-what comes back (rendered by :mod:`symderive.report.facts` and the JSON
-report's ``facts`` list).
+Each kind is a vertical slice: one module holds its proof (``settle``) and its
+numeric check (``check``), and :data:`KINDS` below registers it.  The report
+renders every kind the same way from its :class:`~.result.Statement` list
+(:mod:`symderive.report.facts`), so adding a kind means: a module here, one
+line in :data:`KINDS`, and the keys its table accepts in
+:data:`symderive.spec.facts.KINDS`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from ..engine.generic import instantiated_network, instantiation
+from ..numeric import single_threaded_blas
 from ..spec import NetworkSpec, Spec
-from .backprop import backprop_exact
-from .dropout import dropout
-from .losses import loss_gradient
-from .optimizer import optimizer_fact
+from ..spec.facts import FactSpec
+from . import backprop, dropout, losses, optimizer, zero
+from .checks import MAX_STEPS, FactNumeric
 from .result import FactResult, Statement
-from .spec import FactSpec
-from .zero import unit_gradient, zero_init
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of fact: its derivation, and its numeric check (``trained``: the check
+    runs gradient descent and takes ``steps`` and a learning rate)."""
+
+    settle: Callable[..., FactResult]
+    check: Callable[..., FactNumeric] | None
+    seeded: bool = True
+    trained: bool = False
+
+
+#: Every kind of ``[[fact]]``, by the name its table gives in ``kind``.
+KINDS: dict[str, Kind] = {
+    "backprop_exact": Kind(backprop.backprop_exact, backprop.backprop_check, seeded=False),
+    "loss_gradient": Kind(losses.loss_gradient, losses.loss_gradient_check, seeded=False),
+    "zero_init": Kind(zero.zero_init, zero.zero_init_check, trained=True),
+    "unit_gradient": Kind(zero.unit_gradient, zero.unit_gradient_check),
+    "dropout": Kind(dropout.dropout, dropout.dropout_check),
+    "optimizer": Kind(optimizer.optimizer_fact, optimizer.optimizer_check, trained=True),
+}
 
 
 def settle_fact(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
     """The derivation of one fact about ``network``."""
-    if fact.kind == "backprop_exact":
-        return backprop_exact(network, fact)
-    if fact.kind == "loss_gradient":
-        return loss_gradient(network, fact)
-    if fact.kind == "zero_init":
-        return zero_init(network, fact, seed)
-    if fact.kind == "unit_gradient":
-        return unit_gradient(network, fact, seed)
-    if fact.kind == "dropout":
-        return dropout(network, fact, seed)
-    if fact.kind == "optimizer":
-        return optimizer_fact(network, fact, seed)
-    raise ValueError(f"unknown fact kind {fact.kind!r}")  # spec validation rules this out
+    kind = KINDS[fact.kind]   # spec validation rules out unknown kinds
+    return kind.settle(network, fact, seed) if kind.seeded else kind.settle(network, fact)
 
 
 def settle_facts(spec: Spec) -> tuple[FactResult, ...]:
@@ -40,4 +57,29 @@ def settle_facts(spec: Spec) -> tuple[FactResult, ...]:
                  for k, f in enumerate(spec.facts))
 
 
-__all__ = ["FactResult", "FactSpec", "Statement", "settle_fact", "settle_facts"]
+def check_facts(spec: Spec, results: tuple[FactResult, ...]) -> tuple[FactResult, ...]:
+    """``results`` with their ``numeric`` field filled in (None for a kind without a check)."""
+    with single_threaded_blas(), np.errstate(all="ignore"):
+        return tuple(replace(r, numeric=check_fact(spec, r, k)) for k, r in enumerate(results))
+
+
+def check_fact(spec: Spec, result: FactResult, index: int) -> FactNumeric | None:
+    """The numeric check of fact number ``index`` (0-based), seeded from spec.check.seed."""
+    net = instantiated_network(spec.network)
+    rng = np.random.default_rng((spec.check.seed, index, 7))
+    steps = max(1, min(spec.check.steps, MAX_STEPS))
+    kind = KINDS[result.fact.kind]
+    if kind.check is None:
+        return None
+    out = (kind.check(net, result, rng, steps, spec.check.learning_rate) if kind.trained
+           else kind.check(net, result, rng))
+    used = instantiation(spec.network)
+    if used:
+        words = ", ".join(f"{k} := {v}" for k, v in used.items())
+        out = replace(out, method=f"{out.method} Evaluated with {words}.",
+                      figures=out.figures + (("instantiation", used),))
+    return out
+
+
+__all__ = ["FactResult", "FactSpec", "FactNumeric", "KINDS", "Statement", "check_fact",
+           "check_facts", "settle_fact", "settle_facts"]

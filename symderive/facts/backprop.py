@@ -10,14 +10,20 @@ computation cannot cause a symmetry: it is a property of the loss.
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
-from ..gradients import _locate, backprop_gradient, direct_gradient
-from ..network import Network, activation_value, delta, weight
+from ..engine import mlp
+from ..engine.gradients import _locate, backprop_gradient, direct_gradient
+from ..engine.network import Network, activation_value, delta, weight
 from ..notation import partial
+from ..numeric import points
+from ..numeric.gradcheck import ATOL, RTOL
 from ..spec import NetworkSpec
+from ..spec.facts import FactSpec
+from .checks import (MAX_PARAMETERS, REDRAWS, FactNumeric, H, _errors, _problem, _random_params,
+                     _slots, below, central_difference, loss)
 from .result import PROVED, UNDECIDED, FactResult, Statement
-from .spec import FactSpec
 
 #: Whole-loss differentiation is attempted up to this many parameters times samples.
 LIMIT = 80
@@ -76,3 +82,37 @@ def _assumptions(network: NetworkSpec) -> tuple[str, ...]:
     if network.loss.name == "any":
         out.append("the loss is Σ_m ℓ(ŷ_m, y_m) with ℓ an arbitrary differentiable function")
     return tuple(out)
+
+
+# ------------------------------------------------------------- the numeric check
+
+
+def backprop_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
+    p = _random_params(net, None, rng)
+    X = points.inputs(net, rng, net.samples)
+    Y = points.targets(net, rng)
+    points.settle_rows(net, None, p, X, rng, REDRAWS)
+    _, grad, _ = mlp.loss_and_gradient(net, p, X, Y)
+    entries = [(name, w, g, idx) for (name, w), (_, g) in zip(_slots(p), _slots(grad))
+               for idx in np.ndindex(w.shape) if name[0] == "W" or net.bias]
+    if len(entries) > MAX_PARAMETERS:
+        keep = sorted(rng.choice(len(entries), size=MAX_PARAMETERS, replace=False))
+        entries = [entries[k] for k in keep]
+    f = lambda: loss(net, p, X, Y)
+    analytic = np.array([g[idx] for _, _, g, idx in entries])
+    numeric = np.array([central_difference(f, w, idx) for _, w, _, idx in entries])
+    abs_err, rel_err, ok = _errors(analytic, numeric)
+    problems = ()
+    if result.verdict == "exact" and not ok:
+        problems = (_problem(result, "NumPy backpropagation disagrees with finite differences "
+                             f"of the loss (largest error {abs_err:.3g})"),)
+    return FactNumeric(
+        "NumPy backpropagation (symderive.mlp) against central finite differences of the "
+        f"NumPy loss (h = {H:g}) for each parameter, at a random point "
+        f"with {net.samples} sample(s).",
+        (("parameters_checked", len(entries)), ("max_abs_error", abs_err),
+         ("max_rel_error", rel_err), ("passed", ok)),
+        (f"{len(entries)} parameters checked: "
+         + ("all within" if ok else "NOT all within") + f" |a − n| ≤ {ATOL:g} + {RTOL:g}|n|",
+         f"largest absolute error {below(abs_err)}, largest relative error {below(rel_err)}"),
+        problems)

@@ -8,20 +8,23 @@ shown by a witness with m_i = 1, m_j = 0 (unit j dropped).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import sympy as sp
 
-from .. import mlp
-from ..generic import instantiated_network, instantiation
-from ..local import LocalModel, act, concrete, dact, is_identically_zero
-from ..network import weight
-from ..residual import tidy
+from ..engine import mlp
+from ..engine.generic import instantiated_network, instantiation
+from ..engine.local import LocalModel, act, concrete, dact, is_identically_zero
+from ..engine.network import weight
+from ..engine.residual import tidy
+from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, UNDECIDED
+from ..engine.witness import random_point
 from ..spec import Hypothesis, NetworkSpec
-from ..symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, UNDECIDED
-from ..witness import random_point
+from ..spec.facts import FactSpec
+from .checks import KEEP, NONZERO, POINTS, FactNumeric, _point, _problem, _size, loss
 from .result import FactResult, Statement
-from .spec import FactSpec
-from .zero import _lhs
+from .zero import _fd_group, _lhs
 
 #: The witness's masks for "different": unit i kept, unit j dropped.
 WITNESS_MASKS = (1.0, 0.0)
@@ -131,3 +134,48 @@ def masked_gradient(net: NetworkSpec, p: mlp.Params, X, Y, layer: int, units, va
 
 
 __all__ = ["dropout", "mask", "masked_difference", "masked_gradient", "weight"]
+
+
+# ------------------------------------------------------------- the numeric check
+
+
+def _masked_loss(net, p, X, Y, layer: int, units, values) -> Callable[[], float]:
+    """The loss with unit u of ``layer`` passing on m_u a_u (the mask folded into its
+    outgoing weights), as a function of the unmasked parameters ``p``."""
+    def f() -> float:
+        q = p.copy()
+        for u, mu in zip(units, values):
+            q.W[layer][:, u - 1] *= mu
+        return loss(net, q, X, Y)
+    return f
+
+
+def dropout_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
+    fact = result.fact
+    hyp = Hypothesis("dropout", fact.layer, fact.units, fact.tie, ())
+    values = (KEEP, 0.0) if fact.masks == "different" else (KEEP, KEEP)
+    status = {g: s for g, s in result.details.get("groups", {}).items()
+              if s in ("equal", "different")}
+    largest = {g: 0.0 for g in status}
+    for _ in range(POINTS):
+        p, X, Y = _point(net, hyp, rng)
+        f = _masked_loss(net, p, X, Y, fact.layer, fact.units, values)
+        for g in status:
+            gi, gj = (_fd_group(net, p, X, Y, fact.layer, u, g, f) for u in fact.units)
+            largest[g] = max(largest[g], float(np.max(np.abs(gi - gj), initial=0.0)))
+    problems = []
+    for g, s in status.items():
+        if s == "equal" and largest[g] > NONZERO:
+            problems.append(_problem(result, f"the {g} gradients differ by {largest[g]:.3g}"))
+        if s == "different" and largest[g] <= NONZERO:
+            problems.append(_problem(result, f"the {g} gradients were equal at {POINTS} "
+                                     "random points"))
+    return FactNumeric(
+        f"Central finite differences of the NumPy loss with masks m_i = {values[0]:g}, "
+        f"m_j = {values[1]:g} on units {fact.units[0]} and {fact.units[1]}, at {POINTS} random "
+        f"points with {', '.join(fact.tie) or 'no group'} tied.",
+        (("points", POINTS), ("masks", list(values)), ("max_abs_difference", largest)),
+        tuple(f"{g}: largest |∂L/∂θ_i − ∂L/∂θ_j| "
+              f"{_size(largest[g], NONZERO)} "
+              f"(fact: {s})" for g, s in status.items()),
+        tuple(problems))

@@ -12,14 +12,19 @@ and simplifying the difference to 0; other pairs get their derivative written ou
 """
 from __future__ import annotations
 
+from typing import Callable
+
+import numpy as np
 import sympy as sp
 
-from ..functions import sigmoid
-from ..network import output_value, preactivation, softmax_value, target
+from ..engine.network import output_value, preactivation, softmax_value, target
 from ..notation import partial
+from ..numeric.gradcheck import ATOL, RTOL
 from ..spec import NetworkSpec
+from ..spec.facts import FactSpec
+from ..spec.functions import sigmoid
+from .checks import FactNumeric, _errors, _problem, below, central_difference
 from .result import PROVED, UNDECIDED, FactResult, Statement
-from .spec import FactSpec
 
 ELL = sp.Symbol("ell")
 
@@ -93,3 +98,73 @@ def _softmax(fact: FactSpec, derived, lhs, zs, ys) -> FactResult:
                       "respect to the logits is ŷ − y, where ŷ = softmax(z), whenever the "
                       "targets sum to 1.", statements, ("the targets sum to 1",),
                       details={"outputs": len(zs)})
+
+
+# ------------------------------------------------------------- the numeric check
+
+
+def _np_softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _np_sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+#: The closed forms the fact claims, in NumPy: (z, y) -> ∂ℓ/∂z.
+FORMULAS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "softmax_ce": lambda z, y: _np_softmax(z) - y,
+    "bce_sigmoid": lambda z, y: _np_sigmoid(z) - y,
+    "mse_identity": lambda z, y: z - y,
+}
+
+
+_FORMULA_WORDS = {"softmax_ce": "softmax(z) − y", "bce_sigmoid": "σ(z) − y",
+                  "mse_identity": "ŷ − y"}
+
+
+
+def _loss_targets(net: NetworkSpec, rng, shape) -> np.ndarray:
+    if net.loss.name == "softmax_ce":
+        return rng.dirichlet(np.ones(shape[1]), size=shape[0])   # targets summing to 1
+    if net.loss.name in ("bce", "latex"):
+        return rng.uniform(0.0, 1.0, size=shape)
+    return rng.normal(size=shape)
+
+
+def loss_gradient_check(net: NetworkSpec, result: FactResult, rng, rows: int = 4) -> FactNumeric:
+    K = net.layers[-1]
+    Z = rng.normal(0.0, 1.5, size=(rows, K))
+    Y = _loss_targets(net, rng, Z.shape)
+    f_out = net.output_activation
+    pair = _pair(net)
+    if pair is not None:
+        analytic = FORMULAS[pair](Z, Y)
+        what = f"the closed form {_FORMULA_WORDS[pair]}"
+    else:   # no closed form claimed: the chain rule dℓ/dŷ · f'(z) in NumPy
+        _, dyhat = net.loss.np_value_and_grad(f_out.np_f(Z), Y)
+        analytic = dyhat * f_out.np_df(Z)
+        what = "the chain rule dℓ/dŷ · f'(z)"
+
+    def total() -> float:
+        return net.loss.np_value_and_grad(f_out.np_f(Z), Y)[0]
+
+    numeric = np.array([[central_difference(total, Z, (n, m)) for m in range(K)]
+                        for n in range(rows)])
+    abs_err, rel_err, ok = _errors(analytic, numeric)
+    problems = ()
+    if result.verdict == PROVED and not ok:
+        problems = (_problem(result, f"{what} disagrees with finite differences of the loss "
+                             f"(largest error {abs_err:.3g})"),)
+    return FactNumeric(
+        f"{what[0].upper()}{what[1:]}, evaluated in NumPy, against central finite "
+        f"differences of the NumPy loss in the output pre-activations z, at {rows} random "
+        f"points with {K} output(s)" + (" (targets summing to 1)" if pair == "softmax_ce"
+                                         else "") + ".",
+        (("points", rows), ("max_abs_error", abs_err), ("max_rel_error", rel_err),
+         ("passed", ok)),
+        (f"{rows * K} derivatives checked: " + ("all within" if ok else "NOT all within")
+         + f" |a − n| ≤ {ATOL:g} + {RTOL:g}|n|",
+         f"largest absolute error {below(abs_err)}, largest relative error {below(rel_err)}"),
+        problems)

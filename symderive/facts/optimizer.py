@@ -12,12 +12,20 @@ difference of the updated values is shown and evaluated at a witness.
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
+from ..engine import mlp
+from ..engine.symmetry import BROKEN, PRESERVED, UNDECIDED, settle_hypothesis
+from ..numeric import points
+from ..numeric.optimizers import make
+from ..numeric.training import gap
 from ..spec import Hypothesis, NetworkSpec
-from ..symmetry import BROKEN, PRESERVED, UNDECIDED, settle_hypothesis
+from ..spec.facts import FactSpec
+from .checks import GAP_TOL
+from .checks import LAMBDA as DECAY
+from .checks import PER_UNIT, FactNumeric, _problem, _slots, below
 from .result import FactResult, Statement
-from .spec import FactSpec
 
 MU, BETA1, BETA2, EPS, LAMBDA = sp.symbols("mu beta_1 beta_2 epsilon lambda", positive=True)
 T = sp.Symbol("t", integer=True, positive=True)
@@ -114,3 +122,55 @@ def _witness(diff: sp.Expr, s: dict[str, sp.Symbol]) -> dict:
     return {"theta": float(WITNESS["theta"]), "g": float(WITNESS["g"]), "state": 0.0, "t": 1,
             "eta_i": float(WITNESS["eta_i"]), "eta_j": float(WITNESS["eta_j"]),
             "difference": value}
+
+
+# ------------------------------------------------------------- the numeric check
+
+
+def _unit_mask(p: mlp.Params, layer: int, unit: int) -> mlp.Params:
+    """1 on the unit's incoming weights, bias and outgoing weights, 0 elsewhere."""
+    m = mlp.Params([np.zeros_like(w) for w in p.W], [np.zeros_like(v) for v in p.b])
+    m.W[layer - 1][unit - 1, :] = 1.0
+    m.b[layer - 1][unit - 1] = 1.0
+    m.W[layer][:, unit - 1] = 1.0
+    return m
+
+
+def optimizer_check(net: NetworkSpec, result: FactResult, rng, steps: int,
+                    lr: float) -> FactNumeric:
+    fact = result.fact
+    hyp = Hypothesis("all tied", fact.layer, fact.units, net.groups(), ())
+    p = points.initial_params(net, hyp, rng)
+    X = points.inputs(net, rng, net.samples)
+    Y = points.targets(net, rng)
+    per_unit = fact.learning_rates == "per_unit"
+    rates = _unit_mask(p, fact.layer, fact.units[1])
+    rates = [lr * (1 + (PER_UNIT - 1) * r) if per_unit else lr
+             for _, r in _slots(rates)]
+    opt = make(fact.optimizer, rates, DECAY if fact.weight_decay else 0.0)
+    groups = net.groups()
+    gaps = [gap(p, hyp, groups)]
+    for _ in range(steps):
+        _, grad, _ = mlp.loss_and_gradient(net, p, X, Y)
+        opt.step(p.W + p.b, grad.W + grad.b)
+        gaps.append(gap(p, hyp, groups))
+    largest, last = max(gaps), gaps[-1]
+    problems = ()
+    if result.verdict == "preserved" and largest > GAP_TOL:
+        problems = (_problem(result, f"the tied units separated (gap {largest:.3g})"),)
+    if result.verdict == "broken" and last <= GAP_TOL:
+        problems = (_problem(result, f"the units stayed tied for {steps} steps"),)
+    rate_words = (f"learning rate {lr:g} for unit {fact.units[0]} and {PER_UNIT * lr:g} for "
+                  f"unit {fact.units[1]}" if per_unit else f"learning rate {lr:g}")
+    return FactNumeric(
+        f"{steps} steps of {fact.optimizer}"
+        + (f" with weight decay {DECAY:g}" if fact.weight_decay else "")
+        + f" in NumPy ({rate_words}), on the network from a random start with units "
+        f"{fact.units[0]} and {fact.units[1]} of layer {fact.layer} fully tied and zero "
+        "optimiser state.",
+        (("steps", steps), ("max_gap", largest), ("final_gap", last)),
+        (f"largest gap between the two units' parameters: "
+         f"{below(largest) if largest <= GAP_TOL else f'{largest:.3g}'}"
+         + (" (they stay identical)" if largest <= GAP_TOL else ""),
+         f"gap after the last step: {below(last) if last <= GAP_TOL else f'{last:.3g}'}"),
+        problems)

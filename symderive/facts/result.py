@@ -7,7 +7,7 @@ from typing import Any
 import sympy as sp
 
 from ..notation import tex
-from .spec import FactSpec
+from ..spec.facts import FactSpec
 
 PROVED, REFUTED, UNDECIDED = "proved", "refuted", "undecided"
 

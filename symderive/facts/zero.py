@@ -15,21 +15,28 @@ hidden units of each layer stay identical for ever (the layer acts as width 1).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import sympy as sp
 
-from .. import mlp
-from ..generic import instantiated_network, instantiation
-from ..gradients import direct_gradient
-from ..local import LocalModel, act, concrete, is_identically_zero
-from ..network import Network, bias, weight
+from ..engine import mlp
+from ..engine.generic import instantiated_network, instantiation
+from ..engine.gradients import direct_gradient
+from ..engine.local import LocalModel, act, concrete, is_identically_zero
+from ..engine.network import Network, bias, weight
+from ..engine.residual import _sum, tidy
+from ..engine.symmetry import PRESERVED, settle_hypothesis
+from ..engine.witness import random_point
 from ..notation import partial
-from ..residual import _sum, tidy
+from ..numeric import points
 from ..spec import Hypothesis, NetworkSpec
-from ..symmetry import PRESERVED, settle_hypothesis
-from ..witness import random_point
+from ..spec.facts import FactSpec
+from .checks import GAP_TOL
+from .checks import NONZERO as NONZERO_TOL
+from .checks import (POINTS, ZERO_TOL, FactNumeric, _point, _problem, _size, _slots, below,
+                     central_difference, loss)
 from .result import UNDECIDED, FactResult, Statement
-from .spec import FactSpec
 
 LOSS = sp.Symbol("L")
 ZERO, NONZERO, IFF = "zero", "nonzero", "zero iff sigma(0) = 0"
@@ -192,3 +199,111 @@ def _identical_layers(network: NetworkSpec, seed: int) -> dict[str, str]:
 
 
 __all__ = ["unit_gradient", "zero_init", "unit_expressions", "zero_point", "PRESERVED"]
+
+
+# ------------------------------------------------------------- the numeric check
+
+
+def _hidden_spread(p: mlp.Params) -> float:
+    """Largest difference between any hidden unit's parameters and unit 1's, over hidden layers."""
+    spread = 0.0
+    for l in range(len(p.W) - 1):
+        parts = [p.W[l], p.b[l][:, None], p.W[l + 1].T]
+        rows = np.concatenate(parts, axis=1)
+        spread = max(spread, float(np.max(np.abs(rows - rows[:1]))))
+    return spread
+
+
+def zero_init_check(net: NetworkSpec, result: FactResult, rng, steps: int,
+                    lr: float) -> FactNumeric:
+    sizes = net.layers
+    depth = len(sizes) - 1
+    p = mlp.Params([np.zeros((sizes[l], sizes[l - 1])) for l in range(1, depth + 1)],
+                   [np.zeros(sizes[l]) for l in range(1, depth + 1)])
+    if net.bias:
+        p.b[-1][...] = rng.normal(size=sizes[-1])     # the output biases are free
+    X = points.inputs(net, rng, net.samples)
+    Y = points.targets(net, rng)
+    start = p.copy()
+    spread = 0.0
+    for _ in range(steps):
+        _, grad, _ = mlp.loss_and_gradient(net, p, X, Y)
+        for (_, w), (_, g) in zip(_slots(p), _slots(grad)):
+            w -= lr * g
+        spread = max(spread, _hidden_spread(p))
+    change = {name: float(np.max(np.abs(w - w0), initial=0.0))
+              for (name, w), (_, w0) in zip(_slots(p), _slots(start))}
+    moved = [name for name, c in change.items() if c > 1e-12 and name != f"b{depth}"]
+    sigma0 = float(net.activation.np_f(np.zeros(1))[0])
+    expect_stuck = {"stuck": True, "trains, units identical": False,
+                    "stuck iff sigma(0) = 0": sigma0 == 0.0}.get(result.verdict)
+    problems = []
+    if expect_stuck is True and moved:
+        problems.append(_problem(result, f"{', '.join(moved)} moved during {steps} steps of "
+                                 "gradient descent"))
+    if expect_stuck is False and not moved:
+        problems.append(_problem(result, f"nothing but the output biases moved during {steps} "
+                                 "steps of gradient descent"))
+    if expect_stuck is not None and spread > GAP_TOL:
+        problems.append(_problem(result, f"hidden units became different (spread {spread:.3g})"))
+    return FactNumeric(
+        f"{steps} steps of full-batch gradient descent (learning rate {lr:g}) in NumPy from "
+        "all-zero weights and biases (random output biases), on random data with "
+        f"{net.samples} sample(s).",
+        (("steps", steps), ("moved", moved), ("max_change", change),
+         ("max_hidden_unit_spread", spread), ("sigma_at_0", sigma0)),
+        (("parameters that moved (output biases aside): " + (", ".join(moved) or "none")),
+         f"largest spread between the hidden units of a layer: {below(spread)}"
+         + (" (identical)" if spread <= GAP_TOL else "")),
+        tuple(problems))
+
+
+def _group_entries(p: mlp.Params, layer: int, unit: int, group: str):
+    """(array, index) of every entry of a unit's group."""
+    if group == "incoming":
+        return [(p.W[layer - 1], (unit - 1, k)) for k in range(p.W[layer - 1].shape[1])]
+    if group == "bias":
+        return [(p.b[layer - 1], (unit - 1,))]
+    return [(p.W[layer], (m, unit - 1)) for m in range(p.W[layer].shape[0])]
+
+
+def _fd_group(net, p, X, Y, layer: int, unit: int, group: str,
+              f: Callable[[], float] | None = None) -> np.ndarray:
+    f = f or (lambda: loss(net, p, X, Y))
+    return np.array([central_difference(f, a, idx)
+                     for a, idx in _group_entries(p, layer, unit, group)])
+
+
+def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
+    fact = result.fact
+    other = fact.unit % net.layers[fact.layer] + 1
+    hyp = Hypothesis("unit", fact.layer, (fact.unit, other), (), fact.zero)
+    status = dict(result.details.get("gradients", {}))
+    sigma0 = float(net.activation.np_f(np.zeros(1))[0])
+    kink = (not net.activation.smooth and mlp.pinned_at_zero(net, hyp)
+            and 0.0 in net.activation.kinks)
+    groups = [g for g in status if not (kink and g in ("incoming", "bias"))]
+    largest = {g: 0.0 for g in groups}
+    for _ in range(POINTS):
+        p, X, Y = _point(net, hyp, rng)
+        for g in groups:
+            v = _fd_group(net, p, X, Y, fact.layer, fact.unit, g)
+            largest[g] = max(largest[g], float(np.max(np.abs(v), initial=0.0)))
+    problems = []
+    for g in groups:
+        zero = status[g] == "zero" or (status[g] == "zero iff sigma(0) = 0" and sigma0 == 0.0)
+        if zero and largest[g] > ZERO_TOL:
+            problems.append(_problem(result, f"the {g} gradient is {largest[g]:.3g}, not 0"))
+        if not zero and largest[g] <= NONZERO_TOL:
+            problems.append(_problem(result, f"the {g} gradient was 0 at {POINTS} random points"))
+    lines = tuple(f"{g}: largest |∂L/∂θ| {_size(largest[g], NONZERO_TOL)} (fact: {status[g]})"
+                  for g in groups)
+    if kink:
+        lines += ("incoming and bias not checked: the unit's pre-activation is pinned at the "
+                  "activation's kink",)
+    return FactNumeric(
+        f"Central finite differences of the NumPy loss for unit {fact.unit}'s groups, at "
+        f"{POINTS} random points with its groups {', '.join(fact.zero) or '(none)'} set to "
+        "zero.",
+        (("points", POINTS), ("max_abs_gradient", largest), ("sigma_at_0", sigma0)),
+        lines, tuple(problems))

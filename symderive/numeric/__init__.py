@@ -20,8 +20,8 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
+from ..engine.symmetry import PRESERVED, HypothesisResult
 from ..spec import Spec
-from ..symmetry import PRESERVED, HypothesisResult
 from .agreement import gradient_problems, notes, training_problems
 from .gradcheck import GradientCheck, gradient_check
 from .training import Training, simulate

@@ -13,8 +13,8 @@ that the tied set is unstable under the optimizer.  It gets a plain note.
 """
 from __future__ import annotations
 
+from ..engine.symmetry import BROKEN, EQUAL, PRESERVED, HypothesisResult
 from ..spec import Hypothesis
-from ..symmetry import BROKEN, EQUAL, PRESERVED, HypothesisResult
 from .gradcheck import ATOL, POINTS, RTOL, GradientCheck
 from .training import SEPARATED, Training
 

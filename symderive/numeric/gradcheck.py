@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import mlp
+from ..engine import mlp
 from ..spec import Hypothesis, NetworkSpec
 from .points import Start, check_point, forced_kink
 from .symbolic import Gradients, evaluator

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import mlp
-from ..mlp import KINK, pinned_at_zero  # noqa: F401 - KINK re-exported for callers
+from ..engine import mlp
+from ..engine.mlp import KINK, pinned_at_zero  # noqa: F401 - KINK re-exported for callers
 from ..spec import Hypothesis, NetworkSpec
 
 #: Parameter draws, and redraws of one sample, before giving up on a kink-free point.

@@ -32,12 +32,12 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy as sp
 
-from .. import mlp
-from ..functions import lambdify_safe
-from ..gradients import direct_gradient
-from ..local import LocalModel, act, concrete
-from ..network import Network, activation_value, delta, preactivation, weight
+from ..engine import mlp
+from ..engine.gradients import direct_gradient
+from ..engine.local import LocalModel, act, concrete
+from ..engine.network import Network, activation_value, delta, preactivation, weight
 from ..spec import Hypothesis, NetworkSpec
+from ..spec.functions import lambdify_safe
 from .points import Start
 
 #: Names network.py generates: parameters, inputs, targets and the opaque local quantities.

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import mlp
+from ..engine import mlp
 from ..spec import CheckSpec, Hypothesis, NetworkSpec
 from .optimizers import make
 from .points import Start, training_start

@@ -1,10 +1,9 @@
 """What the LaTeX and Markdown renderers share: dispatch on node class, math, row breaking."""
 from __future__ import annotations
 
-from ..breaking import LINE, note_width, tex_lines, width
 from ..notation import tex
 from ..report.model import Aligned, Document, Row
-
+from .breaking import LINE, note_width, tex_lines, width
 
 #: The width (in characters of math) an equation number takes from a line.
 NUMBER = 4

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..api import Derivation
-from ..printing import latex
-from ..symmetry import GroupResult, HypothesisResult
+from ..engine.symmetry import GroupResult, HypothesisResult
+from ..notation.printing import latex
+
+if TYPE_CHECKING:  # the type only: api (above) calls this renderer
+    from ..api import Derivation
 
 
 def report_dict(d: Derivation) -> dict[str, Any]:

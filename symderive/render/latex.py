@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import textwrap
 
-from ..breaking import FRAGMENT_LINE, LINE
 from ..report import build_report
 from ..report.model import Document
 from .base import Renderer
+from .breaking import FRAGMENT_LINE, LINE
 from .text import latex_escape
 
 _HEADINGS = ("section", "subsection", "subsubsection", "paragraph")

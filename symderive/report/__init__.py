@@ -1,7 +1,7 @@
 """Reports: a document tree built from a derivation (no markup; see :mod:`symderive.render`).
 
-``build_report(derive(spec))`` gives a :class:`Document`; in a notebook it
-displays itself (``_repr_markdown_``, ``_repr_latex_``).
+``build_report(derive(spec))`` gives a :class:`Document`; in a notebook the
+:class:`~symderive.api.Derivation` displays itself through the renderers.
 """
 from __future__ import annotations
 

@@ -10,17 +10,17 @@ import re
 
 import sympy as sp
 
-from ..local import LocalModel
+from ..engine.local import LocalModel
+from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
 from ..spec import NetworkSpec, Spec
-from ..symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
+from .facts import extra_sections
 from .formulas import (activation_rows, backprop_rows, forward_rows, gradient_rows, loss_rows,
                        uses_heaviside)
 from .hypothesis import hypothesis_section, outgoing_gap
-from .proofs import joined
 from .model import (Aligned, Block, Document, Math, Paragraph, Ref, Row, Section, Strong, Table,
                     inline, para)
-from .facts import extra_sections
 from .numeric import numeric_section
+from .proofs import joined
 from .steps import GROUP_NAMES, difference, settled
 
 _LOSS_NAMES = {"mse": "the squared error", "bce": "the binary cross-entropy",

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..functions import Z, relu, sigmoid
-from ..local import act, dact
-from ..network import (activation_value, bias, delta, output_value, per_output_delta,
-                       preactivation, softmax_value, target, weight)
+from ..engine.local import act, dact
+from ..engine.network import (activation_value, bias, delta, output_value, per_output_delta,
+                              preactivation, softmax_value, target, weight)
 from ..notation import index_sum, outact, partial
 from ..spec import NetworkSpec
+from ..spec.functions import Z, relu, sigmoid
 from .model import Row
 
 LOSS = sp.Symbol("L")

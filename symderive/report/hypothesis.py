@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..local import LocalModel
-from ..network import weight
+from ..engine.local import LocalModel
+from ..engine.network import weight
+from ..engine.symmetry import DIFFERENT, EQUAL, GroupResult, HypothesisResult
+from ..engine.witness import Witness
 from ..notation import IndexRange, matrix, number, vector
 from ..spec import NetworkSpec
-from ..symmetry import DIFFERENT, EQUAL, GroupResult, HypothesisResult
-from ..witness import Witness
 from .model import Block, Equation, Math, Section, Strong, para
 from .proofs import theorem_blocks
 from .steps import GROUP_NAMES, assumption_exprs, component, consequence, group_blocks

@@ -174,18 +174,6 @@ class Document:
             children = getattr(block, "body", ())
             stack.extend(reversed(children))
 
-    def _repr_markdown_(self) -> str:
-        """Notebooks: the Markdown report (math typeset by the notebook's MathJax)."""
-        from ..render.markdown import render_document
-
-        return render_document(self)
-
-    def _repr_latex_(self) -> str:
-        """Notebooks exported to LaTeX/PDF: a fragment to place in the document."""
-        from ..render.latex import render_document
-
-        return render_document(self, fragment=True)
-
     def theorem_numbers(self) -> dict[str, int]:
         """Theorem label -> number, in document order (what LaTeX would number them)."""
         theorems = [b for b in self.blocks() if isinstance(b, Theorem)]

@@ -13,8 +13,8 @@ from typing import Any
 import sympy as sp
 
 from ..notation import number
-from .model import Alert, Block, Inline, Items, Math, Plot, Section, Series, Table, Text, inline
-from .model import para
+from .model import (Alert, Block, Inline, Items, Math, Plot, Section, Series, Table, Text, inline,
+                    para)
 
 #: Gaps below this (exact zeros included) are drawn at it: a log axis has no 0.
 FLOOR = 1e-18

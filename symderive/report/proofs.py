@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..local import LocalModel, act
-from ..network import bias, preactivation, weight
-from ..notation import display_order, GradOf, LossOf, Step, Swap, index_sum, minus, partial
-from ..symmetry import BROKEN, DIFFERENT, PRESERVED, UNDECIDED, HypothesisResult
+from ..engine.local import LocalModel, act
+from ..engine.network import bias, preactivation, weight
+from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, UNDECIDED, HypothesisResult
+from ..notation import GradOf, LossOf, Step, Swap, display_order, index_sum, minus, partial
 from .formulas import LOSS, sample
-from .model import Aligned, Block, Equation, Math, Paragraph, Proof, Ref, Row, Strong, Theorem
-from .model import para
+from .model import Aligned, Block, Equation, Math, Paragraph, Proof, Ref, Row, Strong, Theorem, para
 from .steps import GROUP_NAMES, difference, parameter, settled
 
 THETA = sp.Symbol("theta")

@@ -15,14 +15,13 @@ gets a chain of its own (:func:`group_blocks`), so that no line grows with Σ_n.
 """
 from __future__ import annotations
 
-
 import sympy as sp
 
-from ..local import LocalModel, act, dact
-from ..residual import readable
-from ..network import activation_value, bias, delta, preactivation, weight
+from ..engine.local import LocalModel, act, dact
+from ..engine.network import activation_value, bias, delta, preactivation, weight
+from ..engine.residual import readable
+from ..engine.symmetry import EQUAL, GroupResult
 from ..notation import index_sum, minus, partial, tex
-from ..symmetry import EQUAL, GroupResult
 from .formulas import LOSS, sample
 from .model import Aligned, Block, Math, Row, para
 

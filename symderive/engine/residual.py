@@ -12,9 +12,9 @@ import re
 
 import sympy as sp
 
+from ..notation.printing import latex
 from .local import LocalModel, act, dact
 from .network import Network, delta, per_output_delta, target
-from .printing import latex
 
 #: Sums with more terms than this are written with Σ and a generic index.
 EXPLICIT = 3

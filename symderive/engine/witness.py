@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ..spec import Hypothesis, NetworkSpec
 from . import mlp
 from .generic import instantiation
-from .spec import Hypothesis, NetworkSpec
 
 #: A difference counts as non-zero when it exceeds this, relative to the gradients' scale.
 RELATIVE_THRESHOLD = 1e-7

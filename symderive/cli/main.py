@@ -11,9 +11,9 @@ import importlib
 import sys
 from pathlib import Path
 
-from .errors import SpecError, SymderiveError, one_line
+from ..errors import SpecError, SymderiveError, one_line
 
-BUNDLED = Path(__file__).resolve().parent.parent / "derivations"
+BUNDLED = Path(__file__).resolve().parents[2] / "derivations"
 #: A spec is a short TOML file; anything bigger is refused unread.
 MAX_SPEC_BYTES = 1_000_000
 
@@ -52,7 +52,7 @@ def resolve_spec(name: str) -> Path:
 def read_spec(name: str, *, force: bool = True):
     """Load and validate the spec named on the command line; unless ``force``, refuse
     one over the resource limits of :mod:`symderive.guards` (exit 2, before any work)."""
-    from .spec import load_spec
+    from ..spec import load_spec
 
     path = resolve_spec(name)
     try:
@@ -65,7 +65,7 @@ def read_spec(name: str, *, force: bool = True):
                         source=str(path))
     spec = load_spec(str(path) if path.parent != BUNDLED else path.name, data)
     if not force:
-        from .guards import check_resources
+        from ..guards import check_resources
 
         check_resources(spec, data)
     return spec
@@ -89,15 +89,14 @@ def _derive(args: argparse.Namespace) -> int:
 def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = False, *,
                force: bool = False, quiet: bool = False) -> int:
     """Derive one spec and write its report; the exit status (0 or 1)."""
-    from .api import derive
-    from .guards import Progress
+    from ..api import derive
+    from ..guards import Progress
 
     spec = read_spec(spec_name, force=force)
     progress = Progress(enabled=not quiet)
     derivation = derive(spec, progress=progress)
     progress(f"writing {fmt}")
-    module = importlib.import_module(f".render.{(TEXT_FORMATS | BINARY_FORMATS)[fmt]}",
-                                     __package__)
+    module = importlib.import_module(f"symderive.render.{(TEXT_FORMATS | BINARY_FORMATS)[fmt]}")
     options = {"fragment": True} if fragment else {}
     _write(module.render(derivation, **options), output)
     return _numeric_status(derivation)
@@ -145,7 +144,7 @@ def _numeric_status(derivation) -> int:
     """Exit status 1, with one loud line on stderr, when the numbers contradict a proof.
 
     Called after the report is written: the report shows the contradiction too."""
-    from .numeric import contradictions
+    from ..numeric import contradictions
 
     found = contradictions(derivation.results, derivation.numeric)
     found += [p for f in getattr(derivation, "facts", ()) if getattr(f, "numeric", None)

@@ -17,7 +17,7 @@ import re
 
 import sympy as sp
 
-from .notation import ReportLatexPrinter
+from ..notation import ReportLatexPrinter
 
 #: Characters of math (as :func:`width` counts them) on a line of display math, left
 #: side, right side and note together: ~6.5pt per character at 11pt fills the article's

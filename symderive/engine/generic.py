@@ -22,53 +22,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import sympy as sp
-from sympy.core.function import ArgumentIndexError
 
-from .functions import ACTIVATIONS, YHAT, Y, Z, Activation, Loss
-from .local import LocalModel, act, dact, is_identically_zero
-from .spec import Hypothesis, NetworkSpec, Spec
-
-#: The spec value that asks for an undefined function.
-ANY = "any"
-#: What the undefined functions become wherever numbers are needed.
-INSTANTIATION = {"activation": "tanh", "loss": "mse"}
-
-
-class loss_fn(sp.Function):
-    """ℓ(ŷ, y), the per-output loss, undefined: proofs with it hold for every loss."""
-
-    nargs = 2
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        if argindex == 1:
-            return dloss(*self.args)
-        raise ArgumentIndexError(self, argindex)
-
-    def _latex(self, printer, exp=None):
-        s = rf"\ell\left({printer._print(self.args[0])}, {printer._print(self.args[1])}\right)"
-        return s if exp is None else rf"{s}^{{{exp}}}"
-
-
-class dloss(sp.Function):
-    """∂ℓ/∂ŷ (ŷ, y), the derivative of the undefined loss in its first argument."""
-
-    nargs = 2
-
-    def _latex(self, printer, exp=None):
-        s = (rf"\partial_{{\hat{{y}}}}\ell\left({printer._print(self.args[0])}, "
-             rf"{printer._print(self.args[1])}\right)")
-        return s if exp is None else rf"{s}^{{{exp}}}"
-
-
-def _any_activation() -> Activation:
-    tanh = ACTIVATIONS[INSTANTIATION["activation"]]
-    return Activation(ANY, act(Z), tanh.np_f, tanh.np_df, smooth=True)
-
-
-#: The undefined activation σ; its NumPy twin is the instantiation (tanh).
-ANY_ACTIVATION = _any_activation()
-#: The undefined loss Σ_m ℓ(ŷ_m, y_m); ``functions.Loss`` evaluates it numerically as MSE.
-ANY_LOSS = Loss(ANY, loss_fn(YHAT, Y))
+from ..spec import Hypothesis, NetworkSpec, Spec
+from ..spec.functions import ACTIVATIONS, Loss
+from ..spec.undefined import ANY, ANY_ACTIVATION, ANY_LOSS, INSTANTIATION, act, dact, dloss, loss_fn
+from .local import LocalModel, is_identically_zero
 
 
 def is_generic(network: NetworkSpec) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import SpecError
+from ..errors import SpecError
 
 EXTENSIONS = {"json": ".json", "markdown": ".md", "latex": ".tex", "pdf": ".pdf"}
 

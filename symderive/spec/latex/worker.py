@@ -1,6 +1,6 @@
-"""The process that parses untrusted LaTeX for :mod:`symderive.latex_input`, and its handle.
+"""The process that parses untrusted LaTeX for :mod:`symderive.spec.latex`, and its handle.
 
-Child side: ``python -m symderive._latex_worker MEMORY_BYTES TIME_LIMIT_S``
+Child side: ``python -m symderive.spec.latex.worker MEMORY_BYTES TIME_LIMIT_S``
 reads pickled ``(kind, text)`` requests on stdin and writes pickled replies on
 stdout: ``("ok", expr)``, ``("LatexInputError" | "ResourceLimitError",
 message)`` or ``("bug", traceback)``.  It runs under an address-space limit
@@ -49,7 +49,7 @@ class WorkerHandle:
     def request(self, message: tuple, *, time_limit: float, memory_limit: int,
                 startup_timeout: float) -> tuple[str, object]:
         """Send ``message`` and return the reply; raise ResourceLimitError on timeout or death."""
-        from .errors import ResourceLimitError
+        from ...errors import ResourceLimitError
         with self._lock:
             self._ensure_started(memory_limit, time_limit)
             self._wait_ready(startup_timeout)
@@ -77,7 +77,7 @@ class WorkerHandle:
         paths = [root] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), OMP_NUM_THREADS="1",
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")   # fit under RLIMIT_AS
-        command = self._command or [sys.executable, "-m", "symderive._latex_worker",
+        command = self._command or [sys.executable, "-m", "symderive.spec.latex.worker",
                                     str(memory_limit), str(time_limit)]
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=env, close_fds=True)
@@ -129,8 +129,8 @@ def _limit_memory(max_bytes: int) -> None:
 
 def _answer(kind: str, text: str) -> tuple[tuple[str, object], bool]:
     """The reply to one request, and whether the worker should exit afterwards."""
-    from symderive.errors import LatexInputError, ResourceLimitError
-    from symderive.latex_input import parse_untrusted
+    from ...errors import LatexInputError, ResourceLimitError
+    from .grammar import parse_untrusted
     try:
         return ("ok", parse_untrusted(kind, text)), False
     except (LatexInputError, ResourceLimitError) as exc:
@@ -156,7 +156,7 @@ def main(argv: list[str]) -> int:
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     _limit_memory(memory)
     try:
-        from symderive.latex_input import parse_untrusted
+        from .grammar import parse_untrusted
         parse_untrusted("activation", r"\frac{1}{1+e^{-z}}")   # load and prime the grammar
     except BaseException:
         replies.send(("fatal", traceback.format_exc()))

@@ -15,7 +15,7 @@ from functools import cached_property, lru_cache
 
 import sympy as sp
 
-from .spec import NetworkSpec
+from ..spec import NetworkSpec
 
 
 def weight(layer: int, row: int, col: int) -> sp.Symbol:

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..spec import Hypothesis, NetworkSpec
 from . import generic
 from .gradients import direct_gradient
 from .local import LocalModel, concrete, is_identically_zero
 from .network import Network
 from .residual import display_residual
-from .spec import Hypothesis, NetworkSpec
 from .witness import Witness, find_witness
 
 EQUAL, DIFFERENT, UNDECIDED = "equal", "different", "undecided"

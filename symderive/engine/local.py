@@ -21,28 +21,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..spec import Hypothesis, NetworkSpec
+from ..spec.undefined import act, dact  # noqa: F401 - σ, σ' of every local derivation
 from .network import activation_value, delta, preactivation, weight
-from .spec import Hypothesis, NetworkSpec
-
-
-class act(sp.Function):
-    """The hidden activation σ, undefined: proofs with it hold for every σ."""
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        return dact(self.args[0])  # so that the chain rule writes σ', not a Derivative
-
-    def _latex(self, printer, exp=None):
-        s = rf"\sigma\left({printer._print(self.args[0])}\right)"
-        return s if exp is None else rf"{s}^{{{exp}}}"
-
-
-class dact(sp.Function):
-    """σ', the derivative of the hidden activation, undefined."""
-
-    def _latex(self, printer, exp=None):
-        s = rf"\sigma'\left({printer._print(self.args[0])}\right)"
-        return s if exp is None else rf"{s}^{{{exp}}}"
-
 
 Sample = int | str  # a sample number, or "n" for the generic sample
 

@@ -21,8 +21,8 @@ import re
 
 import sympy as sp
 
-from .functions import relu, sigmoid, softplus
-from .local import act, dact
+from ..spec.undefined import act, dact
+from ..spec.functions import relu, sigmoid, softplus
 from .printing import SymderiveLatexPrinter
 
 _MATRIX = re.compile(r"^(W|b)(\d+)$")

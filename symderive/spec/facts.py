@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SpecError
-from ..spec import (GROUPS, OPTIMIZERS, NetworkSpec, _groups, _int, _string, _unknown,
-                    unit_pair)
+from .fields import _groups, _int, _string, _unknown, unit_pair
+from .model import GROUPS, OPTIMIZERS, NetworkSpec
 
 _COMMON = {"kind", "name"}
 #: kind -> the keys its table may have besides kind and name.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spec import Hypothesis, NetworkSpec
+from ..spec import Hypothesis, NetworkSpec
 
 #: A pre-activation closer than this to a kink makes the derivative there depend on
 #: the H(0) convention and finite differences unreliable.

@@ -1,0 +1,20 @@
+"""Reading input: a TOML spec in, a validated :class:`Spec` out.
+
+- :mod:`.model`: the frozen dataclasses every later stage sees;
+- :mod:`.load`: bytes → TOML → :class:`Spec`, with file and line in every error;
+- :mod:`.validate`: the tables, field by field (every error names its field);
+- :mod:`.facts`: the ``[[fact]]`` tables;
+- :mod:`.functions`: the table of named activations and losses (SymPy + NumPy twins);
+- :mod:`.undefined`: σ, σ', ℓ of generic mode;
+- :mod:`.latex`: activation and loss formulas written in LaTeX, parsed safely.
+
+TOML never leaves this package.
+"""
+from __future__ import annotations
+
+from .load import load_spec, locate, parse_spec
+from .model import (GROUPS, MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec, Hypothesis,
+                    NetworkSpec, Spec)
+
+__all__ = ["GROUPS", "OPTIMIZERS", "MAX_LAYER_WIDTH", "MAX_SAMPLES", "NetworkSpec",
+           "Hypothesis", "CheckSpec", "Spec", "parse_spec", "load_spec", "locate"]

@@ -1,0 +1,87 @@
+"""Field primitives of spec validation: every error names its field and what is allowed.
+
+Shared by :mod:`.validate` (network, hypotheses, check) and :mod:`.facts` (the
+``[[fact]]`` tables).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import SpecError
+from .model import GROUPS, NetworkSpec
+
+
+def _unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            prefix = f"{where}." if where else ""
+            raise SpecError(f"unknown key; allowed keys are {', '.join(sorted(allowed))}",
+                            field=f"{prefix}{key}")
+
+
+def _table(value: Any, where: str, required: bool = False) -> dict[str, Any]:
+    if value is None and required:
+        raise SpecError(f"a [{where}] table is required", field=where)
+    if not isinstance(value, dict):
+        raise SpecError("must be a table", field=where)
+    return value
+
+
+def _string(value: Any, where: str, max_len: int = 2000) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"must be a string, not {_type_name(value)}", field=where)
+    if len(value) > max_len:
+        raise SpecError(f"is {len(value)} characters long; at most {max_len} allowed", field=where)
+    return value
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _int(value: Any, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"must be an integer, not {_type_name(value)}", field=where)
+    if not low <= value <= high:
+        raise SpecError(f"must be between {low} and {high}, got {value}", field=where)
+    return value
+
+
+def _groups(value: Any, where: str, network: NetworkSpec) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise SpecError(f"must be an array of groups from {', '.join(GROUPS)}", field=where)
+    out: list[str] = []
+    for g in value:
+        if g not in GROUPS:
+            raise SpecError(f"unknown group {g!r}; allowed: {', '.join(GROUPS)}", field=where)
+        if g == "bias" and not network.bias:
+            raise SpecError("names the bias group, but the network has bias = false",
+                            field=where)
+        if g in out:
+            raise SpecError(f"names the group {g!r} twice", field=where)
+        out.append(g)
+    return tuple(sorted(out, key=GROUPS.index))
+
+
+def _hidden_layer(value: Any, where: str, hidden: int) -> int:
+    """A hidden layer, 1-based; naming the input or output layer gets its own message."""
+    if type(value) is int and value in (0, hidden + 1):
+        which = "the input layer" if value == 0 else "the output layer"
+        raise SpecError(f"must be a hidden layer, between 1 and {hidden}: layer {value} is "
+                        f"{which}", field=where)
+    return _int(value, where, 1, hidden)
+
+
+def unit_pair(units: Any, where: str, layer: int, network: NetworkSpec) -> tuple[int, int]:
+    """Two distinct units of hidden ``layer`` (1-based), read from the field ``where``."""
+    width = network.layers[layer]
+    if width < 2:
+        raise SpecError(f"layer {layer} has only one unit: a hypothesis compares two units of "
+                        "a layer with at least 2 (widen it in network.layers)", field=where)
+    if not isinstance(units, list) or len(units) != 2:
+        raise SpecError(f"must be two distinct units of layer {layer}, 1 to {width}", field=where)
+    u = tuple(_int(n, where, 1, width) for n in units)
+    if u[0] == u[1]:
+        raise SpecError(f"must be two distinct units, got {u[0]} twice", field=where)
+    return (u[0], u[1])

@@ -1,0 +1,128 @@
+"""Read a spec: bytes -> TOML -> :class:`~symderive.spec.model.Spec`, with line numbers.
+
+Every problem is a :class:`~symderive.errors.SpecError` naming the field, what
+is allowed, and the line where it can be found.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+
+from ..errors import SpecError
+from .model import Spec
+from .validate import _BACKSLASH_HINT
+from .validate import build_spec as _build_spec
+
+
+def parse_spec(text: str, source: str = "<spec>") -> Spec:
+    """Parse TOML ``text`` (from file ``source``) into a validated :class:`Spec`."""
+    if not _has_content(text):
+        raise SpecError("the spec is empty: it needs a [network] table and at least one "
+                        "[[hypothesis]] table", source=source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        hint = _BACKSLASH_HINT if "Unescaped '\\'" in str(exc) else ""
+        raise SpecError(f"invalid TOML: {exc}{hint}", source=source,
+                        line=_toml_line(exc)) from None
+    except RecursionError:
+        # tomllib reads nested arrays and inline tables recursively.
+        raise SpecError("invalid TOML: arrays or inline tables are nested too deeply",
+                        source=source) from None
+    try:
+        return _build_spec(data, source)
+    except SpecError as exc:
+        raise exc.located(source, _find_line(text, exc.field)) from None
+
+
+def load_spec(path: str, text: bytes | str) -> Spec:
+    """Parse the bytes of a spec file; invalid UTF-8 is a :class:`SpecError`."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")  # tolerate the BOM some editors write
+        except UnicodeDecodeError as exc:
+            line = text.count(b"\n", 0, exc.start) + 1
+            raise SpecError(f"not valid UTF-8 text: byte 0x{text[exc.start]:02x} at offset "
+                            f"{exc.start}; save the spec as UTF-8", source=path,
+                            line=line) from None
+    return parse_spec(text, path)
+
+
+def locate(error: SpecError, text: str) -> SpecError:
+    """``error``, found after parsing spec ``text`` (e.g. by :mod:`symderive.guards`),
+    with the line of its field."""
+    return error.located(error.source or "<spec>", _find_line(text, error.field))
+
+
+def _has_content(text: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("#") for line in text.splitlines())
+
+
+def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
+    m = re.search(r"at line (\d+)", str(exc))
+    return int(m.group(1)) if m else None
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)([^\]]*)\]")
+
+
+def _find_line(text: str, dotted: str | None) -> int | None:
+    """Best-effort line of the key named by ``dotted`` (``hypothesis[2].units``).
+
+    When the key itself is not in the file (a required key is missing) this is
+    the line of its table: the ``[network]`` or k-th ``[[hypothesis]]`` header.
+    """
+    m = re.fullmatch(r"([^.\[]+)(?:\[(\d+)\])?(?:\.([^.]+))?.*", dotted or "", re.S)
+    if not m:
+        return None
+    table, index, key = m.group(1), int(m.group(2)) if m.group(2) else None, m.group(3)
+    lines = text.splitlines()
+    found = _key_line(lines, table, index, key) if key is not None else None
+    return found if found is not None else _table_line(lines, table, index)
+
+
+def _key_pattern(*names: str) -> re.Pattern[str]:
+    """A line assigning the (dotted) key ``names``, bare or quoted."""
+    parts = [rf"(?:{re.escape(n)}|\"{re.escape(n)}\"|'{re.escape(n)}')" for n in names]
+    return re.compile(r"^\s*" + r"\s*\.\s*".join(parts) + r"\s*[=.]")
+
+
+def _header(line: str) -> tuple[bool, list[str]] | None:
+    """(is an array table, path) of a table header line, else None."""
+    h = _HEADER.match(line)
+    if not h:
+        return None
+    return h.group(1) == "[[", [p.strip().strip("\"'") for p in h.group(2).split(".")]
+
+
+def _key_line(lines: list[str], table: str, index: int | None, key: str) -> int | None:
+    inside, dotted = _key_pattern(key), _key_pattern(table, key)
+    section: list[str] | None = None
+    count = 0
+    for number, line in enumerate(lines, start=1):
+        header = _header(line)
+        if header:
+            section = header[1]
+            count += header[0] and section == [table]
+            if section[:2] == [table, key] and index in (None, count):
+                return number
+        elif section is None and index is None and dotted.match(line):
+            return number
+        elif section == [table] and index in (None, count) and inside.match(line):
+            return number
+    return None
+
+
+def _table_line(lines: list[str], table: str, index: int | None) -> int | None:
+    top, count, assign = True, 0, _key_pattern(table)
+    for number, line in enumerate(lines, start=1):
+        header = _header(line)
+        if header:
+            top = False
+            if header[1] == [table]:
+                count += header[0]
+                if index in (None, count):
+                    return number
+        elif top and assign.match(line):
+            return number
+    return None

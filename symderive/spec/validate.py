@@ -1,0 +1,213 @@
+"""Validate the tables of a parsed spec (plain dicts from TOML) into the data model.
+
+Every problem is a :class:`~symderive.errors.SpecError` naming the field and what
+is allowed; :mod:`.load` adds the file and line.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from ..errors import LatexInputError, ResourceLimitError, SpecError
+from .functions import ACTIVATIONS, LOSSES, Activation, Loss, activation_from_expr
+from .facts import parse_facts
+from .fields import (_groups, _hidden_layer, _int, _string, _table, _type_name, _unknown,
+                     unit_pair)
+from .model import (MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec, Hypothesis, NetworkSpec,
+                    Spec)
+
+_TOP_KEYS = {"title", "question", "description", "network", "hypothesis", "fact", "check"}
+_NETWORK_KEYS = {"layers", "activation", "output_activation", "bias", "loss", "samples"}
+_HYPOTHESIS_KEYS = {"name", "layer", "units", "tie", "zero"}
+_CHECK_KEYS = {"seed", "steps", "learning_rate", "optimizer"}
+
+
+def build_spec(data: dict[str, Any], source: str) -> Spec:
+    _unknown(data, _TOP_KEYS, "")
+    title = _string(data.get("title", _default_title(source)), "title")
+    question = data.get("question")
+    if question is not None:
+        question = _string(question, "question")
+    net = _table(data.get("network"), "network", required=True)
+    network = _network(net)
+    raw_hyps = data.get("hypothesis")
+    facts = _facts(data.get("fact"), network)
+    if facts and "hypothesis" not in data:
+        raw_hyps = []  # a spec of [[fact]] tables only
+    elif not isinstance(raw_hyps, list) or not raw_hyps:
+        raise SpecError("at least one [[hypothesis]] table (or [[fact]] table) is required",
+                        field="hypothesis")
+    hyps = tuple(_hypothesis(h, k, network) for k, h in enumerate(raw_hyps, start=1))
+    check = _check(_table(data.get("check", {}), "check"))
+    description = data.get("description")
+    if description is not None:
+        description = _string(description, "description", 300)
+    return Spec(title, question, network, hyps, check, source, description, facts)
+
+
+def _facts(value: Any, network: NetworkSpec) -> tuple:
+    """The [[fact]] tables (see :mod:`symderive.spec.facts`)."""
+    if value is None:
+        return ()
+    return parse_facts(value, network)
+
+
+def _default_title(source: str) -> str:
+    stem = re.sub(r"\.toml$", "", source.replace("\\", "/").split("/")[-1])
+    return stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Derivation"
+
+
+def _network(net: dict[str, Any]) -> NetworkSpec:
+    _unknown(net, _NETWORK_KEYS, "network")
+    layers = net.get("layers")
+    if not isinstance(layers, list):
+        raise SpecError("is required: an array of layer sizes [input, hidden..., output]",
+                        field="network.layers")
+    if len(layers) < 3:
+        raise SpecError("needs at least one hidden layer: [input, hidden..., output]",
+                        field="network.layers")
+    sizes = tuple(_int(n, "network.layers", 1, MAX_LAYER_WIDTH) for n in layers)
+    bias = net.get("bias", True)
+    if not isinstance(bias, bool):
+        raise SpecError(f"must be true or false, not {_type_name(bias)}", field="network.bias")
+    spec = NetworkSpec(
+        layers=sizes,
+        activation=_activation(net.get("activation", "tanh"), "network.activation"),
+        output_activation=_activation(net.get("output_activation", "identity"),
+                                      "network.output_activation"),
+        bias=bias,
+        loss=_loss(net.get("loss", "mse")),
+        samples=_int(net.get("samples", 1), "network.samples", 1, MAX_SAMPLES),
+    )
+    _check_bce_output(spec)
+    return spec
+
+
+#: Named output activations whose values can leave (0, 1), where ln ŷ or ln(1 − ŷ) is undefined.
+_UNBOUNDED_OUTPUTS = ("identity", "tanh", "relu", "softplus")
+
+
+def _check_bce_output(spec: NetworkSpec) -> None:
+    """Binary cross-entropy takes ln ŷ and ln(1 − ŷ): the outputs must lie in (0, 1)."""
+    out = spec.output_activation
+    if spec.loss.name == "bce" and out.latex_source is None and out.name in _UNBOUNDED_OUTPUTS:
+        raise SpecError(f'loss "bce" needs outputs in (0, 1), but output_activation is '
+                        f'"{out.name}"; use output_activation = "sigmoid" (or loss = '
+                        '"softmax_ce" for logits)', field="network.output_activation")
+
+
+_BACKSLASH_HINT = ("; write LaTeX in single quotes, latex = '\\frac{z}{2}', where a "
+                   "backslash is just a backslash (or double every backslash)")
+#: What TOML makes of \frac, \beta, \tanh, \right, \nabla in a double-quoted string: a
+#: control character and the rest of the command (a tab or newline alone may be layout).
+_ESCAPED_COMMAND = re.compile(
+    r"[\f\x08](?=[A-Za-z])"
+    r"|\t(?:anh|imes|ext|extrm|heta|au|frac|ilde|op|o)(?![A-Za-z])"
+    r"|\r(?:ight|ho|angle|brace|vert|m)(?![A-Za-z])"
+    r"|\n(?:abla|eq|e|u|ot|eg|ewline|orm)(?![A-Za-z])")
+_ESCAPED = {"\f": "\\f", "\t": "\\t", "\r": "\\r", "\n": "\\n", "\b": "\\b"}
+
+
+def _latex_table(value: dict[str, Any], where: str) -> str:
+    if set(value) != {"latex"}:
+        raise SpecError('a formula must be given as { latex = "..." }', field=where)
+    source = _string(value["latex"], f"{where}.latex", max_len=10_000)
+    m = _ESCAPED_COMMAND.search(source)
+    if m:
+        escape = _ESCAPED[m.group()[0]]
+        command = escape + source[m.start() + 1:m.start() + 6]
+        raise SpecError(f"has a control character where a backslash was meant: in a "
+                        f"double-quoted string TOML reads the {escape} of {command}... as an "
+                        "escape" + _BACKSLASH_HINT, field=f"{where}.latex")
+    return source
+
+
+def _activation(value: Any, where: str) -> Activation:
+    if isinstance(value, str):
+        if value == "any" and where == "network.activation":
+            from .undefined import ANY_ACTIVATION  # generic mode: σ undefined
+
+            return ANY_ACTIVATION
+        if value not in ACTIVATIONS:
+            generic = ", any (an undefined σ)" if where == "network.activation" else ""
+            raise SpecError(f"unknown activation {value!r}; known: {', '.join(ACTIVATIONS)}"
+                            f"{generic}, or {{ latex = '...' }} in z", field=where)
+        return ACTIVATIONS[value]
+    if isinstance(value, dict):
+        source = _latex_table(value, where)
+        from .latex import parse_activation  # lazy: pulls in the LaTeX parser
+
+        try:
+            expr = parse_activation(source)
+        except (LatexInputError, ResourceLimitError) as exc:
+            raise SpecError(str(exc), field=f"{where}.latex") from None
+        return activation_from_expr(expr, source)
+    raise SpecError(f"must be an activation name or {{ latex = '...' }}, not {_type_name(value)}",
+                    field=where)
+
+
+def _loss(value: Any) -> Loss:
+    where = "network.loss"
+    if isinstance(value, str):
+        if value == "any":
+            from .undefined import ANY_LOSS  # generic mode: ℓ(ŷ, y) undefined
+
+            return ANY_LOSS
+        if value not in LOSSES:
+            raise SpecError(f"unknown loss {value!r}; known: {', '.join(LOSSES)}, any (an "
+                            "undefined ℓ(ŷ, y)), or { latex = '...' } in \\hat{y} and y",
+                            field=where)
+        return Loss(value)
+    if isinstance(value, dict):
+        source = _latex_table(value, where)
+        from .latex import parse_loss  # lazy: pulls in the LaTeX parser
+
+        try:
+            expr = parse_loss(source)
+        except (LatexInputError, ResourceLimitError) as exc:
+            raise SpecError(str(exc), field=f"{where}.latex") from None
+        return Loss("latex", expr, source)
+    raise SpecError(f"must be a loss name or {{ latex = '...' }}, not {_type_name(value)}",
+                    field=where)
+
+
+def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
+    where = f"hypothesis[{k}]"
+    if not isinstance(h, dict):
+        raise SpecError("must be a table", field=where)
+    _unknown(h, _HYPOTHESIS_KEYS, where)
+    hidden = len(network.layers) - 2
+    if "layer" not in h:
+        raise SpecError(f"is required: a hidden layer, 1 to {hidden}", field=f"{where}.layer")
+    layer = _hidden_layer(h["layer"], f"{where}.layer", hidden)
+    u = unit_pair(h.get("units"), f"{where}.units", layer, network)
+    tie = _groups(h.get("tie", []), f"{where}.tie", network)
+    zero = _groups(h.get("zero", []), f"{where}.zero", network)
+    both = set(tie) & set(zero)
+    if both:
+        raise SpecError(f"group {sorted(both)[0]!r} is both tied and zeroed; choose one",
+                        field=f"{where}.zero")
+    name = _string(h.get("name", _default_name(layer, u, tie, zero)), f"{where}.name", 500)
+    return Hypothesis(name, layer, (u[0], u[1]), tie, zero)
+
+
+def _default_name(layer: int, units: tuple[int, ...], tie, zero) -> str:
+    parts = [f"tie {', '.join(tie)}"] if tie else []
+    parts += [f"zero {', '.join(zero)}"] if zero else []
+    return f"layer {layer}, units {units[0]} and {units[1]}: " + ("; ".join(parts) or "no assumption")
+
+
+def _check(c: dict[str, Any]) -> CheckSpec:
+    _unknown(c, _CHECK_KEYS, "check")
+    seed = _int(c.get("seed", 0), "check.seed", 0, 2**32 - 1)
+    steps = _int(c.get("steps", 200), "check.steps", 0, 100_000)
+    lr = c.get("learning_rate", 0.05)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) \
+            or not 0 < lr <= 10:
+        raise SpecError("must be a number in (0, 10]", field="check.learning_rate")
+    opt = c.get("optimizer", "sgd")
+    if opt not in OPTIMIZERS:
+        raise SpecError(f"unknown optimizer {opt!r}; allowed: {', '.join(OPTIMIZERS)}",
+                        field="check.optimizer")
+    return CheckSpec(seed, steps, float(lr), opt)
