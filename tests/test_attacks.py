@@ -230,7 +230,7 @@ def test_a_bad_time_limit_is_a_usage_error(spec, bad):
     (r"e^{e^{e^{z}}}", 3, 1, 0),
     (r"(1+z)^{9}(2+z)^{9}", 1, 18, 0),
     (r"|z^{100}-1|", 2, 100, 100),
-    (r"\begin{cases} z & z^{3} > 1 \\ 0 & \text{otherwise} \end{cases}", 1, 3, 3),
+    (r"\begin{cases} z & z^{3} > 1 \\ 0 & \text{otherwise} \end{cases}", 2, 3, 3),
 ])
 def test_complexity_measures(formula, nest, deg, kink):
     expr = parse_activation(formula)
