@@ -113,7 +113,8 @@ def numeric_work(spec: Spec) -> int:
 
 def refusals(spec: Spec) -> list[Refusal]:
     """Every limit ``spec`` exceeds, the most specific first."""
-    return _exponents(spec) + _shape(spec) + _symbolic(spec) + _numeric(spec)
+    formulas = _exponents(spec) or _complexity(spec)
+    return formulas + _shape(spec) + _symbolic(spec) + _numeric(spec)
 
 
 def check_resources(spec: Spec, text: str | bytes | None = None) -> None:
@@ -128,16 +129,28 @@ def check_resources(spec: Spec, text: str | bytes | None = None) -> None:
     raise locate(error, text) if text is not None else error
 
 
-def _exponents(spec: Spec) -> list[Refusal]:
+def _formulas(spec: Spec) -> list[tuple[str, sp.Expr]]:
+    """(field, expression) of every formula the spec gives in LaTeX."""
     net = spec.network
     formulas = [("network.activation.latex", net.activation.expr, net.activation.latex_source),
                 ("network.output_activation.latex", net.output_activation.expr,
                  net.output_activation.latex_source),
                 ("network.loss.latex", net.loss.expr, net.loss.latex_source)]
+    return [(field, expr) for field, expr, source in formulas
+            if source is not None and expr is not None]
+
+
+def _complexity(spec: Spec) -> list[Refusal]:
+    """Formulas nested too deep or of too high a degree (towers, continued fractions)."""
+    from .spec.latex.complexity import problem
+
+    return [Refusal(field, f"{why}; use a simpler formula or {GENERIC}, {FORCE}")
+            for field, expr in _formulas(spec) if (why := problem(expr))]
+
+
+def _exponents(spec: Spec) -> list[Refusal]:
     out = []
-    for field, expr, source in formulas:
-        if source is None or expr is None:
-            continue
+    for field, expr in _formulas(spec):
         worst = max((_exponent_size(p.exp) for p in expr.atoms(sp.Pow)), default=0)
         if worst > MAX_EXPONENT:
             out.append(Refusal(field, (

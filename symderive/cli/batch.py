@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,10 @@ class Outcome:
 
 
 def is_batch(target: str) -> bool:
-    """A directory or a glob pattern (rather than one file or bundled name)."""
-    return Path(target).is_dir() or glob.has_magic(target)
+    """A directory or a glob pattern (rather than one file or bundled name); a file
+    whose name merely contains ``[``, ``*`` or ``?`` (``a[1].toml``) is that file."""
+    path = Path(target)
+    return path.is_dir() or (glob.has_magic(target) and not path.is_file())
 
 
 def expand(target: str) -> list[Path]:
@@ -58,9 +61,57 @@ def run(specs: list[Path], outputs: list[Path], one: Callable[[str, str], tuple[
     if jobs <= 1 or len(pairs) == 1:
         results = [one(s, o) for s, o in pairs]
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(pairs))) as pool:
-            results = list(pool.map(one, *zip(*pairs)))
+        results = _in_workers(one, pairs, min(jobs, len(pairs)))
     return [Outcome(s, o, status, msg) for (s, o), (status, msg) in zip(pairs, results)]
+
+
+def _in_workers(one: Callable[[str, str], tuple[int, str]], pairs: list[tuple[str, str]],
+                jobs: int) -> list[tuple[int, str]]:
+    """``one`` over ``pairs`` in ``jobs`` worker processes.  Interrupted (Ctrl-C,
+    SIGTERM), it cancels the queued specs and kills the workers with everything they
+    started (LaTeX parser, pdflatex): no process outlives the run, and no half-written
+    report is left behind."""
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_setup)
+    try:
+        futures = [pool.submit(one, s, o) for s, o in pairs]
+        results = [f.result() for f in futures]
+    except BaseException:
+        _kill(pool)
+        _remove_partial([o for _, o in pairs])
+        raise
+    pool.shutdown()
+    return results
+
+
+def _worker_setup() -> None:
+    """A worker leads its own process group (so the parent can end it with all its
+    children at once) and leaves Ctrl-C to the parent."""
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())   # before shutdown
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for p in processes:
+        p.join(timeout=5)
+
+
+def _remove_partial(outputs: list[str]) -> None:
+    """Temporary files of reports that a killed worker was writing (see cli.output)."""
+    for out in outputs:
+        path = Path(out)
+        for partial in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+            try:
+                partial.unlink()
+            except OSError:
+                pass
 
 
 def default_jobs() -> int:

@@ -83,22 +83,44 @@ def _derive(args: argparse.Namespace) -> int:
     if fmt in BINARY_FORMATS and args.output in (None, "-"):
         raise SymderiveError(f"--format {fmt} writes a binary file: give -o FILE.{fmt}")
     return derive_one(args.spec, fmt, args.output, args.fragment, force=args.force,
-                      quiet=args.quiet)
+                      quiet=args.quiet, follow_symlinks=args.follow_symlinks,
+                      time_limit=_time_limit(args))
+
+
+def _time_limit(args: argparse.Namespace) -> float | None:
+    """--time-limit if given; else the default budget, or none with --force."""
+    from .limits import DEFAULT_TIME_LIMIT
+
+    if args.time_limit is not None:
+        return args.time_limit or None
+    return None if args.force else DEFAULT_TIME_LIMIT
 
 
 def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = False, *,
-               force: bool = False, quiet: bool = False) -> int:
-    """Derive one spec and write its report; the exit status (0 or 1)."""
+               force: bool = False, quiet: bool = False, follow_symlinks: bool = False,
+               time_limit: float | None = None) -> int:
+    """Derive one spec and write its report; the exit status (0 or 1).
+
+    The output is checked before any work (never the spec itself, no symlink unless
+    ``follow_symlinks``, a writable folder) and replaced only by a complete report."""
     from ..api import derive
     from ..guards import Progress
+    from . import output as out
+    from .limits import time_budget
 
+    spec_path = resolve_spec(spec_name)
+    target = out.check_target(output, (spec_path,), follow_symlinks=follow_symlinks)
     spec = read_spec(spec_name, force=force)
     progress = Progress(enabled=not quiet)
-    derivation = derive(spec, progress=progress)
-    progress(f"writing {fmt}")
-    module = importlib.import_module(f"symderive.render.{(TEXT_FORMATS | BINARY_FORMATS)[fmt]}")
-    options = {"fragment": True} if fragment else {}
-    _write(module.render(derivation, **options), output)
+    progress.enabled = progress.enabled or (force and not quiet)  # a forced run may be long
+    with time_budget(time_limit):
+        derivation = derive(spec, progress=progress)
+        progress(f"writing {fmt}")
+        module = importlib.import_module(
+            f"symderive.render.{(TEXT_FORMATS | BINARY_FORMATS)[fmt]}")
+        options = {"fragment": True} if fragment else {}
+        report = module.render(derivation, **options)
+    out.write(report, target, output or "<stdout>")
     return _numeric_status(derivation)
 
 
@@ -117,7 +139,7 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
                         source=args.output) from None
     outputs = batch.output_paths(specs, args.output, fmt)
     worker = functools.partial(_batch_worker, fmt=fmt, fragment=args.fragment,
-                               force=args.force)
+                               force=args.force, time_limit=_time_limit(args))
     outcomes = batch.run(specs, outputs, worker, args.jobs or batch.default_jobs())
     for o in outcomes:
         if o.status:
@@ -126,7 +148,7 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
 
 
 def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool,
-                  force: bool = False) -> tuple[int, str]:
+                  force: bool = False, time_limit: float | None = None) -> tuple[int, str]:
     """One spec of a batch, in a worker process: (status, message)."""
     import contextlib
     import io
@@ -134,7 +156,8 @@ def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool,
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            status = derive_one(spec_name, fmt, output, fragment, force=force, quiet=True)
+            status = derive_one(spec_name, fmt, output, fragment, force=force, quiet=True,
+                                time_limit=time_limit)
         return status, one_line(err.getvalue().strip().removeprefix("symderive: "))
     except SymderiveError as exc:
         return 2, one_line(str(exc))
@@ -163,19 +186,6 @@ def output_format(asked: str | None, output: str | None) -> str:
     return SUFFIXES.get(Path(output).suffix.lower(), DEFAULT_FORMAT) if output else DEFAULT_FORMAT
 
 
-def _write(data: str | bytes, output: str | None) -> None:
-    if output is None or output == "-":
-        sys.stdout.write(data)
-        return
-    try:
-        if isinstance(data, bytes):
-            Path(output).write_bytes(data)
-        else:
-            Path(output).write_text(data, encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"cannot write output: {exc.strerror}", source=output) from None
-
-
 def _list(args: argparse.Namespace) -> int:
     specs = bundled_specs()
     width = max((len(name) for name in specs), default=0)
@@ -196,6 +206,33 @@ def _describe(path: Path) -> str:
         if (data.get("description") or data.get("title")) else ""
 
 
+def _flush_stdout() -> None:
+    """Flush what print() buffered (``symderive list``): a full or closed stdout is an
+    error to report here, not a message from Python's shutdown."""
+    from . import output
+
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:
+        output.silence_stdout()
+        raise SymderiveError(f"cannot write to standard output: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (0 <= value < 10**7):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symderive",
@@ -213,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="LaTeX only: a piece to \\input into existing notes, no preamble")
     d.add_argument("--force", action="store_true",
                    help="derive even a spec over the resource limits (it may take very long)")
+    d.add_argument("--follow-symlinks", action="store_true",
+                   help="if -o is a symbolic link, replace the file it points to "
+                   "(by default such an output is refused)")
+    d.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
+                   help="stop a derivation that runs longer (default 120, none with "
+                   "--force; 0: no limit)")
     d.add_argument("-q", "--quiet", action="store_true",
                    help="no progress lines on stderr (they appear only on a terminal)")
     d.set_defaults(func=_derive)
@@ -222,11 +265,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import limits, output
+
     args = build_parser().parse_args(argv)
+    limits.install_handlers()
+    if argv is None:                     # a real command-line run, not a call from Python
+        limits.limit_memory()
     try:
-        return args.func(args)
+        status = args.func(args)
+        _flush_stdout()
+        return status
     except SymderiveError as exc:
         print(f"symderive: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("symderive: out of memory: the derivation needs more than "
+              f"{limits.MEMORY_LIMIT_BYTES >> 30} GiB; use a smaller network or fewer "
+              "samples or hypotheses", file=sys.stderr)
+        return 2
+    except OverflowError as exc:
+        print(f"symderive: a number grew too large to compute with ({one_line(str(exc))}); "
+              "use a tamer activation or smaller values", file=sys.stderr)
         return 2
     except RecursionError:
         # Python's compiler and printers recurse on very deep expressions; only
@@ -237,12 +296,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("symderive: interrupted", file=sys.stderr)
         return 130
+    except limits.Terminated as exc:
+        print("symderive: terminated", file=sys.stderr)
+        return int(exc.code)
     except BrokenPipeError:
         # The reader went away (`symderive list | head`): not an error of ours.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        output.silence_stdout()
         return 0
+    except OSError as exc:
+        # Standard output full or gone while print() wrote (`symderive list > /dev/full`).
+        output.silence_stdout()
+        print(f"symderive: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

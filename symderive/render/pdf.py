@@ -60,14 +60,18 @@ def compile_pdf(tex: str, *, timeout: float = TIMEOUT) -> bytes:
     """Compile a LaTeX document (rerunning for references) and return the PDF's bytes."""
     engine = find_pdflatex()
     deadline = time.monotonic() + timeout
-    with tempfile.TemporaryDirectory(prefix="symderive-") as tmp:
-        work = Path(tmp)
-        (work / "report.tex").write_text(tex, encoding="ascii", errors="strict")
-        for _ in range(MAX_RUNS):
-            log = _run(engine, work, deadline, timeout)
-            if not _RERUN.search(log):
-                break
-        return (work / "report.pdf").read_bytes()
+    try:
+        with tempfile.TemporaryDirectory(prefix="symderive-") as tmp:
+            work = Path(tmp)
+            (work / "report.tex").write_text(tex, encoding="ascii", errors="strict")
+            for _ in range(MAX_RUNS):
+                log = _run(engine, work, deadline, timeout)
+                if not _RERUN.search(log):
+                    break
+            return (work / "report.pdf").read_bytes()
+    except OSError as exc:   # a full disk or a file-size limit in the temporary folder
+        raise PdfError(f"cannot compile the PDF: {exc.strerror or exc} (in the temporary "
+                       "folder)") from None
 
 
 def _run(engine: str, work: Path, deadline: float, timeout: float) -> str:

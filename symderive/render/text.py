@@ -87,11 +87,16 @@ def _greek(c: str) -> str | None:
         name = name.lower()
         if name == "omicron":
             return "o"
-        return rf"\ensuremath{{\{name}}}"
+        return rf"\ensuremath{{\{name}}}" if name in _GREEK_SMALL else None
     if name in _GREEK_CAPITALS:
         return rf"\ensuremath{{\{name}}}"
     return _LATIN_LOOKALIKE.get(name)
 
+
+#: Small Greek letters that LaTeX's fonts have as commands (archaic ones such as
+#: stigma, koppa, digamma and sampi have none: they become [U+03DB] like any other).
+_GREEK_SMALL = frozenset("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu "
+                         "xi pi rho sigma tau upsilon phi chi psi omega".split())
 
 _LATIN_LOOKALIKE = {"Alpha": "A", "Beta": "B", "Epsilon": "E", "Zeta": "Z", "Eta": "H",
                     "Iota": "I", "Kappa": "K", "Mu": "M", "Nu": "N", "Omicron": "O", "Rho": "P",

@@ -19,6 +19,7 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     if not _has_content(text):
         raise SpecError("the spec is empty: it needs a [network] table and at least one "
                         "[[hypothesis]] table", source=source)
+    _check_structure(text, source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -33,6 +34,59 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
         return _build_spec(data, source)
     except SpecError as exc:
         raise exc.located(source, _find_line(text, exc.field)) from None
+
+
+#: Limits on the TOML's shape, checked before the parser builds anything (tomllib
+#: needs minutes and gigabytes for 50,000 dotted key parts).
+MAX_KEY_PARTS = 8
+MAX_TABLE_HEADERS = 200
+_TRIPLE = re.compile(r'"""|\'\'\'')
+_KEY_PART = re.compile(r'\s*(?:"(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*')
+
+
+def _check_structure(text: str, source: str) -> None:
+    """Refuse dotted keys and table headers in numbers no spec has, cheaply (one pass
+    over the lines, multi-line strings skipped)."""
+    headers = 0
+    in_string: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_string is not None:
+            if line.count(in_string) % 2 == 1:
+                in_string = None
+            continue
+        found = _TRIPLE.findall(line)
+        if len(found) % 2 == 1:
+            in_string = found[-1]
+        stripped = line.lstrip()
+        if stripped.startswith("["):
+            headers += 1
+            if headers > MAX_TABLE_HEADERS:
+                raise SpecError(f"more than {MAX_TABLE_HEADERS} table headers: not a "
+                                "derivation spec", source=source, line=number)
+            key = stripped.strip("[ \t").split("]", 1)[0]
+        elif "=" in stripped and not stripped.startswith("#"):
+            key = stripped.split("=", 1)[0]
+        else:
+            continue
+        if _dotted_parts(key) > MAX_KEY_PARTS:
+            raise SpecError(f"a key with more than {MAX_KEY_PARTS} dotted parts: not a "
+                            "derivation spec", source=source, line=number)
+
+
+def _dotted_parts(key: str) -> int:
+    """The number of parts of a (possibly quoted) dotted TOML key."""
+    parts, pos = 0, 0
+    while pos <= len(key):
+        m = _KEY_PART.match(key, pos)
+        if not m or m.end() == pos:
+            break
+        parts += 1
+        pos = m.end()
+        if pos < len(key) and key[pos] == ".":
+            pos += 1
+        else:
+            break
+    return parts
 
 
 def load_spec(path: str, text: bytes | str) -> Spec:

@@ -14,6 +14,8 @@ GROUPS: tuple[str, ...] = ("incoming", "bias", "outgoing")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
 MAX_LAYER_WIDTH = 4096
 MAX_SAMPLES = 1024
+#: [[hypothesis]] tables in one spec at most (a question has a handful).
+MAX_HYPOTHESES = 64
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from .functions import ACTIVATIONS, LOSSES, Activation, Loss, activation_from_ex
 from .facts import parse_facts
 from .fields import (_groups, _hidden_layer, _int, _string, _table, _type_name, _unknown,
                      unit_pair)
-from .model import (MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec, Hypothesis, NetworkSpec,
-                    Spec)
+from .model import (MAX_HYPOTHESES, MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec,
+                    Hypothesis, NetworkSpec, Spec)
 
 _TOP_KEYS = {"title", "question", "description", "network", "hypothesis", "fact", "check"}
 _NETWORK_KEYS = {"layers", "activation", "output_activation", "bias", "loss", "samples"}
@@ -37,6 +37,10 @@ def build_spec(data: dict[str, Any], source: str) -> Spec:
         raw_hyps = []  # a spec of [[fact]] tables only
     elif not isinstance(raw_hyps, list) or not raw_hyps:
         raise SpecError("at least one [[hypothesis]] table (or [[fact]] table) is required",
+                        field="hypothesis")
+    if len(raw_hyps) > MAX_HYPOTHESES:
+        raise SpecError(f"at most {MAX_HYPOTHESES} [[hypothesis]] tables are allowed, got "
+                        f"{len(raw_hyps)}; split the question into several specs",
                         field="hypothesis")
     hyps = tuple(_hypothesis(h, k, network) for k, h in enumerate(raw_hyps, start=1))
     check = _check(_table(data.get("check", {}), "check"))
