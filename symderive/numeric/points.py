@@ -72,7 +72,8 @@ def training_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator)
 
 def forced_kink(spec: NetworkSpec, hyp: Hypothesis) -> bool:
     """Does the hypothesis pin units i, j of a non-smooth layer at a kink, z = 0?"""
-    return pinned_at_zero(spec, hyp) and not spec.activation.smooth
+    f = spec.output_activation if hyp.layer == spec.depth else spec.activation
+    return pinned_at_zero(spec, hyp) and not f.smooth
 
 
 def near_kink_rows(spec: NetworkSpec, hyp: Hypothesis | None, params: mlp.Params,
