@@ -168,7 +168,9 @@ def display_residual(model: OutputModel, group: str, core: sp.Expr) -> tuple[sp.
     """The difference of one component: a^{(L-1)}_{n,k} (δ_i − δ_j), or δ_i − δ_j, summed
     over samples with Σ_n when there are several."""
     n = 1 if model.network.samples == 1 else "n"
-    expr = _factored(model.error_difference(n) if n == "n" else core)
+    per_sample = model.error_difference(n) if n == "n" else core
+    # untied pre-activations: δ_i − δ_j as two terms reads better than their expansion
+    expr = _factored(per_sample) if model.same_z() else per_sample
     c: int | str | None = None
     if group == "incoming":
         c = "k" if model.fan_in > 1 else 1
@@ -179,8 +181,11 @@ def display_residual(model: OutputModel, group: str, core: sp.Expr) -> tuple[sp.
 
 
 def _factored(core: sp.Expr) -> sp.Expr:
-    """(y_j − y_i)(1 − ŷ_i²) rather than ŷ_i²(y_i − y_j) − y_i + y_j: the shorter form."""
+    """(y_j − y_i)(1 − ŷ_i²) rather than ŷ_i²(y_i − y_j) − y_i + y_j: a product shows what
+    must vanish for the difference to vanish; else the shorter form."""
     grouped, whole = tidy(core), sp.factor(core)
+    if len([f for f in sp.Mul.make_args(whole) if not f.is_Number]) > 1:
+        return whole
     return whole if sp.count_ops(whole) < sp.count_ops(grouped) else grouped
 
 
