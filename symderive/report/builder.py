@@ -121,6 +121,12 @@ def _in_short(network: NetworkSpec, results) -> Paragraph:
     if broken:
         text.append(f"Under {joined(broken)} the gradients of an assumed group differ, so the "
                     "units separate after one step.")
+    output = [f"H{k}" for k, r in enumerate(results, start=1)
+              if r.verdict == BROKEN and r.hypothesis.layer == network.depth]
+    if output:
+        text.append(f"In {joined(output)} the units are output units: each is compared with "
+                    "its own target, so equal outputs still get different updates unless "
+                    "their targets agree in every sample.")
     if not text:
         return para(Strong("In short:"), " no hypothesis was settled.")
     return para(Strong("In short:"), " " + " ".join(text))
