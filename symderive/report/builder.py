@@ -111,7 +111,10 @@ def _in_short(network: NetworkSpec, results) -> Paragraph:
     def names(verdict):
         return [f"H{k}" for k, r in enumerate(results, start=1) if r.verdict == verdict]
     preserved, broken = names(PRESERVED), names(BROKEN)
-    groups = joined(GROUP_NAMES[g] for g in network.groups())
+    kept = [r for r in results if r.verdict == PRESERVED]
+    output_only = kept and all(r.hypothesis.layer == network.depth for r in kept)
+    groups = joined(GROUP_NAMES[g] for g in (network.unit_groups(network.depth) if output_only
+                                             else network.groups()))
     text = []
     if preserved:
         text.append(f"the units stay identical forever under {joined(preserved)}, which tie "
