@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .engine.generic import instantiated
-from .engine.output import settle
+from .engine.output import settle, spec_targets
 from .engine.symmetry import HypothesisResult
 from .facts import FactResult, check_facts, settle_facts
 from .numeric import NumericResult, cross_check_all
@@ -44,13 +44,6 @@ class Derivation:
 settle_hypothesis = settle
 
 
-def _targets(spec: Spec):
-    """Concrete targets, one row per sample, when the spec gives data (else None): they
-    decide whether two output units' targets agree in every sample."""
-    data = getattr(spec, "data", None)
-    return getattr(data, "targets", None)
-
-
 def derive(spec: Spec, numeric: bool = True,
            progress: Callable[[str], None] | None = None) -> Derivation:
     """Settle every hypothesis of ``spec`` symbolically, then cross-check it
@@ -62,7 +55,7 @@ def derive(spec: Spec, numeric: bool = True,
     for k, h in enumerate(spec.hypotheses):
         say(f'[{k + 1}/{total}] hypothesis "{h.name}"')
         results.append(settle_hypothesis(spec.network, h, spec.check.seed + 1000 * k,
-                                         _targets(spec)))
+                                         spec_targets(spec)))
     if numeric and total:
         say(f"numeric cross-check of {total} hypothes{'is' if total == 1 else 'es'}")
     checked = cross_check_all(instantiated(spec), results) if numeric else ()

@@ -269,6 +269,34 @@ def assumptions(model: OutputModel) -> tuple[str, ...]:
     return tuple(out)
 
 
+def spec_targets(spec) -> Sequence[Sequence[float]] | None:
+    """A spec's concrete targets (its ``[data]`` table, one row per sample), or None: they
+    decide whether two output units' targets agree in every sample."""
+    return getattr(getattr(spec, "data", None), "targets", None)
+
+
+def summary(spec: NetworkSpec, result: HypothesisResult,
+            targets: Sequence[Sequence[float]] | None = None) -> dict:
+    """The JSON ``output_layer`` entry: why the two output units separate, in words, and
+    whether concrete data tied their targets."""
+    i, j = result.hypothesis.units
+    model = OutputModel(spec, result.hypothesis, same_targets(targets, (i, j)))
+    same = model.same_z()
+    why = (f"the hypothesis makes the predictions of outputs {i} and {j} equal, but each is "
+           "compared with its own target: the output deltas differ by a multiple of "
+           f"y_{j} - y_{i}" if same else
+           "the hypothesis leaves the two units' pre-activations different, so their "
+           "predictions and deltas differ")
+    when = f"y_(n,{i}) = y_(n,{j}) for every sample n" if same else None
+    if result.verdict == PRESERVED and not model.tied_targets:
+        when = "always: the loss does not depend on which target each output is compared with"
+        why = "exchanging the two outputs leaves the loss unchanged"
+    # 'when', not 'iff': differing targets separate the units on generic data, but
+    # particular data (a zero input, a saturated output) can still give equal updates
+    return {"same_prediction": same, "targets_tied_by_data": model.tied_targets,
+            "identical_forever_when": when, "why": why}
+
+
 def settle(spec: NetworkSpec, hyp: Hypothesis, seed: int,
            targets: Sequence[Sequence[float]] | None = None) -> HypothesisResult:
     """Settle a hypothesis about hidden or output units (the orchestrator's entry point)."""
@@ -278,4 +306,5 @@ def settle(spec: NetworkSpec, hyp: Hypothesis, seed: int,
 
 
 __all__ = ["OutputModel", "LOCAL_OUTPUT", "is_output", "same_targets", "settle",
-           "settle_output_group", "settle_output_hypothesis", "display_residual"]
+           "settle_output_group", "settle_output_hypothesis", "display_residual", "summary",
+           "spec_targets"]

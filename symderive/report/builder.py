@@ -11,6 +11,7 @@ import re
 import sympy as sp
 
 from ..engine.local import LocalModel
+from ..engine.output import spec_targets
 from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
 from ..spec import NetworkSpec, Spec
 from .facts import extra_sections
@@ -51,8 +52,7 @@ def build_report(derivation) -> Document:
 def _section(spec: Spec, k: int, r: HypothesisResult) -> Section:
     """The section of a hypothesis about hidden units or about output units."""
     if r.hypothesis.layer == spec.network.depth:
-        data = getattr(spec, "data", None)   # concrete data, when the spec gives it
-        return output_section(spec.network, k, r, getattr(data, "targets", None))
+        return output_section(spec.network, k, r, spec_targets(spec))
     return hypothesis_section(spec.network, k, r)
 
 
