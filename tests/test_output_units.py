@@ -25,6 +25,8 @@ from symderive.engine.output import OutputModel, settle, same_targets
 from symderive.engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, UNDECIDED
 from symderive.errors import SpecError
 from symderive.render.json import report_dict
+from symderive.render.latex import render as render_latex
+from symderive.render.markdown import render as render_markdown
 from symderive.spec import parse_spec
 
 HEADS = {"mse": "identity", "bce": "sigmoid", "softmax_ce": "identity"}
@@ -288,3 +290,36 @@ def test_facts_that_make_sense_without_hidden_layer_run():
     d = derive(spec)
     assert d.agreement
     assert all(f.verdict not in ("refuted",) for f in d.facts)
+
+
+def test_many_classes_still_get_a_witness_and_separate_in_training():
+    """One-hot targets over 200 classes rarely name class 3 or 7; the witness and the
+    training start must still use targets that tell them apart (else: undecided, or a
+    false contradiction 'broken but never separated')."""
+    spec = _spec((3, 200), "softmax_ce", units=(3, 7), samples=2)
+    d = derive(spec)
+    h = report_dict(d)["hypotheses"][0]
+    assert h["verdict"] == BROKEN and d.agreement, d.numeric[0].problems
+    for name, group in h["groups"].items():
+        ref.check_witness(ref.refnet(report_dict(d)["network"]), h, name, group["witness"], 2)
+
+
+def test_reports_say_why_the_targets_separate_the_units():
+    spec = _spec((4, 3), "softmax_ce", samples=2)
+    d = derive(spec)
+    h = report_dict(d)["hypotheses"][0]
+    assert h["output_layer"]["same_prediction"] is True
+    assert h["output_layer"]["targets_tied_by_data"] is False
+    assert h["output_layer"]["identical_forever_when"] == "y_(n,1) = y_(n,2) for every sample n"
+    markdown, latex = render_markdown(d), render_latex(d)
+    for text in (markdown, latex):
+        assert "Why the targets separate them" in text
+        assert "neither class ever occurs" in text
+    assert r"y^{[n]}_{2} - y^{[n]}_{1}" in markdown
+
+
+def test_hidden_hypotheses_have_no_output_layer_entry():
+    spec = parse_spec('[network]\nlayers = [2, 3, 2]\n[[hypothesis]]\nlayer = 1\n'
+                      'units = [1, 2]\ntie = ["incoming", "bias", "outgoing"]\n')
+    h = report_dict(derive(spec, numeric=False))["hypotheses"][0]
+    assert "output_layer" not in h and set(h["groups"]) == {"incoming", "bias", "outgoing"}

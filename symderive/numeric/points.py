@@ -67,7 +67,8 @@ def targets(spec: NetworkSpec, rng: np.random.Generator) -> np.ndarray:
 def training_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -> Start:
     """A random initialisation and data set; kinks do not matter to training."""
     params = initial_params(spec, hyp, rng)
-    return Start(params, inputs(spec, rng, spec.samples), targets(spec, rng))
+    X = inputs(spec, rng, spec.samples)
+    return Start(params, X, mlp.distinct_targets(spec, hyp, targets(spec, rng)))
 
 
 def forced_kink(spec: NetworkSpec, hyp: Hypothesis) -> bool:
