@@ -112,19 +112,20 @@ class OutputModel:
             out[target(n, j)] = target(n, i)
         return out
 
-    def raw_delta(self, n: Sample, which: int, explicit: bool = False) -> sp.Expr:
-        """δ^{(L)}_{n,u} for u = units[which], before the hypothesis (``explicit``: see
-        :meth:`target_total`)."""
+    def raw_delta(self, n: Sample, which: int, total: sp.Expr | None = None) -> sp.Expr:
+        """δ^{(L)}_{n,u} for u = units[which], before the hypothesis; ``total`` stands for
+        Σ_m y_{n,m} in softmax cross-entropy's δ (default: :meth:`target_total`)."""
         u, spec = self.unit(which), self.network
         if spec.loss.name == "softmax_ce":
             fp = spec.output_activation.derivative(preactivation(self.layer, n, u))
-            return (softmax_value(n, u) * self.target_total(n, explicit) - target(n, u)) * fp
+            total = self.target_total(n) if total is None else total
+            return (softmax_value(n, u) * total - target(n, u)) * fp
         return per_output_delta(spec, n, u)
 
-    def target_total(self, n: Sample, explicit: bool = False) -> sp.Expr:
+    def target_total(self, n: Sample) -> sp.Expr:
         """Σ_m y_{n,m} (1 for one-hot targets): softmax cross-entropy's δ has it.  Written
-        with Σ for more than 3 outputs unless ``explicit`` (for evaluation)."""
-        if self.width <= 3 or explicit:
+        out for at most 3 outputs, else with Σ."""
+        if self.width <= 3:
             return sp.Add(*[target(n, m) for m in range(1, self.width + 1)])
         m = sp.Symbol("m", integer=True, positive=True)
         return sp.Sum(sp.Symbol(f"y_{n}_m", real=True), (m, 1, self.width))

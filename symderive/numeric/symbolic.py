@@ -46,7 +46,8 @@ from .points import Start
 GENERATED = re.compile(r"W\d+_\d+_\d+|b\d+_\d+"                    # parameters
                        r"|[xy]_(\d+|n)_(\d+|k|m)"                    # inputs, targets
                        r"|[zad]\d+_(\d+|n)_(\d+|k|m)"               # z, a, δ of the local form
-                       r"|(haty|p)_(\d+|n)_(\d+|m)")                 # ŷ, softmax(ŷ) of an output
+                       r"|(haty|p)_(\d+|n)_(\d+|m)"                  # ŷ, softmax(ŷ) of an output
+                       r"|ysum_n")                                   # Σ_m y_{n,m}
 
 #: Differentiating and lambdifying the whole loss is tried up to this many parameters
 #: times samples (about 0.4 s at the limit; it grows fast beyond).
@@ -179,9 +180,8 @@ class OutputLocal:
         p = shifted / shifted.sum(axis=1, keepdims=True)
         out = []
         for u in self.hyp.units:
-            out += [zs[L][:, u - 1:u], yhat[:, u - 1:u], p[:, u - 1:u]]
-        out += [start.Y[:, m:m + 1] for m in range(spec.layers[-1])]
-        return out + [acts[L - 1]]
+            out += [zs[L][:, u - 1:u], yhat[:, u - 1:u], p[:, u - 1:u], start.Y[:, u - 1:u]]
+        return out + [start.Y.sum(axis=1, keepdims=True), acts[L - 1]]
 
     def __call__(self, start: Start) -> Gradients:
         values = self._values(start)
@@ -197,13 +197,13 @@ def _output_functions(spec: NetworkSpec, units: tuple[int, int]) -> tuple[Callab
     """The lambdified local gradients of output units i and j, before any hypothesis."""
     L, n = spec.depth, "n"
     model = OutputModel(spec, Hypothesis("no assumption", L, units))
-    args = [s for u in units
-            for s in (preactivation(L, n, u), output_value(n, u), softmax_value(n, u))]
-    args += [target(n, m) for m in range(1, spec.layers[-1] + 1)]
-    args.append(activation_value(L - 1, n, "k"))
+    total = sp.Symbol("ysum_n", real=True)     # Σ_m y_{n,m}, one column: any width
+    args = [s for u in units for s in (preactivation(L, n, u), output_value(n, u),
+                                       softmax_value(n, u), target(n, u))]
+    args += [total, activation_value(L - 1, n, "k")]
     out = []
     for which in (0, 1):
-        error = model.raw_delta(n, which, explicit=True)
+        error = model.raw_delta(n, which, total)
         exprs = {"incoming": error * model.input(n, "k"), "bias": error}
         out.append(numpy_function(args, [exprs[g] for g in spec.unit_groups(L)]))
     return tuple(out)
