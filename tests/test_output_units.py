@@ -252,13 +252,24 @@ def test_no_assumption_is_undecided_and_free_bias_is_broken():
     assert settle(spec.network, spec.hypotheses[0], 0).verdict == BROKEN
 
 
-def test_relu_output_pinned_at_zero_raises_no_false_contradiction():
-    """z = 0 on ReLU's kink: nothing to compare by finite differences, no problem reported."""
+def test_relu_output_pinned_at_zero_is_frozen():
+    """z = 0 on ReLU's kink: nothing to compare by finite differences, no problem reported;
+    the units never move, so they stay identical although their targets differ."""
     spec = _spec((3, 4, 6), "mse", units=(2, 3), tie=(), zero=("incoming", "bias"),
                  output_activation="relu", samples=2)
     d = derive(spec)
     assert d.agreement, d.numeric[0].problems
-    assert d.results[0].verdict in (UNDECIDED, PRESERVED)
+    # both units frozen at 0 (H(0) = 0): preserved without the swap, whatever the targets
+    assert d.results[0].verdict == PRESERVED and not d.results[0].swap_invariant
+    run = d.numeric[0].training
+    assert run.exact_zero
+    h = report_dict(d)["hypotheses"][0]
+    assert h["output_layer"]["identical_forever_when"].startswith("always")
+    assert "The exchange of the two units is not needed" in render_markdown(d)
+    # tanh output pinned at 0 is not frozen (tanh'(0) = 1): the targets separate the units
+    spec = _spec((3, 4, 6), "mse", units=(2, 3), tie=(), zero=("incoming", "bias"),
+                 output_activation="tanh", samples=2)
+    assert settle(spec.network, spec.hypotheses[0], 0).verdict == BROKEN
 
 
 # ------------------------------------------------------------------ spec

@@ -41,6 +41,8 @@ from .witness import find_witness
 Sample = int | str
 #: The method of a status proved by the output layer's local derivation.
 LOCAL_OUTPUT = "local, output layer"
+#: How a preserved verdict was proved without the swap: both units frozen at 0.
+FROZEN = "frozen at zero"
 
 
 def is_output(network: NetworkSpec, hyp: Hypothesis) -> bool:
@@ -138,6 +140,15 @@ class OutputModel:
         """δ^{(L)}_{n,i} − δ^{(L)}_{n,j}: the incoming and bias differences are built on it."""
         return self.delta(n, 0) - self.delta(n, 1)
 
+    def frozen(self) -> bool:
+        """Are both units pinned at z = 0 with δ = 0 there (f'(0) = 0, as ReLU's H(0) = 0)?
+
+        Then every gradient of their incoming weights and bias is 0 while those are 0,
+        so by induction they stay 0 at every step of any optimizer whose state starts
+        at 0: the two units stay identical, whatever the targets."""
+        return self.pinned() and all(is_identically_zero(self.delta(n, w))
+                                     for n in (1, "n") for w in (0, 1))
+
     def input(self, n: Sample, k: int | str) -> sp.Symbol:
         return activation_value(self.layer - 1, n, k)
 
@@ -212,16 +223,20 @@ def settle_output_hypothesis(spec: NetworkSpec, hyp: Hypothesis, seed: int,
 
     The verdict rule is the hidden units' (CONTRACT.md): broken when an assumed
     group's difference is not identically zero; preserved when every group is
-    assumed, every difference is proved 0 and the swap fixes the loss."""
+    assumed, every difference is proved 0 and the swap fixes the loss -- or when
+    both units are frozen at 0 (:meth:`OutputModel.frozen`), which needs no swap."""
     model = OutputModel(spec, hyp, same_targets(targets, hyp.units))
     groups = tuple(settle_output_group(model, g, seed + 7919 * k)
                    for k, g in enumerate(spec.unit_groups(hyp.layer)))
     assumed = set(hyp.tie) | set(hyp.zero)
     covered = all(g in assumed for g in spec.unit_groups(hyp.layer))
     swap_ok, swap_method = _swap_check(model)
+    frozen = not swap_ok and model.frozen()
+    if frozen:
+        swap_method = FROZEN
     if any(r.status == DIFFERENT for r in groups if r.group in assumed):
         verdict = BROKEN
-    elif covered and swap_ok and all(r.status == EQUAL for r in groups):
+    elif covered and (swap_ok or frozen) and all(r.status == EQUAL for r in groups):
         verdict = PRESERVED
     else:
         verdict = UNDECIDED
@@ -289,7 +304,10 @@ def summary(spec: NetworkSpec, result: HypothesisResult,
            "the hypothesis leaves the two units' pre-activations different, so their "
            "predictions and deltas differ")
     when = f"y_(n,{i}) = y_(n,{j}) for every sample n" if same else None
-    if result.verdict == PRESERVED and not model.tied_targets:
+    if result.verdict == PRESERVED and result.swap_method == FROZEN:
+        when = "always: both units stay at 0, where their gradients vanish"
+        why = "both units' pre-activations are 0, where the output activation's slope is 0"
+    elif result.verdict == PRESERVED and not model.tied_targets:
         when = "always: the loss does not depend on which target each output is compared with"
         why = "exchanging the two outputs leaves the loss unchanged"
     # 'when', not 'iff': differing targets separate the units on generic data, but
@@ -306,6 +324,6 @@ def settle(spec: NetworkSpec, hyp: Hypothesis, seed: int,
     return settle_hypothesis(spec, hyp, seed)
 
 
-__all__ = ["OutputModel", "LOCAL_OUTPUT", "is_output", "same_targets", "settle",
+__all__ = ["OutputModel", "LOCAL_OUTPUT", "FROZEN", "is_output", "same_targets", "settle",
            "settle_output_group", "settle_output_hypothesis", "display_residual", "summary",
            "spec_targets"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..engine.output import OutputModel, same_targets
+from ..engine.output import FROZEN, OutputModel, same_targets
 from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, GroupResult, HypothesisResult
 from ..engine.network import delta, output_value, preactivation, softmax_value, target
 from ..notation import IndexRange, LossOf, Swap, index_sum, minus
@@ -126,6 +126,8 @@ def _conclusion(model: OutputModel, k: int, result: HypothesisResult) -> list[Bl
     if result.verdict == BROKEN:
         return [_broken_theorem(model, k, result), _broken_proof(model, k, result),
                 why_targets(model)]
+    if result.verdict == PRESERVED and result.swap_method == FROZEN:
+        return [_preserved_theorem(model, k, result), _frozen_proof(model, k)]
     if result.verdict == PRESERVED:
         return [_preserved_theorem(model, k, result), _preserved_proof(model, k)]
     return [_undecided(model, result), why_targets(model)]
@@ -185,7 +187,9 @@ def _softmax_too(model: OutputModel, n) -> list:
 def _preserved_theorem(model: OutputModel, k: int, result: HypothesisResult) -> Theorem:
     groups = joined(GROUP_NAMES[g] for g in model.network.unit_groups(model.layer))
     data = (" on the given data, whose targets agree for the two units in every sample"
-            if model.tied_targets else ", because the loss does not depend on the targets")
+            if model.tied_targets else
+            ", whatever the targets: both stay at 0" if result.swap_method == FROZEN else
+            ", because the loss does not depend on the targets")
     return Theorem((para(f"If {_where(model)} satisfy hypothesis H{k} at the start of "
                          f"training, they stay identical at every step of gradient descent{data}: "
                          f"their {groups} stay equal."),), name=result.hypothesis.name,
@@ -205,6 +209,21 @@ def _preserved_proof(model: OutputModel, k: int) -> Proof:
              f"hidden units, a starting point that ", Math(sp.Symbol("P")), f" fixes (H{k}) "
              "stays fixed: the two units' parameters get equal updates at every step."),
     ))
+
+
+def _frozen_proof(model: OutputModel, k: int) -> Proof:
+    """Both units pinned at z = 0 where δ = 0: their gradients vanish, so they never move."""
+    L, n, (i, j) = model.layer, sample(model.network), model.hypothesis.units
+    return Proof((
+        para(f"Hypothesis H{k} makes the incoming weights and the bias of both units 0, so ",
+             Math(sp.Eq(preactivation(L, n, i), 0, evaluate=False)), " and ",
+             Math(sp.Eq(preactivation(L, n, j), 0, evaluate=False)),
+             " for every input. There the output delta vanishes for both units (the output "
+             "activation's slope at 0 is 0), so every gradient of their parameters is 0, as "
+             "derived above for every input and target. A step of gradient descent therefore "
+             "leaves them at 0, and by induction they stay 0 at every step (also under "
+             "momentum or Adam, whose state starts at 0 and receives only zero gradients). "
+             "The exchange of the two units is not needed: their targets may differ."),))
 
 
 def _undecided(model: OutputModel, result: HypothesisResult) -> Paragraph:
