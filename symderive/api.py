@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .engine.generic import instantiated
-from .engine.symmetry import HypothesisResult, settle_hypothesis
+from .engine.output import settle, spec_targets
+from .engine.symmetry import HypothesisResult
 from .facts import FactResult, check_facts, settle_facts
 from .numeric import NumericResult, cross_check_all
 from .spec import Spec
@@ -39,6 +40,10 @@ class Derivation:
         return render(self, fragment=True)
 
 
+#: Hidden or output units: :func:`symderive.engine.output.settle` dispatches on the layer.
+settle_hypothesis = settle
+
+
 def derive(spec: Spec, numeric: bool = True,
            progress: Callable[[str], None] | None = None) -> Derivation:
     """Settle every hypothesis of ``spec`` symbolically, then cross-check it
@@ -49,7 +54,8 @@ def derive(spec: Spec, numeric: bool = True,
     results = []
     for k, h in enumerate(spec.hypotheses):
         say(f'[{k + 1}/{total}] hypothesis "{h.name}"')
-        results.append(settle_hypothesis(spec.network, h, spec.check.seed + 1000 * k))
+        results.append(settle_hypothesis(spec.network, h, spec.check.seed + 1000 * k,
+                                         spec_targets(spec)))
     if numeric and total:
         say(f"numeric cross-check of {total} hypothes{'is' if total == 1 else 'es'}")
     checked = cross_check_all(instantiated(spec), results) if numeric else ()

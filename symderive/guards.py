@@ -93,8 +93,14 @@ def term_weight(spec: Spec) -> int:
 def symbolic_work(spec: Spec) -> int:
     """Term-operations of the local derivations: Σ over hypotheses of
     (units of the next layer + :data:`HYPOTHESIS_TERMS`) × :func:`term_weight`."""
-    layers, weight = spec.network.layers, term_weight(spec)
-    return sum((layers[h.layer + 1] + HYPOTHESIS_TERMS) * weight for h in spec.hypotheses)
+    weight = term_weight(spec)
+    return sum((_next_width(spec, h) + HYPOTHESIS_TERMS) * weight for h in spec.hypotheses)
+
+
+def _next_width(spec: Spec, h) -> int:
+    """Units of the layer after the hypothesis's (an output unit feeds the loss: 1 term)."""
+    layers = spec.network.layers
+    return layers[h.layer + 1] if h.layer + 1 < len(layers) else 1
 
 
 def parameters(spec: Spec) -> int:
@@ -180,7 +186,7 @@ def _shape(spec: Spec) -> list[Refusal]:
             f"cross-check keeps several copies of them; use narrower layers or {GENERIC}, "
             f"{FORCE}")))
     for k, h in enumerate(spec.hypotheses, start=1):
-        width = layers[h.layer + 1]
+        width = _next_width(spec, h)
         if width > MAX_NEXT_WIDTH:
             out.append(Refusal(f"hypothesis[{k}].layer", (
                 f"layer {h.layer + 1}, after layer {h.layer}, has {width} units, over the "

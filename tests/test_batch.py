@@ -40,7 +40,7 @@ def test_glob_selects_files(specs: Path, tmp_path: Path) -> None:
 
 
 def test_bad_spec_in_batch_exits_2_and_names_it(specs: Path, tmp_path: Path, capsys) -> None:
-    (specs / "c.toml").write_text("[network]\nlayers = [2, 1]\n")
+    (specs / "c.toml").write_text("[network]\nlayers = [2]\n")   # no output layer
     status = main(["derive", str(specs), "--format", "json", "-o", str(tmp_path / "o"),
                    "--jobs", "2"])
     err = capsys.readouterr().err

@@ -56,9 +56,10 @@ GROUPS = ("incoming", "bias", "outgoing")
 
 @st.composite
 def hypotheses(draw, layers: tuple[int, ...], bias: bool):
-    layer = draw(st.sampled_from([l for l in range(1, len(layers) - 1) if layers[l] >= 2]))
+    depth = len(layers) - 1    # the output layer too: its units have no outgoing group
+    layer = draw(st.sampled_from([l for l in range(1, depth + 1) if layers[l] >= 2]))
     units = draw(st.lists(st.integers(1, layers[layer]), min_size=2, max_size=2, unique=True))
-    groups = [g for g in GROUPS if bias or g != "bias"]
+    groups = [g for g in GROUPS if (bias or g != "bias") and (layer < depth or g != "outgoing")]
     role = {g: draw(st.sampled_from(["tie", "zero", "free"])) for g in groups}
     if draw(st.sampled_from([True, False, False])):   # all tied: the 'preserved' case
         role = {g: "tie" for g in groups}
@@ -69,9 +70,10 @@ def hypotheses(draw, layers: tuple[int, ...], bias: bool):
 
 @st.composite
 def valid_specs(draw) -> str:
-    """TOML of a small valid spec (widths 1-3, one or two hidden layers, 1-3 samples)."""
-    hidden = draw(st.lists(st.integers(2, 3), min_size=1, max_size=2))
-    layers = (draw(st.integers(1, 3)), *hidden, draw(st.integers(1, 3)))
+    """TOML of a small valid spec (widths 1-3, zero to two hidden layers, 1-3 samples);
+    without a hidden layer every hypothesis is on the output layer, of 2 or 3 units."""
+    hidden = draw(st.lists(st.integers(2, 3), min_size=0, max_size=2))
+    layers = (draw(st.integers(1, 3)), *hidden, draw(st.integers(1 if hidden else 2, 3)))
     bias = draw(st.booleans())
     out_act, loss = draw(st.sampled_from(HEADS))
     if loss == "softmax_ce" and layers[-1] == 1:

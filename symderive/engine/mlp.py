@@ -107,6 +107,25 @@ def group_values(p: Params, layer: int, unit: int, group: str) -> np.ndarray:
     return p.W[layer][:, unit - 1]
 
 
+def distinct_targets(spec: NetworkSpec, hyp: Hypothesis, Y: np.ndarray) -> np.ndarray:
+    """Targets in which an output-layer hypothesis's two outputs differ in some sample.
+
+    Two tied output units separate exactly through y_i − y_j; a random draw with
+    equal targets for them in every sample (likely with one-hot targets over many
+    classes) hides that, so sample 1's target of unit i is changed: class i for
+    softmax targets, 1 − y_j otherwise (0.25 when y_j = 0.5).  Other draws are kept."""
+    i, j = hyp.units[0] - 1, hyp.units[1] - 1
+    if hyp.layer != len(spec.layers) - 1 or np.any(Y[:, i] != Y[:, j]):
+        return Y
+    Y = Y.copy()
+    if spec.loss.name == "softmax_ce":
+        Y[0] = 0.0
+        Y[0, i] = 1.0
+    else:
+        Y[0, i] = 1.0 - Y[0, j] if Y[0, j] != 0.5 else 0.25
+    return Y
+
+
 def apply_hypothesis(p: Params, layer: int, units: tuple[int, int],
                      tie: tuple[str, ...], zero: tuple[str, ...]) -> None:
     """Make ``p`` satisfy a hypothesis in place: copy unit i's tied groups to j, zero the zeroed."""

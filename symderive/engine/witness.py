@@ -95,7 +95,7 @@ def random_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -
     params = mlp.Params(W, b)
     mlp.apply_hypothesis(params, hyp.layer, hyp.units, hyp.tie, hyp.zero)
     X = _inputs(rng, (spec.samples, sizes[0]), small)
-    Y = _targets(spec, rng)
+    Y = mlp.distinct_targets(spec, hyp, _targets(spec, rng))
     point = _evaluate(spec, params, X, Y)
     for _ in range(REDRAWS):
         rows = _kink_rows(spec, hyp, point)

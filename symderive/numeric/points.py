@@ -67,12 +67,14 @@ def targets(spec: NetworkSpec, rng: np.random.Generator) -> np.ndarray:
 def training_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -> Start:
     """A random initialisation and data set; kinks do not matter to training."""
     params = initial_params(spec, hyp, rng)
-    return Start(params, inputs(spec, rng, spec.samples), targets(spec, rng))
+    X = inputs(spec, rng, spec.samples)
+    return Start(params, X, mlp.distinct_targets(spec, hyp, targets(spec, rng)))
 
 
 def forced_kink(spec: NetworkSpec, hyp: Hypothesis) -> bool:
     """Does the hypothesis pin units i, j of a non-smooth layer at a kink, z = 0?"""
-    return pinned_at_zero(spec, hyp) and not spec.activation.smooth
+    f = spec.output_activation if hyp.layer == spec.depth else spec.activation
+    return pinned_at_zero(spec, hyp) and not f.smooth
 
 
 def near_kink_rows(spec: NetworkSpec, hyp: Hypothesis | None, params: mlp.Params,

@@ -35,7 +35,9 @@ import sympy as sp
 from ..engine import mlp
 from ..engine.gradients import direct_gradient
 from ..engine.local import LocalModel, act, concrete
-from ..engine.network import Network, activation_value, delta, preactivation, weight
+from ..engine.output import OutputModel
+from ..engine.network import (Network, activation_value, delta, output_value, preactivation,
+                              softmax_value, target, weight)
 from ..spec import Hypothesis, NetworkSpec
 from ..spec.functions import lambdify_safe
 from .points import Start
@@ -43,7 +45,9 @@ from .points import Start
 #: Names network.py generates: parameters, inputs, targets and the opaque local quantities.
 GENERATED = re.compile(r"W\d+_\d+_\d+|b\d+_\d+"                    # parameters
                        r"|[xy]_(\d+|n)_(\d+|k|m)"                    # inputs, targets
-                       r"|[zad]\d+_(\d+|n)_(\d+|k|m)")              # z, a, δ of the local form
+                       r"|[zad]\d+_(\d+|n)_(\d+|k|m)"               # z, a, δ of the local form
+                       r"|(haty|p)_(\d+|n)_(\d+|m)"                  # ŷ, softmax(ŷ) of an output
+                       r"|ysum_n")                                   # Σ_m y_{n,m}
 
 #: Differentiating and lambdifying the whole loss is tried up to this many parameters
 #: times samples (about 0.4 s at the limit; it grows fast beyond).
@@ -71,7 +75,7 @@ class WholeLoss:
     method = "whole loss"
 
     def __init__(self, spec: NetworkSpec, hyp: Hypothesis) -> None:
-        self.spec, self.groups = spec, spec.groups()
+        self.spec, self.groups = spec, spec.unit_groups(hyp.layer)
         self.sizes = [len(Network(spec).group(hyp.layer, hyp.units[0], g)) for g in self.groups]
         self.f = _whole_loss_function(spec, hyp.layer, hyp.units)
 
@@ -93,7 +97,7 @@ def _whole_loss_function(spec: NetworkSpec, layer: int, units: tuple[int, int]) 
     """The lambdified direct gradient for every group of ``units``; hypotheses on the
     same units share it (the gradient is taken before the hypothesis is imposed)."""
     net = Network(spec)
-    wanted = [s for g in spec.groups() for u in units for s in net.group(layer, u, g)]
+    wanted = [s for g in spec.unit_groups(layer) for u in units for s in net.group(layer, u, g)]
     samples = range(1, spec.samples + 1)
     args = (net.parameters() + [s for n in samples for s in net.x(n)]
             + [s for n in samples for s in net.y(n)])
@@ -157,11 +161,59 @@ def _local_expressions(model: LocalModel, which: int) -> list[sp.Expr]:
     return [exprs[g] for g in spec.groups()]
 
 
-def evaluator(spec: NetworkSpec, hyp: Hypothesis) -> WholeLoss | Local:
+class OutputLocal:
+    """The output layer's local formulas (:class:`symderive.engine.output.OutputModel`):
+    ∂L/∂W^{(L)}_{uk} = Σ_n δ_{n,u} a^{(L-1)}_{n,k}, ∂L/∂b_u = Σ_n δ_{n,u}, with δ_{n,u}
+    the symbolic ∂ℓ/∂z in z, ŷ, softmax(ŷ) and y, fed from the NumPy forward pass."""
+
+    method = "local"
+
+    def __init__(self, spec: NetworkSpec, hyp: Hypothesis) -> None:
+        self.spec, self.hyp = spec, hyp
+        self.f = _output_functions(spec, hyp.units)
+
+    def _values(self, start: Start) -> list:
+        L, spec = self.spec.depth, self.spec
+        zs, acts = mlp.forward(spec, start.params, start.X)
+        yhat = acts[L]
+        shifted = np.exp(yhat - yhat.max(axis=1, keepdims=True))
+        p = shifted / shifted.sum(axis=1, keepdims=True)
+        out = []
+        for u in self.hyp.units:
+            out += [zs[L][:, u - 1:u], yhat[:, u - 1:u], p[:, u - 1:u], start.Y[:, u - 1:u]]
+        return out + [start.Y.sum(axis=1, keepdims=True), acts[L - 1]]
+
+    def __call__(self, start: Start) -> Gradients:
+        values = self._values(start)
+        rows, widths = start.X.shape[0], {"incoming": self.spec.layers[-2], "bias": 1}
+        per_unit = [f(*values) for f in self.f]
+        return {g: tuple(np.broadcast_to(np.asarray(u[k], dtype=float),
+                                         (rows, widths[g])).sum(axis=0) for u in per_unit)
+                for k, g in enumerate(self.spec.unit_groups(self.spec.depth))}
+
+
+@lru_cache(maxsize=8)
+def _output_functions(spec: NetworkSpec, units: tuple[int, int]) -> tuple[Callable, ...]:
+    """The lambdified local gradients of output units i and j, before any hypothesis."""
+    L, n = spec.depth, "n"
+    model = OutputModel(spec, Hypothesis("no assumption", L, units))
+    total = sp.Symbol("ysum_n", real=True)     # Σ_m y_{n,m}, one column: any width
+    args = [s for u in units for s in (preactivation(L, n, u), output_value(n, u),
+                                       softmax_value(n, u), target(n, u))]
+    args += [total, activation_value(L - 1, n, "k")]
+    out = []
+    for which in (0, 1):
+        error = model.raw_delta(n, which, total)
+        exprs = {"incoming": error * model.input(n, "k"), "bias": error}
+        out.append(numpy_function(args, [exprs[g] for g in spec.unit_groups(L)]))
+    return tuple(out)
+
+
+def evaluator(spec: NetworkSpec, hyp: Hypothesis) -> WholeLoss | Local | OutputLocal:
     """The whole-loss evaluator for networks of at most :data:`WHOLE_LOSS_LIMIT`
-    parameter-samples, else the local one."""
+    parameter-samples, else the local one (of the hypothesis's layer)."""
     sizes = spec.layers
     count = sum(sizes[l] * (sizes[l - 1] + spec.bias) for l in range(1, len(sizes)))
     if count * spec.samples <= WHOLE_LOSS_LIMIT:
         return WholeLoss(spec, hyp)
-    return Local(spec, hyp)
+    return OutputLocal(spec, hyp) if hyp.layer == spec.depth else Local(spec, hyp)

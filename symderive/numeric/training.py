@@ -100,8 +100,9 @@ class Training:
 
 def gap_groups(spec: NetworkSpec, hyp: Hypothesis) -> tuple[str, ...]:
     """The tied and zeroed groups (equal at the start), or every group if there are none."""
-    assumed = tuple(g for g in spec.groups() if g in hyp.tie or g in hyp.zero)
-    return assumed or spec.groups()
+    groups = spec.unit_groups(hyp.layer)
+    assumed = tuple(g for g in groups if g in hyp.tie or g in hyp.zero)
+    return assumed or groups
 
 
 def gap(p: mlp.Params, hyp: Hypothesis, groups: tuple[str, ...]) -> float:

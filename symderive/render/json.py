@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from ..engine.output import spec_targets, summary
 from ..engine.symmetry import GroupResult, HypothesisResult
 from ..notation.printing import latex
 
@@ -37,6 +38,8 @@ def _hypothesis(d: Derivation, k: int, r: HypothesisResult) -> dict[str, Any]:
     out = r.hypothesis.to_json()
     out["groups"] = {g.group: _group(g, d.spec.network.samples) for g in r.groups}
     out["verdict"] = r.verdict
+    if r.hypothesis.layer == d.spec.network.depth:   # output units: why their targets matter
+        out["output_layer"] = summary(d.spec.network, r, spec_targets(d.spec))
     out["proof"] = {"swap_invariant": r.swap_invariant, "swap_checked_on": r.swap_method,
                     "covered": r.covered}
     if r.assumptions:  # generic mode: what the proof assumed

@@ -11,6 +11,7 @@ import re
 import sympy as sp
 
 from ..engine.local import LocalModel
+from ..engine.output import spec_targets
 from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
 from ..spec import NetworkSpec, Spec
 from .facts import extra_sections
@@ -20,6 +21,7 @@ from .hypothesis import hypothesis_section, outgoing_gap
 from .model import (Aligned, Block, Document, Math, Paragraph, Ref, Row, Section, Strong, Table,
                     inline, para)
 from .numeric import numeric_section
+from .output import output_answer, output_section
 from .proofs import joined
 from .steps import GROUP_NAMES, difference, settled
 
@@ -38,14 +40,20 @@ def build_report(derivation) -> Document:
     if derivation.results:  # a spec of [[fact]] tables only has no hypotheses to answer
         body.append(_answer(spec, derivation.results))
     body.append(_network(spec.network))
-    body += [hypothesis_section(spec.network, k, r)
-             for k, r in enumerate(derivation.results, start=1)]
+    body += [_section(spec, k, r) for k, r in enumerate(derivation.results, start=1)]
     body += extra_sections(derivation)  # generic-mode assumptions, [[fact]] sections
     numeric = numeric_section(derivation.results, derivation.numeric)
     if numeric is not None:
         body.append(numeric)
     return Document(spec.title, tuple(body), name=_name(spec.source),
                     samples=spec.network.samples)
+
+
+def _section(spec: Spec, k: int, r: HypothesisResult) -> Section:
+    """The section of a hypothesis about hidden units or about output units."""
+    if r.hypothesis.layer == spec.network.depth:
+        return output_section(spec.network, k, r, spec_targets(spec))
+    return hypothesis_section(spec.network, k, r)
 
 
 def _name(source: str) -> str:
@@ -80,6 +88,8 @@ def _answer_for(network: NetworkSpec, k: int, r: HypothesisResult) -> list[Block
     if r.verdict != BROKEN:
         return [para(head, " Neither conclusion could be proved (see ",
                      Ref(f"sec:h{k}", f"Hypothesis H{k}"), ").")]
+    if r.hypothesis.layer == network.depth:
+        return output_answer(network, k, r)
     model = LocalModel(network, r.hypothesis)
     assumed = set(r.hypothesis.tie) | set(r.hypothesis.zero)
     g = next(g for g in r.groups if g.group in assumed and g.status == DIFFERENT)
@@ -101,7 +111,10 @@ def _in_short(network: NetworkSpec, results) -> Paragraph:
     def names(verdict):
         return [f"H{k}" for k, r in enumerate(results, start=1) if r.verdict == verdict]
     preserved, broken = names(PRESERVED), names(BROKEN)
-    groups = joined(GROUP_NAMES[g] for g in network.groups())
+    kept = [r for r in results if r.verdict == PRESERVED]
+    output_only = kept and all(r.hypothesis.layer == network.depth for r in kept)
+    groups = joined(GROUP_NAMES[g] for g in (network.unit_groups(network.depth) if output_only
+                                             else network.groups()))
     text = []
     if preserved:
         text.append(f"the units stay identical forever under {joined(preserved)}, which tie "
@@ -111,19 +124,26 @@ def _in_short(network: NetworkSpec, results) -> Paragraph:
     if broken:
         text.append(f"Under {joined(broken)} the gradients of an assumed group differ, so the "
                     "units separate after one step.")
+    output = [f"H{k}" for k, r in enumerate(results, start=1)
+              if r.verdict == BROKEN and r.hypothesis.layer == network.depth]
+    if output:
+        text.append(f"In {joined(output)} the units are output units: each is compared with "
+                    "its own target, so equal outputs still get different updates unless "
+                    "their targets agree in every sample.")
     if not text:
         return para(Strong("In short:"), " no hypothesis was settled.")
     return para(Strong("In short:"), " " + " ".join(text))
 
 
 def _summary_table(network: NetworkSpec, results) -> Table:
-    groups = network.groups()
+    output_only = all(r.hypothesis.layer == network.depth for r in results)
+    groups = network.unit_groups(network.depth) if output_only else network.groups()
     rows = []
     for k, r in enumerate(results, start=1):
         h = r.hypothesis
         cells = [inline(f"H{k}: {h.name} ({_assumes(h)})")]
         status = {g.group: g.status for g in r.groups}
-        cells += [inline(status[g]) for g in groups]
+        cells += [inline(status.get(g, "n/a")) for g in groups]   # n/a: an output unit's outgoing
         cells.append((Strong(r.verdict),))
         rows.append(tuple(cells))
     header = ("hypothesis (assumption)", *groups, "verdict")
@@ -157,8 +177,8 @@ def _network(network: NetworkSpec) -> Section:
     act = network.activation.name
     samples = "one sample" if network.samples == 1 else f"{network.samples} samples"
     body: list[Block] = [
-        para(f"A multilayer perceptron with layer sizes {sizes} (input, hidden, output), "
-             f"hidden activation {_function_name(act)}, output activation "
+        para(f"A multilayer perceptron with layer sizes {sizes} ({_roles(network)}), "
+             f"{_hidden(network, act)}output activation "
              f"{_function_name(network.output_activation.name)}, "
              f"{'with' if network.bias else 'without'} biases, and "
              f"{_LOSS_NAMES.get(network.loss.name, network.loss.name)} summed over "
@@ -182,6 +202,14 @@ def _network(network: NetworkSpec) -> Section:
         Aligned(gradient_rows(network), label="eq:gradients"),
     ]
     return Section("The network", tuple(body), label="sec:network")
+
+
+def _roles(network: NetworkSpec) -> str:
+    return "input, output: no hidden layer" if network.depth == 1 else "input, hidden, output"
+
+
+def _hidden(network: NetworkSpec, act: str) -> str:
+    return "" if network.depth == 1 else f"hidden activation {_function_name(act)}, "
 
 
 def _function_name(name: str) -> str:

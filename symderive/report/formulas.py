@@ -53,7 +53,7 @@ def forward_rows(spec: NetworkSpec) -> tuple[Row, ...]:
 def activation_rows(spec: NetworkSpec) -> tuple[Row, ...]:
     """σ(z), σ'(z) and, unless it is the identity, the output activation φ(z)."""
     f = spec.activation
-    rows = [] if f.expr == act(Z) else [Row(act(Z), f.expr),      # undefined σ: no formula
+    rows = [] if f.expr == act(Z) or spec.depth == 1 else [Row(act(Z), f.expr),      # undefined σ: no formula
                                         Row(dact(Z), _tidy_derivative(f.derivative_expr))]
     g = spec.output_activation
     if not g.is_identity:
@@ -69,8 +69,9 @@ def _tidy_derivative(expr: sp.Expr) -> sp.Expr:
 
 def uses_heaviside(spec: NetworkSpec) -> bool:
     """Does σ' or φ' involve the Heaviside step (ReLU)?"""
-    return any(f.expr.has(relu) or sp.diff(f.expr, Z).has(sp.Heaviside)
-               for f in (spec.activation, spec.output_activation))
+    used = (spec.output_activation,) if spec.depth == 1 else (spec.activation,
+                                                               spec.output_activation)
+    return any(f.expr.has(relu) or sp.diff(f.expr, Z).has(sp.Heaviside) for f in used)
 
 
 def loss_rows(spec: NetworkSpec) -> tuple[Row, ...]:

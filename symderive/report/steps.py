@@ -149,7 +149,7 @@ def assumption_exprs(model: LocalModel) -> tuple[sp.Expr, ...]:
     """The hypothesis as equations between (or zeroing) the two units' parameters."""
     out = []
     hyp = model.hypothesis
-    for group in model.network.groups():
+    for group in model.network.unit_groups(model.layer):
         a, b = parameter(model, group, 0), parameter(model, group, 1)
         if group in hyp.tie:
             out.append(sp.Eq(a, b, evaluate=False))

@@ -37,6 +37,8 @@ KINDS: dict[str, set[str]] = {
     "dropout": {"layer", "units", "tie", "masks"},
     "optimizer": {"layer", "units", "optimizer", "weight_decay", "learning_rates"},
 }
+#: The kinds that make sense in a network without a hidden layer (the others are about hidden units).
+NO_HIDDEN_LAYER: tuple[str, ...] = ("backprop_exact", "loss_gradient")
 MASKS = ("equal", "different")
 LEARNING_RATES = ("shared", "per_unit")
 MAX_FACTS = 16
@@ -82,6 +84,10 @@ def _fact(f: Any, k: int, network: NetworkSpec) -> FactSpec:
     kind = f.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:   # kind = [] must not raise TypeError
         raise SpecError(f"is required: one of {', '.join(KINDS)}", field=f"{where}.kind")
+    if network.depth == 1 and kind not in NO_HIDDEN_LAYER:
+        raise SpecError(f"{kind!r} needs a hidden layer, but network.layers = "
+                        f"{list(network.layers)} has no hidden layer; kinds for such a network: "
+                        f"{', '.join(NO_HIDDEN_LAYER)}", field=f"{where}.kind")
     _unknown(f, _COMMON | KINDS[kind], where)
     name = _string(f.get("name", kind.replace("_", " ")), f"{where}.name", 500)
     keys: dict[str, Any] = {}

@@ -48,7 +48,9 @@ def _int(value: Any, where: str, low: int, high: int) -> int:
     return value
 
 
-def _groups(value: Any, where: str, network: NetworkSpec) -> tuple[str, ...]:
+def _groups(value: Any, where: str, network: NetworkSpec,
+            layer: int | None = None) -> tuple[str, ...]:
+    """Parameter groups of a unit of ``layer`` (a hidden unit when ``layer`` is None)."""
     if not isinstance(value, list):
         raise SpecError(f"must be an array of groups from {', '.join(GROUPS)}", field=where)
     out: list[str] = []
@@ -58,23 +60,31 @@ def _groups(value: Any, where: str, network: NetworkSpec) -> tuple[str, ...]:
         if g == "bias" and not network.bias:
             raise SpecError("names the bias group, but the network has bias = false",
                             field=where)
+        if g == "outgoing" and layer == network.depth:
+            raise SpecError(f"names the outgoing group, but layer {layer} is the output layer: "
+                            "an output unit has no outgoing weights (its groups: "
+                            f"{', '.join(network.unit_groups(layer))})", field=where)
         if g in out:
             raise SpecError(f"names the group {g!r} twice", field=where)
         out.append(g)
     return tuple(sorted(out, key=GROUPS.index))
 
 
-def _hidden_layer(value: Any, where: str, hidden: int) -> int:
-    """A hidden layer, 1-based; naming the input or output layer gets its own message."""
-    if type(value) is int and value in (0, hidden + 1):
-        which = "the input layer" if value == 0 else "the output layer"
-        raise SpecError(f"must be a hidden layer, between 1 and {hidden}: layer {value} is "
-                        f"{which}", field=where)
-    return _int(value, where, 1, hidden)
+def unit_layer(value: Any, where: str, network: NetworkSpec) -> int:
+    """A layer whose units a hypothesis may compare: hidden (1 to depth − 1) or the output
+    layer (depth), 1-based; naming the input layer gets its own message."""
+    depth = network.depth
+    allowed = (f"a hidden layer, between 1 and {depth - 1}, or the output layer, {depth}"
+               if depth > 1 else "the output layer, 1 (the network has no hidden layer)")
+    if type(value) is int and value == 0:
+        raise SpecError(f"must be {allowed}: layer 0 is the input layer", field=where)
+    if type(value) is int and value > depth:
+        raise SpecError(f"must be {allowed}; got {value}, past the output layer", field=where)
+    return _int(value, where, 1, depth)
 
 
 def unit_pair(units: Any, where: str, layer: int, network: NetworkSpec) -> tuple[int, int]:
-    """Two distinct units of hidden ``layer`` (1-based), read from the field ``where``."""
+    """Two distinct units of ``layer`` (1-based), read from the field ``where``."""
     width = network.layers[layer]
     if width < 2:
         raise SpecError(f"layer {layer} has only one unit: a hypothesis compares two units of "

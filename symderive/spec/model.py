@@ -38,6 +38,12 @@ class NetworkSpec:
         """The parameter groups a hidden unit has in this network."""
         return GROUPS if self.bias else ("incoming", "outgoing")
 
+    def unit_groups(self, layer: int) -> tuple[str, ...]:
+        """The parameter groups a unit of ``layer`` has: an output unit (layer ``depth``)
+        feeds the loss, not another layer, so it has no outgoing weights."""
+        groups = self.groups()
+        return tuple(g for g in groups if g != "outgoing") if layer == self.depth else groups
+
     def to_json(self) -> dict[str, Any]:
         return {
             "layers": list(self.layers),
@@ -56,7 +62,8 @@ def _function_json(act: Activation) -> Any:
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """One symmetry assumption about two units of a hidden layer (1-based)."""
+    """One symmetry assumption about two units of a layer (1-based): a hidden layer,
+    or the output layer (``layer == depth``), whose units have no outgoing group."""
 
     name: str
     layer: int

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import LatexInputError, ResourceLimitError, SpecError
 from .functions import ACTIVATIONS, LOSSES, Activation, Loss, activation_from_expr
 from .facts import parse_facts
-from .fields import (_groups, _hidden_layer, _int, _string, _table, _type_name, _unknown,
+from .fields import (_groups, _int, _string, _table, _type_name, _unknown, unit_layer,
                      unit_pair)
 from .model import (MAX_HYPOTHESES, MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec,
                     Hypothesis, NetworkSpec, Spec)
@@ -68,9 +68,9 @@ def _network(net: dict[str, Any]) -> NetworkSpec:
     if not isinstance(layers, list):
         raise SpecError("is required: an array of layer sizes [input, hidden..., output]",
                         field="network.layers")
-    if len(layers) < 3:
-        raise SpecError("needs at least one hidden layer: [input, hidden..., output]",
-                        field="network.layers")
+    if len(layers) < 2:
+        raise SpecError("needs at least an input and an output layer: [input, hidden..., "
+                        "output]", field="network.layers")
     sizes = tuple(_int(n, "network.layers", 1, MAX_LAYER_WIDTH) for n in layers)
     bias = net.get("bias", True)
     if not isinstance(bias, bool):
@@ -181,13 +181,15 @@ def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
     if not isinstance(h, dict):
         raise SpecError("must be a table", field=where)
     _unknown(h, _HYPOTHESIS_KEYS, where)
-    hidden = len(network.layers) - 2
+    depth = network.depth
     if "layer" not in h:
-        raise SpecError(f"is required: a hidden layer, 1 to {hidden}", field=f"{where}.layer")
-    layer = _hidden_layer(h["layer"], f"{where}.layer", hidden)
+        hidden = f"a hidden layer, 1 to {depth - 1}, or " if depth > 1 else ""
+        raise SpecError(f"is required: {hidden}the output layer, {depth}",
+                        field=f"{where}.layer")
+    layer = unit_layer(h["layer"], f"{where}.layer", network)
     u = unit_pair(h.get("units"), f"{where}.units", layer, network)
-    tie = _groups(h.get("tie", []), f"{where}.tie", network)
-    zero = _groups(h.get("zero", []), f"{where}.zero", network)
+    tie = _groups(h.get("tie", []), f"{where}.tie", network, layer)
+    zero = _groups(h.get("zero", []), f"{where}.zero", network, layer)
     both = set(tie) & set(zero)
     if both:
         raise SpecError(f"group {sorted(both)[0]!r} is both tied and zeroed; choose one",
