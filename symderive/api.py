@@ -100,9 +100,7 @@ def load(spec: SpecLike) -> Spec:
     if isinstance(spec, Spec):
         return spec.validated()
     if not isinstance(spec, (str, os.PathLike)):
-        from .errors import SpecError
-
-        raise SpecError(f"symderive.load takes a Spec, a bundled name or a path, not "
+        raise TypeError(f"symderive.load takes a Spec, a bundled name or a path, not "
                         f"{type(spec).__name__}")
     return load_spec(*read_source(os.fspath(spec)))
 
