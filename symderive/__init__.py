@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 def bundled() -> list[str]:
     """The names of the bundled derivations, for :func:`derive` (``symderive list``)."""
-    from .spec.sources import bundled_specs
+    from .sources import bundled_specs
 
     return list(bundled_specs())
 

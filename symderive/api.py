@@ -15,7 +15,7 @@ from .engine.symmetry import HypothesisResult, settle_hypothesis
 from .facts import FactResult, check_facts, settle_facts
 from .numeric import NumericResult, cross_check_all
 from .spec import Spec, load_spec
-from .spec.sources import read_source
+from .sources import read_source
 
 #: What :func:`derive` and :func:`load` accept: a Spec, a bundled name, or a path.
 SpecLike = Union[Spec, str, "os.PathLike[str]"]

@@ -164,7 +164,7 @@ def _corpus() -> list[Path]:
 @pytest.mark.parametrize("path", _corpus(), ids=lambda p: p.name)
 def test_from_toml_gives_the_clis_message_for_every_bad_input(path, cli):
     from symderive.guards import check_resources
-    from symderive.spec.sources import read_source
+    from symderive.sources import read_source
 
     status, _, err = cli("derive", str(path), "--format", "json")
     assert status == 2

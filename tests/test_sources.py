@@ -1,4 +1,4 @@
-"""Where specs come from (symderive.spec.sources): files, bundled names, standard
+"""Where specs come from (symderive.sources): files, bundled names, standard
 input (``symderive derive -``), and ``symderive --version``."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 import symderive
 from conftest import BUNDLED, DERIVATIONS, ROOT, run_subprocess, spec_toml
-from symderive.spec import sources
+from symderive import sources
 
 FOUNDING = DERIVATIONS / "weight_symmetry.toml"
 BAD_LAYER = spec_toml((2, 3, 1), hypotheses=[{"layer": 5, "units": [1, 2]}])
@@ -127,3 +127,14 @@ def test_installed_without_the_data_nothing_is_bundled(cli, monkeypatch, tmp_pat
 def test_a_directory_is_not_a_spec(tmp_path):
     with pytest.raises(symderive.SpecError, match="is not a regular file"):
         sources.read_source(str(tmp_path / "."))
+
+
+def test_list_and_version_answer_without_loading_sympy():
+    code = ("import sys\nfrom symderive.cli import main\nmain(['list'])\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "print('sympy' in sys.modules, 'numpy' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "False False"
+    assert "weight-symmetry" in r.stdout

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import SpecError, SymderiveError, one_line
-from ..spec.sources import STDIN_NAME, bundled_specs, read_source, read_stdin
+from ..sources import STDIN_NAME, bundled_specs, read_source, read_stdin
 
 #: The spec argument that means "read the spec from standard input".
 STDIN = "-"

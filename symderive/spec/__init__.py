@@ -4,7 +4,6 @@
 - :mod:`.request`: :class:`Spec`, the whole request, and its validating constructors;
 - :mod:`.load`: bytes → text → TOML tables, and the line of a field for every error;
 - :mod:`.validate`: the tables, field by field (every error names its field);
-- :mod:`.sources`: where a spec comes from: a file, a bundled derivation, stdin;
 - :mod:`.facts`: the ``[[fact]]`` tables;
 - :mod:`.functions`: the table of named activations and losses (SymPy + NumPy twins);
 - :mod:`.undefined`: σ, σ', ℓ of generic mode;

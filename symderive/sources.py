@@ -8,7 +8,9 @@ checkout (an editable install, or PYTHONPATH), the folder itself is used, so a
 derivation added there is listed at once.
 
 Besides :mod:`symderive.cli`, this is the one module that reads files: the Python
-API (``symderive.load("q.toml")``) needs it too.
+API (``symderive.load("q.toml")``) needs it too.  It stands outside
+:mod:`symderive.spec` and imports nothing heavy, so that ``symderive list`` and
+``symderive --version`` answer without loading SymPy.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from ..errors import SpecError
+from .errors import SpecError
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -29,7 +31,7 @@ BUNDLED_PACKAGE = "symderive.derivations"
 #: The name errors give to a spec read from standard input.
 STDIN_NAME = "<stdin>"
 
-_CHECKOUT = Path(__file__).resolve().parents[2]
+_CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def bundled_folder() -> Traversable | None:
