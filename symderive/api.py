@@ -23,7 +23,18 @@ SpecLike = Union[Spec, str, "os.PathLike[str]"]
 
 @dataclass(frozen=True)
 class Derivation:
-    """Everything symderive established about a spec; renderers turn it into text."""
+    """Everything symderive established about a spec; renderers turn it into text.
+
+    ``results`` has one :class:`~symderive.engine.symmetry.HypothesisResult` per
+    ``[[hypothesis]]`` (``.verdict``; ``.groups``, each with ``.status`` and
+    ``.witness``), ``facts`` one result per ``[[fact]]`` (``.verdict``), ``numeric``
+    the cross-check per hypothesis (empty when not run).  The reports::
+
+        >>> d = symderive.derive("weight-symmetry")
+        >>> d.results[2].verdict
+        'preserved'
+        >>> report = json.loads(d.to_json())      # also to_markdown, to_latex, to_pdf
+    """
 
     spec: Spec
     results: tuple[HypothesisResult, ...]
