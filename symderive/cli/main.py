@@ -35,6 +35,9 @@ def read_spec(name: str, *, force: bool = True):
     from ..spec import load_spec
 
     if name == STDIN:
+        if sys.stdin is not None and sys.stdin.isatty():   # someone at a keyboard: say so
+            print("symderive: reading the spec from standard input (end it with Ctrl-D)",
+                  file=sys.stderr)
         source, data = STDIN_NAME, read_stdin()
     else:
         source, data = read_source(name)
