@@ -100,6 +100,8 @@ def _read(stream: BinaryIO, source: str) -> bytes | str:
         data = stream.read(MAX_SPEC_BYTES + 1) or b""
     except OSError as exc:
         raise SpecError(f"cannot be read: {exc.strerror}", source=source) from None
+    except ValueError:                                # "I/O operation on closed file"
+        raise SpecError("cannot be read: it is closed", source=source) from None
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError(f"is larger than {MAX_SPEC_BYTES} bytes: not a derivation spec",
                         source=source)

@@ -138,3 +138,11 @@ def test_list_and_version_answer_without_loading_sympy():
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1] == "False False"
     assert "weight-symmetry" in r.stdout
+
+
+def test_a_closed_stdin_is_a_clear_error():
+    code = ("import sys\nsys.stdin.close()\nfrom symderive.cli import main\n"
+            "sys.exit(main(['derive', '-']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and r.stderr == "symderive: <stdin>: cannot be read: it is closed\n"

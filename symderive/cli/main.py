@@ -35,7 +35,7 @@ def read_spec(name: str, *, force: bool = True):
     from ..spec import load_spec
 
     if name == STDIN:
-        if sys.stdin is not None and sys.stdin.isatty():   # someone at a keyboard: say so
+        if _at_terminal(sys.stdin):                   # someone at a keyboard: say so
             print("symderive: reading the spec from standard input (end it with Ctrl-D)",
                   file=sys.stderr)
         source, data = STDIN_NAME, read_stdin()
@@ -47,6 +47,13 @@ def read_spec(name: str, *, force: bool = True):
 
         check_resources(spec, data)
     return spec
+
+
+def _at_terminal(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):                     # closed
+        return False
 
 
 def _derive(args: argparse.Namespace) -> int:
