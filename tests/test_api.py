@@ -210,6 +210,13 @@ def test_every_bundled_spec_round_trips_through_dicts(path):
     assert json.loads(json.dumps(spec.to_dict())) == spec.to_dict()     # plain values only
 
 
+def test_where_a_spec_was_read_is_not_part_of_its_value():
+    text = FOUNDING.read_text(encoding="utf-8")
+    by_toml, by_dict = Spec.from_toml(text), Spec.from_dict(tomllib.loads(text))
+    assert (by_toml.source, by_dict.source) == ("<string>", "<dict>")
+    assert by_toml == by_dict == symderive.load("weight-symmetry")
+
+
 def test_from_dict_takes_tuples_for_lists_and_fills_defaults():
     spec = Spec.from_dict({"network": {"layers": (2, 3, 1)},
                            "hypothesis": ({"layer": 1, "units": (1, 2), "tie": ("incoming",)},)})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SpecError
@@ -54,7 +54,7 @@ class Spec:
     network: NetworkSpec
     hypotheses: tuple[Hypothesis, ...]
     check: CheckSpec = CheckSpec()
-    source: str = "<spec>"
+    source: str = field(default="<spec>", compare=False)   # where it was read: not content
     description: str | None = None   # one line for `symderive list`
     facts: tuple = ()                # [[fact]] tables: symderive.spec.facts.FactSpec
 
