@@ -130,7 +130,12 @@ def _count(items: Any, one: str, many: str) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """A value of the data model as it is written in TOML (lists, tables, names)."""
+    """A value of the data model as it is written in TOML (lists, tables, names).
+
+    A dataclass becomes the table of its fields; one whose TOML differs from its
+    fields (``[init]``, say) defines ``to_toml()`` returning its table."""
+    if hasattr(value, "to_toml") and not isinstance(value, type):
+        return value.to_toml()
     if isinstance(value, (Activation, Loss)):
         return value.name if value.latex_source is None else {"latex": value.latex_source}
     if isinstance(value, FactSpec) and value.kind in KINDS:
