@@ -1,20 +1,41 @@
-"""The orchestrator: a spec in, a :class:`Derivation` out, one call per stage."""
+"""The orchestrator: a spec in, a :class:`Derivation` out, one call per stage.
+
+This is the Python API that ``import symderive`` exposes (lazily, see
+:mod:`symderive`): :func:`derive`, :func:`load` and :class:`Derivation`.
+"""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable, Union
 
 from .engine.generic import instantiated
 from .engine.output import settle, spec_targets
 from .engine.symmetry import HypothesisResult
 from .facts import FactResult, check_facts, settle_facts
 from .numeric import NumericResult, cross_check_all
-from .spec import Spec
+from .spec import Spec, load_spec
+from .sources import read_source
+
+#: What :func:`derive` and :func:`load` accept: a Spec, a bundled name, or a path.
+SpecLike = Union[Spec, str, "os.PathLike[str]"]
 
 
 @dataclass(frozen=True)
 class Derivation:
-    """Everything symderive established about a spec; renderers turn it into text."""
+    """Everything symderive established about a spec; renderers turn it into text.
+
+    ``results`` has one :class:`~symderive.engine.symmetry.HypothesisResult` per
+    ``[[hypothesis]]`` (``.verdict``; ``.groups``, each with ``.status`` and
+    ``.witness``), ``facts`` one result per ``[[fact]]`` (``.verdict``), ``numeric``
+    the cross-check per hypothesis (empty when not run).  The reports::
+
+        >>> d = symderive.derive("weight-symmetry")
+        >>> d.results[2].verdict
+        'preserved'
+        >>> report = json.loads(d.to_json())      # also to_markdown, to_latex, to_pdf
+    """
 
     spec: Spec
     results: tuple[HypothesisResult, ...]
@@ -26,6 +47,45 @@ class Derivation:
         """False when the numeric cross-check contradicts a symbolic result (or a fact)."""
         return (all(n.agreement for n in self.numeric)
                 and all(f.numeric is None or f.numeric.agreement for f in self.facts))
+
+    def to_json(self, **options: Any) -> str:
+        """The JSON report (the format of ``symderive derive --format json``)."""
+        return self._render("json", options)
+
+    def to_markdown(self, **options: Any) -> str:
+        """The Markdown report, for Q&A sites with MathJax; ``options`` are those of
+        :func:`symderive.render.markdown.render`."""
+        return self._render("markdown", options)
+
+    def to_latex(self, **options: Any) -> str:
+        """The LaTeX article; ``to_latex(fragment=True)`` gives a piece to ``\\input``.
+        ``options`` are those of :func:`symderive.render.latex.render`."""
+        return self._render("latex", options)
+
+    def to_pdf(self, path: str | os.PathLike[str] | None = None, **options: Any) -> bytes:
+        """The PDF report compiled with pdflatex (TeX Live needed), written to ``path``
+        when given; returns its bytes either way."""
+        data = self._render("pdf", options)
+        if path is not None:
+            Path(path).write_bytes(data)
+        return data
+
+    def _render(self, fmt: str, options: dict[str, Any]) -> Any:
+        import importlib
+
+        return importlib.import_module(f"symderive.render.{fmt}").render(self, **options)
+
+    def __repr__(self) -> str:
+        """A few lines: the title, each hypothesis's verdict, each fact's, the check."""
+        lines = [f"<Derivation {self.spec.title!r}"]
+        for r in self.results:
+            groups = ", ".join(f"{g.group} {g.status}" for g in r.groups)
+            lines.append(f"  hypothesis {r.hypothesis.name!r}: {r.verdict} ({groups})")
+        lines += [f"  fact {f.fact.name!r}: {f.verdict}" for f in self.facts]
+        if self.numeric or any(f.numeric is not None for f in self.facts):
+            lines.append("  numeric cross-check: "
+                         + ("agrees" if self.agreement else "CONTRADICTS a proof"))
+        return "\n".join(lines) + ">"
 
     def _repr_markdown_(self) -> str:
         """Notebooks: the Markdown report (math typeset by the notebook's MathJax)."""
@@ -44,11 +104,39 @@ class Derivation:
 settle_hypothesis = settle
 
 
-def derive(spec: Spec, numeric: bool = True,
+def load(spec: SpecLike) -> Spec:
+    """The validated :class:`Spec` of a path (``str`` or ``Path``) or of the name of a
+    bundled derivation (a file of that name wins); a Spec is validated (see
+    :meth:`Spec.validated`).  Bad input raises :class:`~symderive.errors.SpecError`
+    naming the file, the line and the field, as the CLI does::
+
+        >>> symderive.load("weight-symmetry").network.layers
+        (2, 2, 1)
+    """
+    if isinstance(spec, Spec):
+        return spec.validated()
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"symderive.load takes a Spec, a bundled name or a path, not "
+                        f"{type(spec).__name__}")
+    return load_spec(*read_source(os.fspath(spec)))
+
+
+def derive(spec: SpecLike, numeric: bool = True,
            progress: Callable[[str], None] | None = None) -> Derivation:
     """Settle every hypothesis of ``spec`` symbolically, then cross-check it
     numerically (gradient check and training simulation) unless ``numeric`` is false.
-    ``progress`` receives one line per stage (:class:`symderive.guards.Progress`)."""
+
+    ``spec`` is a :class:`Spec`, the name of a bundled derivation or a path (see
+    :func:`load`).  ``progress`` receives one line per stage
+    (:class:`symderive.guards.Progress`).  ::
+
+        >>> d = symderive.derive("weight-symmetry")
+        >>> [r.verdict for r in d.results]
+        ['broken', 'broken', 'preserved', 'preserved']
+        >>> d.to_markdown()[:40]
+        '# Do identical incoming weights keep two'
+    """
+    spec = load(spec)
     say = progress or (lambda message: None)
     total = len(spec.hypotheses)
     results = []

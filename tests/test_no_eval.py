@@ -42,6 +42,15 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("cli/main.py", "derive_one", "import_module"):
         "the module name comes from TEXT_FORMATS | BINARY_FORMATS, keyed by an argparse "
         "choice, never from the spec",
+    ("__init__.py", "__getattr__", "import_module"):
+        "the lazy public names: the module comes from the _LAZY table, looked up only for an "
+        "attribute name that is one of its keys, never from a spec",
+    ("api.py", "Derivation._render", "import_module"):
+        "the renderer module named by the to_json/to_markdown/to_latex/to_pdf method that "
+        "calls it (a literal), never by user text",
+    ("api.py", "derive", "load"):
+        "symderive.api.load, our own function: it reads a spec's bytes and validates them "
+        "through tomllib and the spec validator; nothing is unpickled or evaluated",
     ("spec/latex/worker.py", "WorkerHandle.request", "recv"):
         "unpickles the reply of our own worker process, which writes only SymPy objects it "
         "built from generated symbols, or strings; its stdout is redirected so that nothing "

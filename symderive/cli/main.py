@@ -11,11 +11,12 @@ import importlib
 import sys
 from pathlib import Path
 
+from .. import __version__
 from ..errors import SpecError, SymderiveError, one_line
+from ..sources import STDIN_NAME, bundled_key, bundled_specs, read_source, read_stdin
 
-BUNDLED = Path(__file__).resolve().parents[2] / "derivations"
-#: A spec is a short TOML file; anything bigger is refused unread.
-MAX_SPEC_BYTES = 1_000_000
+#: The spec argument that means "read the spec from standard input".
+STDIN = "-"
 
 #: format -> module in symderive.render with a render(Derivation) -> str function.
 TEXT_FORMATS = {"json": "json", "latex": "latex", "markdown": "markdown"}
@@ -27,48 +28,42 @@ SUFFIXES = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".tex":
 DEFAULT_FORMAT = "markdown"
 
 
-def bundled_specs() -> dict[str, Path]:
-    """Bundled derivations by name (file stem with '-' for '_')."""
-    if not BUNDLED.is_dir():
-        return {}
-    return {p.stem.replace("_", "-"): p for p in sorted(BUNDLED.glob("*.toml"))}
-
-
-def resolve_spec(name: str) -> Path:
-    """A spec path from a path or the name of a bundled derivation."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    bundled = bundled_specs()
-    key = name.replace("_", "-").removesuffix(".toml")
-    if key in bundled and not path.exists():
-        return bundled[key]
-    if path.exists():
-        raise SpecError("is not a regular file", source=name)
-    known = ", ".join(bundled) or "none"
-    raise SpecError(f"no such file, nor a bundled derivation (bundled: {known})", source=name)
-
-
 def read_spec(name: str, *, force: bool = True):
-    """Load and validate the spec named on the command line; unless ``force``, refuse
-    one over the resource limits of :mod:`symderive.guards` (exit 2, before any work)."""
+    """Load and validate the spec named on the command line (a path, a bundled name,
+    or ``-`` for standard input); unless ``force``, refuse one over the resource
+    limits of :mod:`symderive.guards` (exit 2, before any work)."""
     from ..spec import load_spec
 
-    path = resolve_spec(name)
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_SPEC_BYTES + 1)
-    except OSError as exc:
-        raise SpecError(f"cannot be read: {exc.strerror}", source=str(path)) from None
-    if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"is larger than {MAX_SPEC_BYTES} bytes: not a derivation spec",
-                        source=str(path))
-    spec = load_spec(str(path) if path.parent != BUNDLED else path.name, data)
+    if name == STDIN:
+        if _at_terminal(sys.stdin):                   # someone at a keyboard: say so
+            print("symderive: reading the spec from standard input (end it with Ctrl-D)",
+                  file=sys.stderr)
+        source, data = STDIN_NAME, read_stdin()
+    else:
+        source, data = read_source(name)
+    spec = load_spec(source, data)
     if not force:
         from ..guards import check_resources
 
         check_resources(spec, data)
     return spec
+
+
+def _input_files(name: str) -> tuple[Path, ...]:
+    """The file a spec argument reads (none for standard input), which no report may replace."""
+    if name == STDIN:
+        return ()
+    if Path(name).is_file():
+        return (Path(name),)
+    bundled = bundled_specs().get(bundled_key(name))
+    return (Path(str(bundled)),) if isinstance(bundled, Path) else ()
+
+
+def _at_terminal(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):                     # closed
+        return False
 
 
 def _derive(args: argparse.Namespace) -> int:
@@ -78,7 +73,7 @@ def _derive(args: argparse.Namespace) -> int:
         raise SymderiveError("--fragment applies to --format latex only")
     from . import batch
 
-    if batch.is_batch(args.spec):
+    if args.spec != STDIN and batch.is_batch(args.spec):
         return _derive_many(args, fmt)
     if fmt in BINARY_FORMATS and args.output in (None, "-"):
         raise SymderiveError(f"--format {fmt} writes a binary file: give -o FILE.{fmt}")
@@ -108,8 +103,7 @@ def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = Fa
     from . import output as out
     from .limits import time_budget
 
-    spec_path = resolve_spec(spec_name)
-    target = out.check_target(output, (spec_path,), follow_symlinks=follow_symlinks)
+    target = out.check_target(output, _input_files(spec_name), follow_symlinks=follow_symlinks)
     spec = read_spec(spec_name, force=force)
     progress = Progress(enabled=not quiet)
     progress.enabled = progress.enabled or (force and not quiet)  # a forced run may be long
@@ -194,7 +188,7 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(path: Path) -> str:
+def _describe(path) -> str:
     """The spec's title (first line only), read without validating the spec."""
     import tomllib
 
@@ -237,10 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symderive",
         description="Prove or refute gradient symmetries of hidden units, symbolically.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("derive", help="derive a spec and write a report")
-    d.add_argument("spec", help="a spec file, the name of a bundled derivation, "
-                   "or a directory or glob of specs (then -o names a directory)")
+    d.add_argument("spec", help="a spec file, the name of a bundled derivation, - for "
+                   "standard input, or a directory or glob of specs (then -o names a "
+                   "directory)")
     d.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
                    help="with several specs: derive N at a time (default: the cores)")
     d.add_argument("--format", choices=sorted(TEXT_FORMATS | BINARY_FORMATS),

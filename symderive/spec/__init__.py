@@ -1,7 +1,8 @@
 """Reading input: a TOML spec in, a validated :class:`Spec` out.
 
-- :mod:`.model`: the frozen dataclasses every later stage sees;
-- :mod:`.load`: bytes → TOML → :class:`Spec`, with file and line in every error;
+- :mod:`.model`: the frozen dataclasses of a spec's parts (network, hypothesis, check);
+- :mod:`.request`: :class:`Spec`, the whole request, and its validating constructors;
+- :mod:`.load`: bytes → text → TOML tables, and the line of a field for every error;
 - :mod:`.validate`: the tables, field by field (every error names its field);
 - :mod:`.facts`: the ``[[fact]]`` tables;
 - :mod:`.functions`: the table of named activations and losses (SymPy + NumPy twins);
@@ -12,9 +13,10 @@ TOML never leaves this package.
 """
 from __future__ import annotations
 
-from .load import load_spec, locate, parse_spec
+from .load import locate
 from .model import (GROUPS, MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec, Hypothesis,
-                    NetworkSpec, Spec)
+                    NetworkSpec)
+from .request import Spec, load_spec, parse_spec
 
 __all__ = ["GROUPS", "OPTIMIZERS", "MAX_LAYER_WIDTH", "MAX_SAMPLES", "NetworkSpec",
            "Hypothesis", "CheckSpec", "Spec", "parse_spec", "load_spec", "locate"]

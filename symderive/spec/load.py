@@ -1,27 +1,27 @@
-"""Read a spec: bytes -> TOML -> :class:`~symderive.spec.model.Spec`, with line numbers.
+"""Read a spec's text: bytes -> text -> TOML tables, and the line of any field.
 
-Every problem is a :class:`~symderive.errors.SpecError` naming the field, what
-is allowed, and the line where it can be found.
+Every problem is a :class:`~symderive.errors.SpecError` naming the file (and the
+line where known).  Turning the tables into a :class:`~symderive.spec.request.Spec`
+is :mod:`.request`'s job; this module knows nothing of the data model.
 """
 from __future__ import annotations
 
 import re
 import tomllib
+from typing import Any
 
 from ..errors import SpecError
-from .model import Spec
 from .validate import _BACKSLASH_HINT
-from .validate import build_spec as _build_spec
 
 
-def parse_spec(text: str, source: str = "<spec>") -> Spec:
-    """Parse TOML ``text`` (from file ``source``) into a validated :class:`Spec`."""
+def read_toml(text: str, source: str = "<spec>") -> dict[str, Any]:
+    """The TOML tables of spec ``text`` (from ``source``); an empty text is an error."""
     if not _has_content(text):
         raise SpecError("the spec is empty: it needs a [network] table and at least one "
                         "[[hypothesis]] table", source=source)
     _check_structure(text, source)
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         hint = _BACKSLASH_HINT if "Unescaped '\\'" in str(exc) else ""
         raise SpecError(f"invalid TOML: {exc}{hint}", source=source,
@@ -30,10 +30,19 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
         # tomllib reads nested arrays and inline tables recursively.
         raise SpecError("invalid TOML: arrays or inline tables are nested too deeply",
                         source=source) from None
+
+
+def decode(source: str, data: bytes | str) -> str:
+    """The text of a spec file's bytes; invalid UTF-8 is a :class:`SpecError`."""
+    if isinstance(data, str):
+        return data
     try:
-        return _build_spec(data, source)
-    except SpecError as exc:
-        raise exc.located(source, _find_line(text, exc.field)) from None
+        return data.decode("utf-8-sig")  # tolerate the BOM some editors write
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SpecError(f"not valid UTF-8 text: byte 0x{data[exc.start]:02x} at offset "
+                        f"{exc.start}; save the spec as UTF-8", source=source,
+                        line=line) from None
 
 
 #: Limits on the TOML's shape, checked before the parser builds anything (tomllib
@@ -87,19 +96,6 @@ def _dotted_parts(key: str) -> int:
         else:
             break
     return parts
-
-
-def load_spec(path: str, text: bytes | str) -> Spec:
-    """Parse the bytes of a spec file; invalid UTF-8 is a :class:`SpecError`."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")  # tolerate the BOM some editors write
-        except UnicodeDecodeError as exc:
-            line = text.count(b"\n", 0, exc.start) + 1
-            raise SpecError(f"not valid UTF-8 text: byte 0x{text[exc.start]:02x} at offset "
-                            f"{exc.start}; save the spec as UTF-8", source=path,
-                            line=line) from None
-    return parse_spec(text, path)
 
 
 def locate(error: SpecError, text: str) -> SpecError:

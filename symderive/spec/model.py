@@ -1,7 +1,9 @@
-"""The data model of a derivation request: frozen dataclasses, nothing parsed here.
+"""The parts of a derivation request: frozen dataclasses, nothing parsed here.
 
-Every stage after :mod:`symderive.spec` sees these classes only; TOML never leaves
-the ``spec`` package.
+The whole request, :class:`~symderive.spec.request.Spec`, lives in :mod:`.request`
+beside its constructors (``from_toml``, ``from_dict``), which need the validator
+that builds these parts.  Every stage after :mod:`symderive.spec` sees these classes
+only; TOML never leaves the ``spec`` package.
 """
 from __future__ import annotations
 
@@ -84,17 +86,3 @@ class CheckSpec:
     steps: int = 200
     learning_rate: float = 0.05
     optimizer: str = "sgd"
-
-
-@dataclass(frozen=True)
-class Spec:
-    """A whole derivation request."""
-
-    title: str
-    question: str | None
-    network: NetworkSpec
-    hypotheses: tuple[Hypothesis, ...]
-    check: CheckSpec = CheckSpec()
-    source: str = "<spec>"
-    description: str | None = None   # one line for `symderive list`
-    facts: tuple = ()                # [[fact]] tables: symderive.facts.spec.FactSpec

@@ -1,7 +1,8 @@
 """Validate the tables of a parsed spec (plain dicts from TOML) into the data model.
 
 Every problem is a :class:`~symderive.errors.SpecError` naming the field and what
-is allowed; :mod:`.load` adds the file and line.
+is allowed; :mod:`.request` assembles the :class:`~symderive.spec.request.Spec` and
+adds the file and line.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .facts import parse_facts
 from .fields import (_groups, _int, _string, _table, _type_name, _unknown, unit_layer,
                      unit_pair)
 from .model import (MAX_HYPOTHESES, MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec,
-                    Hypothesis, NetworkSpec, Spec)
+                    Hypothesis, NetworkSpec)
 
 _TOP_KEYS = {"title", "question", "description", "network", "hypothesis", "fact", "check"}
 _NETWORK_KEYS = {"layers", "activation", "output_activation", "bias", "loss", "samples"}
@@ -23,7 +24,9 @@ _HYPOTHESIS_KEYS = {"name", "layer", "units", "tie", "zero"}
 _CHECK_KEYS = {"seed", "steps", "learning_rate", "optimizer"}
 
 
-def build_spec(data: dict[str, Any], source: str) -> Spec:
+def spec_fields(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """The validated fields of a :class:`~symderive.spec.request.Spec` from its tables
+    (the request module builds the Spec, so that Spec.from_dict can call this)."""
     _unknown(data, _TOP_KEYS, "")
     title = _string(data.get("title", _default_title(source)), "title")
     question = data.get("question")
@@ -47,7 +50,8 @@ def build_spec(data: dict[str, Any], source: str) -> Spec:
     description = data.get("description")
     if description is not None:
         description = _string(description, "description", 300)
-    return Spec(title, question, network, hyps, check, source, description, facts)
+    return dict(title=title, question=question, network=network, hypotheses=hyps, check=check,
+                source=source, description=description, facts=facts)
 
 
 def _facts(value: Any, network: NetworkSpec) -> tuple:
@@ -58,6 +62,9 @@ def _facts(value: Any, network: NetworkSpec) -> tuple:
 
 
 def _default_title(source: str) -> str:
+    """The file's name in words; ``Derivation`` for ``<stdin>``, ``<dict>`` and the like."""
+    if source.startswith("<"):
+        return "Derivation"
     stem = re.sub(r"\.toml$", "", source.replace("\\", "/").split("/")[-1])
     return stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Derivation"
 

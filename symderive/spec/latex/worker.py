@@ -73,7 +73,8 @@ class WorkerHandle:
             return
         self._stop()
         from multiprocessing.connection import Connection
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        # The folder holding the symderive package (symderive/spec/latex/worker.py).
+        root = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 3))
         paths = [root] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), OMP_NUM_THREADS="1",
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")   # fit under RLIMIT_AS
