@@ -27,6 +27,9 @@ EXACT_ACTIVATIONS = ("identity", "relu")
 EXACT_OPTIMIZERS = {"sgd": None, "momentum": Fraction(9, 10)}
 #: Beyond this many parameter-samples the exact path is not attempted (float64 instead).
 EXACT_LIMIT = 5000
+#: Exact values grow (the gradient is a polynomial of degree > 1 in the parameters, so their
+#: digits multiply at every step); beyond this many bits of a denominator, float64 takes over.
+EXACT_BITS = 1500
 
 Number = Fraction | float
 Tensors = list[list[list[Number]]]     # W1, b1 (as a column), W2, ... in spec order
@@ -40,22 +43,31 @@ class Step:
     loss: Number
     parameters: tuple[tuple[str, Any], ...]
     gradient: tuple[tuple[str, Any], ...]
+    exact: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "loss": float(self.loss),
+        return {"step": self.step, "loss": float(self.loss), "exact": self.exact,
                 "parameters": {k: _json(v) for k, v in self.parameters},
                 "gradient": {k: _json(v) for k, v in self.gradient}}
 
 
 @dataclass(frozen=True)
 class Trajectory:
-    exact: bool
     steps: tuple[Step, ...]
     diverged: bool = False      # stopped early: a value became infinite or NaN
 
     @property
+    def exact(self) -> bool:
+        return all(s.exact for s in self.steps)
+
+    @property
     def arithmetic(self) -> str:
-        return "exact rationals" if self.exact else "float64"
+        exact = [s.step for s in self.steps if s.exact]
+        if not exact:
+            return "float64"
+        if len(exact) == len(self.steps):
+            return "exact rationals"
+        return f"exact rationals up to step {exact[-1]}, then float64"
 
 
 def _json(value):
@@ -99,8 +111,12 @@ def _exact(network: NetworkSpec, start: Start, check: CheckSpec, shown: int) -> 
     velocity = None
     out = []
     for step in range(shown + 1):
+        if _too_long(W, b):
+            rest = _floats(network, start, check, shown - step, params=_rounded(W, b),
+                           velocity=velocity, first=step)
+            return Trajectory(tuple(out) + rest.steps, rest.diverged)
         loss, gW, gb = _exact_gradient(network, W, b, X, Y)
-        out.append(_step(network, step, loss, W, b, gW, gb))
+        out.append(_step(network, step, loss, W, b, gW, gb, exact=True))
         if step == shown:
             break
         if mu is not None:   # heavy ball: v ← μ v + g, θ ← θ − lr v (as torch)
@@ -110,7 +126,19 @@ def _exact(network: NetworkSpec, start: Start, check: CheckSpec, shown: int) -> 
             gW, gb = velocity
         W = [None] + [_axpy(-lr, gW[l], W[l]) for l in range(1, len(W))]
         b = [None] + [_axpy(-lr, gb[l], b[l]) for l in range(1, len(b))]
-    return Trajectory(True, tuple(out))
+    return Trajectory(tuple(out))
+
+
+def _too_long(W, b) -> bool:
+    values = [v for l in range(1, len(W)) for row in W[l] for v in row]
+    values += [v for l in range(1, len(b)) for v in b[l]]
+    return max(v.denominator.bit_length() for v in values) > EXACT_BITS
+
+
+def _rounded(W, b) -> mlp.Params:
+    """Exact parameters of a later step, rounded to float64."""
+    return mlp.Params([np.array(W[l], dtype=float) for l in range(1, len(W))],
+                       [np.array(b[l], dtype=float) for l in range(1, len(b))])
 
 
 def _rows(t) -> list[list[Fraction]]:
@@ -161,7 +189,7 @@ def _exact_gradient(network: NetworkSpec, W, b, X, Y):
     return loss, gW, gb
 
 
-def _step(network: NetworkSpec, step: int, loss, W, b, gW, gb) -> Step:
+def _step(network: NetworkSpec, step: int, loss, W, b, gW, gb, exact: bool = False) -> Step:
     params, grads = [], []
     for l in range(1, network.depth + 1):
         params.append((f"W{l}", W[l]))
@@ -169,31 +197,38 @@ def _step(network: NetworkSpec, step: int, loss, W, b, gW, gb) -> Step:
         if network.bias:
             params.append((f"b{l}", b[l]))
             grads.append((f"b{l}", gb[l]))
-    return Step(step, loss, tuple(params), tuple(grads))
+    return Step(step, loss, tuple(params), tuple(grads), exact)
 
 
 # ------------------------------------------------------------------ float64
 
 
-def _floats(network: NetworkSpec, start: Start, check: CheckSpec, shown: int) -> Trajectory:
-    p = float_parameters(start, np.random.default_rng(0))   # nothing random: rng unused
+def _floats(network: NetworkSpec, start: Start, check: CheckSpec, shown: int,
+            params: mlp.Params | None = None, velocity=None, first: int = 0) -> Trajectory:
+    """Steps ``first`` .. ``first + shown`` in float64; when the exact path hands over,
+    from its ``params`` and momentum ``velocity`` of step ``first``."""
+    p = params if params is not None else float_parameters(
+        start, np.random.default_rng(0))   # nothing random: the generator is unused
     X = np.array(start.data.inputs, dtype=float)
     Y = np.array(start.data.targets, dtype=float)
     optimizer = make(check.optimizer, check.learning_rate)
+    if velocity is not None and hasattr(optimizer, "velocity"):
+        optimizer.velocity = [np.array(v, dtype=float) for v in
+                              [*velocity[0][1:], *velocity[1][1:]]]
     out = []
     with np.errstate(all="ignore"):
-        for step in range(shown + 1):
+        for step in range(first, first + shown + 1):
             loss, grad, _ = mlp.loss_and_gradient(network, p, X, Y)
             if not (np.isfinite(loss) and all(np.all(np.isfinite(w)) for w in p.W)):
-                return Trajectory(False, tuple(out), diverged=True)
+                return Trajectory(tuple(out), diverged=True)
             out.append(_step(network, step, float(loss),
                              [None] + [w.tolist() for w in p.W], [None] + [v.tolist() for v in p.b],
                              [None] + [g.tolist() for g in grad.W],
                              [None] + [g.tolist() for g in grad.b]))
-            if step == shown:
+            if step == first + shown:
                 break
             optimizer.step([*p.W, *p.b], [*grad.W, *grad.b])
-    return Trajectory(False, tuple(out))
+    return Trajectory(tuple(out))
 
 
 __all__ = ["Step", "Trajectory", "trajectory", "can_be_exact", "MAX_SHOWN"]

@@ -88,14 +88,15 @@ def _number(v) -> tuple:
         decimal = _decimal(v)
         if decimal is not None:
             return (decimal,)
-        return (Math(sp.Rational(v.numerator, v.denominator)),
-                f" (about {float(v):.6g})")
+        if v.denominator < 10 ** 6:
+            return (Math(sp.Rational(v.numerator, v.denominator)),)
+        return (f"\u2248 {float(v):.10g}",)   # exact, but too long to read: 10 digits
     return (f"{float(v):.6g}",)
 
 
 def _decimal(v: Fraction) -> str | None:
-    """``v`` written exactly with at most 10 decimals, if it can be."""
-    for places in range(11):
+    """``v`` written exactly with at most 12 decimals, if it can be."""
+    for places in range(13):
         scaled = v * 10 ** places
         if scaled.denominator == 1:
             text = f"{abs(scaled.numerator):0{places + 1}d}"
