@@ -127,7 +127,9 @@ class _Pass:
 
     def forward(self) -> None:
         for l in range(1, self.start.depth):
-            z = [self._pinned_z(l, u) for u in range(self.start.network.layers[l])]
+            pinned = self._pinned_units(l)
+            z = [self._pinned_z(l, u) if pinned[u] else None
+                 for u in range(self.start.network.layers[l])]
             self.constant.append(tuple(z))
             a = [None if zu is None else [self.values.sigma(v) for v in zu] for zu in z]
             self.known.append([None if au is None or any(v is None for v in au) else au
@@ -135,22 +137,28 @@ class _Pass:
             self.silent.append(np.array([[au is not None and _is_zero(au[n]) for au in a]
                                          for n in range(self.rows)], dtype=bool))
 
-    def _pinned_z(self, l: int, u: int) -> list | None:
-        """z^{(l)}_u per row when S fixes it, else None."""
-        b = self.start.b[l]
+    def _terms(self, l: int) -> np.ndarray:
+        """Units × inputs of layer l: does the term W_{uk} a_k matter (not pinned at 0)?"""
+        return ~(self.pinned_zero_weights(l) | self.silent[l - 1].all(axis=0)[None, :])
+
+    def _pinned_units(self, l: int) -> np.ndarray:
+        """Units of layer l whose bias and every incoming term S fixes (vectorised)."""
+        b, W = self.start.b[l], self.start.W[l]
+        width = self.start.network.layers[l]
         if b is None:
-            total = [sp.S.Zero] * self.rows
-        elif self.S_b[l][u, 0] and not b.is_random:
-            total = [_exact(b, u)] * self.rows
+            bias_fixed = np.ones(width, dtype=bool)
         else:
-            return None
-        W, zero = self.start.W[l], self.pinned_zero_weights(l)
-        for k in range(self.start.network.layers[l - 1]):
-            if zero[u, k] or self.silent[l - 1][:, k].all():
-                continue
-            if not self.S_W[l][u, k] or W.is_random or self.known[l - 1][k] is None:
-                return None
-            w = _exact(W, u, k)
+            bias_fixed = self.S_b[l][:, 0] & (not b.is_random)
+        known = np.array([k is not None for k in self.known[l - 1]], dtype=bool)
+        fixed = self.S_W[l] & known[None, :] & (not W.is_random)
+        return bias_fixed & np.all(~self._terms(l) | fixed, axis=1)
+
+    def _pinned_z(self, l: int, u: int) -> list | None:
+        """z^{(l)}_u per row, for a unit that S fixes (:meth:`_pinned_units`)."""
+        b, W = self.start.b[l], self.start.W[l]
+        total = [sp.S.Zero if b is None else _exact(b, u)] * self.rows
+        for k in np.flatnonzero(self._terms(l)[u]):
+            w = _exact(W, u, int(k))
             total = [t + w * a for t, a in zip(total, self.known[l - 1][k])]
         return total
 
@@ -158,8 +166,9 @@ class _Pass:
         L, sizes = self.start.depth, self.start.network.layers
         still = [np.zeros((self.rows, sizes[L]), dtype=bool)]   # output deltas: never assumed 0
         for l in range(L - 1, 0, -1):
-            kill = self.pinned_zero_weights(l + 1)              # next × this
-            through = np.all(still[0][:, :, None] | kill[None, :, :], axis=1)
+            live = (~self.pinned_zero_weights(l + 1)).astype(np.int64)   # next × this
+            # δ_u = 0 when every term W_{vu} δ_v has a zero factor: no live term survives
+            through = ((~still[0]).astype(np.int64) @ live) == 0
             flat = np.array([[self._flat(l, u, n) for u in range(sizes[l])]
                              for n in range(self.rows)], dtype=bool)
             still.insert(0, through | flat)
@@ -174,7 +183,8 @@ class _Pass:
     def gradients_zero(self, l: int) -> tuple[np.ndarray, np.ndarray]:
         """(W^{(l)} entries, b^{(l)} entries) whose gradient is structurally 0."""
         d, a = self.still[l], self.silent[l - 1]
-        w = np.all(d[:, :, None] | a[:, None, :], axis=0)
+        # Σ_n δ_{n,u} a_{n,k} is structurally 0 when every sample has a zero factor
+        w = ((~d).astype(np.int64).T @ (~a).astype(np.int64)) == 0
         return w, np.all(d, axis=0)[:, None]
 
 
