@@ -47,8 +47,21 @@ def _in_short(spec, result) -> Paragraph:
     frozen = [n for n in names if summary[n] == "all"]
     partly = [n for n in names if isinstance(summary[n], list)]
     moving = [n for n in names if summary[n] == "none"]
-    text = ("; ".join(widths) + ". " if widths else "") + _frozen_words(frozen, partly, moving)
-    return para(Strong("In short:"), " " + text)
+    text = ("; ".join(widths) + ". " if widths else "") + _verdict(spec, result) + " "
+    return para(Strong("In short:"), " " + text + _frozen_words(frozen, partly, moving))
+
+
+def _verdict(spec, result) -> str:
+    """Is the symmetry broken? Which layers are stuck narrower than they look?"""
+    narrow = [l for l in range(1, spec.network.depth)
+              if result.partition.width(l) < spec.network.layers[l]]
+    if not narrow:
+        return ("Every hidden unit is a class of its own: this starting point lets all of "
+                "them become different.")
+    parts = [f"layer {l} acts as a layer of {result.partition.width(l)} unit"
+             f"{_s(result.partition.width(l))}" for l in narrow]
+    return ("The symmetry is not broken: " + ", and ".join(parts) + " for ever, whatever the "
+            "learning rate or the number of steps (Theorem below).")
 
 
 def _frozen_words(frozen, partly, moving) -> str:
