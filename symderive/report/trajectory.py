@@ -32,7 +32,8 @@ def trajectory_blocks(spec, trajectory) -> list[Block]:
     rows = _rows(steps[0])
     for first in range(0, len(steps), STEPS_PER_TABLE):
         chunk = steps[first:first + STEPS_PER_TABLE]
-        out.append(_table(rows, chunk, first // STEPS_PER_TABLE))
+        out.append(_table(rows, chunk, first // STEPS_PER_TABLE,
+                          exact=any(s.exact for s in steps)))
     out.append(_gradient_table(rows, steps[0]))
     if len(rows) > MAX_ROWS:
         out.append(para(f"Only the first {MAX_ROWS} of {len(rows)} parameters are shown; the "
@@ -61,8 +62,11 @@ def _value(step, name: str, index: tuple[int, ...], gradient: bool = False):
     return values[index[0]][index[1]] if len(index) == 2 else values[index[0]]
 
 
-def _table(rows, chunk, k: int) -> Table:
-    header = ("", *(f"step {s.step}" for s in chunk))
+def _table(rows, chunk, k: int, exact: bool = False) -> Table:
+    """Steps ``chunk`` as columns; ``exact``: some steps of the trajectory are exact, so the
+    float64 ones are marked."""
+    header = ("", *(f"step {s.step}" + ("" if s.exact or not exact else " (float64)")
+                     for s in chunk))
     body = [(inline("loss L"), *(inline(*_number(s.loss)) for s in chunk))]
     for name, index in rows[:MAX_ROWS]:
         body.append((inline(Math(_symbol(name, index))),
