@@ -395,3 +395,11 @@ def test_json_init_block_shape():
     assert set(init) >= {"classes", "frozen", "effective_widths", "start", "numeric"}
     assert init["start"] == {"W1": 0.5, "b1": "zero", "W2": "random", "b2": "random"}
     assert init["classes"] == {"1": [[1], [2], [3]]}            # random W2 separates them
+
+
+def test_an_output_that_already_fits_the_data_freezes_everything():
+    init = {"W1": 0, "b1": 0, "W2": 0, "b2": 0}
+    r = report(spec_text([2, 3, 1], "tanh", init, ([[1, 2], [3, 4]], [[0], [0]])))
+    assert set(r["init"]["frozen"].values()) == {"all"}
+    r = report(spec_text([2, 3, 1], "tanh", init, ([[1, 2], [3, 4]], [[0], [1]])))
+    assert r["init"]["frozen"]["b2"] == "none" and r["init"]["frozen"]["W2"] == "all"

@@ -14,7 +14,9 @@ with everything outside S opaque (arbitrary).  A factor is *structurally* zero
 when S pins it: a^{(l)}_u = σ(c) = 0 because z_u is a constant c fixed by S (its
 bias and every incoming term are pinned), δ_u = 0 because σ'(c) = 0 or every
 term W_{vu} δ_v has a pinned zero factor, and an input that is 0 in every
-sample.  The output deltas are never assumed zero.  The largest S is the
+sample.  An output delta is zero only with data, when S pins the output's
+pre-activation where the loss is already stationary (the output equals its
+target, for the squared error).  The largest S is the
 greatest fixed point: start from every parameter, drop those whose gradient is
 not structurally zero, repeat.  Every parameter left is proved frozen.
 """
@@ -162,9 +164,23 @@ class _Pass:
             total = [t + w * a for t, a in zip(total, self.known[l - 1][k])]
         return total
 
+    def output_still(self) -> np.ndarray:
+        """δ^{(L)}_{n,m} = 0: only with data, when S pins z^{(L)}_m and the loss is already
+        stationary there (the output equals its target, for the squared error)."""
+        L, width = self.start.depth, self.start.network.layers[-1]
+        still = np.zeros((self.rows, width), dtype=bool)
+        if self.start.data is None or not _per_output(self.start.network):
+            return still
+        pinned = self._pinned_units(L)
+        for m in np.flatnonzero(pinned):
+            z = self._pinned_z(L, int(m))
+            for n in range(self.rows):
+                still[n, m] = _output_delta_zero(self.start, int(m), n, z[n])
+        return still
+
     def backward(self) -> None:
         L, sizes = self.start.depth, self.start.network.layers
-        still = [np.zeros((self.rows, sizes[L]), dtype=bool)]   # output deltas: never assumed 0
+        still = [self.output_still()]
         for l in range(L - 1, 0, -1):
             live = (~self.pinned_zero_weights(l + 1)).astype(np.int64)   # next × this
             # δ_u = 0 when every term W_{vu} δ_v has a zero factor: no live term survives
@@ -186,6 +202,23 @@ class _Pass:
         # Σ_n δ_{n,u} a_{n,k} is structurally 0 when every sample has a zero factor
         w = ((~d).astype(np.int64).T @ (~a).astype(np.int64)) == 0
         return w, np.all(d, axis=0)[:, None]
+
+
+def _per_output(network) -> bool:
+    """Does δ^{(L)}_m depend on output m alone, with every function known?"""
+    return (network.loss.name not in ("softmax_ce", "any")
+            and network.output_activation.name != "any")
+
+
+def _output_delta_zero(start: Start, m: int, n: int, z: sp.Expr) -> bool:
+    """Is the output delta exactly 0 at pre-activation ``z`` with the data's target?"""
+    from .network import output_value, per_output_delta, preactivation, target
+
+    network = start.network
+    zs, y = preactivation(network.depth, 1, 1), start.data.targets[n][m]
+    d = per_output_delta(network, 1, 1).xreplace({output_value(1, 1): network.output_activation(zs)})
+    value = d.xreplace({zs: z, target(1, 1): sp.Rational(y.numerator, y.denominator)})
+    return _is_zero(sp.simplify(value))
 
 
 def frozen_parameters(start: Start, sigma_at_zero: sp.Expr | None = None) -> Frozen:

@@ -247,7 +247,7 @@ def _why(f, name: str) -> str:
 
 def _still_why(f, l: int) -> str:
     if l == len(f.weights) - 1:
-        return "output deltas are not zero"
+        return "the output is pinned where the loss is stationary on the data"
     flat = any(z is not None for z in f.constant[l])
     return ("its pre-activation is fixed where the slope of the activation is 0" if flat else
             "every weight into the next layer is frozen at 0 or meets a zero delta")
