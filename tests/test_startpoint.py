@@ -403,3 +403,51 @@ def test_an_output_that_already_fits_the_data_freezes_everything():
     assert set(r["init"]["frozen"].values()) == {"all"}
     r = report(spec_text([2, 3, 1], "tanh", init, ([[1, 2], [3, 4]], [[0], [1]])))
     assert r["init"]["frozen"]["b2"] == "none" and r["init"]["frozen"]["W2"] == "all"
+
+
+@pytest.mark.parametrize("layers,activation,verdict", [
+    ([10, 10, 1], "relu", "stuck"), ([2, 10, 5, 1], "tanh", "stuck"),
+    ([4, 4, 1], "sigmoid", "trains, units identical"), ([2, 10, 5, 1], "any", "stuck iff sigma(0) = 0"),
+])
+def test_zero_init_fact_is_decided_at_the_sizes_people_ask_about(layers, activation, verdict):
+    text = (f"[network]\nlayers = {layers}\nactivation = \"{activation}\"\nsamples = 3\n"
+            "[[fact]]\nkind = \"zero_init\"\n")
+    r = report_dict(derive(parse_spec(text)))
+    fact = r["facts"][0]
+    assert fact["verdict"] == verdict
+    assert fact["numeric"]["agreement"] is True                 # the NumPy simulation agrees
+    assert set(fact["hidden_units_identical"].values()) == {"preserved"}
+
+
+def test_same_spec_same_json_bytes():
+    from symderive.render.json import render
+
+    text = spec_text([3, 5, 2], "tanh", {"W1": 0.5, "b1": "random", "W2": [[1, 0, 1, 0, 1]] * 2},
+                     ([[1, 2, 3], [0, 1, 0]], [[1, 0], [0, 1]]))
+    assert render(derive(parse_spec(text))) == render(derive(parse_spec(text)))
+
+
+def test_momentum_trajectory_matches_a_reference_heavy_ball():
+    init = {"W1": [[0.5, -1], [1, 0.25]], "b1": [0.1, -0.2], "W2": [[1, -1]], "b2": [0.5]}
+    X, Y = np.array([[0.8, 0.4], [0.3, 0.3]]), np.array([[1.0], [0.0]])
+    r = report(spec_text([2, 2, 1], "relu", init, (X.tolist(), Y.tolist()),
+                         check='optimizer = "momentum"\nlearning_rate = 0.05\nsteps = 4'))
+    net = refnet(r["network"])
+    p = {k: np.array(v, dtype=float) for k, v in init.items()}
+    v = {k: np.zeros_like(a) for k, a in p.items()}
+    for s in r["init"]["trajectory"]:
+        for k in p:
+            assert np.allclose(s["parameters"][k], p[k], rtol=1e-12, atol=1e-12), (s["step"], k)
+        g = gradient(net, p, X, Y)
+        v = {k: 0.9 * v[k] + g[k] for k in p}          # torch.optim.SGD(momentum=0.9)
+        p = {k: p[k] - 0.05 * v[k] for k in p}
+    assert r["init"]["trajectory_arithmetic"] == "exact rationals"
+
+
+def test_wide_layer_diagram_shows_every_class():
+    from symderive.render.diagram import MAX_UNITS, shown_units
+
+    classes = tuple([0] * 20 + [1, 2])
+    shown = shown_units(22, classes)
+    assert len(shown) <= MAX_UNITS and {0, 20, 21} <= set(shown)
+    assert shown == sorted(shown)
