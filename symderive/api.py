@@ -83,7 +83,8 @@ def settle_start(spec: Spec, numeric: bool = True,
     if start is None:
         return None
     say("the starting point: classes of units and frozen parameters")
-    result = StartResult(start, coarsest_partition(start), frozen_parameters(start))
+    frozen = frozen_parameters(start)
+    result = StartResult(start, coarsest_partition(start, frozen), frozen)
     concrete = instantiated(spec)
     traj = trajectory(concrete.network, start, spec.check)
     check = (check_start(concrete.network, start, result.partition, result.frozen, spec.check)

@@ -178,9 +178,29 @@ def test_classes_with_data_merge_equal_input_columns(seed):
 
 
 def test_random_tensor_separates_everything_it_touches():
-    r = report(spec_text([2, 4, 3, 1], "tanh", {"W1": 0, "b1": 0, "W2": "random", "b2": 0,
-                                                "W3": 0, "b3": 0}))
+    init = {"W1": 0, "b1": 0, "W2": "random", "b2": 0, "W3": 0, "b3": 0}
+    r = report(spec_text([2, 4, 3, 1], "sigmoid", init))
     assert r["init"]["classes"] == {"1": [[1], [2], [3], [4]], "2": [[1], [2], [3]]}
+    # with tanh every unit is pinned at z = 0 for ever (tanh(0) = 0 and W3 = 0 never moves):
+    # the random weights between them never matter
+    r = report(spec_text([2, 4, 3, 1], "tanh", init))
+    assert r["init"]["classes"] == {"1": [[1, 2, 3, 4]], "2": [[1, 2, 3]]}
+    assert r["init"]["frozen"]["W2"] == "all" and r["init"]["numeric"]["agreement"]
+
+
+def test_pinned_units_share_a_class_whatever_their_outgoing_weights():
+    """Dead ReLU units with the same bias are one class even though their outgoing weights
+    differ: their pre-activations are the same constant for ever (checked by simulation)."""
+    init = {"W1": 0, "b1": [-1, -1, -2, 1], "W2": [[1, 5, 0, 1], [2, 3, 7, 1], [0, 0, 0, 1]],
+            "b2": 0, "W3": [[1, 2, 3]], "b3": 0}
+    r = report(spec_text([2, 4, 3, 1], "relu", init))
+    assert r["init"]["classes"]["1"] == [[1, 2], [3], [4]]
+    params = {"W1": np.zeros((4, 2)), "b1": np.array([-1.0, -1, -2, 1]),
+              "W2": np.array(init["W2"], dtype=float), "b2": np.zeros(3),
+              "W3": np.array(init["W3"], dtype=float), "b3": np.zeros(1)}
+    rng = np.random.default_rng(3)
+    _check_classes_against_simulation(r, params, rng.normal(size=(3, 2)),
+                                      rng.normal(size=(3, 1)), smooth=False)
 
 
 def test_identical_targets_merge_output_units():

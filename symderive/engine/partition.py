@@ -19,7 +19,11 @@ The coarsest stable partition is found by refinement: start with every hidden
 layer in one class and split classes by the signatures above until nothing
 splits.  A "random" tensor is generic, so it separates every unit it touches.
 An input coordinate that is 0 in every sample contributes nothing, so the
-weights from it are left out of the sums.
+weights from it are left out of the sums.  Given the frozen parameters, a hidden
+unit whose pre-activation they pin is a constant for ever: pinned units with the
+same constant share a class (their outgoing weights do not matter), a pinned unit
+whose activation is 0 is left out of the next layer's sums like a silent input,
+and in outgoing sums a pinned unit counts alone (its delta is not shared).
 """
 from __future__ import annotations
 
@@ -83,35 +87,67 @@ def output_labels(start: Start) -> np.ndarray:
     return _canonical([tuple(row[m] for row in start.data.targets) for m in range(n)])
 
 
-def _indicator(labels: np.ndarray, dtype) -> np.ndarray:
-    """units × classes, 1 where a unit is in a class (silent units in none)."""
+@dataclass(frozen=True)
+class Pinned:
+    """Hidden units whose pre-activation the frozen set fixes for ever (from
+    :func:`symderive.engine.frozen.frozen_parameters`): per layer, unit -> its constant
+    (one value per sample), and the units whose activation is 0 in every sample."""
+
+    constant: tuple[dict, ...]
+    silent: tuple[np.ndarray, ...]
+
+    @staticmethod
+    def none(sizes) -> "Pinned":
+        return Pinned(tuple({} for _ in sizes), tuple(np.zeros(n, dtype=bool) for n in sizes))
+
+    @staticmethod
+    def of(frozen, sizes) -> "Pinned":
+        """From a :class:`~symderive.engine.frozen.Frozen` (hidden layers only)."""
+        constant = [{}] + [{u: tuple(z) for u, z in enumerate(frozen.constant[l]) if z is not None}
+                           for l in range(1, len(sizes) - 1)] + [{}]
+        silent = [np.zeros(sizes[0], dtype=bool)]
+        silent += [frozen.silent[l].all(axis=0) for l in range(1, len(sizes) - 1)]
+        silent.append(np.zeros(sizes[-1], dtype=bool))
+        return Pinned(tuple(constant), tuple(silent))
+
+
+def _indicator(labels: np.ndarray, dtype, leave_out: np.ndarray | None = None,
+               alone: dict | None = None) -> np.ndarray:
+    """units × classes, 1 where a unit is in a class: silent units (and ``leave_out``) in
+    none, the units of ``alone`` each in a column of their own."""
     count = int(labels.max(initial=-1)) + 1
-    ind = np.zeros((len(labels), count), dtype=dtype)
+    alone = alone or {}
+    ind = np.zeros((len(labels), count + len(alone)), dtype=dtype)
+    extra = {u: count + j for j, u in enumerate(sorted(alone))}
     for u, c in enumerate(labels):
-        if c != SILENT:
-            ind[u, c] = 1
+        if c == SILENT or (leave_out is not None and leave_out[u]):
+            continue
+        ind[u, extra.get(u, c)] = 1
     return ind
 
 
-def _incoming(start: Start, layer: int, prev: np.ndarray) -> list:
-    """Per unit of ``layer``: its sums of incoming weights from each class of layer − 1."""
+def _incoming(start: Start, layer: int, prev: np.ndarray, pinned: Pinned) -> list:
+    """Per unit of ``layer``: its sums of incoming weights from each class of layer − 1
+    (a unit whose activation is 0 for ever contributes nothing and is left out)."""
     W = start.W[layer]
     width = start.network.layers[layer]
-    if not np.any(prev != SILENT):
+    counted = (prev != SILENT) & ~pinned.silent[layer - 1]
+    if not np.any(counted):
         return [()] * width                 # every input is silent: nothing comes in
     if W.is_random:
         return [("random", u) for u in range(width)]
-    sums = W.ints @ _indicator(prev, W.ints.dtype)
+    sums = W.ints @ _indicator(prev, W.ints.dtype, leave_out=pinned.silent[layer - 1])
     return [tuple(row) for row in sums.tolist()]
 
 
-def _outgoing(start: Start, layer: int, nxt: np.ndarray) -> list:
-    """Per unit of ``layer``: its sums of outgoing weights into each class of layer + 1."""
+def _outgoing(start: Start, layer: int, nxt: np.ndarray, pinned: Pinned) -> list:
+    """Per unit of ``layer``: its sums of outgoing weights into each class of layer + 1
+    (a pinned unit of layer + 1 counts alone: its class need not share one delta)."""
     W = start.W[layer + 1]
     width = start.network.layers[layer]
     if W.is_random:
         return [("random", u) for u in range(width)]
-    sums = _indicator(nxt, W.ints.dtype).T @ W.ints
+    sums = _indicator(nxt, W.ints.dtype, alone=pinned.constant[layer + 1]).T @ W.ints
     return [tuple(col) for col in sums.T.tolist()]
 
 
@@ -125,30 +161,45 @@ def _bias(start: Start, layer: int) -> list:
     return t.ints[:, 0].tolist()
 
 
-def _signatures(start: Start, labels: list[np.ndarray], layer: int) -> list:
+def _signatures(start: Start, labels: list[np.ndarray], layer: int, pinned: Pinned) -> list:
     L = start.depth
-    incoming, bias = _incoming(start, layer, labels[layer - 1]), _bias(start, layer)
-    outgoing = (_outgoing(start, layer, labels[layer + 1]) if layer < L
+    fixed = pinned.constant[layer]
+    incoming = _incoming(start, layer, labels[layer - 1], pinned)
+    bias = _bias(start, layer)
+    outgoing = (_outgoing(start, layer, labels[layer + 1], pinned) if layer < L
                 else [()] * len(bias))
-    return [(int(c), i, b, o) for c, i, b, o in zip(labels[layer], incoming, bias, outgoing)]
+    return [(int(c), "pinned") if u in fixed else (int(c), i, b, o)
+            for u, (c, i, b, o) in enumerate(zip(labels[layer], incoming, bias, outgoing))]
 
 
-def coarsest_partition(start: Start) -> Partition:
-    """The coarsest stable partition, by refinement (see the module docstring)."""
+def _start_labels(width: int, fixed: dict) -> np.ndarray:
+    """One class for the free units, one per pinned constant (its value for ever)."""
+    return _canonical([("pinned", fixed[u]) if u in fixed else ("free",) for u in range(width)])
+
+
+def coarsest_partition(start: Start, frozen=None) -> Partition:
+    """The coarsest stable partition, by refinement (see the module docstring).
+
+    With ``frozen`` (:func:`symderive.engine.frozen.frozen_parameters` of the same start),
+    units whose pre-activation the frozen set pins share a class when their constants
+    agree, whatever their outgoing weights, and units whose activation is 0 for ever
+    are left out of the next layer's sums, like silent inputs."""
     L = start.depth
     sizes = start.network.layers
-    labels = [input_labels(start)] + [np.zeros(sizes[l], dtype=np.int64) for l in range(1, L)]
+    pinned = Pinned.none(sizes) if frozen is None else Pinned.of(frozen, sizes)
+    labels = [input_labels(start)]
+    labels += [_start_labels(sizes[l], pinned.constant[l]) for l in range(1, L)]
     labels.append(output_labels(start))
     refined = list(range(1, L)) + ([L] if start.data is not None else [])
     changed = True
     while changed:
         changed = False
         for l in refined:
-            new = _canonical(_signatures(start, labels, l))
+            new = _canonical(_signatures(start, labels, l, pinned))
             if new.max(initial=-1) != labels[l].max(initial=-1):
                 changed = True
             labels[l] = new
     return Partition(tuple(labels))
 
 
-__all__ = ["Partition", "coarsest_partition", "input_labels", "output_labels", "SILENT"]
+__all__ = ["Partition", "Pinned", "coarsest_partition", "input_labels", "output_labels", "SILENT"]

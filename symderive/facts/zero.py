@@ -159,7 +159,7 @@ def zero_init(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
     frozen = frozen_parameters(start, sigma_at_zero=None)
     moving = _moving(network, frozen)
     statements = tuple(_layer_rows(network, frozen))
-    identical = _identical_layers(start)
+    identical = _identical_layers(start, frozen)
     if not moving:
         verdict = "stuck"
         summary = ("From all-zero weights and biases, every gradient except the output "
@@ -209,10 +209,10 @@ def _layer_rows(network: NetworkSpec, frozen) -> list[Statement]:
     return rows
 
 
-def _identical_layers(start: Start) -> dict[str, str]:
+def _identical_layers(start: Start, frozen) -> dict[str, str]:
     """layer -> "preserved" when all its units are one class (they stay identical), for
     every width, by the coarsest stable partition."""
-    partition = coarsest_partition(start)
+    partition = coarsest_partition(start, frozen)
     network = start.network
     return {str(l): "preserved" if partition.width(l) == 1 else "broken"
             for l in range(1, network.depth) if network.layers[l] >= 2}

@@ -153,7 +153,11 @@ def _classes_proof(spec) -> tuple[Block, ...]:
              f"{inputs}; {outputs}. The classes in the table form the coarsest stable "
              "partition, found by refinement: start with all units of a hidden layer in one "
              "class and split classes whose units differ in one of these sums, until nothing "
-             "splits. A tensor drawn at random is generic (its entries are distinct and "
+             "splits. A unit whose pre-activation the frozen parameters (next section) pin "
+             "is a constant for ever: such units share a class when their constants agree, "
+             "whatever their outgoing weights; one whose activation is then 0 is left out of "
+             "the next layer's sums, and in outgoing sums a pinned unit counts alone. "
+             "A tensor drawn at random is generic (its entries are distinct and "
              "unrelated), so it separates every unit it touches; given numbers are compared "
              "exactly, as rationals."),
         para(Strong("Equal pre-activations."), " If the units of each class of layer ",
