@@ -216,7 +216,8 @@ def _output_delta_zero(start: Start, m: int, n: int, z: sp.Expr) -> bool:
 
     network = start.network
     zs, y = preactivation(network.depth, 1, 1), start.data.targets[n][m]
-    d = per_output_delta(network, 1, 1).xreplace({output_value(1, 1): network.output_activation(zs)})
+    yhat = {output_value(1, 1): network.output_activation(zs)}
+    d = per_output_delta(network, 1, 1).xreplace(yhat)
     value = d.xreplace({zs: z, target(1, 1): sp.Rational(y.numerator, y.denominator)})
     return _is_zero(sp.simplify(value))
 

@@ -202,8 +202,8 @@ def _layer_rows(network: NetworkSpec, frozen) -> list[Statement]:
             rhs = _over_samples(concrete(delta(L, "n", 1) * act(sp.S.Zero), network), network)
         what = ("every entry of W^({l}) has zero gradient, at every step" if all_frozen
                 else "non-zero in general: these weights move" if l == L
-                else "zero at the start, but the weights after them move, so these move "
-                     "from the second step on").format(l=l)
+                else "zero at the start, but the weights after them move, so these move later"
+                     ).format(l=l)
         rows.append(Statement(f"layer {l} weights at the zero point: {what}",
                               partial(LOSS, w), rhs))
     return rows

@@ -166,7 +166,8 @@ def _classes_proof(spec) -> tuple[Block, ...]:
              " is the same for all units of a class, and so is ",
              M(r"a^{(l)}_u = \sigma(z^{(l)}_u)"), ". The inputs start the induction."),
         para(Strong("Equal deltas."), " At the output, ", M(r"\delta^{(L)}_m"),
-             " depends only on ", M("z^{(L)}_m"), " and the target ", M("{y_m}"), ", equal within a class. If "
+             " depends only on ", M("z^{(L)}_m"), " and the target ", M("{y_m}"),
+             ", equal within a class. If "
              "the deltas are equal within the classes of layer ", M("l+1"), ", then ",
              M(r"\delta^{(l)}_u = \sigma'(z^{(l)}_u) \sum_D \delta_D \sum_{v \in D} W^{(l+1)}_{vu}"),
              " is equal within a class of layer ", M("l"), ", by the outgoing sums."),
