@@ -6,17 +6,22 @@ This is the Python API that ``import symderive`` exposes (lazily, see
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Union
 
+from .engine.frozen import frozen_parameters
 from .engine.generic import instantiated
 from .engine.output import settle, spec_targets
+from .engine.partition import coarsest_partition
+from .engine.start import spec_start
 from .engine.symmetry import HypothesisResult
 from .facts import FactResult, check_facts, settle_facts
 from .numeric import NumericResult, cross_check_all
-from .spec import Spec, load_spec
+from .numeric.startpoint import StartResult, check_start
+from .numeric.trajectory import trajectory
 from .sources import read_source
+from .spec import Spec, load_spec
 
 #: What :func:`derive` and :func:`load` accept: a Spec, a bundled name, or a path.
 SpecLike = Union[Spec, str, "os.PathLike[str]"]
@@ -41,12 +46,19 @@ class Derivation:
     results: tuple[HypothesisResult, ...]
     numeric: tuple[NumericResult, ...] = field(default=())  # per hypothesis, or () when not run
     facts: tuple[FactResult, ...] = field(default=())       # per [[fact]] table
+    start: StartResult | None = None                        # the [init] starting point
+
+    @property
+    def problems(self) -> list[str]:
+        """The starting point's contradictions between proof and simulation."""
+        return list(self.start.check.problems) if self.start and self.start.check else []
 
     @property
     def agreement(self) -> bool:
         """False when the numeric cross-check contradicts a symbolic result (or a fact)."""
         return (all(n.agreement for n in self.numeric)
-                and all(f.numeric is None or f.numeric.agreement for f in self.facts))
+                and all(f.numeric is None or f.numeric.agreement for f in self.facts)
+                and not self.problems)
 
     def to_json(self, **options: Any) -> str:
         """The JSON report (the format of ``symderive derive --format json``)."""
@@ -153,4 +165,22 @@ def derive(spec: SpecLike, numeric: bool = True,
     if numeric and facts:
         say(f"numeric check of {len(facts)} fact{'' if len(facts) == 1 else 's'}")
         facts = check_facts(spec, facts)
-    return Derivation(spec, tuple(results), checked, facts)
+    start = settle_start(spec, numeric, say)
+    return Derivation(spec, tuple(results), checked, facts, start)
+
+
+def settle_start(spec: Spec, numeric: bool = True,
+                 say: Callable[[str], None] = lambda message: None) -> StartResult | None:
+    """Classes and frozen sets of the [init] starting point (proved), its trajectory,
+    and (``numeric``) the simulation that cross-checks them."""
+    start = spec_start(spec)
+    if start is None:
+        return None
+    say("the starting point: classes of units and frozen parameters")
+    frozen = frozen_parameters(start)
+    result = StartResult(start, coarsest_partition(start, frozen), frozen)
+    concrete = instantiated(spec)
+    traj = trajectory(concrete.network, start, spec.check)
+    check = (check_start(concrete.network, start, result.partition, result.frozen, spec.check)
+             if numeric else None)
+    return replace(result, trajectory=traj, check=check)

@@ -109,9 +109,14 @@ def parameters(spec: Spec) -> int:
 
 def numeric_work(spec: Spec) -> int:
     """Multiply-adds of the numeric cross-check, roughly: hypotheses × (steps +
-    :data:`CHECK_STEPS`) × parameters × samples."""
-    return (len(spec.hypotheses) * (spec.check.steps + CHECK_STEPS) * parameters(spec)
-            * spec.network.samples)
+    :data:`CHECK_STEPS`) × parameters × samples, plus the simulation of an [init]
+    starting point (at most 60 steps, on the samples and 4 probe inputs)."""
+    hypotheses = (len(spec.hypotheses) * (spec.check.steps + CHECK_STEPS) * parameters(spec)
+                  * spec.network.samples)
+    start = 0
+    if getattr(spec, "init", None) is not None:
+        start = (min(spec.check.steps, 60) + 1) * parameters(spec) * (spec.network.samples + 4)
+    return hypotheses + start
 
 
 # ------------------------------------------------------------------ the limits

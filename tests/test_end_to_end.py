@@ -52,7 +52,8 @@ def test_report_restates_the_spec(bundled):
     expected = {"layers": net["layers"], "activation": net.get("activation", "tanh"),
                 "output_activation": net.get("output_activation", "identity"),
                 "bias": net.get("bias", True), "loss": net.get("loss", "mse"),
-                "samples": net.get("samples", 1)}
+                "samples": net.get("samples", len(toml["data"]["inputs"]) if "data" in toml
+                                   else 1)}   # with [data], samples is its number of rows
     assert report["network"] == expected
     if "title" in toml:
         assert report["title"] == toml["title"]

@@ -21,7 +21,7 @@ ALLOWED_MACROS = {
     "log", "tanh", "exp", "ln", "sqrt", "prime", "infty", "Bigl", "Bigr",
 } | {"alpha", "beta", "gamma", "epsilon", "lambda", "mu", "nu", "rho", "tau", "phi", "psi",
      "omega", "Delta", "Sigma", "odot", "circ", "cdots", "ldots", "quad", "mathbf", "mathrm",
-     "operatorname", "max", "min", "neq", "leq", "geq", "sim", "times"}
+     "operatorname", "max", "min", "neq", "leq", "geq", "sim", "times", "in"}
 
 
 def _documents():

@@ -166,6 +166,7 @@ def _numeric_status(derivation) -> int:
     found = contradictions(derivation.results, derivation.numeric)
     found += [p for f in getattr(derivation, "facts", ()) if getattr(f, "numeric", None)
               for p in f.numeric.problems]
+    found += [f"the starting point: {p}" for p in getattr(derivation, "problems", [])]
     if not found:
         return 0
     print("symderive: numeric cross-check contradicts the symbolic result: "

@@ -8,25 +8,27 @@ the third: the unit comes back.  A unit with every group zero has z_u = 0 and
 ∂L/∂V_{mu} = Σ_n δ_m σ(0): it stays at zero exactly when σ(0) = 0.
 
 ``zero_init``: every weight and bias 0 except the output biases (left free).
-The whole loss is differentiated there: if every gradient but the output
-biases' vanishes, that set is invariant under gradient descent and the hidden
-layers never move (stuck); σ(0) ≠ 0 lets the last layer's weights move, but the
-hidden units of each layer stay identical for ever (the layer acts as width 1).
+The frozen-parameter engine decides it at every width: if every parameter but
+the output biases is frozen, the hidden layers never move (stuck); σ(0) ≠ 0 lets
+the last layer's weights move, but the hidden units of each layer stay one
+class of the coarsest stable partition for ever (the layer acts as width 1).
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Callable
 
 import numpy as np
 import sympy as sp
 
 from ..engine import mlp
+from ..engine.frozen import frozen_parameters
 from ..engine.generic import instantiated_network, instantiation
-from ..engine.gradients import direct_gradient
 from ..engine.local import LocalModel, act, concrete, is_identically_zero
-from ..engine.network import Network, bias, weight
+from ..engine.network import bias, delta, weight
+from ..engine.partition import coarsest_partition
 from ..engine.residual import _sum, tidy
-from ..engine.symmetry import PRESERVED, settle_hypothesis
+from ..engine.start import Start, start_of
 from ..engine.witness import random_point
 from ..notation import partial
 from ..numeric import points
@@ -40,8 +42,6 @@ from .result import UNDECIDED, FactResult, Statement
 
 LOSS = sp.Symbol("L")
 ZERO, NONZERO, IFF = "zero", "nonzero", "zero iff sigma(0) = 0"
-#: Whole-loss differentiation for zero_init up to this many parameters times samples.
-LIMIT = 80
 
 
 # ------------------------------------------------------------------ one unit (S3)
@@ -134,28 +134,37 @@ def _unit_witness(network: NetworkSpec, hyp: Hypothesis, unit: int, groups: list
 # ------------------------------------------------------------------ all-zero init (S4)
 
 
-def zero_point(net: Network) -> dict[sp.Symbol, sp.Expr]:
-    """Every parameter 0 except the output biases."""
-    free = set(net.b(net.depth)) if net.spec.bias else set()
-    return {p: sp.S.Zero for p in net.parameters() if p not in free}
+def zero_start(network: NetworkSpec) -> Start:
+    """Every weight and bias 0 except the output biases (random: free)."""
+    from ..spec import InitSpec, TensorInit
+    from ..spec.init import tensor_names, tensor_shape
+
+    tensors = []
+    for name in tensor_names(network):
+        if name == f"b{network.depth}":
+            tensors.append(TensorInit(name, "random"))
+            continue
+        rows, cols = tensor_shape(network, name)
+        zero = tuple(tuple(Fraction(0) for _ in range(cols)) for _ in range(rows))
+        tensors.append(TensorInit(name, "zero", zero))
+    return start_of(network, InitSpec(tuple(tensors)))
 
 
 def zero_init(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
-    net = Network(network)
-    if net.parameter_count() * network.samples > LIMIT:
-        return FactResult(fact, UNDECIDED, f"Whole-loss differentiation is attempted up to "
-                          f"{LIMIT} parameter-samples.")
-    params = net.parameters()
-    point = zero_point(net)
-    grads = {p: sp.expand(g.xreplace(point)) for p, g in zip(params, direct_gradient(net, params))}
-    moving = [p for p in params if p in point and not is_identically_zero(grads[p])]
-    statements = tuple(_layer_rows(net, grads))
-    identical = _identical_layers(network, seed)
+    """Decided for every width by the frozen-parameter engine (:mod:`symderive.engine.frozen`)
+    and the classes of units (:mod:`symderive.engine.partition`): the local formulas with
+    everything outside the frozen set arbitrary."""
+    start = zero_start(network)
+    generic = network.activation.name == "any"
+    frozen = frozen_parameters(start, sigma_at_zero=None)
+    moving = _moving(network, frozen)
+    statements = tuple(_layer_rows(network, frozen))
+    identical = _identical_layers(start, frozen)
     if not moving:
         verdict = "stuck"
         summary = ("From all-zero weights and biases, every gradient except the output "
                    "biases' is zero, for any output bias: the hidden layers never move.")
-    elif all(is_identically_zero(grads[p].subs(act(0), 0)) for p in moving):
+    elif generic and not _moving(network, frozen_parameters(start, sigma_at_zero=sp.S.Zero)):
         verdict = "stuck iff sigma(0) = 0"
         summary = ("From all-zero weights and biases, only the last layer's weights can move, "
                    "with gradient proportional to σ(0): stuck exactly when σ(0) = 0; otherwise "
@@ -167,38 +176,49 @@ def zero_init(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
                    "for ever: each hidden layer acts as a layer of width 1.")
     return FactResult(fact, verdict, summary, statements,
                       ("every weight and bias is 0 except the output biases, which are free",
-                       "the inputs and targets are arbitrary"),
-                      details={"moving": [p.name for p in moving],
-                               "hidden_units_identical": identical})
+                       "the inputs and targets are arbitrary", "any width: the proof uses the "
+                       "local backpropagation formulas, the rest of the network opaque"),
+                      details={"moving": moving, "hidden_units_identical": identical})
 
 
-def _layer_rows(net: Network, grads) -> list[Statement]:
+def _moving(network: NetworkSpec, frozen) -> list[str]:
+    """Tensors (output biases aside) with an entry not proved frozen."""
+    from ..spec.init import tensor_names
+
+    return [n for n in tensor_names(network)
+            if n != f"b{network.depth}" and frozen.summary(n) != "all"]
+
+
+def _layer_rows(network: NetworkSpec, frozen) -> list[Statement]:
+    """∂L/∂W^{(l)}_{11} at the zero point, from the local formula δ^{(l)} a^{(l-1)}."""
     rows = []
-    for l in range(1, net.depth + 1):
+    L = network.depth
+    for l in range(1, L + 1):
         w = weight(l, 1, 1)
-        what = ("every entry of W^({l}) has zero gradient" if _all_zero(net, l, grads)
-                else "non-zero in general: these weights move").format(l=l)
+        all_frozen = frozen.summary(f"W{l}") == "all"
+        if l < L:   # δ^{(l)} = σ'(0) Σ_m W^{(l+1)}_{m1} δ^{(l+1)}_m = 0: W^{(l+1)} = 0
+            rhs = sp.S.Zero
+        else:       # δ^{(L)} a^{(L-1)} with a^{(L-1)} = σ(0)
+            rhs = _over_samples(concrete(delta(L, "n", 1) * act(sp.S.Zero), network), network)
+        what = ("every entry of W^({l}) has zero gradient, at every step" if all_frozen
+                else "non-zero in general: these weights move" if l == L
+                else "zero at the start, but the weights after them move, so these move later"
+                     ).format(l=l)
         rows.append(Statement(f"layer {l} weights at the zero point: {what}",
-                              partial(LOSS, w), sp.factor(grads[w])))
+                              partial(LOSS, w), rhs))
     return rows
 
 
-def _all_zero(net: Network, layer: int, grads) -> bool:
-    return all(is_identically_zero(grads[p]) for p in net.W(layer))
+def _identical_layers(start: Start, frozen) -> dict[str, str]:
+    """layer -> "preserved" when all its units are one class (they stay identical), for
+    every width, by the coarsest stable partition."""
+    partition = coarsest_partition(start, frozen)
+    network = start.network
+    return {str(l): "preserved" if partition.width(l) == 1 else "broken"
+            for l in range(1, network.depth) if network.layers[l] >= 2}
 
 
-def _identical_layers(network: NetworkSpec, seed: int) -> dict[str, str]:
-    """layer -> verdict of 'units 1 and 2 with every group tied' (all pairs alike by relabelling)."""
-    out = {}
-    for l in range(1, network.depth):
-        if network.layers[l] < 2:
-            continue
-        hyp = Hypothesis("all tied", l, (1, 2), network.groups(), ())
-        out[str(l)] = settle_hypothesis(network, hyp, seed + l).verdict
-    return out
-
-
-__all__ = ["unit_gradient", "zero_init", "unit_expressions", "zero_point", "PRESERVED"]
+__all__ = ["unit_gradient", "zero_init", "unit_expressions", "zero_start"]
 
 
 # ------------------------------------------------------------- the numeric check

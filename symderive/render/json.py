@@ -24,6 +24,10 @@ def report_dict(d: Derivation) -> dict[str, Any]:
         out["description"] = spec.description
     if getattr(d, "facts", ()):
         out["facts"] = [_fact(f, spec.network.samples) for f in d.facts]
+    if getattr(d, "start", None) is not None:
+        out["init"] = {**d.start.to_json(), "start": spec.init.to_json()}
+        if spec.data is not None:
+            out["data"] = spec.data.to_json()
     return out
 
 

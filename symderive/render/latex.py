@@ -43,9 +43,12 @@ def render_document(doc: Document, *, fragment: bool = False,
 
 def packages(doc: Document) -> list[str]:
     """The packages a report needs (pgfplots only when it has a plot)."""
-    from ..report.model import Plot
+    from ..report.model import Diagram, Plot
 
-    extra = ["pgfplots"] if any(isinstance(b, Plot) for b in doc.blocks()) else []
+    blocks = list(doc.blocks())
+    extra = ["pgfplots"] if any(isinstance(b, Plot) for b in blocks) else []
+    if not extra and any(isinstance(b, Diagram) for b in blocks):
+        extra = ["tikz"]
     return [*_BASE_PACKAGES, *extra, "hyperref"]
 
 
@@ -183,6 +186,15 @@ class LatexRenderer(Renderer):
         data = "\n".join("      " + line for line in lines)
         return (f"    \\addplot[{style}, thick] coordinates {{\n{data}\n    }};\n"
                 f"    \\addlegendentry{{{latex_escape(series.name)}}}\n")
+
+    def _block_Diagram(self, node) -> str:
+        from .diagram import tikz
+
+        return ("\\begin{center}\\begin{minipage}{\\linewidth}\\centering\n"
+                "  \\refstepcounter{figure}" + self.label(node.label) + "\n"
+                f"{tikz(node)}\\par\\smallskip\n"
+                f"  {{\\small Figure~\\thefigure: {self.inline(node.caption)}}}\n"
+                "\\end{minipage}\\end{center}\n\n")
 
     def _block_Alert(self, node) -> str:
         body = "".join(self.block(b) for b in node.body)

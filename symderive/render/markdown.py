@@ -41,7 +41,7 @@ class MarkdownRenderer(Renderer):
         self.theorem_count = 0
 
     def blocks(self, nodes) -> str:
-        return "\n\n".join(self.block(b) for b in nodes)
+        return "\n\n".join(text for text in (self.block(b) for b in nodes) if text)
 
     def display(self, lines: list[str]) -> str:
         """A display-math block: ``$$`` alone on its lines, no blank line inside."""
@@ -106,6 +106,10 @@ class MarkdownRenderer(Renderer):
 
     def _block_Plot(self, node) -> str:
         return self._block_Table(node.fallback)
+
+    def _block_Diagram(self, node) -> str:
+        """Nothing: the table of classes beside it says the same in Markdown."""
+        return ""
 
     def _block_Alert(self, node) -> str:
         body = self.blocks(node.body)

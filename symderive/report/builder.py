@@ -18,6 +18,7 @@ from .facts import extra_sections
 from .formulas import (activation_rows, backprop_rows, forward_rows, gradient_rows, loss_rows,
                        uses_heaviside)
 from .hypothesis import hypothesis_section, outgoing_gap
+from .init import start_section
 from .model import (Aligned, Block, Document, Math, Paragraph, Ref, Row, Section, Strong, Table,
                     inline, para)
 from .numeric import numeric_section
@@ -39,6 +40,9 @@ def build_report(derivation) -> Document:
         body.append(Section("Question", _question(spec.question), label="sec:question"))
     if derivation.results:  # a spec of [[fact]] tables only has no hypotheses to answer
         body.append(_answer(spec, derivation.results))
+    start = start_section(derivation)
+    if start is not None:   # a whole starting point: its answer comes before the details
+        body.append(start)
     body.append(_network(spec.network))
     body += [_section(spec, k, r) for k, r in enumerate(derivation.results, start=1)]
     body += extra_sections(derivation)  # generic-mode assumptions, [[fact]] sections

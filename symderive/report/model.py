@@ -122,6 +122,20 @@ class Plot:
 
 
 @dataclass(frozen=True)
+class Diagram:
+    """A picture of a network: ``classes[l][u]`` colours unit u of layer l (units of a class
+    share a colour; None: no colour), ``dashed[l][u][k]`` draws the weight from unit k of
+    layer l − 1 to unit u of layer l dashed (a frozen weight).  Renderers that cannot draw
+    it show ``fallback`` (or nothing, when the document has the same facts in a table)."""
+
+    sizes: tuple[int, ...]
+    classes: tuple[tuple[int | None, ...], ...]
+    dashed: tuple[tuple[tuple[bool, ...], ...], ...]
+    caption: tuple["Inline", ...]
+    label: str | None = None
+
+
+@dataclass(frozen=True)
 class Alert:
     """A loud block: something contradicts something else."""
 
@@ -152,7 +166,7 @@ class Section:
     label: str | None = None
 
 
-Block = Union[Paragraph, Equation, Aligned, Items, Table, Plot, Alert, Theorem, Proof,
+Block = Union[Paragraph, Equation, Aligned, Items, Table, Plot, Diagram, Alert, Theorem, Proof,
               Section]
 
 
@@ -191,5 +205,5 @@ def inline(*parts: Inline | str) -> tuple[Inline, ...]:
 
 
 __all__ = ["Text", "Emph", "Strong", "Math", "Ref", "Inline", "Paragraph", "Equation", "Row",
-           "Aligned", "Items", "Table", "Series", "Plot", "Alert", "Theorem", "Proof",
+           "Aligned", "Items", "Table", "Series", "Plot", "Diagram", "Alert", "Theorem", "Proof",
            "Section", "Block", "Document", "para", "inline"]

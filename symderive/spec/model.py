@@ -8,6 +8,7 @@ only; TOML never leaves the ``spec`` package.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from .functions import Activation, Loss
@@ -86,3 +87,71 @@ class CheckSpec:
     steps: int = 200
     learning_rate: float = 0.05
     optimizer: str = "sgd"
+
+#: An exact matrix: rows of rationals (a bias is a one-column matrix).
+Matrix = tuple[tuple[Fraction, ...], ...]
+
+
+@dataclass(frozen=True)
+class TensorInit:
+    """How one tensor (W_l or b_l) starts: ``kind`` is how the spec gave it ("zero",
+    "random", "number" or "matrix"); ``values`` its exact entries (None when random).
+
+    A bias is stored as a column, one row per unit, so that every tensor is a matrix."""
+
+    name: str
+    kind: str
+    values: Matrix | None = None
+
+    @property
+    def is_random(self) -> bool:
+        return self.values is None
+
+    def to_json(self) -> Any:
+        """As the spec could give it: a word, a number, or the rows."""
+        if self.values is None:
+            return "random"
+        if self.kind == "zero":
+            return "zero"
+        if self.kind == "number":
+            return _number(self.values[0][0])
+        rows = [[_number(v) for v in row] for row in self.values]
+        return [r[0] for r in rows] if self.name.startswith("b") else rows
+
+
+def _number(v: Fraction) -> int | float:
+    return int(v) if v.denominator == 1 else float(v)
+
+
+@dataclass(frozen=True)
+class InitSpec:
+    """The starting point: every tensor W1, b1, ..., WL, bL (the unnamed ones random)."""
+
+    tensors: tuple[TensorInit, ...]
+
+    def tensor(self, name: str) -> TensorInit:
+        return next(t for t in self.tensors if t.name == name)
+
+    @property
+    def concrete(self) -> bool:
+        """Is every tensor given by numbers (nothing random)?"""
+        return all(not t.is_random for t in self.tensors)
+
+    def to_json(self) -> dict[str, Any]:
+        return {t.name: t.to_json() for t in self.tensors}
+
+    to_toml = to_json    # the [init] table as written (Spec.to_dict)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Concrete training data, exact: one row per sample."""
+
+    inputs: Matrix
+    targets: Matrix
+
+    def to_json(self) -> dict[str, Any]:
+        return {"inputs": [[_number(v) for v in r] for r in self.inputs],
+                "targets": [[_number(v) for v in r] for r in self.targets]}
+
+    to_toml = to_json    # the [data] table as written (Spec.to_dict)

@@ -18,7 +18,7 @@ from ..errors import SpecError
 from .facts import KINDS, FactSpec
 from .functions import Activation, Loss
 from .load import _find_line, decode, read_toml
-from .model import CheckSpec, Hypothesis, NetworkSpec
+from .model import CheckSpec, DataSpec, Hypothesis, InitSpec, NetworkSpec
 from .validate import spec_fields
 
 #: Spec fields whose TOML key differs (an array of tables is named in the singular).
@@ -57,6 +57,8 @@ class Spec:
     source: str = field(default="<spec>", compare=False)   # where it was read: not content
     description: str | None = None   # one line for `symderive list`
     facts: tuple = ()                # [[fact]] tables: symderive.spec.facts.FactSpec
+    init: InitSpec | None = None     # [init]: the starting point of training
+    data: DataSpec | None = None     # [data]: concrete training data
 
     @classmethod
     def from_toml(cls, text: str | bytes, source: str = "<string>") -> Spec:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import Any
 
 from ..errors import LatexInputError, ResourceLimitError, SpecError
@@ -15,10 +16,12 @@ from .functions import ACTIVATIONS, LOSSES, Activation, Loss, activation_from_ex
 from .facts import parse_facts
 from .fields import (_groups, _int, _string, _table, _type_name, _unknown, unit_layer,
                      unit_pair)
+from .init import parse_data, parse_init
 from .model import (MAX_HYPOTHESES, MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec,
-                    Hypothesis, NetworkSpec)
+                    DataSpec, Hypothesis, NetworkSpec)
 
-_TOP_KEYS = {"title", "question", "description", "network", "hypothesis", "fact", "check"}
+_TOP_KEYS = {"title", "question", "description", "network", "hypothesis", "fact", "check",
+             "init", "data"}
 _NETWORK_KEYS = {"layers", "activation", "output_activation", "bias", "loss", "samples"}
 _HYPOTHESIS_KEYS = {"name", "layer", "units", "tie", "zero"}
 _CHECK_KEYS = {"seed", "steps", "learning_rate", "optimizer"}
@@ -34,13 +37,16 @@ def spec_fields(data: dict[str, Any], source: str) -> dict[str, Any]:
         question = _string(question, "question")
     net = _table(data.get("network"), "network", required=True)
     network = _network(net)
+    concrete = parse_data(data["data"], network) if "data" in data else None
+    network = _samples_from_data(network, net, concrete)
+    init = parse_init(data["init"], network) if "init" in data else None
     raw_hyps = data.get("hypothesis")
     facts = _facts(data.get("fact"), network)
-    if facts and "hypothesis" not in data:
-        raw_hyps = []  # a spec of [[fact]] tables only
+    if (facts or init is not None) and "hypothesis" not in data:
+        raw_hyps = []  # a spec of [[fact]] tables, or a question about a starting point
     elif not isinstance(raw_hyps, list) or not raw_hyps:
-        raise SpecError("at least one [[hypothesis]] table (or [[fact]] table) is required",
-                        field="hypothesis")
+        raise SpecError("at least one [[hypothesis]] table (or [[fact]] table, or an [init] "
+                        "table) is required", field="hypothesis")
     if len(raw_hyps) > MAX_HYPOTHESES:
         raise SpecError(f"at most {MAX_HYPOTHESES} [[hypothesis]] tables are allowed, got "
                         f"{len(raw_hyps)}; split the question into several specs",
@@ -51,7 +57,21 @@ def spec_fields(data: dict[str, Any], source: str) -> dict[str, Any]:
     if description is not None:
         description = _string(description, "description", 300)
     return dict(title=title, question=question, network=network, hypotheses=hyps, check=check,
-                source=source, description=description, facts=facts)
+                source=source, description=description, facts=facts, init=init, data=concrete)
+
+
+
+def _samples_from_data(network: NetworkSpec, net: dict[str, Any],
+                       data: DataSpec | None) -> NetworkSpec:
+    """With [data], ``samples`` is its number of rows; a different ``samples`` is an error."""
+    if data is None:
+        return network
+    rows = len(data.inputs)
+    if "samples" in net and net["samples"] != rows:
+        raise SpecError(f"is {net['samples']}, but [data] has {rows} sample"
+                        f"{'s' if rows > 1 else ''} (rows of data.inputs); drop samples or "
+                        "make them agree", field="network.samples")
+    return replace(network, samples=rows)
 
 
 def _facts(value: Any, network: NetworkSpec) -> tuple:
