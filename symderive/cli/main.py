@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 from ..errors import SpecError, SymderiveError, one_line
+from ..render.preamble import HEADING_LEVELS, PAPERS
 
 BUNDLED = Path(__file__).resolve().parents[2] / "derivations"
 #: A spec is a short TOML file; anything bigger is refused unread.
 MAX_SPEC_BYTES = 1_000_000
 
 #: format -> module in symderive.render with a render(Derivation) -> str function.
-TEXT_FORMATS = {"json": "json", "latex": "latex", "markdown": "markdown"}
+TEXT_FORMATS = {"json": "json", "latex": "latex", "markdown": "markdown", "beamer": "beamer"}
 #: format -> module in symderive.render with a render(Derivation) -> bytes function.
 BINARY_FORMATS = {"pdf": "pdf"}
 #: the format an output file's suffix asks for when --format is not given.
@@ -71,38 +72,67 @@ def read_spec(name: str, *, force: bool = True):
     return spec
 
 
+#: Formats that --fragment applies to, and those --paper applies to.
+FRAGMENT_FORMATS = ("latex", "beamer")
+PAPER_FORMATS = ("latex", "pdf", "beamer")
+
+
 def _derive(args: argparse.Namespace) -> int:
     fmt = "latex" if args.fragment and not args.format else output_format(args.format,
                                                                            args.output)
-    if args.fragment and fmt != "latex":
-        raise SymderiveError("--fragment applies to --format latex only")
+    options = render_options(args, fmt)
     from . import batch
 
     if batch.is_batch(args.spec):
-        return _derive_many(args, fmt)
+        return _derive_many(args, fmt, options)
     if fmt in BINARY_FORMATS and args.output in (None, "-"):
         raise SymderiveError(f"--format {fmt} writes a binary file: give -o FILE.{fmt}")
-    return derive_one(args.spec, fmt, args.output, args.fragment, force=args.force,
-                      quiet=args.quiet)
+    return derive_one(args.spec, fmt, args.output, force=args.force, quiet=args.quiet,
+                      options=options)
+
+
+def render_options(args: argparse.Namespace, fmt: str) -> dict:
+    """The renderer's keyword arguments from the flags, refusing flags the format ignores."""
+    if args.fragment and fmt not in FRAGMENT_FORMATS:
+        raise SymderiveError("--fragment applies to --format latex only (and beamer)")
+    host = {"heading_level": args.heading_level, "theorem_env": args.theorem_env}
+    for flag, value in host.items():
+        if value is not None and not args.fragment:
+            raise SymderiveError(f"--{flag.replace('_', '-')} applies to --fragment only (a "
+                                 "fragment follows its host document)")
+    if args.paper is not None and (fmt not in PAPER_FORMATS or args.fragment):
+        raise SymderiveError("--paper applies to whole documents: --format latex, pdf or "
+                             "beamer, without --fragment")
+    options = {k: v for k, v in host.items() if v is not None}
+    options |= {"fragment": True} if args.fragment else {}
+    options |= {"paper": args.paper} if args.paper is not None else {}
+    return options
 
 
 def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = False, *,
-               force: bool = False, quiet: bool = False) -> int:
-    """Derive one spec and write its report; the exit status (0 or 1)."""
+               force: bool = False, quiet: bool = False, options: dict | None = None) -> int:
+    """Derive one spec and write its report; the exit status (0 or 1).
+
+    Slides written to a ``.pdf`` file are compiled (``--format beamer -o talk.pdf``)."""
     from ..api import derive
     from ..guards import Progress
 
+    options = dict(options or {}) | ({"fragment": True} if fragment else {})
     spec = read_spec(spec_name, force=force)
     progress = Progress(enabled=not quiet)
     derivation = derive(spec, progress=progress)
     progress(f"writing {fmt}")
     module = importlib.import_module(f"symderive.render.{(TEXT_FORMATS | BINARY_FORMATS)[fmt]}")
-    options = {"fragment": True} if fragment else {}
-    _write(module.render(derivation, **options), output)
+    render = module.render
+    if fmt == "beamer" and output and output.lower().endswith(".pdf"):
+        if options.get("fragment"):
+            raise SymderiveError("--fragment writes frames to \\input, not a PDF: give -o FILE.tex")
+        render = module.render_pdf
+    _write(render(derivation, **options), output)
     return _numeric_status(derivation)
 
 
-def _derive_many(args: argparse.Namespace, fmt: str) -> int:
+def _derive_many(args: argparse.Namespace, fmt: str, options: dict) -> int:
     """DIR|GLOB: every spec to OUTDIR/<stem>.<ext>, --jobs at a time."""
     from . import batch
 
@@ -116,8 +146,7 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
         raise SpecError(f"cannot be made a directory for the reports: {exc.strerror}",
                         source=args.output) from None
     outputs = batch.output_paths(specs, args.output, fmt)
-    worker = functools.partial(_batch_worker, fmt=fmt, fragment=args.fragment,
-                               force=args.force)
+    worker = functools.partial(_batch_worker, fmt=fmt, options=options, force=args.force)
     outcomes = batch.run(specs, outputs, worker, args.jobs or batch.default_jobs())
     for o in outcomes:
         if o.status:
@@ -125,7 +154,7 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
     return max(o.status for o in outcomes)
 
 
-def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool,
+def _batch_worker(spec_name: str, output: str, fmt: str, options: dict,
                   force: bool = False) -> tuple[int, str]:
     """One spec of a batch, in a worker process: (status, message)."""
     import contextlib
@@ -134,7 +163,8 @@ def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool,
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            status = derive_one(spec_name, fmt, output, fragment, force=force, quiet=True)
+            status = derive_one(spec_name, fmt, output, force=force, quiet=True,
+                                options=options)
         return status, one_line(err.getvalue().strip().removeprefix("symderive: "))
     except SymderiveError as exc:
         return 2, one_line(str(exc))
@@ -210,7 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="report format (default: from the -o suffix, else markdown)")
     d.add_argument("-o", "--output", help="write here instead of standard output")
     d.add_argument("--fragment", action="store_true",
-                   help="LaTeX only: a piece to \\input into existing notes, no preamble")
+                   help="LaTeX: a piece to \\input into existing notes, no preamble; beamer: "
+                   "the frames alone, to \\input between a presentation's frames")
+    d.add_argument("--heading-level", choices=HEADING_LEVELS, metavar="LEVEL",
+                   help="with --fragment: the heading the fragment starts with (chapter, "
+                   "section, subsection or subsubsection; default section)")
+    d.add_argument("--theorem-env", metavar="NAME",
+                   help="with --fragment: use the host's theorem environment NAME (the "
+                   "fragment then defines none)")
+    d.add_argument("--paper", choices=sorted(PAPERS), help="LaTeX and PDF: the paper size "
+                   "(default a4); beamer: a handout, two slides per page of this paper")
     d.add_argument("--force", action="store_true",
                    help="derive even a spec over the resource limits (it may take very long)")
     d.add_argument("-q", "--quiet", action="store_true",

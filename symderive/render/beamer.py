@@ -165,10 +165,7 @@ class BeamerRenderer(LatexRenderer):
                              + "\n\\end{gathered}")
 
     def _block_Aligned(self, node) -> str:
-        lines = []
-        for lhs, (first, *rest), note in self.aligned_rows(node):
-            note = rf" && \text{{({latex_escape(note)})}}" if note else ""
-            lines += [f"  {lhs} &= {first}{note}"] + [rf"  &\qquad {line}" for line in rest]
+        lines = ["  " + line for line in self.aligned_lines(node)]
         return self._display("\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}")
 
     def _block_Plot(self, node) -> str:

@@ -49,6 +49,20 @@ def render_document(doc: Document, *, fragment: bool = False, label_prefix: str 
     return head + body + ("" if fragment else "\\end{document}\n")
 
 
+def render_math(derivation) -> str:
+    """The key result as display math only, ``$$\\begin{aligned}...\\end{aligned}$$``
+    (:func:`symderive.report.key.key_result`): no labels, no environments but
+    ``aligned``, only amsmath's macros, so it fits any notebook and any document."""
+    from ..report.key import key_result
+
+    block = key_result(derivation)
+    doc = Document(derivation.spec.title, (), samples=derivation.spec.network.samples)
+    if block is None:
+        return rf"$$\text{{{latex_escape(doc.title)}: nothing to settle}}$$"
+    lines = LatexRenderer(doc, "").aligned_lines(block)
+    return "$$\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}$$"
+
+
 def packages(doc: Document) -> list[str]:
     """The packages a report needs (pgfplots only when it has a plot)."""
     from ..report.model import Plot
@@ -161,14 +175,20 @@ class LatexRenderer(Renderer):
 
     def _block_Aligned(self, node) -> str:
         env = "align" if node.label else "align*"
-        lines = []
-        for lhs, (first, *rest), note in self.aligned_rows(node):
-            note = rf" && \text{{({latex_escape(note)})}}" if note else ""
-            lines += [f"  {lhs} &= {first}{note}"] + [rf"  &\qquad {line}" for line in rest]
+        lines = ["  " + line for line in self.aligned_lines(node)]
         if node.label:      # one number, on the last line
             lines = [line + r" \notag" for line in lines[:-1]] + lines[-1:]
         body = " \\\\\n".join(lines)
         return f"\\begin{{{env}}}\n{body}{self.label(node.label)}\n\\end{{{env}}}\n\n"
+
+    def aligned_lines(self, node) -> list[str]:
+        """The lines of an aligned block: ``lhs &= rhs && \\text{(note)}``, continuation
+        lines of a broken right side indented by ``\\qquad``."""
+        lines = []
+        for lhs, (first, *rest), note in self.aligned_rows(node):
+            note = rf" && \text{{({latex_escape(note)})}}" if note else ""
+            lines += [f"{lhs} &= {first}{note}"] + [rf"&\qquad {line}" for line in rest]
+        return lines
 
     def _block_Items(self, node) -> str:
         items = "".join(f"  \\item {self.inline(item)}\n" for item in node.items)
@@ -245,4 +265,4 @@ def _text_length(parts) -> int:
     return sum(len(p.text) if hasattr(p, "text") else 4 for p in parts)
 
 
-__all__ = ["render", "render_document", "packages", "LatexRenderer"]
+__all__ = ["render", "render_document", "render_math", "packages", "LatexRenderer"]
