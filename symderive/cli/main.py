@@ -104,9 +104,21 @@ def render_options(args: argparse.Namespace, fmt: str) -> dict:
         raise SymderiveError("--paper applies to whole documents: --format latex, pdf or "
                              "beamer, without --fragment")
     options = {k: v for k, v in host.items() if v is not None}
+    _check_host(options, fmt, args.output if args.fragment else None)
     options |= {"fragment": True} if args.fragment else {}
     options |= {"paper": args.paper} if args.paper is not None else {}
     return options
+
+
+def _check_host(options: dict, fmt: str, fragment_output: str | None) -> None:
+    """Refuse a fragment's bad options before deriving anything (which may take long)."""
+    from ..render.preamble import HostOptions, check_for_beamer
+
+    host = HostOptions(**options)
+    if fmt == "beamer":
+        check_for_beamer(host)
+    if fmt == "beamer" and (fragment_output or "").lower().endswith(".pdf"):
+        raise SymderiveError("--fragment writes frames to \\input, not a PDF: give -o FILE.tex")
 
 
 def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = False, *,
@@ -125,8 +137,6 @@ def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = Fa
     module = importlib.import_module(f"symderive.render.{(TEXT_FORMATS | BINARY_FORMATS)[fmt]}")
     render = module.render
     if fmt == "beamer" and output and output.lower().endswith(".pdf"):
-        if options.get("fragment"):
-            raise SymderiveError("--fragment writes frames to \\input, not a PDF: give -o FILE.tex")
         render = module.render_pdf
     _write(render(derivation, **options), output)
     return _numeric_status(derivation)

@@ -22,7 +22,8 @@ from ..report.model import Document, Math, Paragraph, Ref
 from .breaking import width
 from .frames import Frame, Heading, Part, paginate
 from .latex import LINE_STYLES, LatexRenderer, keywords, packages, theorem_setup
-from .preamble import HEADINGS, HostOptions, OptionError, paper_option, pdf_metadata, prefix_for
+from .preamble import (BEAMER_HEADINGS, HEADINGS, HostOptions, OptionError, check_for_beamer,
+                       paper_option, pdf_metadata, prefix_for)
 from .text import latex_escape
 
 #: Characters of math on a line of a slide (4:3, 11pt class, \small body: ~307pt of ~6pt).
@@ -31,8 +32,6 @@ SLIDE_LINE = 48
 CHARS_PER_LINE = 56
 #: Lines of \small text a frame holds below its title (and subtitle).
 FRAME_LINES = 15.0
-#: Sectioning commands beamer has (there are no chapters in a presentation).
-BEAMER_HEADINGS = ("section", "subsection", "subsubsection")
 #: Displays wider than the slide, or taller than this much of it, are scaled down.
 _FIT = r"""\makeatletter
 \@ifundefined{symderivebox}{\newsavebox{\symderivebox}}{}
@@ -66,9 +65,8 @@ def render_document(doc: Document, *, fragment: bool = False, label_prefix: str 
                     host: HostOptions = HostOptions(), paper: str | None = None) -> str:
     if fragment and paper is not None:
         raise OptionError("--paper applies to whole documents, not to --fragment")
-    if fragment and host.heading_level not in BEAMER_HEADINGS:
-        raise OptionError(f"--heading-level {host.heading_level}: beamer has no such heading "
-                          "(choose one of " + ", ".join(BEAMER_HEADINGS) + ")")
+    if fragment:
+        check_for_beamer(host)
     renderer = BeamerRenderer(doc, prefix_for(doc, fragment, label_prefix),
                               host if fragment else HostOptions())
     slides = paginate(doc, renderer.height, FRAME_LINES)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import SymderiveError
-from ..report.model import Document, Paragraph, Section, Text
 from .text import latex_escape
+
+if TYPE_CHECKING:       # the CLI reads the option names here without loading SymPy
+    from ..report.model import Document
 
 #: --paper: the name the user gives -> the class/geometry option.
 PAPERS = {"a4": "a4paper", "letter": "letterpaper"}
@@ -20,6 +23,8 @@ DEFAULT_PAPER = "a4"
 #: --heading-level, outermost first; deeper document sections go further down this list.
 HEADINGS = ("chapter", "section", "subsection", "subsubsection", "paragraph", "subparagraph")
 HEADING_LEVELS = HEADINGS[:4]
+#: Sectioning commands beamer has (there are no chapters in a presentation).
+BEAMER_HEADINGS = HEADINGS[1:4]
 #: A LaTeX environment name: letters, optionally a star (an unnumbered variant).
 _ENVIRONMENT = re.compile(r"[A-Za-z]+\*?")
 #: The subject line of a PDF is the question's first words, at most this many characters.
@@ -60,6 +65,13 @@ class HostOptions:
         return HEADINGS[min(start + depth, len(HEADINGS) - 1)]
 
 
+def check_for_beamer(host: HostOptions) -> None:
+    """Beamer has sections, subsections and subsubsections only (no chapters)."""
+    if host.heading_level not in BEAMER_HEADINGS:
+        raise OptionError(f"--heading-level {host.heading_level}: beamer has no such heading "
+                          "(choose one of " + ", ".join(BEAMER_HEADINGS) + ")")
+
+
 def paper_option(paper: str | None) -> str:
     """``a4paper`` or ``letterpaper``; a clear error for anything else."""
     paper = DEFAULT_PAPER if paper is None else paper
@@ -91,6 +103,8 @@ def pdf_metadata(doc: Document, keywords: tuple[str, ...] = ()) -> str:
 
 def subject(doc: Document) -> str:
     """The question's first paragraph (shortened at a word), or what the report is."""
+    from ..report.model import Paragraph, Section, Text
+
     question = next((b for b in doc.body if isinstance(b, Section) and b.label == "sec:question"),
                     None)
     first = question.body[0] if question and question.body else None
@@ -109,5 +123,5 @@ def _pdf_text(text: str) -> str:
     return re.sub(r"\\ensuremath\{\\?([^{}]*)\}", r"\1", escaped)
 
 
-__all__ = ["HostOptions", "OptionError", "PAPERS", "DEFAULT_PAPER", "HEADINGS",
+__all__ = ["HostOptions", "OptionError", "BEAMER_HEADINGS", "check_for_beamer", "PAPERS", "DEFAULT_PAPER", "HEADINGS",
            "HEADING_LEVELS", "paper_option", "prefix_for", "pdf_metadata", "subject"]
