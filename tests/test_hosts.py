@@ -191,7 +191,7 @@ needs_pdfinfo = pytest.mark.skipif(not tex_available() or shutil.which("pdfinfo"
 
 
 @needs_pdfinfo
-@pytest.mark.parametrize("paper,size", [(None, "595.276 x 841.89"), ("a4", "595.276 x 841.89"),
+@pytest.mark.parametrize("paper,size", [(None, "612 x 792"), ("a4", "595.276 x 841.89"),
                                         ("letter", "612 x 792")])
 def test_paper_size_and_metadata(paper, size):
     d = bundled_derivation(SECOND)

@@ -41,9 +41,13 @@ def test_markdown_is_current(spec):
 
 @pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
 def test_latex_is_current_and_compiled(spec):
-    tex = latex.render(bundled_derivation(spec))
-    _check(RENDERED / f"{NAMES[spec]}.tex", tex)
-    target = RENDERED / f"{NAMES[spec]}.pdf"
+    _check_compiled(NAMES[spec], latex.render(bundled_derivation(spec)))
+
+
+def _check_compiled(stem: str, tex: str) -> None:
+    """STEM.tex is ``tex``; STEM.pdf exists (compiled from it when updating)."""
+    _check(RENDERED / f"{stem}.tex", tex)
+    target = RENDERED / f"{stem}.pdf"
     if UPDATE:
         target.write_bytes(pdf.compile_pdf(tex))
     assert target.read_bytes().startswith(b"%PDF-"), f"{target.name} missing or not a PDF"
@@ -51,12 +55,7 @@ def test_latex_is_current_and_compiled(spec):
 
 @pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
 def test_slides_are_current_and_compiled(spec):
-    tex = beamer.render(bundled_derivation(spec))
-    _check(RENDERED / f"{NAMES[spec]}-slides.tex", tex)
-    target = RENDERED / f"{NAMES[spec]}-slides.pdf"
-    if UPDATE:
-        target.write_bytes(pdf.compile_pdf(tex))
-    assert target.read_bytes().startswith(b"%PDF-"), f"{target.name} missing or not a PDF"
+    _check_compiled(f"{NAMES[spec]}-slides", beamer.render(bundled_derivation(spec)))
 
 
 def test_nothing_stale_is_left_behind():

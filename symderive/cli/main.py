@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --fragment: use the host's theorem environment NAME (the "
                    "fragment then defines none)")
     d.add_argument("--paper", choices=sorted(PAPERS), help="LaTeX and PDF: the paper size "
-                   "(default a4); beamer: a handout, two slides per page of this paper")
+                   "(default letter); beamer: a handout, two slides per page of this paper")
     d.add_argument("--force", action="store_true",
                    help="derive even a spec over the resource limits (it may take very long)")
     d.add_argument("-q", "--quiet", action="store_true",

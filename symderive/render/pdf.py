@@ -33,7 +33,7 @@ class PdfError(SymderiveError, RuntimeError):
 
 
 def render(derivation, *, timeout: float = TIMEOUT, paper: str | None = None) -> bytes:
-    """The PDF report of a derivation, on ``paper`` (a4 unless told otherwise)."""
+    """The PDF report of a derivation, on ``paper`` (US Letter unless told otherwise)."""
     return compile_pdf(render_latex(derivation, paper=paper), timeout=timeout)
 
 
