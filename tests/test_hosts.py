@@ -142,14 +142,17 @@ def test_article_host_with_two_fragments_at_subsection_level():
 
 
 @needs_tex
-def test_koma_host_in_german_with_its_own_theorem_environment():
-    frag = latex.render(bundled_derivation(FOUNDING), fragment=True, heading_level="section",
+@pytest.mark.parametrize("koma,level,chapter", [("scrreprt", "section", r"\chapter{Symmetrie}"),
+                                                ("scrartcl", "subsection", r"\section{Symmetrie}")])
+def test_koma_host_in_german_with_its_own_theorem_environment(koma, level, chapter):
+    frag = latex.render(bundled_derivation(FOUNDING), fragment=True, heading_level=level,
                         theorem_env="satz")
-    host = "\n".join([r"\documentclass{scrreprt}", r"\usepackage[T1]{fontenc}",
+    within = "chapter" if koma == "scrreprt" else "section"
+    host = "\n".join([rf"\documentclass{{{koma}}}", r"\usepackage[T1]{fontenc}",
                       r"\usepackage[ngerman]{babel}", PACKAGES, r"\usepackage{hyperref}",
-                      r"\newtheorem{satz}{Satz}[chapter]",
+                      rf"\newtheorem{{satz}}{{Satz}}[{within}]",
                       r"\newcommand{\symderivetheoremname}{Satz}",
-                      r"\begin{document}", r"\chapter{Symmetrie}",
+                      r"\begin{document}", chapter,
                       r"\begin{satz}Ein Satz des Skripts.\end{satz}", r"\input{frag}",
                       r"\end{document}", ""])
     text = _pdftext(host, {"frag.tex": frag})
@@ -157,14 +160,18 @@ def test_koma_host_in_german_with_its_own_theorem_environment():
         flat = " ".join(text.split())
         assert "Satz 1.1" in flat and "Satz 1.5" in flat and "Theorem 1" not in flat
         assert "Satz 1.2" in flat     # references use the host's name and numbering
+        assert "1.1 Do identical" in flat      # the fragment's title one level below the host's
 
 
 @needs_tex
 def test_beamer_host_with_fragments_between_its_frames():
     a = beamer.render(bundled_derivation(FOUNDING), fragment=True)
-    b = beamer.render(bundled_derivation(SECOND), fragment=True, heading_level="subsection")
+    b = beamer.render(bundled_derivation(SECOND), fragment=True, heading_level="subsection",
+                      theorem_env="satz")
     host = "\n".join([r"\documentclass{beamer}", r"\usepackage{booktabs,tabularx,pgfplots}",
-                      r"\pgfplotsset{compat=1.18}", r"\begin{document}",
+                      r"\pgfplotsset{compat=1.18}", r"\setbeamertemplate{theorems}[numbered]",
+                      r"\newtheorem{satz}{Satz}",
+                      r"\begin{document}",
                       r"\begin{frame}{My lecture}Before.\end{frame}", r"\input{a}",
                       r"\begin{frame}{Between}Host frame.\end{frame}", r"\input{b}",
                       r"\begin{frame}{After}The end.\end{frame}", r"\end{document}", ""])
@@ -172,7 +179,7 @@ def test_beamer_host_with_fragments_between_its_frames():
     if text:
         flat = " ".join(text.split())
         assert flat.index("Before.") < flat.index("Host frame.") < flat.index("The end.")
-        assert "Numeric cross-check" in flat
+        assert "Numeric cross-check" in flat and "Satz 1" in flat
 
 
 # ------------------------------------------------------------------ paper and metadata
