@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 from ..report import build_report
-from ..report.model import Document, Math, Paragraph, Ref
+from ..report.model import Document, Math, Paragraph, Ref, Text
 from .breaking import width
 from .frames import Frame, Heading, Part, paginate
 from .latex import LINE_STYLES, LatexRenderer, keywords, packages, theorem_setup
@@ -30,8 +31,11 @@ from .text import latex_escape
 SLIDE_LINE = 48
 #: Characters of prose on a line of a slide.
 CHARS_PER_LINE = 56
+#: Characters of \footnotesize text on a line of a table on a slide.
+TABLE_CHARS = 70
+_COLUMN = re.compile(r">\{[^}]*\}X|l")      # the column types LatexRenderer._columns writes
 #: Lines of \small text a frame holds below its title (and subtitle).
-FRAME_LINES = 15.0
+FRAME_LINES = 16.5
 #: Displays wider than the slide, or taller than this much of it, are scaled down.
 _FIT = r"""\makeatletter
 \@ifundefined{symderivebox}{\newsavebox{\symderivebox}}{}
@@ -238,10 +242,17 @@ class BeamerRenderer(LatexRenderer):
         return sum(self._height_Paragraph(Paragraph(item)) for item in node.items) + 0.5
 
     def _height_Table(self, node) -> float:
-        cells = [max(1, math.ceil(_plain_length(c) / 45)) for row in node.rows for c in row[:1]]
-        rows = sum(0.9 * n for n in cells)
-        caption = math.ceil(_plain_length(node.caption) / 70) * 0.9 if node.caption else 0
-        return rows + 2.6 + caption
+        """Rows wrap in the text (X) columns, which share what the others leave of a line."""
+        columns = _COLUMN.findall(self._columns(node))
+        wide = [k for k, c in enumerate(columns) if c.endswith("X")]
+        lengths = [max([len(h)] + [_plain_length(row[c]) for row in node.rows])
+                   for c, h in enumerate(node.header)]
+        rest = sum(n + 3 for k, n in enumerate(lengths) if k not in wide)
+        room = max(12.0, (TABLE_CHARS - rest) / max(1, len(wide)))
+        heights = [max([1] + [math.ceil(_plain_length(row[c]) / room) for c in wide])
+                   for row in (*node.rows, tuple((Text(h),) for h in node.header))]
+        caption = math.ceil(_plain_length(node.caption) / TABLE_CHARS) if node.caption else 0
+        return 0.8 * (sum(heights) + caption) + 1.5
 
     def _height_Theorem(self, node) -> float:
         return sum(self.height(b) for b in node.body) + 2.0
@@ -259,8 +270,9 @@ class BeamerRenderer(LatexRenderer):
 def _math_height(tex: str) -> float:
     """Lines a line of display math takes: fractions, sums and matrices are taller."""
     rows = tex.count(r"\\") + 1 if "matrix" in tex else 1
-    tall = any(s in tex for s in (r"\frac", r"\sum", r"\prod", r"\int"))
-    return 1.25 * rows + (0.9 if tall else 0.2)
+    if any(s in tex for s in (r"\sum", r"\prod")):      # limits above and below
+        return 1.25 * rows + 1.3
+    return 1.25 * rows + (0.9 if r"\frac" in tex else 0.2)
 
 
 def _plain_length(parts) -> float:
