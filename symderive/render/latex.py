@@ -148,7 +148,8 @@ class LatexRenderer(Renderer):
         return rf"\({self.math(node.expr)}\)"
 
     def _inline_Ref(self, node) -> str:
-        kind = {"thm": self.theorem_word, "sec": "Section", "eq": "Equation"}.get(node.label.split(":")[0])
+        kind = {"thm": self.theorem_word, "sec": "Section",
+                "eq": "Equation"}.get(node.label.split(":")[0])
         target = f"{self.prefix}{node.label}"
         if kind:
             return rf"{kind}~\ref{{{target}}}"

@@ -125,5 +125,6 @@ def _pdf_text(text: str) -> str:
     return re.sub(r"\\ensuremath\{\\?([^{}]*)\}", r"\1", escaped)
 
 
-__all__ = ["HostOptions", "OptionError", "BEAMER_HEADINGS", "check_for_beamer", "PAPERS", "DEFAULT_PAPER", "HEADINGS",
-           "HEADING_LEVELS", "paper_option", "prefix_for", "pdf_metadata", "subject"]
+__all__ = ["HostOptions", "OptionError", "BEAMER_HEADINGS", "check_for_beamer", "PAPERS",
+           "DEFAULT_PAPER", "HEADINGS", "HEADING_LEVELS", "paper_option", "prefix_for",
+           "pdf_metadata", "subject"]
