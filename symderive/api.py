@@ -99,17 +99,32 @@ class Derivation:
                          + ("agrees" if self.agreement else "CONTRADICTS a proof"))
         return "\n".join(lines) + ">"
 
-    def _repr_markdown_(self) -> str:
-        """Notebooks: the Markdown report (math typeset by the notebook's MathJax)."""
-        from .render.markdown import render
+    def __repr__(self) -> str:
+        """A few lines: the title and each hypothesis' (and fact's) verdict."""
+        lines = [f"Derivation: {self.spec.title}"]
+        lines += [f"  H{k} {r.hypothesis.name}: {r.verdict}"
+                  for k, r in enumerate(self.results, start=1)]
+        lines += [f"  F{k} {f.fact.name}: {f.verdict}" for k, f in enumerate(self.facts, start=1)]
+        if not self.agreement:
+            lines.append("  the numeric cross-check contradicts a symbolic result")
+        return "\n".join(lines)
 
-        return render(self)
+    def _repr_markdown_(self) -> str:
+        """Notebooks: the brief answer in Markdown (the notebook's MathJax typesets it)."""
+        import inspect
+
+        from .render import markdown
+
+        if "detail" in inspect.signature(markdown.render).parameters:
+            return markdown.render(self, detail="brief")
+        return markdown.render_brief(self)
 
     def _repr_latex_(self) -> str:
-        """Notebooks exported to LaTeX/PDF: a fragment to place in the document."""
-        from .render.latex import render
+        """Notebooks and their LaTeX/PDF export: the key result as math only, one
+        ``$$...$$`` display (as SymPy's own objects do), never document structure."""
+        from .render.latex import render_math
 
-        return render(self, fragment=True)
+        return render_math(self)
 
 
 #: Hidden or output units: :func:`symderive.engine.output.settle` dispatches on the layer.

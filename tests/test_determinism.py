@@ -2,7 +2,7 @@
 
 SymPy orders sums and sets by hashes; a report must not.  Each bundled
 derivation is derived and rendered (JSON, Markdown, LaTeX article and
-fragment) in fresh interpreters with PYTHONHASHSEED 0, 1 and random; the
+fragment, beamer slides, the notebook displays) in fresh interpreters with PYTHONHASHSEED 0, 1 and random; the
 digests of every output must agree.  One subprocess per seed renders
 everything, so the test costs three derivations of the catalogue, run side
 by side.
@@ -22,6 +22,7 @@ RENDER_ALL = """
 import hashlib, json, sys
 from symderive.api import derive
 from symderive.cli.main import bundled_specs, read_spec
+from symderive.render import beamer
 from symderive.render import json as js
 from symderive.render import latex
 from symderive.render import markdown
@@ -34,7 +35,9 @@ for name, path in bundled_specs().items():
     d = derive(read_spec(str(path)))
     out[name] = {"json": digest(js.render(d)), "markdown": digest(markdown.render(d)),
                  "latex": digest(latex.render(d)),
-                 "fragment": digest(latex.render(d, fragment=True))}
+                 "fragment": digest(latex.render(d, fragment=True)),
+                 "beamer": digest(beamer.render(d)), "repr_latex": digest(d._repr_latex_()),
+                 "repr_markdown": digest(d._repr_markdown_())}
 json.dump(out, sys.stdout, sort_keys=True)
 """
 SEEDS = ("0", "1", "random")

@@ -67,7 +67,7 @@ def test_fragment_has_no_preamble_and_prefixed_labels():
                     r"packages amsmath, amssymb, amsthm, booktabs, tabularx", tex)
     labels = re.findall(r"\\label\{([^}]*)\}", tex)
     refs = re.findall(r"\\ref\{([^}]*)\}", tex)
-    assert labels and all(label.startswith("weight-symmetry:") for label in labels)
+    assert labels and all(re.match(r"weight-symmetry-[0-9a-f]{8}:", label) for label in labels)
     assert set(refs) <= set(labels)
     assert len(labels) == len(set(labels))
 

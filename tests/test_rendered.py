@@ -4,8 +4,8 @@ After a change that alters the reports, regenerate them with
 
     SYMDERIVE_UPDATE_RENDERED=1 python -m pytest tests/test_rendered.py
 
-Markdown and LaTeX must match byte for byte; a PDF must exist for every
-.tex (PDFs are reproducible on one TeX Live, SOURCE_DATE_EPOCH being fixed,
+Markdown, LaTeX and the beamer slides (NAME-slides.tex, NAME-slides.pdf) must
+match byte for byte; a PDF must exist for every .tex (PDFs are reproducible on one TeX Live, SOURCE_DATE_EPOCH being fixed,
 but differ between TeX Live versions, so their bytes are not compared).
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import pytest
 
 from report_helpers import BUNDLED, ROOT, bundled_derivation
+from symderive.render import beamer
 from symderive.render import latex
 from symderive.render import markdown
 from symderive.render import pdf
@@ -40,15 +41,25 @@ def test_markdown_is_current(spec):
 
 @pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
 def test_latex_is_current_and_compiled(spec):
-    tex = latex.render(bundled_derivation(spec))
-    _check(RENDERED / f"{NAMES[spec]}.tex", tex)
-    target = RENDERED / f"{NAMES[spec]}.pdf"
+    _check_compiled(NAMES[spec], latex.render(bundled_derivation(spec)))
+
+
+def _check_compiled(stem: str, tex: str) -> None:
+    """STEM.tex is ``tex``; STEM.pdf exists (compiled from it when updating)."""
+    _check(RENDERED / f"{stem}.tex", tex)
+    target = RENDERED / f"{stem}.pdf"
     if UPDATE:
         target.write_bytes(pdf.compile_pdf(tex))
     assert target.read_bytes().startswith(b"%PDF-"), f"{target.name} missing or not a PDF"
 
 
+@pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
+def test_slides_are_current_and_compiled(spec):
+    _check_compiled(f"{NAMES[spec]}-slides", beamer.render(bundled_derivation(spec)))
+
+
 def test_nothing_stale_is_left_behind():
-    wanted = {f"{name}{suffix}" for name in NAMES.values() for suffix in (".md", ".tex", ".pdf")}
+    wanted = {f"{name}{suffix}" for name in NAMES.values()
+              for suffix in (".md", ".tex", ".pdf", "-slides.tex", "-slides.pdf")}
     present = {p.name for p in RENDERED.iterdir()} - {"README.md"}
     assert present <= wanted, f"no bundled derivation for {sorted(present - wanted)}"

@@ -221,9 +221,11 @@ def test_thin_keeps_first_and_last_and_at_most_limit(n, limit):
 def test_notebook_representations():
     d = bundled_derivation(FOUNDING)
     doc = build_report(d)
-    assert d._repr_markdown_() == markdown_render.render_document(doc)
-    assert d._repr_latex_() == latex_render.render_document(doc, fragment=True)
-    assert "\\documentclass" not in d._repr_latex_()
+    brief = d._repr_markdown_()
+    assert brief == markdown_render.render_brief(d) and "## Answer" in brief
+    assert len(brief) < len(markdown_render.render_document(doc)) / 3
+    assert d._repr_latex_() == latex_render.render_math(d)
+    assert d._repr_latex_().startswith("$$\\begin{aligned}")
 
 
 def test_numeric_may_be_plain_dicts_or_missing_per_hypothesis():

@@ -17,7 +17,8 @@ from typing import Callable
 
 from ..errors import SpecError
 
-EXTENSIONS = {"json": ".json", "markdown": ".md", "latex": ".tex", "pdf": ".pdf"}
+EXTENSIONS = {"json": ".json", "markdown": ".md", "latex": ".tex", "pdf": ".pdf",
+              "beamer": ".tex"}
 
 
 @dataclass(frozen=True)

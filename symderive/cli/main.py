@@ -14,12 +14,13 @@ from pathlib import Path
 from .. import __version__
 from ..errors import SpecError, SymderiveError, one_line
 from ..sources import STDIN_NAME, bundled_key, bundled_specs, read_source, read_stdin
+from ..render.preamble import HEADING_LEVELS, PAPERS
 
 #: The spec argument that means "read the spec from standard input".
 STDIN = "-"
 
 #: format -> module in symderive.render with a render(Derivation) -> str function.
-TEXT_FORMATS = {"json": "json", "latex": "latex", "markdown": "markdown"}
+TEXT_FORMATS = {"json": "json", "latex": "latex", "markdown": "markdown", "beamer": "beamer"}
 #: format -> module in symderive.render with a render(Derivation) -> bytes function.
 BINARY_FORMATS = {"pdf": "pdf"}
 #: the format an output file's suffix asks for when --format is not given.
@@ -66,19 +67,23 @@ def _at_terminal(stream) -> bool:
         return False
 
 
+#: Formats that --fragment applies to, and those --paper applies to.
+FRAGMENT_FORMATS = ("latex", "beamer")
+PAPER_FORMATS = ("latex", "pdf", "beamer")
+
+
 def _derive(args: argparse.Namespace) -> int:
     fmt = "latex" if args.fragment and not args.format else output_format(args.format,
                                                                            args.output)
-    if args.fragment and fmt != "latex":
-        raise SymderiveError("--fragment applies to --format latex only")
+    options = render_options(args, fmt)
     from . import batch
 
     if args.spec != STDIN and batch.is_batch(args.spec):
-        return _derive_many(args, fmt)
+        return _derive_many(args, fmt, options)
     if fmt in BINARY_FORMATS and args.output in (None, "-"):
         raise SymderiveError(f"--format {fmt} writes a binary file: give -o FILE.{fmt}")
-    return derive_one(args.spec, fmt, args.output, args.fragment, force=args.force,
-                      quiet=args.quiet, follow_symlinks=args.follow_symlinks,
+    return derive_one(args.spec, fmt, args.output, force=args.force, quiet=args.quiet,
+                      options=options, follow_symlinks=args.follow_symlinks,
                       time_limit=_time_limit(args))
 
 
@@ -91,18 +96,51 @@ def _time_limit(args: argparse.Namespace) -> float | None:
     return None if args.force else DEFAULT_TIME_LIMIT
 
 
+def render_options(args: argparse.Namespace, fmt: str) -> dict:
+    """The renderer's keyword arguments from the flags, refusing flags the format ignores."""
+    if args.fragment and fmt not in FRAGMENT_FORMATS:
+        raise SymderiveError("--fragment applies to --format latex only (and beamer)")
+    host = {"heading_level": args.heading_level, "theorem_env": args.theorem_env}
+    for flag, value in host.items():
+        if value is not None and not args.fragment:
+            raise SymderiveError(f"--{flag.replace('_', '-')} applies to --fragment only (a "
+                                 "fragment follows its host document)")
+    if args.paper is not None and (fmt not in PAPER_FORMATS or args.fragment):
+        raise SymderiveError("--paper applies to whole documents: --format latex, pdf or "
+                             "beamer, without --fragment")
+    options = {k: v for k, v in host.items() if v is not None}
+    _check_host(options, fmt, args.output if args.fragment else None)
+    options |= {"fragment": True} if args.fragment else {}
+    options |= {"paper": args.paper} if args.paper is not None else {}
+    return options
+
+
+def _check_host(options: dict, fmt: str, fragment_output: str | None) -> None:
+    """Refuse a fragment's bad options before deriving anything (which may take long)."""
+    from ..render.preamble import HostOptions, check_for_beamer
+
+    host = HostOptions(**options)
+    if fmt == "beamer":
+        check_for_beamer(host)
+    if fmt == "beamer" and (fragment_output or "").lower().endswith(".pdf"):
+        raise SymderiveError("--fragment writes frames to \\input, not a PDF: give -o FILE.tex")
+
+
+
 def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = False, *,
-               force: bool = False, quiet: bool = False, follow_symlinks: bool = False,
-               time_limit: float | None = None) -> int:
+               force: bool = False, quiet: bool = False, options: dict | None = None,
+               follow_symlinks: bool = False, time_limit: float | None = None) -> int:
     """Derive one spec and write its report; the exit status (0 or 1).
 
     The output is checked before any work (never the spec itself, no symlink unless
-    ``follow_symlinks``, a writable folder) and replaced only by a complete report."""
+    ``follow_symlinks``, a writable folder) and replaced only by a complete report.
+    Slides written to a ``.pdf`` file are compiled (``--format beamer -o talk.pdf``)."""
     from ..api import derive
     from ..guards import Progress
     from . import output as out
     from .limits import time_budget
 
+    options = dict(options or {}) | ({"fragment": True} if fragment else {})
     target = out.check_target(output, _input_files(spec_name), follow_symlinks=follow_symlinks)
     spec = read_spec(spec_name, force=force)
     progress = Progress(enabled=not quiet)
@@ -112,13 +150,15 @@ def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = Fa
         progress(f"writing {fmt}")
         module = importlib.import_module(
             f"symderive.render.{(TEXT_FORMATS | BINARY_FORMATS)[fmt]}")
-        options = {"fragment": True} if fragment else {}
-        report = module.render(derivation, **options)
+        render = module.render
+        if fmt == "beamer" and output and output.lower().endswith(".pdf"):
+            render = module.render_pdf
+        report = render(derivation, **options)
     out.write(report, target, output or "<stdout>")
     return _numeric_status(derivation)
 
 
-def _derive_many(args: argparse.Namespace, fmt: str) -> int:
+def _derive_many(args: argparse.Namespace, fmt: str, options: dict) -> int:
     """DIR|GLOB: every spec to OUTDIR/<stem>.<ext>, --jobs at a time."""
     from . import batch
 
@@ -132,8 +172,8 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
         raise SpecError(f"cannot be made a directory for the reports: {exc.strerror}",
                         source=args.output) from None
     outputs = batch.output_paths(specs, args.output, fmt)
-    worker = functools.partial(_batch_worker, fmt=fmt, fragment=args.fragment,
-                               force=args.force, time_limit=_time_limit(args))
+    worker = functools.partial(_batch_worker, fmt=fmt, options=options, force=args.force,
+                               time_limit=_time_limit(args))
     outcomes = batch.run(specs, outputs, worker, args.jobs or batch.default_jobs())
     for o in outcomes:
         if o.status:
@@ -141,7 +181,7 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
     return max(o.status for o in outcomes)
 
 
-def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool,
+def _batch_worker(spec_name: str, output: str, fmt: str, options: dict,
                   force: bool = False, time_limit: float | None = None) -> tuple[int, str]:
     """One spec of a batch, in a worker process: (status, message)."""
     import contextlib
@@ -150,8 +190,8 @@ def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool,
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            status = derive_one(spec_name, fmt, output, fragment, force=force, quiet=True,
-                                time_limit=time_limit)
+            status = derive_one(spec_name, fmt, output, force=force, quiet=True,
+                                options=options, time_limit=time_limit)
         return status, one_line(err.getvalue().strip().removeprefix("symderive: "))
     except SymderiveError as exc:
         return 2, one_line(str(exc))
@@ -244,7 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="report format (default: from the -o suffix, else markdown)")
     d.add_argument("-o", "--output", help="write here instead of standard output")
     d.add_argument("--fragment", action="store_true",
-                   help="LaTeX only: a piece to \\input into existing notes, no preamble")
+                   help="LaTeX: a piece to \\input into existing notes, no preamble; beamer: "
+                   "the frames alone, to \\input between a presentation's frames")
+    d.add_argument("--heading-level", choices=HEADING_LEVELS, metavar="LEVEL",
+                   help="with --fragment: the heading the fragment starts with (chapter, "
+                   "section, subsection or subsubsection; default section)")
+    d.add_argument("--theorem-env", metavar="NAME",
+                   help="with --fragment: use the host's theorem environment NAME (the "
+                   "fragment then defines none)")
+    d.add_argument("--paper", choices=sorted(PAPERS), help="LaTeX and PDF: the paper size "
+                   "(default letter); beamer: a handout, two slides per page of this paper")
     d.add_argument("--force", action="store_true",
                    help="derive even a spec over the resource limits (it may take very long)")
     d.add_argument("--follow-symlinks", action="store_true",

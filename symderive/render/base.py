@@ -30,7 +30,7 @@ class Renderer:
         A right side wider than what the block's widest left side and the note
         leave of a line is broken (:func:`symderive.breaking.tex_lines`).
         """
-        left = max(width(self.math(r.lhs)) for r in node.rows if r.lhs is not None)
+        left = max((width(self.math(r.lhs)) for r in node.rows if r.lhs is not None), default=0)
         left += NUMBER if node.label else 0      # room for the equation number
         return [self._row(row, left) for row in node.rows]
 

@@ -13,6 +13,8 @@ One method per document node, as in the LaTeX renderer.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..report import build_report
 from ..report.model import Document
 from .base import Renderer
@@ -22,6 +24,22 @@ from .text import markdown_escape
 def render(derivation) -> str:
     """The Markdown report of a derivation."""
     return render_document(build_report(derivation))
+
+
+#: The sections of the brief answer (a notebook's display), in document order.
+BRIEF_SECTIONS = ("sec:question", "sec:answer")
+
+
+def render_brief(derivation) -> str:
+    """The brief answer: the title, the question and the answer (or, for a spec of facts
+    only, the statements of its theorems), without the derivations behind them."""
+    from ..report.model import Section, Theorem
+
+    doc = build_report(derivation)
+    kept = [b for b in doc.body if isinstance(b, Section) and b.label in BRIEF_SECTIONS]
+    if not any(b.label == "sec:answer" for b in kept):
+        kept += [b for b in doc.blocks() if isinstance(b, Theorem)]
+    return render_document(replace(doc, body=tuple(kept)))
 
 
 def render_document(doc: Document) -> str:

@@ -50,7 +50,7 @@ def build_report(derivation) -> Document:
     if numeric is not None:
         body.append(numeric)
     return Document(spec.title, tuple(body), name=_name(spec.source),
-                    samples=spec.network.samples)
+                    samples=spec.network.samples, key=document_key(spec))
 
 
 def _section(spec: Spec, k: int, r: HypothesisResult) -> Section:
@@ -63,7 +63,23 @@ def _section(spec: Spec, k: int, r: HypothesisResult) -> Section:
 def _name(source: str) -> str:
     """A label-safe name from the spec file: letters, digits and '-'."""
     stem = re.sub(r"\.toml$", "", source.replace("\\", "/").split("/")[-1])
-    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "derivation"
+    return _slug(stem) or "derivation"
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-")
+
+
+def document_key(spec: Spec) -> str:
+    """A label prefix unique per derivation: the spec file's name (its title when it has
+    none: standard input, a dict) and a digest of the whole spec.  The same spec gives
+    the same key in every run; two different specs, different keys."""
+    import hashlib
+
+    named = not spec.source.startswith("<") and spec.source not in ("-", "")
+    base = _name(spec.source) if named else (_slug(spec.title) or "derivation")
+    digest = hashlib.sha256(repr(spec).encode("utf-8")).hexdigest()[:8]
+    return f"{base}-{digest}"
 
 
 def _question(text: str) -> tuple[Block, ...]:

@@ -172,12 +172,14 @@ Block = Union[Paragraph, Equation, Aligned, Items, Table, Plot, Diagram, Alert, 
 
 @dataclass(frozen=True)
 class Document:
-    """A whole report.  ``name`` (from the spec file) prefixes labels in fragments."""
+    """A whole report.  ``name`` comes from the spec file; ``key`` (the name and a digest
+    of the spec) prefixes labels in fragments: two derivations never share one."""
 
     title: str
     body: tuple[Block, ...]
     name: str = "derivation"
     samples: int = 1            # >1: formulas show the sample index
+    key: str = "derivation"
 
     def blocks(self):
         """Every block in document order, depth first (sections before their contents)."""

@@ -1,0 +1,234 @@
+"""A document split into slides: frames that each fit on one slide, nothing dropped.
+
+Beamer's ``allowframebreaks`` splits a frame where TeX runs out of room and
+silently drops what does not fit; here the split is decided before any markup,
+on the document tree: each top-level section starts new frames (and a
+heading for the navigation), each subsection too, a theorem opens a frame of
+its own and its proof follows it, the plot gets a frame of its own.  Blocks
+are packed greedily by an estimated height (``measure``, in lines of body
+text, given by the renderer that knows the slide's size); a block taller
+than what is left is split along its own seams — a derivation between its
+rows, a list between its items, a table between its rows (the header
+repeated), a paragraph between its sentences — and anything that cannot be
+split starts a fresh frame.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator, Union
+
+from ..report.model import (Aligned, Block, Document, Items, Paragraph, Plot, Proof, Section,
+                            Table, Text, Theorem)
+
+Measure = Callable[[Block], float]
+#: Lines a theorem's or proof's title (and its box) takes on each frame it appears on.
+PART_OVERHEAD = 1.5
+
+
+@dataclass(frozen=True)
+class Part:
+    """The part of a theorem or proof (``kind``) on one frame; ``first``/``last`` say where
+    it sits in the whole.  ``theorem`` is the theorem's label (the one a proof proves)."""
+
+    kind: str
+    body: tuple[Block, ...]
+    first: bool
+    last: bool
+    theorem: str | None = None
+    name: str | None = None         # a theorem's name
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One slide: a title (the section), a subtitle (the subsection) and its blocks."""
+
+    title: str
+    subtitle: str | None
+    blocks: tuple[Union[Block, Part], ...]
+    continued: bool = False         # not the first frame of its (sub)section
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A sectioning command between frames: ``depth`` 0 for a top-level section."""
+
+    title: str
+    depth: int
+
+
+Slide = Union[Frame, Heading]
+
+
+def paginate(doc: Document, measure: Measure, budget: float) -> tuple[Slide, ...]:
+    """The document as headings and frames, each frame's blocks at most ``budget`` high
+    (unless a single unsplittable block is taller)."""
+    out: list[Slide] = []
+    loose: list[Block] = []
+    for block in doc.body:
+        if isinstance(block, Section):
+            out += _pack(loose, doc.title, None, measure, budget)
+            loose = []
+            out.append(Heading(block.title, 0))
+            out += _section(block, block.title, None, measure, budget, 0)
+        else:
+            loose.append(block)
+    return tuple(out + _pack(loose, doc.title, None, measure, budget))
+
+
+def _section(section: Section, title: str, subtitle: str | None, measure: Measure,
+             budget: float, depth: int) -> list[Slide]:
+    """Frames of a section; its subsections get frames (and headings) of their own."""
+    out: list[Slide] = []
+    run: list[Block] = []
+    for block in section.body:
+        if isinstance(block, Section):
+            out += _pack(run, title, subtitle, measure, budget)
+            run = []
+            out.append(Heading(block.title, depth + 1))
+            inner = block.title if subtitle is None else f"{subtitle}: {block.title}"
+            out += _section(block, title, inner, measure, budget, depth + 1)
+        else:
+            run.append(block)
+    return out + _pack(run, title, subtitle, measure, budget)
+
+
+# ------------------------------------------------------------------ packing
+
+
+@dataclass
+class _Piece:
+    """A block to place; ``proof`` marks the pieces of a proof (0 = not in a proof)."""
+
+    block: Block
+    container: int = 0       # the theorem or proof it belongs to (numbered from 1), or 0
+    kind: str = ""           # "theorem" or "proof"
+    theorem: Theorem | None = None
+    breaks: bool = False     # starts a frame (theorems, plots)
+    alone: bool = False      # nothing after it on its frame (plots)
+    first_of_proof: bool = False
+    last_of_proof: bool = False
+
+
+def _pieces(blocks: list[Block]) -> Iterator[_Piece]:
+    """The blocks, with theorems and proofs opened up so that they can run over frames."""
+    theorem, containers = None, 0
+    for block in blocks:
+        if not isinstance(block, (Theorem, Proof)):
+            theorem = None
+            yield _Piece(block, breaks=isinstance(block, Plot), alone=isinstance(block, Plot))
+            continue
+        containers += 1
+        theorem = block if isinstance(block, Theorem) else theorem
+        kind = "theorem" if isinstance(block, Theorem) else "proof"
+        last = len(block.body) - 1
+        for k, child in enumerate(block.body):
+            yield _Piece(child, containers, kind, theorem, breaks=k == 0 and kind == "theorem",
+                         first_of_proof=k == 0, last_of_proof=k == last)
+
+
+def _pack(blocks: list[Block], title: str, subtitle: str | None, measure: Measure,
+          budget: float) -> list[Slide]:
+    frames: list[list[_Piece]] = []
+    current: list[_Piece] = []
+    used = 0.0
+    queue = list(_pieces(blocks))
+    while queue:
+        piece = queue.pop(0)
+        if current and (piece.breaks or current[-1].alone):
+            frames.append(current)
+            current, used = [], 0.0
+        opens = piece.container and not (current and current[-1].container == piece.container)
+        height = measure(piece.block) + (PART_OVERHEAD if opens else 0.0)
+        if used + height <= budget:
+            current.append(piece)
+            used += height
+            continue
+        room = budget - used - (PART_OVERHEAD if opens else 0.0)
+        head, tail = split(piece.block, room, measure)
+        if head is None and current:          # nothing of it fits here: a fresh frame
+            frames.append(current)
+            current, used = [], 0.0
+            queue.insert(0, piece)
+            continue
+        if head is None:                      # taller than a frame and unsplittable
+            head, tail = piece.block, None
+        current.append(replace(piece, block=head,
+                               last_of_proof=piece.last_of_proof and tail is None))
+        frames.append(current)
+        current, used = [], 0.0
+        if tail is not None:
+            queue.insert(0, replace(piece, block=tail, breaks=False, first_of_proof=False))
+    if current:
+        frames.append(current)
+    return [Frame(title, subtitle, _with_proofs(f), continued=k > 0)
+            for k, f in enumerate(frames)]
+
+
+def _with_proofs(pieces: list[_Piece]) -> tuple:
+    """Adjacent pieces of one theorem or proof become a :class:`Part`."""
+    out: list = []
+    for p in pieces:
+        if not p.container:
+            out.append(p.block)
+        elif out and isinstance(out[-1], list) and out[-1][0].container == p.container:
+            out[-1].append(p)
+        else:
+            out.append([p])
+    return tuple(_part(x) if isinstance(x, list) else x for x in out)
+
+
+def _part(pieces: list[_Piece]) -> Part:
+    first, theorem = pieces[0], pieces[0].theorem
+    return Part(first.kind, tuple(p.block for p in pieces), first=first.first_of_proof,
+                last=pieces[-1].last_of_proof, theorem=theorem.label if theorem else None,
+                name=theorem.name if theorem else None)
+
+
+# ------------------------------------------------------------------ splitting
+
+
+def split(block: Block, room: float, measure: Measure) -> tuple[Block | None, Block | None]:
+    """The largest head of ``block`` that fits in ``room``, and the rest (None: nothing)."""
+    if isinstance(block, Aligned):
+        return _split_seq(block.rows, room, measure,
+                          lambda rows, last: Aligned(rows, block.label if last else None))
+    if isinstance(block, Items):
+        return _split_seq(block.items, room, measure, lambda items, last: Items(items))
+    if isinstance(block, Table):
+        return _split_seq(block.rows, room, measure, lambda rows, last: Table(
+            block.header, rows, block.caption if last else (), block.label if last else None))
+    if isinstance(block, Paragraph):
+        return _split_seq(sentences(block.parts), room, measure,
+                          lambda runs, last: Paragraph(tuple(p for run in runs for p in run)))
+    return None, block
+
+
+def _split_seq(seq, room: float, measure: Measure, make) -> tuple[Block | None, Block | None]:
+    """Split a sequence (rows, items, sentences) where ``make(head, is_last)`` stops fitting."""
+    best = 0
+    for n in range(1, len(seq)):
+        if measure(make(tuple(seq[:n]), False)) > room:
+            break
+        best = n
+    if best == 0:
+        return None, make(tuple(seq), True)
+    return make(tuple(seq[:best]), False), make(tuple(seq[best:]), True)
+
+
+def sentences(parts) -> list[tuple]:
+    """Inline pieces grouped into sentences (a text piece is cut after '. ')."""
+    runs: list[list] = [[]]
+    for part in parts:
+        if not isinstance(part, Text):
+            runs[-1].append(part)
+            continue
+        chunks = re.split(r"(?<=[.!?]) (?=\S)", part.text)
+        for k, chunk in enumerate(chunks):
+            if k:
+                runs.append([])
+            runs[-1].append(Text(chunk + (" " if k < len(chunks) - 1 else "")))
+    return [tuple(r) for r in runs if r]
+
+
+__all__ = ["Frame", "Heading", "Part", "Slide", "paginate", "split", "sentences"]
