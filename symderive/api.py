@@ -99,16 +99,6 @@ class Derivation:
                          + ("agrees" if self.agreement else "CONTRADICTS a proof"))
         return "\n".join(lines) + ">"
 
-    def __repr__(self) -> str:
-        """A few lines: the title and each hypothesis' (and fact's) verdict."""
-        lines = [f"Derivation: {self.spec.title}"]
-        lines += [f"  H{k} {r.hypothesis.name}: {r.verdict}"
-                  for k, r in enumerate(self.results, start=1)]
-        lines += [f"  F{k} {f.fact.name}: {f.verdict}" for k, f in enumerate(self.facts, start=1)]
-        if not self.agreement:
-            lines.append("  the numeric cross-check contradicts a symbolic result")
-        return "\n".join(lines)
-
     def _repr_markdown_(self) -> str:
         """Notebooks: the brief answer in Markdown (the notebook's MathJax typesets it)."""
         import inspect

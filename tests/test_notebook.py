@@ -59,8 +59,10 @@ def test_repr_markdown_is_the_brief_answer():
 def test_repr_is_a_few_lines():
     d = bundled_derivation(FOUNDING)
     lines = repr(d).splitlines()
-    assert lines[0] == f"Derivation: {d.spec.title}"
-    assert [line.rsplit(": ", 1)[1] for line in lines[1:]] == [r.verdict for r in d.results]
+    assert lines[0] == f"<Derivation {d.spec.title!r}" and len(lines) <= 8
+    verdicts = [line.split("': ", 1)[1].split(" (")[0] for line in lines[1:]
+                if line.startswith("  hypothesis ")]
+    assert verdicts == [r.verdict for r in d.results]
 
 
 CELL = """
@@ -101,7 +103,7 @@ def test_a_notebook_displays_two_derivations():
         assert bundle["text/markdown"] == d._repr_markdown_()
         assert len(bundle["text/markdown"]) < BRIEF_LIMIT
         plain = bundle["text/plain"].splitlines()
-        assert len(plain) <= 8 and plain[0] == f"Derivation: {d.spec.title}"
+        assert len(plain) <= 8 and plain[0] == f"<Derivation {d.spec.title!r}"
         assert len(nbformat.writes(nb)) < 100_000
     # labels: none in the displays; the two derivations' fragments share none either
     assert not any("\\label" in b["text/latex"] for b in bundles)

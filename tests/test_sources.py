@@ -117,6 +117,8 @@ def test_a_file_of_the_bundled_name_wins(tmp_path, monkeypatch):
 def test_installed_without_the_data_nothing_is_bundled(cli, monkeypatch, tmp_path):
     """Outside a checkout the package data is all there is (here: none)."""
     monkeypatch.setattr(sources, "_CHECKOUT", tmp_path)
+    # an editable install maps symderive.derivations onto the checkout: hide it too
+    monkeypatch.setattr(sources, "BUNDLED_PACKAGE", "symderive_test_no_such_package")
     assert sources.bundled_folder() is None and sources.bundled_specs() == {}
     status, out, err = cli("list")
     assert (status, out) == (0, "")
