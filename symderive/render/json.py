@@ -28,6 +28,8 @@ def report_dict(d: Derivation) -> dict[str, Any]:
 
 def _fact(f, samples: int) -> dict[str, Any]:
     out = f.to_json(samples)
+    if f.fact.claim is not None:
+        out["claim"] = f.fact.claim.to_json(f.verdict)
     if getattr(f, "numeric", None) is not None:   # only when the numeric check ran
         out["numeric"] = f.numeric.to_json()
     return out
@@ -37,6 +39,8 @@ def _hypothesis(d: Derivation, k: int, r: HypothesisResult) -> dict[str, Any]:
     out = r.hypothesis.to_json()
     out["groups"] = {g.group: _group(g, d.spec.network.samples) for g in r.groups}
     out["verdict"] = r.verdict
+    if r.hypothesis.claim is not None:
+        out["claim"] = r.hypothesis.claim.to_json(r.verdict)
     out["proof"] = {"swap_invariant": r.swap_invariant, "swap_checked_on": r.swap_method,
                     "covered": r.covered}
     if r.assumptions:  # generic mode: what the proof assumed

@@ -6,9 +6,12 @@ the ``spec`` package.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .functions import Activation, Loss
+
+if TYPE_CHECKING:  # the type only: claims validates with fields, which imports this module
+    from .claims import Claim
 
 GROUPS: tuple[str, ...] = ("incoming", "bias", "outgoing")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
@@ -61,6 +64,8 @@ class Hypothesis:
     units: tuple[int, int]
     tie: tuple[str, ...] = ()
     zero: tuple[str, ...] = ()
+    #: what someone asserts about it (not part of the mathematics: no effect on equality)
+    claim: Claim | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "layer": self.layer, "units": list(self.units),
