@@ -83,12 +83,16 @@ def _derive(args: argparse.Namespace) -> int:
     if fmt in BINARY_FORMATS and args.output in (None, "-"):
         raise SymderiveError(f"--format {fmt} writes a binary file: give -o FILE.{fmt}")
     return derive_one(args.spec, fmt, args.output, args.fragment, force=args.force,
-                      quiet=args.quiet)
+                      quiet=args.quiet, detail=args.detail, math=args.math)
 
 
 def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = False, *,
-               force: bool = False, quiet: bool = False) -> int:
-    """Derive one spec and write its report; the exit status (0 or 1)."""
+               force: bool = False, quiet: bool = False, detail: str | None = None,
+               math: str | None = None) -> int:
+    """Derive one spec and write its report; the exit status (0 or 1).
+
+    ``detail`` (brief|full) defaults to the format's own: brief for Markdown,
+    full for LaTeX and PDF; ``math`` (mathjax|unicode) applies to Markdown."""
     from ..api import derive
     from ..guards import Progress
 
@@ -97,9 +101,33 @@ def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = Fa
     derivation = derive(spec, progress=progress)
     progress(f"writing {fmt}")
     module = importlib.import_module(f"symderive.render.{(TEXT_FORMATS | BINARY_FORMATS)[fmt]}")
-    options = {"fragment": True} if fragment else {}
-    _write(module.render(derivation, **options), output)
+    options = _render_options(fmt, fragment, detail, math)
+    text = module.render(derivation, **options)
+    _write(text, output)
+    _warn_length(fmt, text, options.get("detail"))
     return _numeric_status(derivation)
+
+
+def _render_options(fmt: str, fragment: bool, detail: str | None, math: str | None) -> dict:
+    """The keyword arguments of the format's renderer for these flags."""
+    if math is not None and fmt != "markdown":
+        raise SymderiveError(f"--math applies to --format markdown only, not {fmt}")
+    options: dict = {"fragment": True} if fragment else {}
+    if fmt != "json":
+        options["detail"] = detail or ("brief" if fmt == "markdown" else "full")
+    if math is not None:
+        options["math"] = math
+    return options
+
+
+def _warn_length(fmt: str, text, detail: str | None) -> None:
+    """A full Markdown report too long for a Q&A answer: say so (it is still written)."""
+    from ..render.markdown import LIMIT
+
+    if fmt == "markdown" and detail == "full" and len(text) > LIMIT:
+        print(f"symderive: warning: this Markdown report is {len(text):,} characters, over "
+              f"Stack Exchange's limit of {LIMIT:,} for an answer; --detail brief gives one "
+              "that fits", file=sys.stderr)
 
 
 def _derive_many(args: argparse.Namespace, fmt: str) -> int:
@@ -117,7 +145,7 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
                         source=args.output) from None
     outputs = batch.output_paths(specs, args.output, fmt)
     worker = functools.partial(_batch_worker, fmt=fmt, fragment=args.fragment,
-                               force=args.force)
+                               force=args.force, detail=args.detail, math=args.math)
     outcomes = batch.run(specs, outputs, worker, args.jobs or batch.default_jobs())
     for o in outcomes:
         if o.status:
@@ -126,7 +154,8 @@ def _derive_many(args: argparse.Namespace, fmt: str) -> int:
 
 
 def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool,
-                  force: bool = False) -> tuple[int, str]:
+                  force: bool = False, detail: str | None = None,
+                  math: str | None = None) -> tuple[int, str]:
     """One spec of a batch, in a worker process: (status, message)."""
     import contextlib
     import io
@@ -134,7 +163,8 @@ def _batch_worker(spec_name: str, output: str, fmt: str, fragment: bool,
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            status = derive_one(spec_name, fmt, output, fragment, force=force, quiet=True)
+            status = derive_one(spec_name, fmt, output, fragment, force=force, quiet=True,
+                                detail=detail, math=math)
         return status, one_line(err.getvalue().strip().removeprefix("symderive: "))
     except SymderiveError as exc:
         return 2, one_line(str(exc))
@@ -211,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", help="write here instead of standard output")
     d.add_argument("--fragment", action="store_true",
                    help="LaTeX only: a piece to \\input into existing notes, no preamble")
+    d.add_argument("--detail", choices=("brief", "full"),
+                   help="brief: an answer for a Q&A site (default for markdown); full: every "
+                   "step of the derivation (default for latex and pdf)")
+    d.add_argument("--math", choices=("mathjax", "unicode"),
+                   help="markdown only: math for MathJax (default) or as Unicode text in code "
+                   "blocks, for sites without MathJax")
     d.add_argument("--force", action="store_true",
                    help="derive even a spec over the resource limits (it may take very long)")
     d.add_argument("-q", "--quiet", action="store_true",

@@ -22,9 +22,12 @@ _LINE_STYLES = ("blue, solid", "red, dashed", "black, dotted", "orange, dashdott
 _BASE_PACKAGES = ("amsmath", "amssymb", "amsthm", "booktabs", "tabularx")
 
 
-def render(derivation, *, fragment: bool = False, label_prefix: str | None = None) -> str:
-    """The LaTeX report of a derivation (see :func:`render_document`)."""
-    return render_document(build_report(derivation), fragment=fragment, label_prefix=label_prefix)
+def render(derivation, *, fragment: bool = False, label_prefix: str | None = None,
+           detail: str = "full") -> str:
+    """The LaTeX report of a derivation (see :func:`render_document`); ``detail`` is
+    ``"full"`` (the default for LaTeX and PDF) or ``"brief"``."""
+    return render_document(build_report(derivation, detail), fragment=fragment,
+                           label_prefix=label_prefix)
 
 
 def render_document(doc: Document, *, fragment: bool = False,
@@ -98,6 +101,9 @@ class LatexRenderer(Renderer):
 
     def _inline_Strong(self, node) -> str:
         return rf"\textbf{{{latex_escape(node.text)}}}"
+
+    def _inline_Code(self, node) -> str:
+        return rf"\texttt{{{latex_escape(node.text)}}}"
 
     def _inline_Math(self, node) -> str:
         return rf"\({self.math(node.expr)}\)"

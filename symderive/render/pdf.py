@@ -32,9 +32,9 @@ class PdfError(SymderiveError, RuntimeError):
     """The PDF could not be produced: TeX is missing, failed, or took too long."""
 
 
-def render(derivation, *, timeout: float = TIMEOUT) -> bytes:
-    """The PDF report of a derivation."""
-    return compile_pdf(render_latex(derivation), timeout=timeout)
+def render(derivation, *, timeout: float = TIMEOUT, detail: str = "full") -> bytes:
+    """The PDF report of a derivation (``detail``: "full", the default, or "brief")."""
+    return compile_pdf(render_latex(derivation, detail=detail), timeout=timeout)
 
 
 def find_pdflatex() -> str:

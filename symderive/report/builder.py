@@ -1,8 +1,10 @@
 """From a :class:`~symderive.api.Derivation` to a :class:`Document`: the recipe of a report.
 
-Question → answer in brief → the network → one section per hypothesis →
-numeric cross-check.  Only words and SymPy objects are produced here; the
-renderers decide the markup.
+``detail="full"``: question → answer (judgement of the claims, one sentence per
+hypothesis and fact, then each difference) → the network → one section per
+hypothesis → facts → numeric cross-check.  ``detail="brief"``: question →
+answer → why (:mod:`.brief`), sized for a Q&A site.  Only words and SymPy
+objects are produced here; the renderers decide the markup.
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from ..spec import NetworkSpec, Spec
 from .facts import extra_sections
 from .formulas import (activation_rows, backprop_rows, forward_rows, gradient_rows, loss_rows,
                        uses_heaviside)
-from .hypothesis import hypothesis_section, outgoing_gap
+from .answer import difference_words, entries, opening
+from .brief import why_section
+from .hypothesis import hypothesis_section
 from .model import (Aligned, Block, Document, Math, Paragraph, Ref, Row, Section, Strong, Table,
                     inline, para)
 from .numeric import numeric_section
@@ -29,14 +33,28 @@ _LOSS_NAMES = {"mse": "the squared error", "bce": "the binary cross-entropy",
 _FUNCTION_NAMES = {"latex": "as given below", "any": "an arbitrary differentiable function"}
 
 
-def build_report(derivation) -> Document:
-    """The document of a derivation (see the module docstring for its parts)."""
+DETAILS = ("brief", "full")
+
+
+def build_report(derivation, detail: str = "full", limit: int | None = None) -> Document:
+    """The document of a derivation (see the module docstring for its parts).
+
+    ``limit`` caps how many hypotheses the brief answer treats one by one
+    (the renderer lowers it until the answer fits a site's length limit)."""
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {', '.join(DETAILS)}, not {detail!r}")
     spec: Spec = derivation.spec
     body: list[Block] = []
     if spec.question:
         body.append(Section("Question", _question(spec.question), label="sec:question"))
-    if derivation.results:  # a spec of [[fact]] tables only has no hypotheses to answer
-        body.append(_answer(spec, derivation.results))
+    if detail == "brief":
+        body.append(Section("Answer", tuple(opening(derivation, *_limits(limit))),
+                            label="sec:answer"))
+        body.append(why_section(derivation, full_command(spec),
+                                *((max(1, limit // 4),) if limit else ())))
+        return Document(spec.title, tuple(body), name=_name(spec.source),
+                        samples=spec.network.samples)
+    body.append(_answer(derivation))
     body.append(_network(spec.network))
     body += [hypothesis_section(spec.network, k, r)
              for k, r in enumerate(derivation.results, start=1)]
@@ -46,6 +64,17 @@ def build_report(derivation) -> Document:
         body.append(numeric)
     return Document(spec.title, tuple(body), name=_name(spec.source),
                     samples=spec.network.samples)
+
+
+def _limits(limit: int | None) -> tuple[int, ...]:
+    return () if limit is None else (limit,)
+
+
+def full_command(spec: Spec) -> str:
+    """The command line that writes this spec's full derivation."""
+    source = spec.source if spec.source and not spec.source.startswith("<") else "SPEC.toml"
+    quoted = source if all(c.isalnum() or c in "._-/" for c in source) else repr(source)
+    return f"symderive derive {quoted} --detail full"
 
 
 def _name(source: str) -> str:
@@ -63,12 +92,16 @@ def _question(text: str) -> tuple[Block, ...]:
 # ------------------------------------------------------------------ answer
 
 
-def _answer(spec: Spec, results: tuple[HypothesisResult, ...]) -> Section:
-    body: list[Block] = [_in_short(spec.network, results)]    # the bottom line first
-    for k, r in enumerate(results, start=1):
-        body += _answer_for(spec.network, k, r)
-    body.append(_summary_table(spec.network, results))
-    body.append(_backprop_paragraph())
+def _answer(derivation) -> Section:
+    """The opening, then each hypothesis's difference (asked ones first), the table."""
+    spec, results = derivation.spec, derivation.results
+    body: list[Block] = list(opening(derivation, len(results) + len(derivation.facts)))
+    for e in entries(derivation):
+        if e.result is not None:
+            body += _answer_for(spec.network, int(e.label[1:]), e.result)
+    if results:
+        body.append(_summary_table(spec.network, results))
+        body.append(_backprop_paragraph(derivation))
     return Section("Answer", tuple(body), label="sec:answer")
 
 
@@ -88,32 +121,8 @@ def _answer_for(network: NetworkSpec, k: int, r: HypothesisResult) -> list[Block
              Ref(f"thm:h{k}", f"Theorem H{k}"), "): the gradients of their "
              f"{GROUP_NAMES[g.group]} differ by"),
         Aligned((Row(difference(model, g.group), settled(g)),))]
-    gap = outgoing_gap(model, settled(g))
-    if gap is not None:
-        out.append(para("The difference is proportional to ", Math(gap), ", the difference "
-                        "of the two units' outgoing weights: whenever those differ, the "
-                        f"{GROUP_NAMES[g.group]} are pulled apart."))
+    out.append(para("The difference is ", *difference_words(model, settled(g)), "."))
     return out
-
-
-def _in_short(network: NetworkSpec, results) -> Paragraph:
-    """Which hypotheses keep the units identical, and why those."""
-    def names(verdict):
-        return [f"H{k}" for k, r in enumerate(results, start=1) if r.verdict == verdict]
-    preserved, broken = names(PRESERVED), names(BROKEN)
-    groups = joined(GROUP_NAMES[g] for g in network.groups())
-    text = []
-    if preserved:
-        text.append(f"the units stay identical forever under {joined(preserved)}, which tie "
-                    f"(or zero) every parameter group of the two units: {groups}. Exactly "
-                    "then, exchanging the two units maps the starting point to itself, and "
-                    "gradient descent preserves that symmetry.")
-    if broken:
-        text.append(f"Under {joined(broken)} the gradients of an assumed group differ, so the "
-                    "units separate after one step.")
-    if not text:
-        return para(Strong("In short:"), " no hypothesis was settled.")
-    return para(Strong("In short:"), " " + " ".join(text))
 
 
 def _summary_table(network: NetworkSpec, results) -> Table:
@@ -138,15 +147,20 @@ def _assumes(h) -> str:
     return "; ".join(parts) or "no assumption"
 
 
-def _backprop_paragraph() -> Paragraph:
+def _backprop_paragraph(derivation) -> Paragraph:
+    """Why the algorithm is not the cause: the chain rule itself, and the fact if derived."""
+    exact = [f"F{k}" for k, f in enumerate(derivation.facts, start=1)
+             if f.fact.kind == "backprop_exact" and f.verdict == "exact"]
+    evidence = (f" {joined(exact)} below derives this for every parameter of this network, "
+                "term by term." if exact else "")
     return para(
         Strong("Backpropagation is not the cause."), " Backpropagation computes the exact "
-        "gradient of the loss: it is the chain rule, evaluated layer by layer, and gives the "
-        "same derivatives as differentiating the whole loss directly (symderive's test suite "
-        "checks this symbolically). Whether two units stay identical is therefore a "
-        "property of the loss function, namely whether exchanging the two units leaves "
-        "it unchanged at the starting point, and not of the algorithm that computes its "
-        "gradient.")
+        "gradient of the loss: each δ is obtained from the next layer's by the chain rule "
+        "(the rows marked \"backpropagation\" below are that rule, applied once), so it gives "
+        "the same derivatives as differentiating the whole loss directly." + evidence +
+        " Whether two units stay identical is therefore a property of the loss function, "
+        "namely whether exchanging the two units leaves it unchanged at the starting point, "
+        "and not of the algorithm that computes its gradient.")
 
 
 # ------------------------------------------------------------------ network
