@@ -26,11 +26,18 @@ class Derivation:
         return (all(n.agreement for n in self.numeric)
                 and all(f.numeric is None or f.numeric.agreement for f in self.facts))
 
-    def _repr_markdown_(self) -> str:
-        """Notebooks: the Markdown report (math typeset by the notebook's MathJax)."""
+    def to_markdown(self, detail: str = "brief", math: str = "mathjax") -> str:
+        """The Markdown report: ``detail`` "brief" (an answer for a Q&A site, at most
+        30,000 characters) or "full"; ``math`` "mathjax" or "unicode" (no MathJax)."""
         from .render.markdown import render
 
-        return render(self)
+        return render(self, detail=detail, math=math)
+
+    def _repr_markdown_(self) -> str:
+        """Notebooks: the full Markdown report (math typeset by the notebook's MathJax)."""
+        from .render.markdown import render
+
+        return render(self, detail="full")
 
     def _repr_latex_(self) -> str:
         """Notebooks exported to LaTeX/PDF: a fragment to place in the document."""

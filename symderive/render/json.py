@@ -23,7 +23,29 @@ def report_dict(d: Derivation) -> dict[str, Any]:
         out["description"] = spec.description
     if getattr(d, "facts", ()):
         out["facts"] = [_fact(f, spec.network.samples) for f in d.facts]
+    out["answer"] = answer_text(d)
     return out
+
+
+def answer_text(d: Derivation) -> str:
+    """The report's opening as plain text (judgement of the claims, one line per case),
+    formulas in Unicode: what a script posts or shows without rendering anything."""
+    from ..report.answer import opening
+    from ..report.model import Items, Paragraph
+
+    lines: list[str] = []
+    for block in opening(d):
+        if isinstance(block, Paragraph):
+            lines.append(_plain(block.parts, d.spec.network.samples))
+        elif isinstance(block, Items):
+            lines += ["- " + _plain(item, d.spec.network.samples) for item in block.items]
+    return "\n".join(lines)
+
+
+def _plain(parts, samples: int) -> str:
+    from ..notation.unicode import linear
+
+    return "".join(linear(p.expr, samples) if hasattr(p, "expr") else p.text for p in parts)
 
 
 def _fact(f, samples: int) -> dict[str, Any]:

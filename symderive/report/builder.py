@@ -23,7 +23,7 @@ from .brief import why_section
 from .hypothesis import hypothesis_section
 from .model import (Aligned, Block, Document, Math, Paragraph, Ref, Row, Section, Strong, Table,
                     inline, para)
-from .numeric import numeric_section
+from .numeric import numeric_alerts, numeric_section
 from .proofs import joined
 from .steps import GROUP_NAMES, difference, settled
 
@@ -48,7 +48,8 @@ def build_report(derivation, detail: str = "full", limit: int | None = None) -> 
     if spec.question:
         body.append(Section("Question", _question(spec.question), label="sec:question"))
     if detail == "brief":
-        body.append(Section("Answer", tuple(opening(derivation, *_limits(limit))),
+        alerts = numeric_alerts(derivation.numeric)    # a contradiction comes first
+        body.append(Section("Answer", tuple(alerts + opening(derivation, *_limits(limit))),
                             label="sec:answer"))
         body.append(why_section(derivation, full_command(spec),
                                 *((max(1, limit // 4),) if limit else ())))
