@@ -35,7 +35,10 @@ def _check(path, text: str) -> None:
 
 @pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
 def test_markdown_is_current(spec):
-    _check(RENDERED / f"{NAMES[spec]}.md", markdown.render(bundled_derivation(spec)))
+    """NAME.md is the brief answer (Markdown's default), NAME.full.md the full report."""
+    d = bundled_derivation(spec)
+    _check(RENDERED / f"{NAMES[spec]}.md", markdown.render(d))
+    _check(RENDERED / f"{NAMES[spec]}.full.md", markdown.render(d, detail="full"))
 
 
 @pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
@@ -49,6 +52,6 @@ def test_latex_is_current_and_compiled(spec):
 
 
 def test_nothing_stale_is_left_behind():
-    wanted = {f"{name}{suffix}" for name in NAMES.values() for suffix in (".md", ".tex", ".pdf")}
+    wanted = {f"{name}{suffix}" for name in NAMES.values() for suffix in (".md", ".full.md", ".tex", ".pdf")}
     present = {p.name for p in RENDERED.iterdir()} - {"README.md"}
     assert present <= wanted, f"no bundled derivation for {sorted(present - wanted)}"

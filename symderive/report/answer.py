@@ -189,8 +189,42 @@ def _reason(network: NetworkSpec, e: Entry, lower: bool = False) -> tuple[Inline
 
 
 def _why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
+    dead = (" " + _DEAD) if dead_at_zero(network) and zero_preactivations(network, e) else ""
     if e.result is None:
-        return inline(_fact_reason(e.fact))
+        if dead and e.fact.fact.kind == "zero_init":
+            dead = (" Every hidden unit is dead on every sample: at the all-zero start its "
+                    "pre-activation is z = 0, where this activation has σ'(0) = 0.")
+        return inline(_fact_reason(e.fact) + dead)
+    return _hypothesis_why(network, e) + ((Text(dead),) if dead else ())
+
+
+#: What σ'(0) = 0 means for units whose pre-activation is 0 on every sample.
+_DEAD = ("The units concerned are dead on every sample: their pre-activation is z = 0, where "
+         "this activation has σ'(0) = 0, so no gradient passes back through them to their "
+         "incoming weights and bias.")
+
+
+def dead_at_zero(network: NetworkSpec) -> bool:
+    """σ'(0) = 0 for the hidden activation (ReLU, with H(0) = 0 as in PyTorch)."""
+    import sympy as sp
+
+    slope = network.activation.derivative(sp.S.Zero)
+    return slope.is_number and slope == 0
+
+
+def zero_preactivations(network: NetworkSpec, e: Entry) -> bool:
+    """Does this case put z = 0 on every sample for the units it is about?"""
+    if e.result is not None:
+        h = e.result.hypothesis
+        return "incoming" in h.zero and ("bias" in h.zero or not network.bias)
+    fact = e.fact.fact
+    if fact.kind == "zero_init":
+        return True
+    return fact.kind == "unit_gradient" and "incoming" in fact.zero and \
+        ("bias" in fact.zero or not network.bias)
+
+
+def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
     r = e.result
     units = _units(r)
     assumption = assumption_words(network, r.hypothesis)

@@ -155,7 +155,8 @@ def numeric_line(derivation) -> Block | None:
         parts.append(f"the NumPy computations CONTRADICT {joined(bad)}; do not trust those "
                      "verdicts until this is resolved (see the full report).")
         return para(*parts)
-    checked = [f"{len([d for d in data if d])} hypotheses"] if any(data) else []
+    count = len([d for d in data if d])
+    checked = [f"{count} hypothes{'is' if count == 1 else 'es'}"] if count else []
     checked += [f"{len(facts)} fact{'s' if len(facts) != 1 else ''}"] if facts else []
     parts.append(f"finite differences, training runs and NumPy checks of {joined(checked)} "
                  "agree with every verdict")
@@ -164,6 +165,12 @@ def numeric_line(derivation) -> Block | None:
         parts += [" (gradient error below ", Math(sp.Pow(10, exponent, evaluate=False)), ")"] \
             if exponent is not None else [" (gradient error 0)"]
     parts.append("; numbers can only contradict a proof, never replace one.")
+    dead = [f"H{k}" for k, d in enumerate(data, start=1)
+            if d and (d.get("training") or {}).get("dead_at_start")]
+    if dead:
+        parts.append(f" At the training start of {joined(dead)} both units were dead on the "
+                     "samples (σ'(z) = 0 on every sample), so their incoming weights and bias "
+                     "got no gradient there.")
     return para(*parts)
 
 
