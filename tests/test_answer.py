@@ -157,7 +157,7 @@ def test_the_sentence_about_the_difference_matches_the_network(outputs, loss, ou
         assert "proportional to $W^{(2)}_{11} - W^{(2)}_{12}$" in sentence
     else:
         assert "proportional to" not in sentence
-        assert f"a sum over the {outputs} output units m of" in sentence
+        assert f"a sum, over the {outputs} output units m, of" in sentence
         assert r"W^{(2)}_{m1} - W^{(2)}_{m2}" in sentence
         assert "vanishes when their outgoing weights are equal" in sentence
     _check_numerically(d.spec.network, outputs)
@@ -196,7 +196,7 @@ def _bias_gap(network, p, X, Y) -> float:
 def test_sentences_with_several_samples_and_a_deeper_next_layer():
     d = _derive(spec_toml(layers=(2, 3, 2, 1), samples=2) + _hyp())
     sentence = _difference_sentence(render(d))
-    assert "summed over the samples, a sum over the 2 units of layer 2 m of" in sentence
+    assert "summed over the samples, a sum, over the 2 units m of layer 2, of" in sentence
 
 
 def test_untied_biases_are_described_by_the_slope_difference():

@@ -246,6 +246,7 @@ def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
 
 def _fact_reason(fact) -> str:
     summary = " ".join(fact.summary.split())
+    summary = summary[:1].upper() + summary[1:]
     return summary if summary.endswith(".") else summary + "."
 
 
@@ -277,8 +278,8 @@ def difference_words(model: LocalModel, residual) -> tuple[Inline, ...]:
     """What the difference is made of, true of ``residual`` (see :mod:`.difference`)."""
     s = shape(model, residual)
     summed = "summed over the samples, " if s.samples else ""
-    nxt = "output units" if model.layer + 1 == model.network.depth \
-        else f"units of layer {model.layer + 1}"
+    output = model.layer + 1 == model.network.depth
+    nxt = "output units m" if output else f"units m of layer {model.layer + 1}"
     if s.kind == SINGLE:
         return inline(f"{summed}proportional to ", Math(s.factor),
                       ", the difference of their outgoing weights")
@@ -286,9 +287,8 @@ def difference_words(model: LocalModel, residual) -> tuple[Inline, ...]:
         term = (Math(s.term),) if s.term is not None else \
             ("the difference of their outgoing weights into unit m times a coefficient free "
              "of the outgoing weights",)
-        what = " (the error of output unit m)" if s.term is not None and "output" in nxt \
-            else ""
-        return inline(f"{summed}a sum over the {s.count} {nxt} m of ", *term, what,
+        what = " (the error of output unit m)" if s.term is not None and output else ""
+        return inline(f"{summed}a sum, over the {s.count} {nxt}, of ", *term, what,
                       ", which vanishes when their outgoing weights are equal")
     if s.kind == SLOPE:
         return inline(f"{summed}proportional to ", Math(s.factor), ", the difference of the "
