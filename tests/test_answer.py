@@ -293,3 +293,13 @@ def test_math_flag_is_for_markdown_only(cli):
     status, out, err = cli("derive", "weight-symmetry", "--format", "latex", "--math",
                            "unicode", "-q")
     assert status == 2 and "--math" in err and out == ""
+
+
+def test_many_claims_still_fit():
+    text = _many(40, 480).replace('zero = []\n', 'zero = []\nclaim = "preserved"\n'
+                                  'claimed_by = "a very insistent forum user"\n')
+    d = _derive(text)
+    brief = render(d)
+    assert len(brief) <= LIMIT
+    assert "further claims" in brief and "judges each" in brief
+    assert "a very insistent forum user is " in brief.lower()

@@ -46,12 +46,12 @@ class Entry:
         return self.result.hypothesis.name if self.result is not None else self.fact.fact.name
 
     def key(self) -> tuple:
-        """Entries with the same key get one sentence (same assumption, same verdict)."""
+        """Entries with the same key get one sentence: the same units, assumption and result."""
         if self.result is None:
             return (self.label,)
         h = self.result.hypothesis
         statuses = tuple(g.status for g in self.result.groups)
-        return ("H", h.layer, h.tie, h.zero, self.verdict, statuses)
+        return ("H", h.layer, h.units, h.tie, h.zero, self.verdict, statuses)
 
 
 def entries(derivation) -> list[Entry]:
@@ -77,7 +77,10 @@ def opening(derivation, limit: int = MAX_SENTENCES) -> list[Block]:
     out: list[Block] = []
     claimed = [e for e in items if e.claim is not None]
     if claimed:
-        out.append(Paragraph(_verdict_lead(claimed) + _judgements(network, claimed)))
+        judged = _judgements(network, claimed[:limit])
+        if claimed[limit:]:
+            judged += inline(" " + _count_claims(claimed[limit:]))
+        out.append(Paragraph(_verdict_lead(claimed) + judged))
     groups = merged(items)
     lines = [_sentence(network, g) for g in groups[:limit]]
     rest = [e for g in groups[limit:] for e in g]
@@ -168,6 +171,15 @@ def _sentence(network: NetworkSpec, group: list[Entry]) -> tuple[Inline, ...]:
 
 _SHORT = {BROKEN: "The two units separate after one step of gradient descent (why: above).",
           PRESERVED: "The two units stay identical at every step (why: above)."}
+
+
+def _count_claims(rest: list[Entry]) -> str:
+    held = sum(e.claim.holds(e.verdict) is True for e in rest)
+    failed = sum(e.claim.holds(e.verdict) is False for e in rest)
+    open_ = len(rest) - held - failed
+    return (f"Of the {len(rest)} further claims ({joined(e.label for e in rest[:3])}"
+            f"{', …' if len(rest) > 3 else ''}), {held} hold, {failed} are false and {open_} "
+            "are undecided; the full report (--detail full) judges each.")
 
 
 def _count_rest(rest: list[Entry]) -> str:

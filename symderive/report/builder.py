@@ -18,7 +18,7 @@ from ..spec import NetworkSpec, Spec
 from .facts import extra_sections
 from .formulas import (activation_rows, backprop_rows, forward_rows, gradient_rows, loss_rows,
                        uses_heaviside)
-from .answer import difference_words, entries, opening
+from .answer import difference_words, entries, merged, opening
 from .brief import why_section
 from .hypothesis import hypothesis_section
 from .model import (Aligned, Block, Document, Math, Paragraph, Ref, Row, Section, Strong, Table,
@@ -97,17 +97,19 @@ def _answer(derivation) -> Section:
     """The opening, then each hypothesis's difference (asked ones first), the table."""
     spec, results = derivation.spec, derivation.results
     body: list[Block] = list(opening(derivation, len(results) + len(derivation.facts)))
-    for e in entries(derivation):
-        if e.result is not None:
-            body += _answer_for(spec.network, int(e.label[1:]), e.result)
+    for group in merged(entries(derivation)):   # the same case twice is shown once
+        if group[0].result is not None:
+            labels = joined(e.label for e in group)
+            body += _answer_for(spec.network, int(group[0].label[1:]), group[0].result, labels)
     if results:
         body.append(_summary_table(spec.network, results))
         body.append(_backprop_paragraph(derivation))
     return Section("Answer", tuple(body), label="sec:answer")
 
 
-def _answer_for(network: NetworkSpec, k: int, r: HypothesisResult) -> list[Block]:
-    head = Strong(f"H{k} ({r.hypothesis.name}): {r.verdict}.")
+def _answer_for(network: NetworkSpec, k: int, r: HypothesisResult,
+                labels: str | None = None) -> list[Block]:
+    head = Strong(f"{labels or f'H{k}'} ({r.hypothesis.name}): {r.verdict}.")
     if r.verdict == PRESERVED:
         return [para(head, " The two units stay identical at every step of gradient descent (",
                      Ref(f"thm:h{k}", f"Theorem H{k}"), ").")]
