@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import spec_toml
-from report_helpers import FOUNDING, bundled_derivation
+from report_helpers import BUNDLED, FOUNDING, bundled_derivation
 from symderive.api import derive
 from symderive.engine import mlp
 from symderive.errors import SpecError
@@ -303,3 +303,14 @@ def test_many_claims_still_fit():
     assert len(brief) <= LIMIT
     assert "further claims" in brief and "judges each" in brief
     assert "a very insistent forum user is " in brief.lower()
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_every_bundled_answer_in_unicode_has_no_tex(path):
+    d = bundled_derivation(path)
+    for detail in ("brief", "full"):
+        md = render(d, detail=detail, math="unicode")
+        assert "$" not in md
+        tex = re.findall(r"\\[a-zA-Z]+", md.replace("\\_", "").replace("\\*", ""))
+        assert not tex, tex[:5]
+        assert "test suite" not in md

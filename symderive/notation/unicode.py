@@ -19,7 +19,7 @@ from sympy.printing.str import StrPrinter
 from ..spec.functions import relu, sigmoid, softplus
 from ..spec.undefined import act, dact
 from .printing import _NAME
-from .symbols import (Dots, GradOf, IndexRange, LossOf, Step, Swap, display_order, outact)
+from .symbols import GradOf, LossOf, display_order, outact
 
 _SUP = str.maketrans("0123456789()+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻")
 _SUB = dict(zip("0123456789aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
