@@ -314,3 +314,21 @@ def test_every_bundled_answer_in_unicode_has_no_tex(path):
         tex = re.findall(r"\\[a-zA-Z]+", md.replace("\\_", "").replace("\\*", ""))
         assert not tex, tex[:5]
         assert "test suite" not in md
+
+
+def test_dead_units_at_a_witness_are_named():
+    """ReLU, outgoing weights tied, incoming free: a witness may have both units dead
+    (then the outgoing difference σ(z_i) − σ(z_j) is 0 too), or not; the sentence must
+    say so exactly when NumPy finds σ'(z) = 0 for both units on every sample."""
+    from symderive.engine.local import LocalModel
+    from symderive.report.brief import dead_at_witness
+
+    text = spec_toml(layers=(2, 3, 1), activation="relu") + \
+        '\n[[hypothesis]]\nlayer = 1\nunits = [1, 2]\ntie = ["outgoing"]\n'
+    d = _derive(text)
+    r = d.results[0]
+    model = LocalModel(d.spec.network, r.hypothesis)
+    md = render(d)
+    for g in r.groups:
+        if g.witness is not None and g.group in ("outgoing",):
+            assert ("both dead on every sample" in md) == dead_at_witness(model, g.witness)

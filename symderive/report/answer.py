@@ -77,12 +77,13 @@ def opening(derivation, limit: int = MAX_SENTENCES) -> list[Block]:
     out: list[Block] = []
     claimed = [e for e in items if e.claim is not None]
     if claimed:
-        judged = _judgements(network, claimed[:limit])
+        judgements = _judgements(network, claimed[:limit])
         if claimed[limit:]:
-            judged += inline(" " + _count_claims(claimed[limit:]))
-        out.append(Paragraph(_verdict_lead(claimed) + judged))
+            judgements += inline(" " + _count_claims(claimed[limit:]))
+        out.append(Paragraph(_verdict_lead(claimed) + judgements))
     groups = merged(items)
-    lines = [_sentence(network, g) for g in groups[:limit]]
+    judged = {e.label for e in claimed[:limit]}
+    lines = [_sentence(network, g, judged) for g in groups[:limit]]
     rest = [e for g in groups[limit:] for e in g]
     if rest:
         lines.append(inline(_count_rest(rest)))
@@ -159,12 +160,12 @@ def _claimed(e: Entry) -> str:
 # ------------------------------------------------------------------ sentences
 
 
-def _sentence(network: NetworkSpec, group: list[Entry]) -> tuple[Inline, ...]:
-    """One sentence; short for a case the judgement of a claim has just explained."""
+def _sentence(network: NetworkSpec, group: list[Entry], judged: set[str]) -> tuple[Inline, ...]:
+    """One sentence; short for a case the judgement of a claim (``judged``) has explained."""
     first = group[0]
     labels = joined(e.label for e in group)
     head = Strong(f"{labels} ({first.name}): {first.verdict}.")
-    if any(e.claim is not None for e in group) and first.result is not None:
+    if any(e.label in judged for e in group) and first.result is not None:
         return inline(head, " " + _SHORT.get(first.verdict, "See above."))
     return inline(head, " ", *_reason(network, first))
 

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import sympy as sp
 
+from ..engine import mlp
 from ..engine.local import LocalModel
 from ..engine.symmetry import BROKEN, PRESERVED
 from ..notation import GradOf, LossOf, Step, Swap, number, vector
@@ -82,7 +83,24 @@ def witness_sentence(model: LocalModel, label: str, g) -> tuple:
                   Math(_shown(a)), f" and unit {j}'s {verb} ", Math(_shown(b))]
     parts += [", the difference is ", Math(_shown(w.difference)),
               " (every value of this witness is in the JSON report, --format json)."]
+    if dead_at_witness(model, w):
+        parts.append(f" There units {i} and {j} are both dead on every sample (σ'(z) = 0), "
+                     "so the difference comes from their activations, not from gradients "
+                     "passed back through them.")
     return tuple(parts)
+
+
+def dead_at_witness(model: LocalModel, w) -> bool:
+    """Both units with σ'(z) = 0 on every sample of the witness (NumPy forward pass)."""
+    from ..engine.generic import instantiated_network
+
+    network = instantiated_network(model.network)
+    depth = network.depth
+    p = mlp.Params([np.asarray(w.parameters[f"W{l}"], float) for l in range(1, depth + 1)],
+                   [np.asarray(w.parameters.get(f"b{l}", [0.0] * network.layers[l]), float)
+                    for l in range(1, depth + 1)])
+    return mlp.dead_units(network, p, np.asarray(w.inputs, float), model.layer,
+                          model.hypothesis.units)
 
 
 def _values(parameters: dict, layer: int, unit: int, group: str) -> list[float]:
