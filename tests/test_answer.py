@@ -332,3 +332,28 @@ def test_dead_units_at_a_witness_are_named():
     for g in r.groups:
         if g.witness is not None and g.group in ("outgoing",):
             assert ("both dead on every sample" in md) == dead_at_witness(model, g.witness)
+
+
+def test_fact_claims_are_the_words_the_facts_produce():
+    """Every verdict a bundled fact reaches is a word its kind's claim accepts (or
+    undecided), so that any verdict can be claimed and judged."""
+    from symderive.spec.claims import FACT_CLAIMS
+
+    seen = set()
+    for path in BUNDLED:
+        for f in bundled_derivation(path).facts:
+            assert f.verdict in FACT_CLAIMS[f.fact.kind] + ("undecided",), f.verdict
+            seen.add(f.fact.kind)
+    assert seen == set(FACT_CLAIMS)          # every kind is bundled, so every kind is checked
+
+
+def test_a_false_claim_about_a_fact_is_judged():
+    text = (spec_toml(layers=(2, 3, 1), activation="sigmoid") + _hyp()
+            + '\n[[fact]]\nkind = "zero_init"\nclaim = "stuck"\nclaimed_by = "my TA"\n')
+    d = _derive(text)
+    verdict = d.facts[0].verdict
+    md = render(d)
+    assert verdict == "trains, units identical"
+    assert "No — my TA's claim (F1: zero init gives “stuck”) is false" in md
+    assert "**My TA is wrong.**" in md
+    assert json.loads(json_render.render(d))["facts"][0]["claim"]["holds"] is False

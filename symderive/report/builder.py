@@ -9,6 +9,7 @@ objects are produced here; the renderers decide the markup.
 from __future__ import annotations
 
 import re
+import shlex
 
 import sympy as sp
 
@@ -48,11 +49,7 @@ def build_report(derivation, detail: str = "full", limit: int | None = None) -> 
     if spec.question:
         body.append(Section("Question", _question(spec.question), label="sec:question"))
     if detail == "brief":
-        alerts = numeric_alerts(derivation.numeric)    # a contradiction comes first
-        body.append(Section("Answer", tuple(alerts + opening(derivation, *_limits(limit))),
-                            label="sec:answer"))
-        body.append(why_section(derivation, full_command(spec),
-                                *((max(1, limit // 4),) if limit else ())))
+        body += _brief(derivation, limit)
         return Document(spec.title, tuple(body), name=_name(spec.source),
                         samples=spec.network.samples)
     body.append(_answer(derivation))
@@ -67,15 +64,19 @@ def build_report(derivation, detail: str = "full", limit: int | None = None) -> 
                     samples=spec.network.samples)
 
 
-def _limits(limit: int | None) -> tuple[int, ...]:
-    return () if limit is None else (limit,)
+def _brief(derivation, limit: int | None) -> list[Block]:
+    """Answer (a numeric contradiction first) and Why; ``limit`` cases one by one."""
+    alerts = numeric_alerts(derivation.numeric)
+    cases = {} if limit is None else {"limit": limit}
+    broken = {} if limit is None else {"limit": max(1, limit // 4)}
+    return [Section("Answer", tuple(alerts + opening(derivation, **cases)), label="sec:answer"),
+            why_section(derivation, full_command(derivation.spec), **broken)]
 
 
 def full_command(spec: Spec) -> str:
-    """The command line that writes this spec's full derivation."""
+    """The command line that writes this spec's full derivation (SPEC.toml from Python)."""
     source = spec.source if spec.source and not spec.source.startswith("<") else "SPEC.toml"
-    quoted = source if all(c.isalnum() or c in "._-/" for c in source) else repr(source)
-    return f"symderive derive {quoted} --detail full"
+    return f"symderive derive {shlex.quote(source)} --detail full"
 
 
 def _name(source: str) -> str:

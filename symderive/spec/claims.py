@@ -19,7 +19,7 @@ HYPOTHESIS_CLAIMS: tuple[str, ...] = ("preserved", "broken")
 #: kind of [[fact]] -> the verdict words its derivation produces (undecided aside).
 FACT_CLAIMS: dict[str, tuple[str, ...]] = {
     "backprop_exact": ("exact",),
-    "loss_gradient": ("proved", "refuted"),
+    "loss_gradient": ("proved",),
     "zero_init": ("stuck", "stuck iff sigma(0) = 0", "trains, units identical"),
     "unit_gradient": ("stays at zero", "comes back", "stays at zero iff sigma(0) = 0"),
     "dropout": ("preserved", "broken"),
