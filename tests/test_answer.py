@@ -158,7 +158,8 @@ def test_the_sentence_about_the_difference_matches_the_network(outputs, loss, ou
     else:
         assert "proportional to" not in sentence
         assert f"a sum, over the {outputs} output units m, of" in sentence
-        assert r"W^{(2)}_{m1} - W^{(2)}_{m2}" in sentence
+        assert r"of $W^{(2)}_{m1} - W^{(2)}_{m2}$ times $\delta^{(2)}_{m}$ (the error of " \
+            "output unit m)" in sentence
         assert "vanishes when their outgoing weights are equal" in sentence
     _check_numerically(d.spec.network, outputs)
 

@@ -297,11 +297,9 @@ def difference_words(model: LocalModel, residual) -> tuple[Inline, ...]:
         return inline(f"{summed}proportional to ", Math(s.factor),
                       ", the difference of their outgoing weights")
     if s.kind == SUM:
-        term = (Math(s.term),) if s.term is not None else \
-            ("the difference of their outgoing weights into unit m times a coefficient free "
-             "of the outgoing weights",)
-        what = " (the error of output unit m)" if s.term is not None and output else ""
-        return inline(f"{summed}a sum, over the {s.count} {nxt}, of ", *term, what,
+        times = (" times ", Math(s.error), " (the error of output unit m)" if output else "") \
+            if s.error is not None else (" times a coefficient free of the outgoing weights",)
+        return inline(f"{summed}a sum, over the {s.count} {nxt}, of ", Math(s.factor), *times,
                       ", which vanishes when their outgoing weights are equal")
     if s.kind == SLOPE:
         return inline(f"{summed}proportional to ", Math(s.factor), ", the difference of the "

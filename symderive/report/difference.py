@@ -8,7 +8,8 @@ residual itself and only reports a structure it has verified symbolically:
   (then the difference is proportional to it);
 - ``sum``: a sum over the next layer's units of (W_{mi} − W_{mj}) times a
   coefficient c_m — checked by rebuilding the sum from the coefficients
-  ∂D/∂W_{mi} (several output units, softmax, any loss);
+  ∂D/∂W_{mi} (several output units, softmax, any loss); c_m is named the error
+  δ_m only when it was checked to be it;
 - ``activation``/``slope``: a factor σ(z_i) − σ(z_j) or σ'(z_i) − σ'(z_j) (the
   units' pre-activations are not tied);
 - ``other``: nothing more is claimed than "not identically zero".
@@ -30,8 +31,9 @@ class Shape:
     """The verified structure of a difference (see the module docstring)."""
 
     kind: str
-    factor: sp.Expr | None = None   # single: the weight gap; activation/slope: the σ gap
-    term: sp.Expr | None = None     # sum: (W_{mi} − W_{mj}) δ_m when c_m is the error δ_m
+    factor: sp.Expr | None = None   # single and sum: the weight gap (sum: for a generic m);
+    #                                 activation/slope: the σ gap
+    error: sp.Expr | None = None    # sum: δ_m, when every coefficient c_m is the error δ_m
     count: int = 0                  # sum: how many next-layer units
     samples: bool = False           # the difference is summed over samples
 
@@ -89,7 +91,7 @@ def _indexed_sum(model: LocalModel, factor: sp.Expr, n):
     coefficient = sp.cancel(summand / (a - b))
     if coefficient.has(a) or coefficient.has(b):
         return None
-    return SUM, None, _term(model, n, [(coefficient, "m")]), model.fan_out
+    return SUM, a - b, _error(model, n, [(coefficient, "m")]), model.fan_out
 
 
 def _explicit_sum(model: LocalModel, factor: sp.Expr, n):
@@ -105,15 +107,15 @@ def _explicit_sum(model: LocalModel, factor: sp.Expr, n):
     if sp.expand(rebuilt - factor) != 0 or sum(c != 0 for c in coefficients) < 2:
         return None
     indexed = [(c, m) for m, c in enumerate(coefficients, start=1)]
-    return SUM, None, _term(model, n, indexed), model.fan_out
-
-
-def _term(model: LocalModel, n, coefficients) -> sp.Expr | None:
-    """(W_{mi} − W_{mj}) δ^{(l+1)}_m, when every coefficient c_m is δ^{(l+1)}_m; else None."""
     a, b = _pair(model, "m")
+    return SUM, a - b, _error(model, n, indexed), model.fan_out
+
+
+def _error(model: LocalModel, n, coefficients) -> sp.Expr | None:
+    """δ^{(l+1)}_m, when every coefficient c_m is δ^{(l+1)}_m; else None."""
     deltas = [(c, _delta_forms(model, n, m)) for c, m in coefficients]
     if all(any(sp.expand(c - d) == 0 for d in forms) for c, forms in deltas):
-        return (a - b) * delta(model.layer + 1, n, "m")
+        return delta(model.layer + 1, n, "m")
     return None
 
 
