@@ -143,7 +143,8 @@ def test_founding_answer():
     """'Different outgoing weights break the symmetry?': yes, with the factor, and why."""
     md = render(bundled_derivation(FOUNDING), detail="full")
     answer = md.split("## Answer", 1)[1].split("## The network", 1)[0]
-    h1 = answer.split("**H1 and H5 (", 1)[1].split("**H2", 1)[0]     # the same case, once
+    # the last mention: the derivation of the case (H5 is the same case, shown once)
+    h1 = answer.split("**H1 and H5 (")[-1].split("**H2", 1)[0]
     assert "broken" in h1 and "separate after one step" in h1
     # the incoming gradients differ by (v_i - v_j) σ'(z) g x
     assert (r"\left(W^{(2)}_{11} - W^{(2)}_{12}\right) \sigma'(z^{(1)}_{1}) "
