@@ -358,3 +358,16 @@ def test_a_false_claim_about_a_fact_is_judged():
     assert "No — my TA's claim (F1: zero init gives “stuck”) is false" in md
     assert "**My TA is wrong.**" in md
     assert json.loads(json_render.render(d))["facts"][0]["claim"]["holds"] is False
+
+
+def test_generic_mode_says_what_the_verdict_covers():
+    """Preserved with σ undefined: for every σ. Broken: shown with a stand-in σ only."""
+    text = spec_toml(layers=(2, 3, 2), activation="any") + _hyp() + \
+        '\n[[hypothesis]]\nlayer = 1\nunits = [1, 3]\ntie = ["incoming", "bias", "outgoing"]\n'
+    md = render(_derive(text))
+    short = md.split("**In short:**", 1)[1].split("## Why", 1)[0]
+    broken, preserved = short.split("\n- ")[1:3]
+    assert "witness that shows it is not identically zero uses activation := tanh" in broken
+    assert "every differentiable choice" not in broken
+    assert "proved with the activation left undefined, so it holds for every differentiable " \
+        "choice of it" in preserved

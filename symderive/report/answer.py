@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sympy as sp
+
+from ..engine.generic import instantiation
 from ..engine.local import LocalModel
 from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
 from ..spec import NetworkSpec
@@ -208,7 +211,21 @@ def _why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
             dead = (" Every hidden unit is dead on every sample: at the all-zero start its "
                     "pre-activation is z = 0, where this activation has σ'(0) = 0.")
         return inline(_fact_reason(e.fact) + dead)
-    return _hypothesis_why(network, e) + ((Text(dead),) if dead else ())
+    generic = (" " + _generic(network, e.result)) if e.result.assumptions else ""
+    return _hypothesis_why(network, e) + ((Text(dead + generic),) if dead or generic else ())
+
+
+def _generic(network: NetworkSpec, r: HypothesisResult) -> str:
+    """Generic mode (activation or loss "any"): what the verdict covers, and no more."""
+    undefined = joined([w for w, f in (("activation", network.activation),
+                                       ("loss", network.loss)) if f.name == "any"])
+    it = "them" if " and " in undefined else "it"
+    if r.verdict == PRESERVED:
+        return (f"This is proved with the {undefined} left undefined, so it holds for every "
+                f"differentiable choice of {it} (the full report lists what was assumed).")
+    used = ", ".join(f"{k} := {v}" for k, v in instantiation(network).items())
+    return (f"The formula is for an undefined {undefined}; the witness that shows it is not "
+            f"identically zero uses {used} (generic mode).")
 
 
 #: What σ'(0) = 0 means for units whose pre-activation is 0 on every sample.
@@ -219,8 +236,6 @@ _DEAD = ("The units concerned are dead on every sample: their pre-activation is 
 
 def dead_at_zero(network: NetworkSpec) -> bool:
     """σ'(0) = 0 for the hidden activation (ReLU, with H(0) = 0 as in PyTorch)."""
-    import sympy as sp
-
     slope = network.activation.derivative(sp.S.Zero)
     return slope.is_number and slope == 0
 
