@@ -201,9 +201,13 @@ def test_sentences_with_several_samples_and_a_deeper_next_layer():
 
 
 def test_untied_biases_are_described_by_the_slope_difference():
-    text = NET + '\n[[hypothesis]]\nlayer = 1\nunits = [1, 2]\ntie = ["incoming", "outgoing"]\n'
-    sentence = _difference_sentence(render(_derive(text)))
-    assert r"proportional to $\sigma'(z^{(1)}_{1}) - \sigma'(z^{(1)}_{2})$" in sentence
+    hyp = '\n[[hypothesis]]\nlayer = 1\nunits = [1, 2]\ntie = ["incoming", "outgoing"]\n'
+    sentence = _difference_sentence(render(_derive(NET + hyp)))
+    assert r"is proportional to $\sigma'(z^{(1)}_{1}) - \sigma'(z^{(1)}_{2})$" in sentence
+    # with several samples the slopes differ per sample: a sum of such terms, not a multiple
+    sentence = _difference_sentence(render(_derive(NET + "samples = 2\n" + hyp)))
+    assert r"a sum over the samples of terms proportional to $\sigma'(z^{(1)[n]}_{1})" \
+        in sentence
 
 
 def test_dead_relu_units_are_named():

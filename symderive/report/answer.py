@@ -316,14 +316,15 @@ def difference_words(model: LocalModel, residual) -> tuple[Inline, ...]:
             if s.error is not None else (" times a coefficient free of the outgoing weights",)
         return inline(f"{summed}a sum, over the {s.count} {nxt}, of ", Math(s.factor), *times,
                       ", which vanishes when their outgoing weights are equal")
+    # a factor of one sample's term is a factor of the total only when it is the same for all
+    per_sample = "a sum over the samples of terms proportional to " if s.samples \
+        else "proportional to "
     if s.kind == SLOPE:
-        return inline(f"{summed}proportional to ", Math(s.factor), ", the difference of the "
-                      "activation's slopes at the two units' pre-activations, which vanishes "
-                      "when those are equal")
+        return inline(per_sample, Math(s.factor), ", the difference of the activation's slopes "
+                      "at the two units' pre-activations, which vanishes when those are equal")
     if s.kind == ACTIVATION:
-        return inline(f"{summed}proportional to ", Math(s.factor), ", the difference of the "
-                      "two units' activations, which vanishes when their pre-activations are "
-                      "equal")
+        return inline(per_sample, Math(s.factor), ", the difference of the two units' "
+                      "activations, which vanishes when their pre-activations are equal")
     return inline("not identically zero")
 
 
