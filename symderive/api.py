@@ -101,13 +101,9 @@ class Derivation:
 
     def _repr_markdown_(self) -> str:
         """Notebooks: the brief answer in Markdown (the notebook's MathJax typesets it)."""
-        import inspect
+        from .render.markdown import render
 
-        from .render import markdown
-
-        if "detail" in inspect.signature(markdown.render).parameters:
-            return markdown.render(self, detail="brief")
-        return markdown.render_brief(self)
+        return render(self, detail="brief")
 
     def _repr_latex_(self) -> str:
         """Notebooks and their LaTeX/PDF export: the key result as math only, one

@@ -153,7 +153,7 @@ def seed_report():
 
 def test_seed_verdicts(seed_report):
     assert [h["verdict"] for h in seed_report["hypotheses"]] == [
-        "broken", "broken", "preserved", "preserved"]
+        "broken", "broken", "preserved", "preserved", "broken"]
 
 
 def test_seed_incoming_difference_has_the_outgoing_weight_gap(seed_report):

@@ -25,11 +25,13 @@ ALLOWED_MACROS = {
 
 
 def _documents():
-    out = [(p.stem, render(bundled_derivation(p))) for p in BUNDLED]
-    out += [(name, render(extra_derivation(name))) for name in EXTRA_SPECS]
-    out.append(("numeric-disagrees", render(with_numeric(bundled_derivation(FOUNDING),
-                                                         agreement=False))))
-    return out
+    """Every bundled and extra derivation in both details (full ones keep the bare name)."""
+    derivations = [(p.stem, bundled_derivation(p)) for p in BUNDLED]
+    derivations += [(name, extra_derivation(name)) for name in EXTRA_SPECS]
+    derivations.append(("numeric-disagrees", with_numeric(bundled_derivation(FOUNDING),
+                                                          agreement=False)))
+    return [(name + suffix, render(d, detail=detail)) for name, d in derivations
+            for suffix, detail in (("", "full"), ("-brief", "brief"))]
 
 
 DOCUMENTS = _documents()
@@ -91,7 +93,7 @@ def test_only_base_and_ams_macros(name, md):
 @pytest.mark.parametrize("name,md", DOCUMENTS, ids=IDS)
 def test_real_mathjax_typesets_every_block(name, md):
     blocks = math_blocks(md)
-    assert len(blocks) >= 3
+    assert len(blocks) >= (1 if name.endswith("-brief") else 3)
     assert mathjax_errors(blocks) == []
 
 
@@ -129,6 +131,9 @@ def test_numeric_disagreement_is_loud():
     md = dict(DOCUMENTS)["numeric-disagrees"]
     assert "> **Warning: The numeric cross-check disagrees" in md
     assert "| H1 | broken |" in md
+    brief = dict(DOCUMENTS)["numeric-disagrees-brief"]
+    assert brief.index("> **Warning: The numeric cross-check disagrees") < brief.index("## Why")
+    assert "CONTRADICT H1, H2, H3, H4 and H5" in brief
 
 
 # ------------------------------------------------------------------ the founding answer
@@ -136,23 +141,24 @@ def test_numeric_disagreement_is_loud():
 
 def test_founding_answer():
     """'Different outgoing weights break the symmetry?': yes, with the factor, and why."""
-    md = render(bundled_derivation(FOUNDING))
+    md = render(bundled_derivation(FOUNDING), detail="full")
     answer = md.split("## Answer", 1)[1].split("## The network", 1)[0]
-    h1 = answer.split("**H1", 1)[1].split("**H2", 1)[0]
+    # the last mention: the derivation of the case (H5 is the same case, shown once)
+    h1 = answer.split("**H1 and H5 (")[-1].split("**H2", 1)[0]
     assert "broken" in h1 and "separate after one step" in h1
     # the incoming gradients differ by (v_i - v_j) σ'(z) g x
     assert (r"\left(W^{(2)}_{11} - W^{(2)}_{12}\right) \sigma'(z^{(1)}_{1}) "
             r"\left(\hat{y}_{1} - y_{1}\right) x_{k}") in h1
-    assert "difference of the two units' outgoing weights" in h1
+    assert "proportional to $W^{(2)}_{11} - W^{(2)}_{12}$, the difference of their outgoing " \
+        "weights" in h1
     assert re.search(r"\*\*H3 \(incoming weights, bias and outgoing weights all tied\): "
                      r"preserved\.\*\*", answer)
-    assert "stay identical forever under H3 and H4" in answer
     assert "Backpropagation computes the exact gradient" in answer
     assert "property of the loss function" in answer
 
 
 def test_founding_answer_proves_both_directions():
-    md = render(bundled_derivation(FOUNDING))
+    md = render(bundled_derivation(FOUNDING), detail="full")
     theorem3 = md.split("**Theorem 3**", 1)[1].split("## Hypothesis H4", 1)[0]
     for step in ("The loss is swap-invariant", "The gradient is swap-equivariant",
                  "Induction over the steps", r"P \theta_{t+1}"):

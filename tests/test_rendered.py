@@ -36,7 +36,10 @@ def _check(path, text: str) -> None:
 
 @pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
 def test_markdown_is_current(spec):
-    _check(RENDERED / f"{NAMES[spec]}.md", markdown.render(bundled_derivation(spec)))
+    """NAME.md is the brief answer (Markdown's default), NAME.full.md the full report."""
+    d = bundled_derivation(spec)
+    _check(RENDERED / f"{NAMES[spec]}.md", markdown.render(d))
+    _check(RENDERED / f"{NAMES[spec]}.full.md", markdown.render(d, detail="full"))
 
 
 @pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
@@ -60,6 +63,6 @@ def test_slides_are_current_and_compiled(spec):
 
 def test_nothing_stale_is_left_behind():
     wanted = {f"{name}{suffix}" for name in NAMES.values()
-              for suffix in (".md", ".tex", ".pdf", "-slides.tex", "-slides.pdf")}
+              for suffix in (".md", ".full.md", ".tex", ".pdf", "-slides.tex", "-slides.pdf")}
     present = {p.name for p in RENDERED.iterdir()} - {"README.md"}
     assert present <= wanted, f"no bundled derivation for {sorted(present - wanted)}"

@@ -38,13 +38,18 @@ def test_founding_report_has_every_part_in_order():
                             "Hypothesis H2: identical outgoing weights only",
                             "Hypothesis H3: incoming weights, bias and outgoing weights all tied",
                             "Hypothesis H4: identical incoming weights and bias, zero outgoing "
-                            "weights", "Numeric cross-check"]
+                            "weights",
+                            "Hypothesis H5: identical incoming weights and bias, different "
+                            "outgoing weights",
+                            "Fact F1: backpropagation equals differentiating the whole loss",
+                            "Numeric cross-check"]
     h1 = _section(doc, "sec:h1")
     assert [b.title for b in h1.body if isinstance(b, Section)] == [
         "Incoming weights", "Bias", "Outgoing weights"]
     # a theorem and its proof close every settled hypothesis
     assert [type(b) for b in h1.body[-2:]] == [Theorem, Proof]
-    assert doc.theorem_numbers() == {"thm:h1": 1, "thm:h2": 2, "thm:h3": 3, "thm:h4": 4}
+    assert doc.theorem_numbers() == {"thm:h1": 1, "thm:h2": 2, "thm:h3": 3, "thm:h4": 4,
+                                     "thm:h5": 5, "thm:f1": 6}
 
 
 def test_question_is_optional_and_undecided_hypotheses_get_no_theorem():
@@ -196,7 +201,7 @@ def test_numeric_section_plot_and_warning():
     doc = build_report(d)
     numeric = _section(doc, "sec:numeric")
     plot = next(b for b in numeric.body if isinstance(b, Plot))
-    assert [s.name for s in plot.series] == ["H1", "H2", "H3", "H4"]
+    assert [s.name for s in plot.series] == ["H1", "H2", "H3", "H4", "H5"]
     assert all(len(s.points) <= MAX_POINTS for s in plot.series)
     assert plot.series[2].points[0] == (0.0, FLOOR)           # zero gaps are clamped
     assert plot.series[0].points[-1][0] == 999.0               # the last step is kept
@@ -222,7 +227,7 @@ def test_notebook_representations():
     d = bundled_derivation(FOUNDING)
     doc = build_report(d)
     brief = d._repr_markdown_()
-    assert brief == markdown_render.render_brief(d) and "## Answer" in brief
+    assert brief == markdown_render.render(d, detail="brief") and "## Answer" in brief
     assert len(brief) < len(markdown_render.render_document(doc)) / 3
     assert d._repr_latex_() == latex_render.render_math(d)
     assert d._repr_latex_().startswith("$$\\begin{aligned}")

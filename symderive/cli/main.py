@@ -70,6 +70,8 @@ def _at_terminal(stream) -> bool:
 #: Formats that --fragment applies to, and those --paper applies to.
 FRAGMENT_FORMATS = ("latex", "beamer")
 PAPER_FORMATS = ("latex", "pdf", "beamer")
+#: Formats with a brief and a full detail (--detail).
+DETAIL_FORMATS = ("markdown", "latex", "pdf")
 
 
 def _derive(args: argparse.Namespace) -> int:
@@ -112,6 +114,13 @@ def render_options(args: argparse.Namespace, fmt: str) -> dict:
     _check_host(options, fmt, args.output if args.fragment else None)
     options |= {"fragment": True} if args.fragment else {}
     options |= {"paper": args.paper} if args.paper is not None else {}
+    if args.math is not None and fmt != "markdown":
+        raise SymderiveError(f"--math applies to --format markdown only, not {fmt}")
+    if args.detail is not None and fmt not in DETAIL_FORMATS:
+        raise SymderiveError(f"--detail applies to --format markdown, latex and pdf, not {fmt}")
+    if fmt in DETAIL_FORMATS:
+        options["detail"] = args.detail or ("brief" if fmt == "markdown" else "full")
+    options |= {"math": args.math} if args.math is not None else {}
     return options
 
 
@@ -155,7 +164,19 @@ def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = Fa
             render = module.render_pdf
         report = render(derivation, **options)
     out.write(report, target, output or "<stdout>")
+    _warn_length(fmt, report, options.get("detail"))
     return _numeric_status(derivation)
+
+
+def _warn_length(fmt: str, text, detail: str | None) -> None:
+    """A full Markdown report too long for a Q&A answer: say so (it is still written)."""
+    from ..render.markdown import LIMIT
+
+    if fmt == "markdown" and detail == "full" and len(text) > LIMIT:
+        print(f"symderive: warning: this Markdown report is {len(text):,} characters, over "
+              f"Stack Exchange's limit of {LIMIT:,} for an answer; --detail brief gives one "
+              "that fits", file=sys.stderr)
+
 
 
 def _derive_many(args: argparse.Namespace, fmt: str, options: dict) -> int:
@@ -294,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "fragment then defines none)")
     d.add_argument("--paper", choices=sorted(PAPERS), help="LaTeX and PDF: the paper size "
                    "(default letter); beamer: a handout, two slides per page of this paper")
+    d.add_argument("--detail", choices=("brief", "full"),
+                   help="brief: an answer for a Q&A site (default for markdown); full: every "
+                   "step of the derivation (default for latex and pdf)")
+    d.add_argument("--math", choices=("mathjax", "unicode"),
+                   help="markdown only: math for MathJax (default) or as Unicode text in code "
+                   "blocks, for sites without MathJax")
     d.add_argument("--force", action="store_true",
                    help="derive even a spec over the resource limits (it may take very long)")
     d.add_argument("--follow-symlinks", action="store_true",

@@ -50,6 +50,19 @@ def forward(spec: NetworkSpec, p: Params, X: np.ndarray) -> tuple[list[np.ndarra
     return zs, acts
 
 
+def dead_units(spec: NetworkSpec, p: Params, X: np.ndarray, layer: int,
+               units: tuple[int, ...]) -> bool:
+    """Are ``units`` of hidden ``layer`` (1-based) all dead on every sample: σ'(z) = 0?
+
+    A dead unit passes no gradient back (δ = σ'(z)·Σ W δ' = 0), so its incoming
+    weights and bias do not move; two dead units cannot separate, whatever
+    the symmetry is in general.  A ReLU unit with z ≤ 0 on all the data is one."""
+    zs, _ = forward(spec, p, X)
+    with np.errstate(all="ignore"):
+        slopes = spec.activation.np_df(zs[layer][:, [u - 1 for u in units]])
+    return bool(np.all(slopes == 0.0))
+
+
 def loss_and_gradient(spec: NetworkSpec, p: Params, X: np.ndarray,
                       Y: np.ndarray) -> tuple[float, Params, list[np.ndarray]]:
     """Total loss (summed over samples), its gradient, and the deltas per layer."""

@@ -87,6 +87,11 @@ def notes(result: HypothesisResult, check: GradientCheck, run: Training,
     if run.learning_rate != run.requested_learning_rate:
         out.append(f"learning rate {run.requested_learning_rate:g} made the loss blow up; "
                    f"the run shown uses {run.learning_rate:g}, halved until it did not")
+    if run.dead_at_start:
+        i, j = result.hypothesis.units
+        out.append(f"units {i} and {j} are both dead on these samples at the training start: "
+                   "σ'(z) = 0 for every sample, so no gradient reaches their incoming weights "
+                   "and bias, which therefore cannot separate there")
     out.extend(_gap_notes(result.hypothesis, run))
     return out
 

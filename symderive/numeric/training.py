@@ -46,6 +46,7 @@ class Training:
     initial_loss: float | None
     final_loss: float | None
     diverged_at_step: int | None       # None: the run reached ``steps``
+    dead_at_start: bool = False        # both units have σ'(z) = 0 on every sample at step 0
 
     @property
     def max_gap(self) -> float:
@@ -93,6 +94,7 @@ class Training:
             "exact_zero": self.exact_zero, "rounding_level": self.rounding_level,
             "rounding_noise_grew": self.noise_grew, "behaviour": self.behaviour,
             "diverged_at_step": self.diverged_at_step,
+            "dead_at_start": self.dead_at_start,
             "initial_loss": self.initial_loss, "final_loss": self.final_loss,
             "gaps": list(self.gaps),
         }
@@ -186,5 +188,7 @@ def simulate(spec: NetworkSpec, hyp: Hypothesis, check: CheckSpec,
             break  # fine, or not finite even before the first step: halving cannot help
         lr /= 2
         result = run(spec, hyp, start, check.optimizer, lr, check.steps, groups)
+    dead = mlp.dead_units(spec, start.params, start.X, hyp.layer, hyp.units)
     return Training(check.optimizer, check.steps, lr, check.learning_rate, groups,
-                    result.gaps, result.initial_loss, result.final_loss, result.diverged_at)
+                    result.gaps, result.initial_loss, result.final_loss, result.diverged_at,
+                    dead)

@@ -28,11 +28,35 @@ def report_dict(d: Derivation) -> dict[str, Any]:
         out["init"] = {**d.start.to_json(), "start": spec.init.to_json()}
         if spec.data is not None:
             out["data"] = spec.data.to_json()
+    out["answer"] = answer_text(d)
     return out
+
+
+def answer_text(d: Derivation) -> str:
+    """The report's opening as plain text (judgement of the claims, one line per case),
+    formulas in Unicode: what a script posts or shows without rendering anything."""
+    from ..report.answer import opening
+    from ..report.model import Items, Paragraph
+
+    lines: list[str] = []
+    for block in opening(d):
+        if isinstance(block, Paragraph):
+            lines.append(_plain(block.parts, d.spec.network.samples))
+        elif isinstance(block, Items):
+            lines += ["- " + _plain(item, d.spec.network.samples) for item in block.items]
+    return "\n".join(lines)
+
+
+def _plain(parts, samples: int) -> str:
+    from ..notation.unicode import linear
+
+    return "".join(linear(p.expr, samples) if hasattr(p, "expr") else p.text for p in parts)
 
 
 def _fact(f, samples: int) -> dict[str, Any]:
     out = f.to_json(samples)
+    if f.fact.claim is not None:
+        out["claim"] = f.fact.claim.to_json(f.verdict)
     if getattr(f, "numeric", None) is not None:   # only when the numeric check ran
         out["numeric"] = f.numeric.to_json()
     return out
@@ -44,6 +68,8 @@ def _hypothesis(d: Derivation, k: int, r: HypothesisResult) -> dict[str, Any]:
     out["verdict"] = r.verdict
     if r.hypothesis.layer == d.spec.network.depth:   # output units: why their targets matter
         out["output_layer"] = summary(d.spec.network, r, spec_targets(d.spec))
+    if r.hypothesis.claim is not None:
+        out["claim"] = r.hypothesis.claim.to_json(r.verdict)
     out["proof"] = {"swap_invariant": r.swap_invariant, "swap_checked_on": r.swap_method,
                     "covered": r.covered}
     if r.assumptions:  # generic mode: what the proof assumed

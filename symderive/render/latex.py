@@ -24,9 +24,11 @@ _BASE_PACKAGES = ("amsmath", "amssymb", "amsthm", "booktabs", "tabularx")
 
 def render(derivation, *, fragment: bool = False, label_prefix: str | None = None,
            heading_level: str = "section", theorem_env: str | None = None,
-           paper: str | None = None) -> str:
-    """The LaTeX report of a derivation (see :func:`render_document`)."""
-    return render_document(build_report(derivation), fragment=fragment, label_prefix=label_prefix,
+           paper: str | None = None, detail: str = "full") -> str:
+    """The LaTeX report of a derivation (see :func:`render_document`); ``detail`` is
+    ``"full"`` (the default for LaTeX and PDF) or ``"brief"``."""
+    return render_document(build_report(derivation, detail), fragment=fragment,
+                           label_prefix=label_prefix,
                            host=HostOptions(heading_level, theorem_env), paper=paper)
 
 
@@ -146,6 +148,9 @@ class LatexRenderer(Renderer):
 
     def _inline_Strong(self, node) -> str:
         return rf"\textbf{{{latex_escape(node.text)}}}"
+
+    def _inline_Code(self, node) -> str:
+        return rf"\texttt{{{latex_escape(node.text)}}}"
 
     def _inline_Math(self, node) -> str:
         return rf"\({self.math(node.expr)}\)"

@@ -32,9 +32,11 @@ class PdfError(SymderiveError, RuntimeError):
     """The PDF could not be produced: TeX is missing, failed, or took too long."""
 
 
-def render(derivation, *, timeout: float = TIMEOUT, paper: str | None = None) -> bytes:
-    """The PDF report of a derivation, on ``paper`` (US Letter unless told otherwise)."""
-    return compile_pdf(render_latex(derivation, paper=paper), timeout=timeout)
+def render(derivation, *, timeout: float = TIMEOUT, paper: str | None = None,
+           detail: str = "full") -> bytes:
+    """The PDF report of a derivation, on ``paper`` (US Letter unless told otherwise);
+    ``detail``: "full", the default, or "brief"."""
+    return compile_pdf(render_latex(derivation, paper=paper, detail=detail), timeout=timeout)
 
 
 def find_pdflatex() -> str:

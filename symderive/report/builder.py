@@ -1,12 +1,15 @@
 """From a :class:`~symderive.api.Derivation` to a :class:`Document`: the recipe of a report.
 
-Question → answer in brief → the network → one section per hypothesis →
-numeric cross-check.  Only words and SymPy objects are produced here; the
-renderers decide the markup.
+``detail="full"``: question → answer (judgement of the claims, one sentence per
+hypothesis and fact, then each difference) → the network → one section per
+hypothesis → facts → numeric cross-check.  ``detail="brief"``: question →
+answer → why (:mod:`.brief`), sized for a Q&A site.  Only words and SymPy
+objects are produced here; the renderers decide the markup.
 """
 from __future__ import annotations
 
 import re
+import shlex
 
 import sympy as sp
 
@@ -17,11 +20,13 @@ from ..spec import NetworkSpec, Spec
 from .facts import extra_sections
 from .formulas import (activation_rows, backprop_rows, forward_rows, gradient_rows, loss_rows,
                        uses_heaviside)
-from .hypothesis import hypothesis_section, outgoing_gap
+from .answer import difference_words, entries, merged, opening
+from .brief import why_section
+from .hypothesis import hypothesis_section
 from .init import start_section
 from .model import (Aligned, Block, Document, Math, Paragraph, Ref, Row, Section, Strong, Table,
                     inline, para)
-from .numeric import numeric_section
+from .numeric import numeric_alerts, numeric_section
 from .output import output_answer, output_section
 from .proofs import joined
 from .steps import GROUP_NAMES, difference, settled
@@ -32,16 +37,28 @@ _LOSS_NAMES = {"mse": "the squared error", "bce": "the binary cross-entropy",
 _FUNCTION_NAMES = {"latex": "as given below", "any": "an arbitrary differentiable function"}
 
 
-def build_report(derivation) -> Document:
-    """The document of a derivation (see the module docstring for its parts)."""
+DETAILS = ("brief", "full")
+
+
+def build_report(derivation, detail: str = "full", limit: int | None = None) -> Document:
+    """The document of a derivation (see the module docstring for its parts).
+
+    ``limit`` caps how many hypotheses the brief answer treats one by one
+    (the renderer lowers it until the answer fits a site's length limit)."""
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {', '.join(DETAILS)}, not {detail!r}")
     spec: Spec = derivation.spec
     body: list[Block] = []
     if spec.question:
         body.append(Section("Question", _question(spec.question), label="sec:question"))
-    if derivation.results:  # a spec of [[fact]] tables only has no hypotheses to answer
-        body.append(_answer(spec, derivation.results))
-    start = start_section(derivation)
-    if start is not None:   # a whole starting point: its answer comes before the details
+    start = start_section(derivation)   # a whole starting point: the asker's own answer
+    if detail == "brief":
+        body += _brief(derivation, limit)
+        body += [start] if start is not None else []
+        return Document(spec.title, tuple(body), name=_name(spec.source),
+                        samples=spec.network.samples, key=document_key(spec))
+    body.append(_answer(derivation))
+    if start is not None:
         body.append(start)
     body.append(_network(spec.network))
     body += [_section(spec, k, r) for k, r in enumerate(derivation.results, start=1)]
@@ -58,6 +75,21 @@ def _section(spec: Spec, k: int, r: HypothesisResult) -> Section:
     if r.hypothesis.layer == spec.network.depth:
         return output_section(spec.network, k, r, spec_targets(spec))
     return hypothesis_section(spec.network, k, r)
+
+
+def _brief(derivation, limit: int | None) -> list[Block]:
+    """Answer (a numeric contradiction first) and Why; ``limit`` cases one by one."""
+    alerts = numeric_alerts(derivation.numeric)
+    cases = {} if limit is None else {"limit": limit}
+    broken = {} if limit is None else {"limit": max(1, limit // 4)}
+    return [Section("Answer", tuple(alerts + opening(derivation, **cases)), label="sec:answer"),
+            why_section(derivation, full_command(derivation.spec), **broken)]
+
+
+def full_command(spec: Spec) -> str:
+    """The command line that writes this spec's full derivation (SPEC.toml from Python)."""
+    source = spec.source if spec.source and not spec.source.startswith("<") else "SPEC.toml"
+    return f"symderive derive {shlex.quote(source)} --detail full"
 
 
 def _name(source: str) -> str:
@@ -91,17 +123,23 @@ def _question(text: str) -> tuple[Block, ...]:
 # ------------------------------------------------------------------ answer
 
 
-def _answer(spec: Spec, results: tuple[HypothesisResult, ...]) -> Section:
-    body: list[Block] = [_in_short(spec.network, results)]    # the bottom line first
-    for k, r in enumerate(results, start=1):
-        body += _answer_for(spec.network, k, r)
-    body.append(_summary_table(spec.network, results))
-    body.append(_backprop_paragraph())
+def _answer(derivation) -> Section:
+    """The opening, then each hypothesis's difference (asked ones first), the table."""
+    spec, results = derivation.spec, derivation.results
+    body: list[Block] = list(opening(derivation, len(results) + len(derivation.facts)))
+    for group in merged(entries(derivation)):   # the same case twice is shown once
+        if group[0].result is not None:
+            labels = joined(e.label for e in group)
+            body += _answer_for(spec.network, int(group[0].label[1:]), group[0].result, labels)
+    if results:
+        body.append(_summary_table(spec.network, results))
+        body.append(_backprop_paragraph(derivation))
     return Section("Answer", tuple(body), label="sec:answer")
 
 
-def _answer_for(network: NetworkSpec, k: int, r: HypothesisResult) -> list[Block]:
-    head = Strong(f"H{k} ({r.hypothesis.name}): {r.verdict}.")
+def _answer_for(network: NetworkSpec, k: int, r: HypothesisResult,
+                labels: str | None = None) -> list[Block]:
+    head = Strong(f"{labels or f'H{k}'} ({r.hypothesis.name}): {r.verdict}.")
     if r.verdict == PRESERVED:
         return [para(head, " The two units stay identical at every step of gradient descent (",
                      Ref(f"thm:h{k}", f"Theorem H{k}"), ").")]
@@ -118,41 +156,8 @@ def _answer_for(network: NetworkSpec, k: int, r: HypothesisResult) -> list[Block
              Ref(f"thm:h{k}", f"Theorem H{k}"), "): the gradients of their "
              f"{GROUP_NAMES[g.group]} differ by"),
         Aligned((Row(difference(model, g.group), settled(g)),))]
-    gap = outgoing_gap(model, settled(g))
-    if gap is not None:
-        out.append(para("The difference is proportional to ", Math(gap), ", the difference "
-                        "of the two units' outgoing weights: whenever those differ, the "
-                        f"{GROUP_NAMES[g.group]} are pulled apart."))
+    out.append(para("The difference is ", *difference_words(model, settled(g)), "."))
     return out
-
-
-def _in_short(network: NetworkSpec, results) -> Paragraph:
-    """Which hypotheses keep the units identical, and why those."""
-    def names(verdict):
-        return [f"H{k}" for k, r in enumerate(results, start=1) if r.verdict == verdict]
-    preserved, broken = names(PRESERVED), names(BROKEN)
-    kept = [r for r in results if r.verdict == PRESERVED]
-    output_only = kept and all(r.hypothesis.layer == network.depth for r in kept)
-    groups = joined(GROUP_NAMES[g] for g in (network.unit_groups(network.depth) if output_only
-                                             else network.groups()))
-    text = []
-    if preserved:
-        text.append(f"the units stay identical forever under {joined(preserved)}, which tie "
-                    f"(or zero) every parameter group of the two units: {groups}. Exactly "
-                    "then, exchanging the two units maps the starting point to itself, and "
-                    "gradient descent preserves that symmetry.")
-    if broken:
-        text.append(f"Under {joined(broken)} the gradients of an assumed group differ, so the "
-                    "units separate after one step.")
-    output = [f"H{k}" for k, r in enumerate(results, start=1)
-              if r.verdict == BROKEN and r.hypothesis.layer == network.depth]
-    if output:
-        text.append(f"In {joined(output)} the units are output units: each is compared with "
-                    "its own target, so equal outputs still get different updates unless "
-                    "their targets agree in every sample.")
-    if not text:
-        return para(Strong("In short:"), " no hypothesis was settled.")
-    return para(Strong("In short:"), " " + " ".join(text))
 
 
 def _summary_table(network: NetworkSpec, results) -> Table:
@@ -178,15 +183,20 @@ def _assumes(h) -> str:
     return "; ".join(parts) or "no assumption"
 
 
-def _backprop_paragraph() -> Paragraph:
+def _backprop_paragraph(derivation) -> Paragraph:
+    """Why the algorithm is not the cause: the chain rule itself, and the fact if derived."""
+    exact = [f"F{k}" for k, f in enumerate(derivation.facts, start=1)
+             if f.fact.kind == "backprop_exact" and f.verdict == "exact"]
+    evidence = (f" {joined(exact)} below derives this for every parameter of this network, "
+                "term by term." if exact else "")
     return para(
         Strong("Backpropagation is not the cause."), " Backpropagation computes the exact "
-        "gradient of the loss: it is the chain rule, evaluated layer by layer, and gives the "
-        "same derivatives as differentiating the whole loss directly (symderive's test suite "
-        "checks this symbolically). Whether two units stay identical is therefore a "
-        "property of the loss function, namely whether exchanging the two units leaves "
-        "it unchanged at the starting point, and not of the algorithm that computes its "
-        "gradient.")
+        "gradient of the loss: each δ is obtained from the next layer's by the chain rule "
+        "(the rows marked \"backpropagation\" below are that rule, applied once), so it gives "
+        "the same derivatives as differentiating the whole loss directly." + evidence +
+        " Whether two units stay identical is therefore a property of the loss function, "
+        "namely whether exchanging the two units leaves it unchanged at the starting point, "
+        "and not of the algorithm that computes its gradient.")
 
 
 # ------------------------------------------------------------------ network

@@ -5,7 +5,6 @@ import numpy as np
 import sympy as sp
 
 from ..engine.local import LocalModel
-from ..engine.network import weight
 from ..engine.symmetry import DIFFERENT, EQUAL, GroupResult, HypothesisResult
 from ..engine.witness import Witness
 from ..notation import IndexRange, matrix, number, vector
@@ -119,17 +118,4 @@ def _column(values) -> sp.Expr:
     return sp.Transpose(sp.ImmutableMatrix([[number(v) for v in values]]))
 
 
-def outgoing_gap(model: LocalModel, residual: sp.Expr) -> sp.Expr | None:
-    """A factor W^{(l+1)}_{mi} − W^{(l+1)}_{mj} of a difference, if it has one."""
-    i, j = model.hypothesis.units
-    for node in sp.preorder_traversal(residual):
-        if isinstance(node, sp.Add) and len(node.args) == 2:
-            names = {s.name for s in node.free_symbols}
-            for m in ("m", *range(1, model.fan_out + 1)):
-                pair = {weight(model.layer + 1, m, i).name, weight(model.layer + 1, m, j).name}
-                if names == pair:
-                    return node
-    return None
-
-
-__all__ = ["hypothesis_section", "witness_blocks", "outgoing_gap", "WITNESS_LIMIT"]
+__all__ = ["hypothesis_section", "witness_blocks", "WITNESS_LIMIT"]

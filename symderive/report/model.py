@@ -34,6 +34,13 @@ class Strong:
 
 
 @dataclass(frozen=True)
+class Code:
+    """A command the reader can type (monospace, never math)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Math:
     """Inline math."""
 
@@ -48,7 +55,7 @@ class Ref:
     text: str
 
 
-Inline = Union[Text, Emph, Strong, Math, Ref]
+Inline = Union[Text, Emph, Strong, Code, Math, Ref]
 
 # ---------------------------------------------------------------- blocks
 
@@ -206,6 +213,6 @@ def inline(*parts: Inline | str) -> tuple[Inline, ...]:
     return tuple(Text(p) if isinstance(p, str) else p for p in parts)
 
 
-__all__ = ["Text", "Emph", "Strong", "Math", "Ref", "Inline", "Paragraph", "Equation", "Row",
+__all__ = ["Text", "Emph", "Strong", "Code", "Math", "Ref", "Inline", "Paragraph", "Equation", "Row",
            "Aligned", "Items", "Table", "Series", "Plot", "Diagram", "Alert", "Theorem", "Proof",
            "Section", "Block", "Document", "para", "inline"]

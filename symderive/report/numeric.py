@@ -56,6 +56,11 @@ def numeric_section(results, numerics) -> Section | None:
     return Section("Numeric cross-check", tuple(body), label="sec:numeric")
 
 
+def numeric_alerts(numerics) -> list[Block]:
+    """The loud warning when a cross-check contradicts a symbolic result, else nothing."""
+    return _alerts([as_json(x) for x in numerics] if numerics else [])
+
+
 def _alerts(data) -> list[Block]:
     bad = [(k, d) for k, d in enumerate(data, start=1) if d and d.get("agreement") is False]
     if not bad:
@@ -157,4 +162,4 @@ def _gap_table(data) -> Table:
                                               "after selected training steps."))
 
 
-__all__ = ["numeric_section", "thin", "as_json", "FLOOR", "MAX_POINTS"]
+__all__ = ["numeric_section", "numeric_alerts", "thin", "as_json", "FLOOR", "MAX_POINTS"]

@@ -20,14 +20,15 @@ Validation follows :mod:`symderive.spec`: every error names the field.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SpecError
+from .claims import CLAIM_KEYS, FACT_CLAIMS, Claim, parse_claim
 from .fields import _groups, _int, _string, _unknown, unit_pair
 from .model import GROUPS, OPTIMIZERS, NetworkSpec
 
-_COMMON = {"kind", "name"}
+_COMMON = {"kind", "name"} | CLAIM_KEYS
 #: kind -> the keys its table may have besides kind and name.
 KINDS: dict[str, set[str]] = {
     "backprop_exact": set(),
@@ -59,6 +60,7 @@ class FactSpec:
     optimizer: str = "sgd"
     weight_decay: bool = False
     learning_rates: str = "shared"
+    claim: Claim | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The fact's own keys (those its kind reads), as in the spec."""
@@ -108,6 +110,7 @@ def _fact(f: Any, k: int, network: NetworkSpec) -> FactSpec:
         keys["weight_decay"] = _bool(f.get("weight_decay", False), f"{where}.weight_decay")
         keys["learning_rates"] = _choice(f.get("learning_rates", "shared"), LEARNING_RATES,
                                          f"{where}.learning_rates")
+    keys["claim"] = parse_claim(f, where, FACT_CLAIMS[kind])
     return FactSpec(kind, name, **keys)
 
 

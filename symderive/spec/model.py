@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .functions import Activation, Loss
+
+if TYPE_CHECKING:  # the type only: claims validates with fields, which imports this module
+    from .claims import Claim
 
 GROUPS: tuple[str, ...] = ("incoming", "bias", "outgoing")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
@@ -73,6 +76,8 @@ class Hypothesis:
     units: tuple[int, int]
     tie: tuple[str, ...] = ()
     zero: tuple[str, ...] = ()
+    #: what someone asserts about it (not part of the mathematics: no effect on equality)
+    claim: Claim | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "layer": self.layer, "units": list(self.units),

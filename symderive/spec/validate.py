@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import LatexInputError, ResourceLimitError, SpecError
 from .functions import ACTIVATIONS, LOSSES, Activation, Loss, activation_from_expr
+from .claims import CLAIM_KEYS, HYPOTHESIS_CLAIMS, parse_claim
 from .facts import parse_facts
 from .fields import (_groups, _int, _string, _table, _type_name, _unknown, unit_layer,
                      unit_pair)
@@ -23,7 +24,7 @@ from .model import (MAX_HYPOTHESES, MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, Ch
 _TOP_KEYS = {"title", "question", "description", "network", "hypothesis", "fact", "check",
              "init", "data"}
 _NETWORK_KEYS = {"layers", "activation", "output_activation", "bias", "loss", "samples"}
-_HYPOTHESIS_KEYS = {"name", "layer", "units", "tie", "zero"}
+_HYPOTHESIS_KEYS = {"name", "layer", "units", "tie", "zero"} | CLAIM_KEYS
 _CHECK_KEYS = {"seed", "steps", "learning_rate", "optimizer"}
 
 
@@ -222,7 +223,8 @@ def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
         raise SpecError(f"group {sorted(both)[0]!r} is both tied and zeroed; choose one",
                         field=f"{where}.zero")
     name = _string(h.get("name", _default_name(layer, u, tie, zero)), f"{where}.name", 500)
-    return Hypothesis(name, layer, (u[0], u[1]), tie, zero)
+    claim = parse_claim(h, where, HYPOTHESIS_CLAIMS)
+    return Hypothesis(name, layer, (u[0], u[1]), tie, zero, claim)
 
 
 def _default_name(layer: int, units: tuple[int, ...], tie, zero) -> str:

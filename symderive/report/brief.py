@@ -1,0 +1,195 @@
+"""The brief answer's "Why" section: just enough of the derivation to be convinced.
+
+Per broken hypothesis the one-line difference and a one-sentence witness; for
+the preserved ones one short proof (swap invariance → equivariance →
+induction); each fact's main statements; one line of numeric cross-check; and
+the command that gives the full derivation.  Sized for a Q&A answer: at most
+``limit`` hypotheses get their own lines, the rest are counted.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+
+from ..engine import mlp
+from ..engine.local import LocalModel
+from ..engine.symmetry import BROKEN, PRESERVED
+from ..notation import GradOf, LossOf, Step, Swap, number, vector
+from .answer import Entry, assumption_words, difference_words, entries, merged, separating
+from .model import Aligned, Block, Code, Equation, Items, Math, Row, Section, Strong, inline, para
+from .numeric import as_json
+from .proofs import ETA, THETA, joined
+from .steps import GROUP_NAMES, difference, settled
+
+#: At most this many broken hypotheses (after merging) get their formula and witness.
+MAX_BROKEN = 6
+#: At most this many statements of a fact are shown.
+MAX_STATEMENTS = 2
+
+
+def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
+    """The brief answer's derivation, ending with the command for the full one."""
+    network = derivation.spec.network
+    groups = [g for g in merged(entries(derivation)) if g[0].result is not None]
+    body: list[Block] = []
+    broken = [g for g in groups if g[0].verdict == BROKEN]
+    for group in broken[:limit]:
+        body += _broken(network, group)
+    if len(broken) > limit:
+        rest = joined(e.label for g in broken[limit:] for e in g)
+        body.append(para(f"{rest} break in the same way, each with its own formula and "
+                         "witness in the full report."))
+    preserved = [e for g in groups if g[0].verdict == PRESERVED for e in g]
+    if preserved:
+        body += _preserved(preserved)
+    for k, f in enumerate(getattr(derivation, "facts", ()), start=1):
+        body += _fact(k, f)
+    line = numeric_line(derivation)
+    if line is not None:
+        body.append(line)
+    body.append(para("The full derivation, with every step: ", Code(command), "."))
+    return Section("Why", tuple(body), label="sec:why")
+
+
+def _broken(network, group: list[Entry]) -> list[Block]:
+    first = group[0]
+    r = first.result
+    model = LocalModel(network, r.hypothesis)
+    g = separating(r)
+    labels = joined(e.label for e in group)
+    return [
+        para(Strong(f"{labels}: broken."), f" With {assumption_words(network, r.hypothesis)},"
+             f" the gradients of the two units' {GROUP_NAMES[g.group]} differ by"),
+        Aligned((Row(difference(model, g.group), settled(g)),)),
+        para("that is, ", *difference_words(model, settled(g)), ". ",
+             *witness_sentence(model, first.label, g)),
+    ]
+
+
+def witness_sentence(model: LocalModel, label: str, g) -> tuple:
+    """'For instance, where unit 1's outgoing weights are … and unit 2's …, it is ….'"""
+    w = g.witness
+    if w is None:
+        return ()
+    h, (i, j) = model.hypothesis, model.hypothesis.units
+    free = [x for x in model.network.groups() if x not in h.tie and x not in h.zero]
+    parts: list = [f"For instance, at a point satisfying {label}"]
+    for n, group in enumerate(free[:2]):
+        a, b = (_values(w.parameters, model.layer, u, group) for u in (i, j))
+        verb = "is" if group == "bias" else "are"
+        parts += [" where" if n == 0 else " and", f" unit {i}'s {GROUP_NAMES[group]} {verb} ",
+                  Math(_shown(a)), f" and unit {j}'s {verb} ", Math(_shown(b))]
+    parts += [", the difference is ", Math(_shown(w.difference)),
+              " (every value of this witness is in the JSON report, --format json)."]
+    if dead_at_witness(model, w):
+        parts.append(f" There units {i} and {j} are both dead on every sample (σ'(z) = 0), "
+                     "so the difference comes from their activations, not from gradients "
+                     "passed back through them.")
+    return tuple(parts)
+
+
+def dead_at_witness(model: LocalModel, w) -> bool:
+    """Both units with σ'(z) = 0 on every sample of the witness (NumPy forward pass)."""
+    from ..engine.generic import instantiated_network
+
+    network = instantiated_network(model.network)
+    depth = network.depth
+    p = mlp.Params([np.asarray(w.parameters[f"W{l}"], float) for l in range(1, depth + 1)],
+                   [np.asarray(w.parameters.get(f"b{l}", [0.0] * network.layers[l]), float)
+                    for l in range(1, depth + 1)])
+    return mlp.dead_units(network, p, np.asarray(w.inputs, float), model.layer,
+                          model.hypothesis.units)
+
+
+def _values(parameters: dict, layer: int, unit: int, group: str) -> list[float]:
+    if group == "incoming":
+        return list(parameters[f"W{layer}"][unit - 1])
+    if group == "bias":
+        return [parameters[f"b{layer}"][unit - 1]]
+    return [row[unit - 1] for row in parameters[f"W{layer + 1}"]]
+
+
+def _shown(values) -> sp.Basic:
+    values = list(np.ravel(values))
+    return number(values[0]) if len(values) == 1 else vector(values)
+
+
+def _preserved(labels: list[Entry]) -> list[Block]:
+    names = joined(e.label for e in labels)
+    theta = THETA
+    return [
+        para(Strong(f"{names}: preserved."), " Each ties (or zeroes) every parameter group of "
+             "its two units, so the exchange P of the two units maps the starting point to "
+             "itself. Then:"),
+        Items((
+            inline(Strong("swap invariance:"), " P only reorders the terms of the next "
+                   "layer's pre-activations, so ", Math(sp.Eq(LossOf(Swap(theta)),
+                                                             LossOf(theta), evaluate=False)),
+                   ";"),
+            inline(Strong("equivariance:"), " by the chain rule, ",
+                   Math(sp.Eq(GradOf(Swap(theta)), Swap(GradOf(theta)), evaluate=False)), ";"),
+            inline(Strong("induction:"), " if ", Math(sp.Eq(Swap(Step(0)), Step(0),
+                                                            evaluate=False)),
+                   " then ", Math(sp.Eq(Swap(Step(1)), Swap(Step(0)) - ETA * Swap(GradOf(
+                       Step(0))), evaluate=False)), " equals ", Math(Step(1)),
+                   ", so the two units are identical at every step."),
+        )),
+    ]
+
+
+def _fact(k: int, f) -> list[Block]:
+    shown = f.statements[:MAX_STATEMENTS]
+    if not shown:
+        return []
+    more = len(f.statements) - len(shown)
+    out: list[Block] = [para(Strong(f"F{k}: {f.verdict}."))]
+    for s in shown:
+        out += [para(_claim_words(s.claim) + ":"), Equation((sp.Eq(s.lhs, s.rhs, evaluate=False),))]
+    if more:
+        out.append(para(f"and {more} more statement{'s' if more > 1 else ''} in the full "
+                        "report."))
+    return out
+
+
+def _claim_words(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def numeric_line(derivation) -> Block | None:
+    """One line: did the NumPy checks agree with every verdict?"""
+    data = [as_json(n) for n in derivation.numeric or ()]
+    facts = [f.numeric for f in getattr(derivation, "facts", ()) if f.numeric is not None]
+    if not any(data) and not facts:
+        return None
+    errors = [d["gradient_check"].get("max_abs_error") for d in data if d]
+    errors = [e for e in errors if isinstance(e, (int, float)) and math.isfinite(e)]
+    bad = [f"H{k}" for k, d in enumerate(data, start=1) if d and not d.get("agreement")]
+    bad += [f"F{k}" for k, f in enumerate(getattr(derivation, "facts", ()), start=1)
+            if f.numeric is not None and not f.numeric.agreement]
+    parts: list = [Strong("Numeric cross-check:"), " "]
+    if bad:
+        parts.append(f"the NumPy computations CONTRADICT {joined(bad)}; do not trust those "
+                     "verdicts until this is resolved (see the full report).")
+        return para(*parts)
+    count = len([d for d in data if d])
+    checked = [f"{count} hypothes{'is' if count == 1 else 'es'}"] if count else []
+    checked += [f"{len(facts)} fact{'s' if len(facts) != 1 else ''}"] if facts else []
+    parts.append(f"finite differences, training runs and NumPy checks of {joined(checked)} "
+                 "agree with every verdict")
+    if errors:
+        exponent = math.ceil(math.log10(max(errors))) if max(errors) > 0 else None
+        parts += [" (gradient error below ", Math(sp.Pow(10, exponent, evaluate=False)), ")"] \
+            if exponent is not None else [" (gradient error 0)"]
+    parts.append("; numbers can only contradict a proof, never replace one.")
+    dead = [f"H{k}" for k, d in enumerate(data, start=1)
+            if d and (d.get("training") or {}).get("dead_at_start")]
+    if dead:
+        parts.append(f" At the training start of {joined(dead)} both units were dead on the "
+                     "samples (σ'(z) = 0 on every sample), so their incoming weights and bias "
+                     "got no gradient there.")
+    return para(*parts)
+
+
+__all__ = ["why_section", "numeric_line", "witness_sentence", "MAX_BROKEN"]
