@@ -254,13 +254,19 @@ def zero_preactivations(network: NetworkSpec, e: Entry) -> bool:
 
 def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
     r = e.result
-    units = _units(r)
+    units = _units(r, network)
     assumption = assumption_words(network, r.hypothesis)
     if r.verdict == PRESERVED:
         return inline(f"With {assumption}, {units} have every parameter group tied or zeroed, "
                       "so exchanging them leaves the loss unchanged; the gradient then treats "
                       "them alike, and they stay identical at every step of gradient descent "
                       "(proved for all steps).")
+    if r.verdict == BROKEN and r.hypothesis.layer == network.depth:
+        g = separating(r)
+        return inline(f"With {assumption}, the gradients of the {GROUP_NAMES[g.group]} of "
+                      f"{units} differ: each output unit is compared with its own target, so "
+                      "even equal predictions get different updates unless the two units' "
+                      "targets agree in every sample.")
     if r.verdict == BROKEN:
         g = separating(r)
         return inline(f"With {assumption}, the gradients of the {GROUP_NAMES[g.group]} of "
@@ -278,8 +284,10 @@ def _fact_reason(fact) -> str:
     return summary if summary.endswith(".") else summary + "."
 
 
-def _units(r: HypothesisResult) -> str:
+def _units(r: HypothesisResult, network: NetworkSpec | None = None) -> str:
     i, j = r.hypothesis.units
+    if network is not None and r.hypothesis.layer == network.depth:
+        return f"output units {i} and {j}"
     return f"units {i} and {j} of hidden layer {r.hypothesis.layer}"
 
 
@@ -287,7 +295,8 @@ def assumption_words(network: NetworkSpec, h) -> str:
     """'identical incoming weights and bias but the outgoing weights left free'."""
     tied = [GROUP_NAMES[g] for g in h.tie]
     zeroed = [GROUP_NAMES[g] for g in h.zero]
-    free = [GROUP_NAMES[g] for g in network.groups() if g not in h.tie and g not in h.zero]
+    free = [GROUP_NAMES[g] for g in network.unit_groups(h.layer)
+            if g not in h.tie and g not in h.zero]
     parts = (["identical " + joined(tied)] if tied else []) + \
             (["zero " + joined(zeroed)] if zeroed else [])
     if not parts:

@@ -18,7 +18,8 @@ from ..engine.local import LocalModel
 from ..engine.symmetry import BROKEN, PRESERVED
 from ..notation import GradOf, LossOf, Step, Swap, number, vector
 from .answer import Entry, assumption_words, difference_words, entries, merged, separating
-from .model import Aligned, Block, Code, Equation, Items, Math, Row, Section, Strong, inline, para
+from .model import (Aligned, Block, Code, Equation, Items, Math, Ref, Row, Section, Strong, Text,
+                    inline, para)
 from .numeric import as_json
 from .proofs import ETA, THETA, joined
 from .steps import GROUP_NAMES, difference, settled
@@ -56,6 +57,14 @@ def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
 def _broken(network, group: list[Entry]) -> list[Block]:
     first = group[0]
     r = first.result
+    if r.hypothesis.layer == network.depth:     # output units: their targets separate them
+        from .output import output_answer
+
+        blocks = output_answer(network, int(first.label[1:]), r)
+        parts = [Text("proved in the full report") if isinstance(p, Ref) else p
+                 for p in blocks[0].parts[1:]]    # the brief answer has no theorems to cite
+        return [para(Strong(f"{joined(e.label for e in group)}: broken."), *parts)] + \
+            list(blocks[1:])
     model = LocalModel(network, r.hypothesis)
     g = separating(r)
     labels = joined(e.label for e in group)
