@@ -112,7 +112,8 @@ class LocalModel:
             vi, vj = weight(l + 1, m, i), weight(l + 1, m, j)
             swap.update({vi: vj, vj: vi})
             local = vi * act(zi) + vj * act(zj)
-            if sp.expand(local.xreplace(swap) - local) != 0:
+            swapped = local.xreplace(swap)
+            if swapped != local and sp.expand(swapped - local) != 0:  # == : same tree
                 return False
         return True
 

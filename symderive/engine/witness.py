@@ -8,7 +8,7 @@ a pre-activation the hypothesis does not force to 0) a candidate is skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -142,16 +142,32 @@ def _is_finite(point: Point) -> bool:
     return all(np.all(np.isfinite(g)) for g in point.grad.W + point.grad.b)
 
 
-def find_witness(spec: NetworkSpec, hyp: Hypothesis, group: str,
-                 seed: int) -> Witness | None:
-    """Search a seeded sequence of grid points for a clearly non-zero difference."""
+def witness_search(spec: NetworkSpec, hyp: Hypothesis, group: str,
+                   seed: int) -> Iterator[Witness | None]:
+    """The seeded search, one NumPy forward + backward pass per step: yields the
+    witness found at each step, or None.  Resumable: a caller may take one step
+    (cheap evidence before any symbolic work) and continue later, and the
+    witnesses are the same as :func:`find_witness`'s."""
     rng = np.random.default_rng(seed)
     for _ in range(TRIES):
         point = random_point(spec, hyp, rng)
         if not _is_finite(point) or _near_kink(spec, hyp, point):
+            yield None
             continue
         d = group_difference(point, hyp, group)
         if np.max(np.abs(d)) > max(ABSOLUTE_THRESHOLD, RELATIVE_THRESHOLD * _scale(point)):
-            return Witness(point.params.to_json(spec.bias), point.X.tolist(),
-                           point.Y.tolist(), [float(v) for v in d], instantiation(spec))
-    return None
+            yield Witness(point.params.to_json(spec.bias), point.X.tolist(),
+                          point.Y.tolist(), [float(v) for v in d], instantiation(spec))
+        else:
+            yield None
+
+
+def find_witness(spec: NetworkSpec, hyp: Hypothesis, group: str,
+                 seed: int) -> Witness | None:
+    """Search a seeded sequence of grid points for a clearly non-zero difference."""
+    return next_witness(witness_search(spec, hyp, group, seed))
+
+
+def next_witness(search: Iterator[Witness | None]) -> Witness | None:
+    """The first witness the rest of ``search`` finds, or None."""
+    return next((w for w in search if w is not None), None)
