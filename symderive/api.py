@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .engine.generic import instantiated
+from .engine.mlp import single_threaded_blas
 from .engine.symmetry import HypothesisResult, settle_hypothesis
-from .facts import FactResult, check_facts, settle_facts
-from .numeric import NumericResult, cross_check_all
 from .spec import Spec
+
+if TYPE_CHECKING:  # imported where used: a run without them does not pay their import
+    from .facts import FactResult
+    from .numeric import NumericResult
 
 
 @dataclass(frozen=True)
@@ -47,16 +50,31 @@ def derive(spec: Spec, numeric: bool = True,
     say = progress or (lambda message: None)
     total = len(spec.hypotheses)
     results = []
-    for k, h in enumerate(spec.hypotheses):
-        say(f'[{k + 1}/{total}] hypothesis "{h.name}"')
-        results.append(settle_hypothesis(spec.network, h, spec.check.seed + 1000 * k))
+    with single_threaded_blas():  # the witnesses' NumPy passes, as the cross-check's
+        for k, h in enumerate(spec.hypotheses):
+            say(f'[{k + 1}/{total}] hypothesis "{h.name}"')
+            results.append(settle_hypothesis(spec.network, h, spec.check.seed + 1000 * k))
     if numeric and total:
         say(f"numeric cross-check of {total} hypothes{'is' if total == 1 else 'es'}")
-    checked = cross_check_all(instantiated(spec), results) if numeric else ()
-    if spec.facts:
-        say(f"{len(spec.facts)} [[fact]] table{'' if len(spec.facts) == 1 else 's'}")
+    checked = _cross_check(spec, results) if numeric and total else ()
+    return Derivation(spec, tuple(results), checked, _facts(spec, numeric, say))
+
+
+def _cross_check(spec: Spec, results: list[HypothesisResult]) -> tuple[NumericResult, ...]:
+    from .numeric import cross_check_all
+
+    return cross_check_all(instantiated(spec), results)
+
+
+def _facts(spec: Spec, numeric: bool, say: Callable[[str], None]) -> tuple[FactResult, ...]:
+    """Every [[fact]] table settled (and checked unless not ``numeric``); () without any."""
+    if not spec.facts:
+        return ()
+    from .facts import check_facts, settle_facts
+
+    say(f"{len(spec.facts)} [[fact]] table{'' if len(spec.facts) == 1 else 's'}")
     facts = settle_facts(spec)
     if numeric and facts:
         say(f"numeric check of {len(facts)} fact{'' if len(facts) == 1 else 's'}")
         facts = check_facts(spec, facts)
-    return Derivation(spec, tuple(results), checked, facts)
+    return facts

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -58,6 +57,8 @@ def run(specs: list[Path], outputs: list[Path], one: Callable[[str, str], tuple[
     if jobs <= 1 or len(pairs) == 1:
         results = [one(s, o) for s, o in pairs]
     else:
+        from concurrent.futures import ProcessPoolExecutor  # a batch only: 25 ms at start-up
+
         with ProcessPoolExecutor(max_workers=min(jobs, len(pairs))) as pool:
             results = list(pool.map(one, *zip(*pairs)))
     return [Outcome(s, o, status, msg) for (s, o), (status, msg) in zip(pairs, results)]

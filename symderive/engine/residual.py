@@ -9,6 +9,7 @@ size beyond the units involved.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import sympy as sp
 
@@ -40,8 +41,10 @@ def display_residual(model: LocalModel, group: str) -> tuple[sp.Expr, str | None
     return readable(expr), (c if isinstance(c, str) else None)
 
 
+@lru_cache(maxsize=64)
 def _error_display(model: LocalModel, n) -> sp.Expr:
-    """δ^{(l)}_{n,i} − δ^{(l)}_{n,j}, written out or with Σ_m."""
+    """δ^{(l)}_{n,i} − δ^{(l)}_{n,j}, written out or with Σ_m (cached: the incoming and
+    bias differences share it, and factoring it is the costly part of a display)."""
     if model.fan_out <= EXPLICIT:
         return tidy(_output_deltas(model, model.error_difference(n), n, None))
     m = "m"

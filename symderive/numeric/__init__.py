@@ -16,10 +16,10 @@ exits with status 1.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
+from ..engine.mlp import single_threaded_blas
 from ..engine.symmetry import PRESERVED, HypothesisResult
 from ..spec import Spec
 from .agreement import gradient_problems, notes, training_problems
@@ -88,19 +88,5 @@ def contradictions(results: Sequence[HypothesisResult],
             for r, n in zip(results, numeric) if n.problems]
 
 
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run BLAS on one thread: for these small matrices threads only cost time
-    (10-20x on two busy cores), and the figures no longer depend on how many
-    cores the machine has."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: the results are the same, only slower
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 __all__ = ["NumericResult", "cross_check", "cross_check_all", "contradictions",
-           "GradientCheck", "Training"]
+           "GradientCheck", "Training", "single_threaded_blas"]
