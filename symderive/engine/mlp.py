@@ -78,6 +78,14 @@ def forward_backward(spec: NetworkSpec, p: Params, X: np.ndarray, Y: np.ndarray
     return value, Params(gW, gb), deltas, zs
 
 
+def pass_work(spec: NetworkSpec) -> int:
+    """Multiply-adds of one forward + backward pass over every sample: three products
+    with each weight matrix (forward, backpropagated delta, weight gradient)."""
+    sizes = spec.layers
+    weights = sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes)))
+    return 3 * weights * spec.samples
+
+
 def pinned_at_zero(spec: NetworkSpec, hyp: Hypothesis) -> bool:
     """Does the hypothesis force z = 0 for units i and j (incoming and bias zeroed)?"""
     return "incoming" in hyp.zero and ("bias" in hyp.zero or not spec.bias)
