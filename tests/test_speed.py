@@ -148,6 +148,8 @@ def test_training_steps_follow_the_budget():
     wide = parse_spec(spec_text([64, 1024, 1024, 64], 16))
     assert training_steps(small) == small.check.steps
     assert 10 <= training_steps(wide) < wide.check.steps
+    given = parse_spec(spec_text([64, 1024, 1024, 64], 16) + "\n[check]\nsteps = 200\n")
+    assert training_steps(given) == 200
 
 
 def test_help_imports_neither_sympy_nor_numpy():

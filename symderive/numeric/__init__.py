@@ -47,8 +47,8 @@ class NumericResult:
     notes: tuple[str, ...]         # plain statements about the figures
     #: The activations and loss the numbers used, as in the JSON network (values may be dicts).
     functions: tuple[tuple[str, Any], ...] = field(default=(), hash=False)
-    #: [check] steps when the training ran fewer (TRAINING_BUDGET), else None
-    requested_steps: int | None = None
+    #: the default [check] steps when the training ran fewer (TRAINING_BUDGET), else None
+    default_steps: int | None = None
 
     @property
     def agreement(self) -> bool:
@@ -65,13 +65,16 @@ class NumericResult:
                                             "within_tolerance": d.within_tolerance}
                                   for d in self.gradient_check.differences},
             "training": self.training.to_json() | (
-                {"requested_steps": self.requested_steps} if self.requested_steps else {}),
+                {"default_steps": self.default_steps} if self.default_steps else {}),
         }
 
 
 def training_steps(spec: Spec) -> int:
-    """The training steps each hypothesis gets: [check] steps, or fewer when the
-    simulations together would exceed :data:`TRAINING_BUDGET` multiply-adds."""
+    """The training steps each hypothesis gets: [check] steps when the spec gives them,
+    else the default unless the simulations together would exceed
+    :data:`TRAINING_BUDGET` multiply-adds (the guards refuse what is too costly)."""
+    if spec.check.steps_given:
+        return spec.check.steps
     per_step = pass_work(spec.network) * max(1, len(spec.hypotheses))
     affordable = int(TRAINING_BUDGET // max(1, per_step))
     return min(spec.check.steps, max(MIN_TRAINING_STEPS, affordable))
@@ -89,10 +92,10 @@ def cross_check(spec: Spec, result: HypothesisResult, index: int) -> NumericResu
     said = notes(result, check, run, smooth)
     capped = steps < spec.check.steps
     if capped:
-        said.append(f"the training ran {steps} of the {spec.check.steps} requested steps: "
+        said.append(f"the training ran {steps} of the {spec.check.steps} default steps: "
                     f"at this size the simulations would exceed the numeric budget of "
                     f"{TRAINING_BUDGET:.0e} multiply-adds (the verdict is symbolic and "
-                    f"does not depend on it)")
+                    f"does not depend on it; give [check] steps to run exactly that many)")
     network = spec.network.to_json()
     functions = tuple((k, network[k]) for k in ("activation", "output_activation", "loss"))
     return NumericResult(check, run, tuple(problems), tuple(said), functions,
