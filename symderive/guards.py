@@ -118,15 +118,27 @@ def numeric_work(spec: Spec) -> int:
     units = sum(net.layers[1:]) * net.samples
     per_pass = pass_work(net) + 3 * units * elementwise_weight(spec)
     for h in spec.hypotheses:
-        layers = net.layers
+        layers, l = net.layers, h.layer
         passes = training_steps(spec) + 1 + STARTS + POINTS + WITNESS_PASSES
-        components = 2 * (min(layers[h.layer - 1], MAX_COMPONENTS) + 1
-                          + min(layers[h.layer + 1] if h.layer < net.depth else 0,
-                                MAX_COMPONENTS))
-        forward_after = sum(layers[k] * layers[k - 1] for k in range(h.layer, len(layers)))
-        finite_differences = POINTS * 2 * components * forward_after * net.samples
+        into = (min(layers[l - 1], MAX_COMPONENTS) + 1) * _moved_unit(spec, l - 1)
+        out = (min(layers[l + 1], MAX_COMPONENTS) * _moved_unit(spec, l)
+               if l < net.depth else 0)
+        finite_differences = POINTS * 2 * 2 * (into + out)   # 2 units, 2 evaluations
         work += passes * per_pass + finite_differences
     return int(work)
+
+
+def _moved_unit(spec: Spec, t: int) -> int:
+    """Multiply-adds of one finite-difference loss after a change in weight layer t+1
+    (:mod:`symderive.numeric.gradcheck`): the moved unit's column, then a rank-one update
+    of a wide next layer or the forward pass from the perturbed layer on."""
+    from .numeric.gradcheck import _rank_one
+
+    layers, n = spec.network.layers, spec.network.samples
+    forward = lambda first: sum(layers[k] * layers[k - 1] for k in range(first, len(layers)))
+    if _rank_one(spec.network, t):
+        return n * (layers[t] + layers[t + 2] + forward(t + 3))
+    return n * forward(t + 1)
 
 
 #: Witness passes counted per hypothesis (one per group, and a few kink redraws).
