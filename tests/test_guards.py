@@ -116,10 +116,10 @@ def test_too_much_numeric_work_names_the_field_to_lower():
     [refusal] = guards.refusals(steps)
     assert refusal.field == "check.steps"
     assert "lower [check] steps" in refusal.message
-    samples = spec_of(layers=(2048, 2048, 10), samples=1024)
+    samples = spec_of(layers=(256, 4096, 10), samples=1024)
     assert [r.field for r in guards.refusals(samples)] == ["network.samples"]
     assert guards.numeric_work(samples) > guards.MAX_NUMERIC_WORK
-    half = spec_of(layers=(2048, 2048, 10), samples=512)
+    half = spec_of(layers=(256, 4096, 10), samples=512)
     assert guards.numeric_work(samples) >= 2 * guards.numeric_work(half) * 0.99
 
 
