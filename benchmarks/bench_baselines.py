@@ -29,7 +29,9 @@ import argparse
 import functools
 import gc
 import math
+import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -258,6 +260,12 @@ def numpy_pass(layers: list[int], samples: int, rng=np.random.default_rng(0)) ->
     return time.perf_counter() - start
 
 
+def single_threaded_blas():
+    from symderive.engine.mlp import single_threaded_blas as limit
+
+    return limit()
+
+
 def symderive_run(text: str) -> dict:
     from symderive.api import derive
     from symderive.spec import parse_spec
@@ -299,19 +307,10 @@ def compare(layers: list[int], samples: int, repeat: int, baselines: bool) -> di
         for name, run in runs.items():
             seconds, statuses[name] = timed(run)
             best[name] = min(best[name], seconds)
-    best["N"] = min(numpy_pass(layers, samples) for _ in range(20))
+    with single_threaded_blas():   # as symderive runs its passes
+        best["N"] = min(numpy_pass(layers, samples) for _ in range(20))
     agree = all(s == statuses["symderive"] for s in statuses.values())
     return best | {"agree": agree}
-
-
-def cold(args: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, *args], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
-def cold_best(args: list[str], repeat: int = 3) -> float:
-    return min(cold(args) for _ in range(repeat))
 
 
 def table(repeat: int, quick: bool) -> None:
@@ -330,34 +329,76 @@ def table(repeat: int, quick: bool) -> None:
         print("| " + " | ".join(cells) + " |" + ("" if r["agree"] else "  STATUSES DIFFER"))
 
 
+def _environment() -> dict[str, str]:
+    """The children's environment: byte-code cached (as after ``pip install``), in a
+    directory of its own, even where PYTHONDONTWRITEBYTECODE is set."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONPYCACHEPREFIX=str(PYCACHE))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+PYCACHE = Path(tempfile.gettempdir()) / "symderive-bench-pycache"
+
+
+def cold(args: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of ``python ARGS`` in a fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *args], check=True, cwd=ROOT, env=_environment(),
+                   stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def cold_best(runs: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, float]]:
+    """Best wall and best CPU seconds of each command, interleaved, after a warm-up."""
+    for args in runs.values():
+        cold(args)
+    best = {name: (math.inf, math.inf) for name in runs}
+    for _ in range(repeat):
+        for name, args in runs.items():
+            wall, cpu = cold(args)
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+    return best
+
+
 def cli_table(repeat: int) -> None:
-    floor = cold_best(["-c", "import sympy"], repeat)
     with tempfile.TemporaryDirectory() as tmp:
-        seed = cold_best(["-m", "symderive", "derive", "weight-symmetry", "--format", "json",
-                          "-o", f"{tmp}/w.json"], repeat)
-        helped = cold_best(["-m", "symderive", "--help"], repeat)
-        path = Path(tmp) / "wide.toml"
-        path.write_text(spec_text([64, 1024, 1024, 64], 16))
-        wide = cold_best(["-m", "symderive", "derive", str(path), "--format", "json",
-                          "-o", f"{tmp}/wide.json"], 1)
+        wide = Path(tmp) / "wide.toml"
+        wide.write_text(spec_text([64, 1024, 1024, 64], 16))
+        derive_ = ["-m", "symderive", "derive"]
+        runs = {"python -c 'import sympy' (the floor)": ["-c", "import sympy"],
+                "python -c 'import sympy, numpy'": ["-c", "import sympy, numpy"],
+                "symderive --help": ["-m", "symderive", "--help"],
+                "derive weight-symmetry --format json": derive_ + [
+                    "weight-symmetry", "--format", "json", "-o", f"{tmp}/w.json"]}
+        best = cold_best(runs, repeat)
+        best |= cold_best({"derive [64,1024,1024,64] B=16 --format json": derive_ + [
+            str(wide), "--format", "json", "-o", f"{tmp}/wide.json"]}, 1)
         size = (Path(tmp) / "wide.json").stat().st_size
-    print(f"\nimport floor  python -c 'import sympy'            {floor:.2f} s")
-    print(f"cold CLI      derive weight-symmetry --format json {seed:.2f} s "
-          f"({seed / floor:.2f}× the floor)")
-    print(f"cold CLI      --help                               {helped:.2f} s")
-    print(f"cold CLI      [64,1024,1024,64] B=16, JSON          {wide:.2f} s, "
-          f"{size / 1e6:.2f} MB")
+    floor = best["python -c 'import sympy' (the floor)"]
+    print("\n| cold process | wall | ÷ floor | CPU (user+sys) | ÷ floor |")
+    print("|---|---|---|---|---|")
+    for name, (wall, cpu) in best.items():
+        print(f"| {name} | {wall:.2f} s | {wall / floor[0]:.2f}× | {cpu:.2f} s | "
+              f"{cpu / floor[1]:.2f}× |")
+    print(f"\nJSON of [64,1024,1024,64] B=16: {size / 1e6:.2f} MB")
 
 
 def depth_sweep(repeat: int) -> None:
     """Symbolic seconds against depth, hypotheses in layer 2 (width 64, 4 samples)."""
-    print("\ndepth (width 64, 4 samples, hypotheses in layer 2)")
+    print("\n| weight layers (width 64, B=4, hypotheses in layer 2) | symderive symbolic "
+          "| ÷ 3 layers | N (one NumPy pass) |")
+    print("|---|---|---|---|")
     first = None
     for depth in (3, 5, 8, 12, 20):
-        text = spec_text([16] + [64] * (depth - 1) + [16], 4)
-        t = min(timed(symderive_run, text)[0] for _ in range(repeat))
+        layers = [16] + [64] * depth      # the layers around layer 2 stay the same
+        t = min(timed(symderive_run, spec_text(layers, 4))[0] for _ in range(repeat))
+        with single_threaded_blas():
+            n = min(numpy_pass(layers, 4) for _ in range(20))
         first = first or t
-        print(f"  {depth:2d} weight layers: {t * 1e3:7.1f} ms  ({t / first:.2f}× 3 layers)")
+        print(f"| {depth} | {t * 1e3:.1f} ms | {t / first:.2f}× | {n * 1e3:.3f} ms |")
 
 
 def main() -> None:
@@ -366,9 +407,11 @@ def main() -> None:
                         help="skip D2 and Dse on [64,256,256,64] (they take minutes)")
     parser.add_argument("--repeat", type=int, default=5, help="best of this many runs")
     args = parser.parse_args()
+    print(f"symderive {ROOT}, Python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     table(args.repeat, args.quick)
-    cli_table(args.repeat)
     depth_sweep(args.repeat)
+    cli_table(args.repeat)
 
 
 if __name__ == "__main__":
