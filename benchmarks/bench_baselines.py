@@ -16,9 +16,9 @@ Baselines, implemented here (not in symderive), settle the same three hypotheses
 - **N**: one NumPy forward + backward pass (the cost floor of any witness).
 
 symderive is timed as ``derive(spec, numeric=False)`` (the symbolic work only).
-All methods run interleaved, best of ``--repeat``, with SymPy's cache and
-symderive's caches cleared before every run, so nobody profits from a
-previous one.  The table gives seconds and ratios (baseline ÷ symderive, and
+All methods run interleaved, best of ``--repeat``, in CPU seconds of the
+process (the machine is shared), with SymPy's cache and symderive's caches
+cleared before every run, so nobody profits from a previous one.  The table gives seconds and ratios (baseline ÷ symderive, and
 symderive ÷ N).  Then: the import floor (``python -c "import sympy"``) against
 cold CLI runs, the depth sweep (3 → 20 weight layers) and width 1024 cold.
 Nothing is asserted: the numbers are for reading.
@@ -288,10 +288,12 @@ def clear_caches() -> None:
 
 
 def timed(fn, *args) -> tuple[float, object]:
+    """CPU seconds of this process (not wall: 8 people share 2 cores, and a descheduled
+    millisecond is not ours), with every cache cleared first."""
     clear_caches()
-    start = time.perf_counter()
+    start = time.process_time()
     out = fn(*args)
-    return time.perf_counter() - start, out
+    return time.process_time() - start, out
 
 
 def compare(layers: list[int], samples: int, repeat: int, baselines: bool) -> dict:

@@ -84,7 +84,13 @@ class LocalModel:
         return dact(self.z(n, which)) * self.backprop_sum(n, which)
 
     def error_difference(self, n: Sample) -> sp.Expr:
-        """δ^{(l)}_{n,i} − δ^{(l)}_{n,j}: incoming and bias differences are built on it."""
+        """δ^{(l)}_{n,i} − δ^{(l)}_{n,j}: incoming and bias differences are built on it.
+
+        When the hypothesis makes the two units' z and outgoing weights the same
+        symbols (the same for a generic m is the same for every m), the two signals
+        are one expression and the difference is 0 without building the Σ_m."""
+        if self.z(n, 0) == self.z(n, 1) and self.V("m", 0) == self.V("m", 1):
+            return sp.S.Zero
         return self.error_signal(n, 0) - self.error_signal(n, 1)
 
     def activation_difference(self, n: Sample) -> sp.Expr:
