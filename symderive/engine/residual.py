@@ -74,10 +74,16 @@ def _output_deltas(model: LocalModel, expr: sp.Expr, n, m) -> sp.Expr:
     if isinstance(m, str):
         generic = _generic_output_delta(spec, n, m)
         return expr if generic is None else expr.xreplace({delta(spec.depth, n, m): generic})
-    deltas = Network(spec).output_delta(n)
+    deltas = _output_delta(spec, n)
     if any(sp.count_ops(d) > 8 for d in deltas):
         return expr
     return expr.xreplace({delta(spec.depth, n, k + 1): d for k, d in enumerate(deltas)})
+
+
+@lru_cache(maxsize=64)
+def _output_delta(spec, n: int) -> tuple[sp.Expr, ...]:
+    """δ^{(L)} of sample n (cached: every display of a spec's hypotheses asks for it)."""
+    return tuple(Network(spec).output_delta(n))
 
 
 def _generic_output_delta(spec, n: int, m: str) -> sp.Expr | None:
