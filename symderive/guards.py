@@ -132,11 +132,11 @@ def _moved_unit(spec: Spec, t: int) -> int:
     """Multiply-adds of one finite-difference loss after a change in weight layer t+1
     (:mod:`symderive.numeric.gradcheck`): the moved unit's column, then a rank-one update
     of a wide next layer or the forward pass from the perturbed layer on."""
-    from .numeric.gradcheck import _rank_one
+    from .numeric.gradcheck import rank_one
 
     layers, n = spec.network.layers, spec.network.samples
     forward = lambda first: sum(layers[k] * layers[k - 1] for k in range(first, len(layers)))
-    if _rank_one(spec.network, t):
+    if rank_one(spec.network, t):
         return n * (layers[t] + layers[t + 2] + forward(t + 3))
     return n * forward(t + 1)
 

@@ -134,7 +134,7 @@ def _loss_one_unit_moved(spec: NetworkSpec, p: mlp.Params, t: int, r: int,
     return spec.loss.np_value_and_grad(a, Y)[0]
 
 
-def _rank_one(spec: NetworkSpec, t: int) -> bool:
+def rank_one(spec: NetworkSpec, t: int) -> bool:
     """Is the rank-one update worth it for a perturbation in weight layer t+1?"""
     sizes = spec.layers
     return t + 2 < len(sizes) and sizes[t + 1] * sizes[t + 2] > RANK_ONE_WEIGHTS
@@ -152,7 +152,7 @@ def finite_difference(spec: NetworkSpec, start: Start, c: Component,
     array, at = c.slot(start.params)
     theta = float(array[at])
     h = STEP * max(1.0, abs(theta))
-    if zs is not None and _rank_one(spec, c.layer):
+    if zs is not None and rank_one(spec, c.layer):
         loss = lambda: _loss_one_unit_moved(spec, start.params, c.layer, c.row, zs, acts,
                                             start.Y)
     else:
