@@ -8,20 +8,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
-from .engine.frozen import frozen_parameters
 from .engine.generic import instantiated
+from .engine.mlp import single_threaded_blas
 from .engine.output import settle, spec_targets
-from .engine.partition import coarsest_partition
-from .engine.start import spec_start
 from .engine.symmetry import HypothesisResult
-from .facts import FactResult, check_facts, settle_facts
-from .numeric import NumericResult, cross_check_all
-from .numeric.startpoint import StartResult, check_start
-from .numeric.trajectory import trajectory
 from .sources import read_source
 from .spec import Spec, load_spec
+
+if TYPE_CHECKING:  # imported where used: a run without them does not pay their import
+    from .facts import FactResult
+    from .numeric import NumericResult
+    from .numeric.startpoint import StartResult
 
 #: What :func:`derive` and :func:`load` accept: a Spec, a bundled name, or a path.
 SpecLike = Union[Spec, str, "os.PathLike[str]"]
@@ -153,27 +152,51 @@ def derive(spec: SpecLike, numeric: bool = True,
     say = progress or (lambda message: None)
     total = len(spec.hypotheses)
     results = []
-    for k, h in enumerate(spec.hypotheses):
-        say(f'[{k + 1}/{total}] hypothesis "{h.name}"')
-        results.append(settle_hypothesis(spec.network, h, spec.check.seed + 1000 * k,
-                                         spec_targets(spec)))
+    targets = spec_targets(spec)
+    with single_threaded_blas():  # the witnesses' NumPy passes, as the cross-check's
+        for k, h in enumerate(spec.hypotheses):
+            say(f'[{k + 1}/{total}] hypothesis "{h.name}"')
+            results.append(settle_hypothesis(spec.network, h, spec.check.seed + 1000 * k,
+                                             targets))
     if numeric and total:
         say(f"numeric cross-check of {total} hypothes{'is' if total == 1 else 'es'}")
-    checked = cross_check_all(instantiated(spec), results) if numeric else ()
-    if spec.facts:
-        say(f"{len(spec.facts)} [[fact]] table{'' if len(spec.facts) == 1 else 's'}")
+    checked = _cross_check(spec, results) if numeric and total else ()
+    return Derivation(spec, tuple(results), checked, _facts(spec, numeric, say),
+                      settle_start(spec, numeric, say))
+
+
+def _cross_check(spec: Spec, results: list[HypothesisResult]) -> tuple[NumericResult, ...]:
+    from .numeric import cross_check_all
+
+    return cross_check_all(instantiated(spec), results)
+
+
+def _facts(spec: Spec, numeric: bool, say: Callable[[str], None]) -> tuple[FactResult, ...]:
+    """Every [[fact]] table settled (and checked unless not ``numeric``); () without any."""
+    if not spec.facts:
+        return ()
+    from .facts import check_facts, settle_facts
+
+    say(f"{len(spec.facts)} [[fact]] table{'' if len(spec.facts) == 1 else 's'}")
     facts = settle_facts(spec)
     if numeric and facts:
         say(f"numeric check of {len(facts)} fact{'' if len(facts) == 1 else 's'}")
         facts = check_facts(spec, facts)
-    start = settle_start(spec, numeric, say)
-    return Derivation(spec, tuple(results), checked, facts, start)
+    return facts
 
 
 def settle_start(spec: Spec, numeric: bool = True,
                  say: Callable[[str], None] = lambda message: None) -> StartResult | None:
     """Classes and frozen sets of the [init] starting point (proved), its trajectory,
     and (``numeric``) the simulation that cross-checks them."""
+    if spec.init is None:
+        return None
+    from .engine.frozen import frozen_parameters
+    from .engine.partition import coarsest_partition
+    from .engine.start import spec_start
+    from .numeric.startpoint import StartResult, check_start
+    from .numeric.trajectory import trajectory
+
     start = spec_start(spec)
     if start is None:
         return None

@@ -18,9 +18,12 @@ limits (``symderive derive --force`` runs it anyway):
 - **parameters**, at most :data:`MAX_PARAMETERS` (the numeric check keeps
   several copies of them), and **depth**, at most :data:`MAX_DEPTH` weight
   layers (the report writes backpropagation out layer by layer);
-- **numeric work**, in multiply-adds: hypotheses × (steps + gradient check) ×
-  parameters × samples (:func:`numeric_work`), at most :data:`MAX_NUMERIC_WORK`
-  (15 to 40 s: one core did 2.5e9 to 6e9 a second, depending on the shapes).
+- **numeric work**, in multiply-adds, as the cross-check runs it: training steps,
+  finite differences, witness passes, and the activation's elementwise cost
+  (:func:`numeric_work`), at most :data:`MAX_NUMERIC_WORK` (about 30 s: one core did
+  3e9 to 4e9 a second on the benchmark's shapes);
+- **JSON size** (:func:`json_bytes`): witnesses and training gaps, at most
+  :data:`MAX_JSON_BYTES`.
 
 The way out of most of them is generic mode: a symmetry of two units does
 not depend on the width, and ``activation = "any"`` proves it for every
@@ -54,8 +57,6 @@ HYPOTHESIS_TERMS = 20
 #: Fixed cost of a term, in operations, on top of σ and σ' (fitted: a term costs
 #: about 0.12 ms × (10 + operations of σ and σ') on one core).
 TERM_OPERATIONS = 10
-#: The gradient check and witness search, in equivalent training steps.
-CHECK_STEPS = 100
 
 GENERIC = ('activation = "any" (generic mode: a proof for every activation and every '
            'width, so a small network such as layers = [2, 3, 1] says the same)')
@@ -108,15 +109,81 @@ def parameters(spec: Spec) -> int:
 
 
 def numeric_work(spec: Spec) -> int:
-    """Multiply-adds of the numeric cross-check, roughly: hypotheses × (steps +
-    :data:`CHECK_STEPS`) × parameters × samples, plus the simulation of an [init]
-    starting point (at most 60 steps, on the samples and 4 probe inputs)."""
-    hypotheses = (len(spec.hypotheses) * (spec.check.steps + CHECK_STEPS) * parameters(spec)
-                  * spec.network.samples)
-    start = 0
-    if getattr(spec, "init", None) is not None:
-        start = (min(spec.check.steps, 60) + 1) * parameters(spec) * (spec.network.samples + 4)
-    return hypotheses + start
+    """Multiply-adds of the numeric cross-check and the witness search, as they run:
+    per hypothesis, the training steps (:func:`symderive.numeric.training_steps`) and
+    the search for an informative start, the gradient check's points and finite
+    differences (each from the perturbed layer on), and the witnesses' passes; each
+    NumPy pass costs its matrix products plus the activation's elementwise work
+    (:func:`elementwise_weight`: a LaTeX formula or a Piecewise is many operations)."""
+    from .engine.mlp import pass_work
+    from .numeric import training_steps
+    from .numeric.gradcheck import MAX_COMPONENTS, POINTS
+    from .numeric.training import STARTS
+
+    net, work = spec.network, 0
+    units = sum(net.layers[1:]) * net.samples
+    per_pass = pass_work(net) + 3 * units * elementwise_weight(spec)
+    for h in spec.hypotheses:
+        layers, l = net.layers, h.layer
+        passes = training_steps(spec) + 1 + STARTS + POINTS + WITNESS_PASSES
+        into = (min(layers[l - 1], MAX_COMPONENTS) + 1) * _moved_unit(spec, l - 1)
+        out = (min(layers[l + 1], MAX_COMPONENTS) * _moved_unit(spec, l)
+               if l < net.depth else 0)
+        finite_differences = POINTS * 2 * 2 * (into + out)   # 2 units, 2 evaluations
+        work += passes * per_pass + finite_differences
+    if getattr(spec, "init", None) is not None:   # the simulation of the [init] start
+        work += (min(spec.check.steps, 60) + 1) * parameters(spec) * (net.samples + 4)
+    return int(work)
+
+
+def _moved_unit(spec: Spec, t: int) -> int:
+    """Multiply-adds of one finite-difference loss after a change in weight layer t+1
+    (:mod:`symderive.numeric.gradcheck`): the moved unit's column, then a rank-one update
+    of a wide next layer or the forward pass from the perturbed layer on."""
+    from .numeric.gradcheck import rank_one
+
+    layers, n = spec.network.layers, spec.network.samples
+    forward = lambda first: sum(layers[k] * layers[k - 1] for k in range(first, len(layers)))
+    if rank_one(spec.network, t):
+        return n * (layers[t] + layers[t + 2] + forward(t + 3))
+    return n * forward(t + 1)
+
+
+#: Witness passes counted per hypothesis (one per group, and a few kink redraws).
+WITNESS_PASSES = 6
+#: Operations a NumPy elementwise step costs, in multiply-adds (memory-bound).
+ELEMENT_COST = 4
+
+
+def elementwise_weight(spec: Spec) -> int:
+    """Multiply-adds per unit and pass for the activations: a named one is a few; a LaTeX
+    formula costs its operations and its derivative's (a Piecewise evaluates every piece)."""
+    act = spec.network.activation
+    if act.latex_source is None:
+        return ELEMENT_COST
+    return ELEMENT_COST * (1 + operations(act.expr) + operations(act.derivative_expr))
+
+
+def json_bytes(spec: Spec) -> int:
+    """Rough size of the JSON report: the witnesses (every parameter for a network of at
+    most :data:`~symderive.engine.witness.COMPACT_PARAMETERS`, else the two units' groups)
+    and the training gaps, at about :data:`NUMBER_BYTES` a number."""
+    from .engine.witness import is_compact
+    from .numeric import training_steps
+
+    net, total = spec.network, 0
+    data = net.samples * (net.layers[0] + net.layers[-1])
+    for h in spec.hypotheses:
+        units = net.layers[h.layer - 1] + 1 + (net.layers[h.layer + 1]
+                                               if h.layer < net.depth else 0)
+        witness = 2 * units if is_compact(net) else parameters(spec)
+        total += 3 * (witness + data) + training_steps(spec) + 1
+    return NUMBER_BYTES * total
+
+
+NUMBER_BYTES = 22
+#: JSON reports over this many bytes are refused (about 5 s to write, and unreadable).
+MAX_JSON_BYTES = 60_000_000
 
 
 # ------------------------------------------------------------------ the limits
@@ -125,7 +192,7 @@ def numeric_work(spec: Spec) -> int:
 def refusals(spec: Spec) -> list[Refusal]:
     """Every limit ``spec`` exceeds, the most specific first."""
     formulas = _exponents(spec) or _complexity(spec)
-    return formulas + _shape(spec) + _symbolic(spec) + _numeric(spec)
+    return formulas + _shape(spec) + _symbolic(spec) + _numeric(spec) + _json(spec)
 
 
 def check_resources(spec: Spec, text: str | bytes | None = None) -> None:
@@ -222,11 +289,21 @@ def _numeric(spec: Spec) -> list[Refusal]:
     field = ("check.steps" if steps > 1000 else "network.samples" if samples > 64
              else "network.layers")
     return [Refusal(field, (
-        f"the numeric cross-check would need about {work:.2g} multiply-adds (hypotheses x "
-        f"(steps + {CHECK_STEPS}) x parameters x samples = {len(spec.hypotheses)} x "
-        f"{steps + CHECK_STEPS} x {parameters(spec):,} x {samples}), over the limit of "
-        f"{MAX_NUMERIC_WORK:.0e}; lower [check] steps or network.samples, or use narrower "
-        f"layers, {FORCE}"))]
+        f"the numeric cross-check would need about {work:.2g} multiply-adds (training "
+        f"steps, finite differences and witnesses for {len(spec.hypotheses)} hypotheses on "
+        f"{parameters(spec):,} parameters and {samples} samples), over the limit of "
+        f"{MAX_NUMERIC_WORK:.0e} (about 30 s); lower [check] steps or network.samples, or use "
+        f"narrower layers, {FORCE}"))]
+
+
+def _json(spec: Spec) -> list[Refusal]:
+    size = json_bytes(spec)
+    if size <= MAX_JSON_BYTES:
+        return []
+    return [Refusal("network.layers", (
+        f"the JSON report would be about {size / 1e6:.0f} MB (witnesses and training "
+        f"gaps), over the limit of {MAX_JSON_BYTES / 1e6:.0f} MB; lower [check] steps or "
+        f"network.samples, or use narrower layers, {FORCE}"))]
 
 
 # ------------------------------------------------------------------ progress
@@ -271,4 +348,4 @@ def _is_terminal(stream: IO[str]) -> bool:
 __all__ = ["check_resources", "refusals", "Refusal", "symbolic_work", "numeric_work",
            "parameters", "term_weight", "Progress", "MAX_EXPONENT",
            "MAX_SYMBOLIC_WORK", "MAX_NEXT_WIDTH", "MAX_PARAMETERS", "MAX_DEPTH",
-           "MAX_NUMERIC_WORK"]
+           "MAX_NUMERIC_WORK", "json_bytes", "MAX_JSON_BYTES", "elementwise_weight"]

@@ -116,10 +116,11 @@ def test_too_much_numeric_work_names_the_field_to_lower():
     [refusal] = guards.refusals(steps)
     assert refusal.field == "check.steps"
     assert "lower [check] steps" in refusal.message
-    samples = spec_of(layers=(768, 512, 10), samples=1024)
+    samples = spec_of(layers=(256, 4096, 10), samples=1024)
     assert [r.field for r in guards.refusals(samples)] == ["network.samples"]
-    assert guards.numeric_work(samples) == (1 * (200 + guards.CHECK_STEPS)
-                                            * guards.parameters(samples) * 1024)
+    assert guards.numeric_work(samples) > guards.MAX_NUMERIC_WORK
+    half = spec_of(layers=(256, 4096, 10), samples=512)
+    assert guards.numeric_work(samples) >= 2 * guards.numeric_work(half) * 0.99
 
 
 def test_check_resources_raises_a_located_spec_error():
@@ -218,3 +219,23 @@ def test_the_cli_shows_one_line_per_hypothesis_on_a_terminal_only(cli, monkeypat
     monkeypatch.undo()
     status, out, err = cli("derive", str(spec), "--format", "json")
     assert status == 0 and err == ""                 # capsys's stderr is not a terminal
+
+
+def test_a_huge_json_report_is_refused_naming_the_limit():
+    """Witnesses list every sample's inputs and targets: 3 groups x 1024 samples x 2048
+    values is over 100 MB of JSON, although the numeric work is small."""
+    spec = spec_of(layers=(1024, 4, 1024), samples=1024)
+    assert guards.numeric_work(spec) <= guards.MAX_NUMERIC_WORK
+    assert guards.json_bytes(spec) > guards.MAX_JSON_BYTES
+    [refusal] = guards.refusals(spec)
+    assert "JSON report" in refusal.message and "--force" in refusal.message
+    assert f"{guards.MAX_JSON_BYTES / 1e6:.0f} MB" in refusal.message
+
+
+def test_a_latex_activation_costs_more_numeric_work_than_a_named_one():
+    named = spec_of(layers=(64, 256, 64), samples=16)
+    formula = spec_of(layers=(64, 256, 64), samples=16,
+                      activation=latex(r"\begin{cases} z & z > 0 \\ 0.1 z & \text{otherwise}"
+                                       r"\end{cases}"))
+    assert guards.elementwise_weight(formula) > guards.elementwise_weight(named)
+    assert guards.numeric_work(formula) > guards.numeric_work(named)

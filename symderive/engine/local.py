@@ -84,7 +84,13 @@ class LocalModel:
         return dact(self.z(n, which)) * self.backprop_sum(n, which)
 
     def error_difference(self, n: Sample) -> sp.Expr:
-        """δ^{(l)}_{n,i} − δ^{(l)}_{n,j}: incoming and bias differences are built on it."""
+        """δ^{(l)}_{n,i} − δ^{(l)}_{n,j}: incoming and bias differences are built on it.
+
+        When the hypothesis makes the two units' z and outgoing weights the same
+        symbols (the same for a generic m is the same for every m), the two signals
+        are one expression and the difference is 0 without building the Σ_m."""
+        if self.z(n, 0) == self.z(n, 1) and self.V("m", 0) == self.V("m", 1):
+            return sp.S.Zero
         return self.error_signal(n, 0) - self.error_signal(n, 1)
 
     def activation_difference(self, n: Sample) -> sp.Expr:
@@ -102,19 +108,16 @@ class LocalModel:
         """Does exchanging units i and j (z and outgoing weights) fix z^{(l+1)}?
 
         z^{(l+1)}_m = W_{m,i} σ(z_i) + W_{m,j} σ(z_j) + (terms without i, j), so
-        the loss is swap-invariant exactly when this is; checked symbolically.
+        the loss is swap-invariant exactly when this is; checked symbolically, once,
+        for a generic next-layer unit m (every m has the same two terms, renamed).
         """
         i, j = self.hypothesis.units
-        l, n = self.layer, 1
+        l, n, m = self.layer, 1, "m"
         zi, zj = preactivation(l, n, i), preactivation(l, n, j)
-        swap = {zi: zj, zj: zi}
-        for m in range(1, self.fan_out + 1):
-            vi, vj = weight(l + 1, m, i), weight(l + 1, m, j)
-            swap.update({vi: vj, vj: vi})
-            local = vi * act(zi) + vj * act(zj)
-            if sp.expand(local.xreplace(swap) - local) != 0:
-                return False
-        return True
+        vi, vj = weight(l + 1, m, i), weight(l + 1, m, j)
+        local = vi * act(zi) + vj * act(zj)
+        swapped = local.xreplace({zi: zj, zj: zi, vi: vj, vj: vi})
+        return swapped == local or sp.expand(swapped - local) == 0  # == : the same tree
 
 
 def concrete(expr: sp.Expr, network: NetworkSpec) -> sp.Expr:

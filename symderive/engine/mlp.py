@@ -8,7 +8,9 @@ cross-check compares it with the symbolic gradients.  Shapes follow the spec:
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -89,6 +91,14 @@ def forward_backward(spec: NetworkSpec, p: Params, X: np.ndarray, Y: np.ndarray
     return value, Params(gW, gb), deltas, zs
 
 
+def pass_work(spec: NetworkSpec) -> int:
+    """Multiply-adds of one forward + backward pass over every sample: three products
+    with each weight matrix (forward, backpropagated delta, weight gradient)."""
+    sizes = spec.layers
+    weights = sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes)))
+    return 3 * weights * spec.samples
+
+
 def pinned_at_zero(spec: NetworkSpec, hyp: Hypothesis) -> bool:
     """Does the hypothesis force z = 0 for units i and j (incoming and bias zeroed)?"""
     return "incoming" in hyp.zero and ("bias" in hyp.zero or not spec.bias)
@@ -148,3 +158,17 @@ def apply_hypothesis(p: Params, layer: int, units: tuple[int, int],
     for group in zero:
         group_values(p, layer, i, group)[...] = 0.0
         group_values(p, layer, j, group)[...] = 0.0
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run BLAS on one thread: for these small matrices threads only cost time
+    (10-20x on two busy cores), and the figures no longer depend on how many
+    cores the machine has."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: the results are the same, only slower
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

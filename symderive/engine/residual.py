@@ -9,6 +9,7 @@ size beyond the units involved.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import sympy as sp
 
@@ -40,8 +41,10 @@ def display_residual(model: LocalModel, group: str) -> tuple[sp.Expr, str | None
     return readable(expr), (c if isinstance(c, str) else None)
 
 
+@lru_cache(maxsize=64)
 def _error_display(model: LocalModel, n) -> sp.Expr:
-    """δ^{(l)}_{n,i} − δ^{(l)}_{n,j}, written out or with Σ_m."""
+    """δ^{(l)}_{n,i} − δ^{(l)}_{n,j}, written out or with Σ_m (cached: the incoming and
+    bias differences share it, and factoring it is the costly part of a display)."""
     if model.fan_out <= EXPLICIT:
         return tidy(_output_deltas(model, model.error_difference(n), n, None))
     m = "m"
@@ -71,10 +74,16 @@ def _output_deltas(model: LocalModel, expr: sp.Expr, n, m) -> sp.Expr:
     if isinstance(m, str):
         generic = _generic_output_delta(spec, n, m)
         return expr if generic is None else expr.xreplace({delta(spec.depth, n, m): generic})
-    deltas = Network(spec).output_delta(n)
+    deltas = _output_delta(spec, n)
     if any(sp.count_ops(d) > 8 for d in deltas):
         return expr
     return expr.xreplace({delta(spec.depth, n, k + 1): d for k, d in enumerate(deltas)})
+
+
+@lru_cache(maxsize=64)
+def _output_delta(spec, n: int) -> tuple[sp.Expr, ...]:
+    """δ^{(L)} of sample n (cached: every display of a spec's hypotheses asks for it)."""
+    return tuple(Network(spec).output_delta(n))
 
 
 def _generic_output_delta(spec, n: int, m: str) -> sp.Expr | None:

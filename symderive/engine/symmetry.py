@@ -4,17 +4,25 @@ For every hypothesis and every parameter group of its two units the
 difference D = ∂L/∂θ_i − ∂L/∂θ_j (under the hypothesis) is settled by, in
 order:
 
+0. one step of the witness search (one NumPy forward + backward pass): a
+   broken group is nearly always refuted here, before any symbolic work;
 1. the local derivation with σ undefined (zero for every activation);
 2. the local derivation with the network's activation;
-3. a numeric witness: a concrete point satisfying the hypothesis where D ≠ 0;
+3. the rest of the seeded witness search: a concrete point satisfying the
+   hypothesis where D ≠ 0;
 4. for small networks, differentiating the whole loss and simplifying.
 
-Only 1, 2 and 4 can make a status ``equal``; only 3 makes it ``different``.
-The verdict ``preserved`` further needs the swap symmetry of the loss.
+Only 1, 2 and 4 can make a status ``equal``; only 0 and 3 make it
+``different`` (the same witness either way: 0 is the search's first step).
+The readable form of a non-zero D is built only when a report asks for it
+(:attr:`GroupResult.residual`).  The verdict ``preserved`` further needs the
+swap symmetry of the loss.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property, partial
+from typing import Callable
 
 import sympy as sp
 
@@ -24,7 +32,7 @@ from .gradients import direct_gradient
 from .local import LocalModel, concrete, is_identically_zero
 from .network import Network
 from .residual import display_residual
-from .witness import Witness, find_witness
+from .witness import Witness, next_witness, witness_search
 
 EQUAL, DIFFERENT, UNDECIDED = "equal", "different", "undecided"
 PRESERVED, BROKEN = "preserved", "broken"
@@ -32,16 +40,35 @@ PRESERVED, BROKEN = "preserved", "broken"
 FULL_LIMIT = 120
 
 
+Display = Callable[[], "tuple[sp.Expr, str | None]"]
+
+
 @dataclass(frozen=True)
 class GroupResult:
-    """The settled difference of one parameter group."""
+    """The settled difference of one parameter group.
+
+    ``residual`` (the difference in local notation, 0 when equal) and ``index``
+    ("k" or "m" when the residual is written for a generic component) are
+    computed on first use from ``display``: a verdict does not need them, and
+    factoring a difference costs more than refuting it."""
 
     group: str
     status: str
-    residual: sp.Expr          # the difference in local notation (0 when equal)
-    index: str | None          # "k" or "m" when residual is written for a generic component
     witness: Witness | None
     method: str                # how the status was established
+    display: Display | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def _shown(self) -> tuple[sp.Expr, str | None]:
+        return self.display() if self.display is not None else (sp.S.Zero, None)
+
+    @property
+    def residual(self) -> sp.Expr:
+        return self._shown[0]
+
+    @property
+    def index(self) -> str | None:
+        return self._shown[1]
 
 
 @dataclass(frozen=True)
@@ -65,18 +92,22 @@ def _local_difference(model: LocalModel, group: str, n=1) -> sp.Expr:
 def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int) -> GroupResult:
     """Decide one group's status (see the module docstring for the order)."""
     model = LocalModel(spec, hyp)
+    display = partial(display_residual, model, group)
+    search = witness_search(spec, hyp, group, seed)
+    witness = next(search, None)
+    if witness is not None:
+        return GroupResult(group, DIFFERENT, witness, "witness", display)
     core = _local_difference(model, group)
     if is_identically_zero(core):
-        return GroupResult(group, EQUAL, sp.S.Zero, None, None, "local, any activation")
+        return GroupResult(group, EQUAL, None, "local, any activation")
     if is_identically_zero(concrete(core, spec)):
-        return GroupResult(group, EQUAL, sp.S.Zero, None, None, "local, this activation")
-    residual, index = display_residual(model, group)
-    witness = find_witness(spec, hyp, group, seed)
+        return GroupResult(group, EQUAL, None, "local, this activation")
+    witness = next_witness(search)
     if witness is not None:
-        return GroupResult(group, DIFFERENT, residual, index, witness, "witness")
+        return GroupResult(group, DIFFERENT, witness, "witness", display)
     if _full_is_zero(spec, hyp, group):
-        return GroupResult(group, EQUAL, sp.S.Zero, None, None, "whole loss")
-    return GroupResult(group, UNDECIDED, residual, index, None, "none")
+        return GroupResult(group, EQUAL, None, "whole loss")
+    return GroupResult(group, UNDECIDED, None, "none", display)
 
 
 def _full_is_zero(spec: NetworkSpec, hyp: Hypothesis, group: str) -> bool:

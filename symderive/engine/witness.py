@@ -4,11 +4,18 @@ Values are drawn from a grid of quarter-integers so that a reader can type
 them in; the difference is evaluated with the hand-written NumPy network of
 :mod:`symderive.mlp`.  Near a kink of a non-smooth activation (|z| < 1e-3 at
 a pre-activation the hypothesis does not force to 0) a candidate is skipped.
+
+A network of more than :data:`COMPACT_PARAMETERS` parameters gets a *compact*
+witness: its parameters are drawn from a generator seeded per candidate
+(:func:`generated_parameters`, a recipe anyone can replay with NumPy), and
+the witness lists only the two units' groups (the values the hypothesis
+constrains) with that seed, instead of every parameter (50 MB of JSON at
+width 1024).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -32,10 +39,15 @@ class Witness:
     difference: list[float]
     #: generic mode: the concrete functions that stood in for σ and ℓ, e.g. {"activation": "tanh"}
     instantiation: dict[str, str] | None = None
+    #: compact witnesses: {"seed": ..., "method": GENERATOR} regenerates every parameter
+    #: not listed in ``parameters`` (which then holds the two units' groups only)
+    generator: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {"parameters": self.parameters, "inputs": self.inputs,
                "targets": self.targets, "difference": self.difference}
+        if self.generator:
+            out["generator"] = dict(self.generator)
         if self.instantiation:
             out["instantiation"] = dict(self.instantiation)
         return out
@@ -51,6 +63,7 @@ class Point:
     grad: mlp.Params
     zs: list[np.ndarray]
     deltas: list[np.ndarray]
+    generator_seed: int | None = None   # compact witnesses: the parameters' generator
 
 
 def _grid(rng: np.random.Generator, shape, low: int = -6, high: int = 6) -> np.ndarray:
@@ -72,6 +85,10 @@ def _targets(spec: NetworkSpec, rng: np.random.Generator) -> np.ndarray:
 #: Networks wider than this get scaled Gaussian values instead of the quarter grid.
 GRID_WIDTH = 8
 REDRAWS = 30
+#: Networks with more parameters than this get compact witnesses (module docstring).
+COMPACT_PARAMETERS = 10_000
+#: The name of the compact witnesses' recipe, documented in docs/speed.md.
+GENERATOR = "numpy-default_rng-normal-fan-in-4dp"
 
 
 def _weights(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int,
@@ -88,11 +105,16 @@ def random_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -
     """A random point that satisfies ``hyp``, with samples redrawn away from kinks."""
     sizes = spec.layers
     small = max(sizes) <= GRID_WIDTH
-    W = [_weights(rng, (sizes[l], sizes[l - 1]), sizes[l - 1], small)
-         for l in range(1, len(sizes))]
-    b = [_weights(rng, (sizes[l],), sizes[l - 1], small) if spec.bias else np.zeros(sizes[l])
-         for l in range(1, len(sizes))]
-    params = mlp.Params(W, b)
+    seed = None
+    if is_compact(spec):
+        seed = int(rng.integers(0, 2**32))
+        params = generated_parameters(spec, seed)
+    else:
+        W = [_weights(rng, (sizes[l], sizes[l - 1]), sizes[l - 1], small)
+             for l in range(1, len(sizes))]
+        b = [_weights(rng, (sizes[l],), sizes[l - 1], small) if spec.bias
+             else np.zeros(sizes[l]) for l in range(1, len(sizes))]
+        params = mlp.Params(W, b)
     mlp.apply_hypothesis(params, hyp.layer, hyp.units, hyp.tie, hyp.zero)
     X = _inputs(rng, (spec.samples, sizes[0]), small)
     Y = mlp.distinct_targets(spec, hyp, _targets(spec, rng))
@@ -103,7 +125,53 @@ def random_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -
             break
         X[rows] = _inputs(rng, (int(rows.sum()), sizes[0]), small)
         point = _evaluate(spec, params, X, Y)
+    point.generator_seed = seed
     return point
+
+
+def is_compact(spec: NetworkSpec) -> bool:
+    """Does this network get compact witnesses (over :data:`COMPACT_PARAMETERS`)?"""
+    sizes = spec.layers
+    count = sum(sizes[l] * (sizes[l - 1] + spec.bias) for l in range(1, len(sizes)))
+    return count > COMPACT_PARAMETERS
+
+
+def generated_parameters(spec: NetworkSpec, seed: int) -> mlp.Params:
+    """The recipe of compact witnesses (:data:`GENERATOR`), replayable with NumPy alone:
+    ``rng = numpy.random.default_rng(seed)``; for l = 1..L, W_l = rng.normal(0,
+    1/sqrt(n_{l-1}), (n_l, n_{l-1})) rounded to 4 decimals, 0 replaced by 0.0001; then,
+    with biases, b_l likewise with shape (n_l,) and the same scale; biases 0 without."""
+    rng, sizes = np.random.default_rng(seed), spec.layers
+    W = [_weights(rng, (sizes[l], sizes[l - 1]), sizes[l - 1], False)
+         for l in range(1, len(sizes))]
+    b = [_weights(rng, (sizes[l],), sizes[l - 1], False) if spec.bias else np.zeros(sizes[l])
+         for l in range(1, len(sizes))]
+    return mlp.Params(W, b)
+
+
+def unit_groups(spec: NetworkSpec, hyp: Hypothesis, params: mlp.Params) -> dict[str, Any]:
+    """The two units' groups, 1-based: {"W2": {"rows": {"1": [...], "2": [...]}},
+    "b2": {"entries": {"1": v, "2": v}}, "W3": {"columns": {...}}}."""
+    l, units = hyp.layer, hyp.units
+    out: dict[str, Any] = {f"W{l}": {"rows": {str(u): params.W[l - 1][u - 1].tolist()
+                                               for u in units}}}
+    if spec.bias:
+        out[f"b{l}"] = {"entries": {str(u): float(params.b[l - 1][u - 1]) for u in units}}
+    if l < spec.depth:
+        out[f"W{l + 1}"] = {"columns": {str(u): params.W[l][:, u - 1].tolist()
+                                        for u in units}}
+    return out
+
+
+def _witness(spec: NetworkSpec, hyp: Hypothesis, point: Point, d: np.ndarray) -> Witness:
+    """The witness at ``point``: every parameter, or the compact form (module docstring)."""
+    if point.generator_seed is None:
+        parameters, generator = point.params.to_json(spec.bias), None
+    else:
+        parameters = unit_groups(spec, hyp, point.params)
+        generator = {"seed": point.generator_seed, "method": GENERATOR}
+    return Witness(parameters, point.X.tolist(), point.Y.tolist(), [float(v) for v in d],
+                   instantiation(spec), generator)
 
 
 def _inputs(rng: np.random.Generator, shape: tuple[int, int], small: bool) -> np.ndarray:
@@ -142,16 +210,31 @@ def _is_finite(point: Point) -> bool:
     return all(np.all(np.isfinite(g)) for g in point.grad.W + point.grad.b)
 
 
-def find_witness(spec: NetworkSpec, hyp: Hypothesis, group: str,
-                 seed: int) -> Witness | None:
-    """Search a seeded sequence of grid points for a clearly non-zero difference."""
+def witness_search(spec: NetworkSpec, hyp: Hypothesis, group: str,
+                   seed: int) -> Iterator[Witness | None]:
+    """The seeded search, one NumPy forward + backward pass per step: yields the
+    witness found at each step, or None.  Resumable: a caller may take one step
+    (cheap evidence before any symbolic work) and continue later, and the
+    witnesses are the same as :func:`find_witness`'s."""
     rng = np.random.default_rng(seed)
     for _ in range(TRIES):
         point = random_point(spec, hyp, rng)
         if not _is_finite(point) or _near_kink(spec, hyp, point):
+            yield None
             continue
         d = group_difference(point, hyp, group)
         if np.max(np.abs(d)) > max(ABSOLUTE_THRESHOLD, RELATIVE_THRESHOLD * _scale(point)):
-            return Witness(point.params.to_json(spec.bias), point.X.tolist(),
-                           point.Y.tolist(), [float(v) for v in d], instantiation(spec))
-    return None
+            yield _witness(spec, hyp, point, d)
+        else:
+            yield None
+
+
+def find_witness(spec: NetworkSpec, hyp: Hypothesis, group: str,
+                 seed: int) -> Witness | None:
+    """Search a seeded sequence of grid points for a clearly non-zero difference."""
+    return next_witness(witness_search(spec, hyp, group, seed))
+
+
+def next_witness(search: Iterator[Witness | None]) -> Witness | None:
+    """The first witness the rest of ``search`` finds, or None."""
+    return next((w for w in search if w is not None), None)

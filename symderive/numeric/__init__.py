@@ -16,10 +16,11 @@ exits with status 1.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from dataclasses import replace
+from typing import Any, Sequence
 
+from ..engine.mlp import pass_work, single_threaded_blas
 from ..engine.symmetry import PRESERVED, HypothesisResult
 from ..spec import Spec
 from .agreement import gradient_problems, notes, training_problems
@@ -28,6 +29,12 @@ from .training import Training, simulate
 
 #: Third element of the seed: keeps the gradient check's and the training's draws apart.
 GRADIENT_CHECK, TRAINING = 0, 1
+#: Multiply-adds the training simulations of one derivation may take together (about a
+#: second on one core): a wide network trains fewer steps than asked, never fewer than
+#: :data:`MIN_TRAINING_STEPS`, and the report says so.  The verdicts are symbolic; the
+#: simulation illustrates them, and its cost should follow the proof's, not the width².
+TRAINING_BUDGET = 3e9
+MIN_TRAINING_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class NumericResult:
     notes: tuple[str, ...]         # plain statements about the figures
     #: The activations and loss the numbers used, as in the JSON network (values may be dicts).
     functions: tuple[tuple[str, Any], ...] = field(default=(), hash=False)
+    #: the default [check] steps when the training ran fewer (TRAINING_BUDGET), else None
+    default_steps: int | None = None
 
     @property
     def agreement(self) -> bool:
@@ -55,22 +64,42 @@ class NumericResult:
             "group_differences": {d.group: {"max_abs": d.max_abs,
                                             "within_tolerance": d.within_tolerance}
                                   for d in self.gradient_check.differences},
-            "training": self.training.to_json(),
+            "training": self.training.to_json() | (
+                {"default_steps": self.default_steps} if self.default_steps else {}),
         }
+
+
+def training_steps(spec: Spec) -> int:
+    """The training steps each hypothesis gets: [check] steps when the spec gives them,
+    else the default unless the simulations together would exceed
+    :data:`TRAINING_BUDGET` multiply-adds (the guards refuse what is too costly)."""
+    if spec.check.steps_given:
+        return spec.check.steps
+    per_step = pass_work(spec.network) * max(1, len(spec.hypotheses))
+    affordable = int(TRAINING_BUDGET // max(1, per_step))
+    return min(spec.check.steps, max(MIN_TRAINING_STEPS, affordable))
 
 
 def cross_check(spec: Spec, result: HypothesisResult, index: int) -> NumericResult:
     """Gradient check and training simulation of hypothesis number ``index`` (0-based)."""
     hyp = result.hypothesis
     check = gradient_check(spec.network, hyp, (spec.check.seed, index, GRADIENT_CHECK))
-    run = simulate(spec.network, hyp, spec.check, (spec.check.seed, index, TRAINING),
-                   search=result.verdict != PRESERVED)
+    steps = training_steps(spec)
+    run = simulate(spec.network, hyp, replace(spec.check, steps=steps),
+                   (spec.check.seed, index, TRAINING), search=result.verdict != PRESERVED)
     smooth = spec.network.activation.smooth and spec.network.output_activation.smooth
     problems = gradient_problems(result, check, smooth) + training_problems(result, run)
+    said = notes(result, check, run, smooth)
+    capped = steps < spec.check.steps
+    if capped:
+        said.append(f"the training ran {steps} of the {spec.check.steps} default steps: "
+                    f"at this size the simulations would exceed the numeric budget of "
+                    f"{TRAINING_BUDGET:.0e} multiply-adds (the verdict is symbolic and "
+                    f"does not depend on it; give [check] steps to run exactly that many)")
     network = spec.network.to_json()
     functions = tuple((k, network[k]) for k in ("activation", "output_activation", "loss"))
-    return NumericResult(check, run, tuple(problems), tuple(notes(result, check, run, smooth)),
-                         functions)
+    return NumericResult(check, run, tuple(problems), tuple(said), functions,
+                         spec.check.steps if capped else None)
 
 
 def cross_check_all(spec: Spec,
@@ -88,19 +117,5 @@ def contradictions(results: Sequence[HypothesisResult],
             for r, n in zip(results, numeric) if n.problems]
 
 
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run BLAS on one thread: for these small matrices threads only cost time
-    (10-20x on two busy cores), and the figures no longer depend on how many
-    cores the machine has."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: the results are the same, only slower
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 __all__ = ["NumericResult", "cross_check", "cross_check_all", "contradictions",
-           "GradientCheck", "Training"]
+           "GradientCheck", "Training", "single_threaded_blas"]

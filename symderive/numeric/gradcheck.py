@@ -107,21 +107,60 @@ def _loss_from(spec: NetworkSpec, p: mlp.Params, first: int, a: np.ndarray,
     return spec.loss.np_value_and_grad(acts[-1], Y)[0]
 
 
+#: Above this many weights in the layer after a perturbed unit, a finite difference
+#: updates that layer's pre-activations by a rank-one term instead of recomputing them.
+RANK_ONE_WEIGHTS = 4096
+
+
+def _loss_one_unit_moved(spec: NetworkSpec, p: mlp.Params, t: int, r: int,
+                         zs: list[np.ndarray], acts: list[np.ndarray], Y: np.ndarray) -> float:
+    """The loss after a change in row ``r`` of weight layer t+1 (1-based), which moves
+    unit r of layer t+1 only: its column is recomputed, the next layer's pre-activations
+    get the rank-one update Δa_r W^{(t+2)}[:, r], and the layers after run in full.
+    The cost is what the perturbation touches, not the width squared."""
+    depth = len(p.W)
+    column = acts[t] @ p.W[t][r] + p.b[t][r]
+    f = spec.output_activation if t + 1 == depth else spec.activation
+    if t + 1 == depth:
+        z = zs[depth].copy()
+        z[:, r] = column
+        return spec.loss.np_value_and_grad(f.np_f(z), Y)[0]
+    moved = f.np_f(column) - acts[t + 1][:, r]
+    z = zs[t + 2] + np.outer(moved, p.W[t + 1][:, r])
+    g = spec.output_activation if t + 2 == depth else spec.activation
+    a = g.np_f(z)
+    if t + 2 < depth:
+        a = mlp.forward(spec, mlp.Params(p.W[t + 2:], p.b[t + 2:]), a)[1][-1]
+    return spec.loss.np_value_and_grad(a, Y)[0]
+
+
+def rank_one(spec: NetworkSpec, t: int) -> bool:
+    """Is the rank-one update worth it for a perturbation in weight layer t+1?"""
+    sizes = spec.layers
+    return t + 2 < len(sizes) and sizes[t + 1] * sizes[t + 2] > RANK_ONE_WEIGHTS
+
+
 def finite_difference(spec: NetworkSpec, start: Start, c: Component,
-                      acts: list[np.ndarray] | None = None) -> float:
+                      acts: list[np.ndarray] | None = None,
+                      zs: list[np.ndarray] | None = None) -> float:
     """(L(θ+h) − L(θ−h)) / 2h with h = STEP·max(1, |θ|); θ is restored afterwards.
 
     ``acts`` (the activations at ``start``) lets the forward passes start at
-    the perturbed layer."""
+    the perturbed layer; with ``zs`` too, a wide next layer gets a rank-one update."""
     if acts is None:
-        acts = mlp.forward(spec, start.params, start.X)[1]
+        zs, acts = mlp.forward(spec, start.params, start.X)
     array, at = c.slot(start.params)
     theta = float(array[at])
     h = STEP * max(1.0, abs(theta))
+    if zs is not None and rank_one(spec, c.layer):
+        loss = lambda: _loss_one_unit_moved(spec, start.params, c.layer, c.row, zs, acts,
+                                            start.Y)
+    else:
+        loss = lambda: _loss_from(spec, start.params, c.layer, acts[c.layer], start.Y)
     array[at] = theta + h
-    up = _loss_from(spec, start.params, c.layer, acts[c.layer], start.Y)
+    up = loss()
     array[at] = theta - h
-    down = _loss_from(spec, start.params, c.layer, acts[c.layer], start.Y)
+    down = loss()
     array[at] = theta
     return (up - down) / (2 * h)
 
@@ -195,10 +234,10 @@ def gradient_check(spec: NetworkSpec, hyp: Hypothesis, seed: tuple[int, ...]) ->
             starts.append(start)
             exact: Gradients = symbolic(start)
             comps, skipped = _chosen(spec, hyp, rng)
-            acts = mlp.forward(spec, start.params, start.X)[1]
+            zs, acts = mlp.forward(spec, start.params, start.X)
             for c in comps:
                 tally.add(float(exact[c.group][c.which][c.index]),
-                          finite_difference(spec, start, c, acts), c.name)
+                          finite_difference(spec, start, c, acts, zs), c.name)
         differences = _differences(spec, hyp, starts)
     # Every compared component within tolerance; an output unit pinned on a kink has no
     # component left to compare (all skipped), which contradicts nothing.

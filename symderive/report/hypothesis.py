@@ -83,23 +83,33 @@ def _verdict(model: LocalModel, result: GroupResult) -> list[Block]:
 
 def witness_blocks(network: NetworkSpec, witness: Witness) -> list[Block]:
     """The witness's parameters and data (when small), then the difference there."""
-    values = [*witness.parameters.values(), witness.inputs, witness.targets]
-    count = sum(int(np.asarray(v).size) for v in values)
-    out: list[Block] = []
-    if count <= WITNESS_LIMIT:
-        for l in range(1, network.depth + 1):
-            exprs = [_named(f"W{l}", matrix(witness.parameters[f"W{l}"]))]
-            if f"b{l}" in witness.parameters:
-                exprs.append(_named(f"b{l}", _column(witness.parameters[f"b{l}"])))
-            out.append(Equation(tuple(exprs)))
-        out.append(para("with inputs and targets (one row per sample)"))
-        out.append(Equation((_named("X", matrix(witness.inputs)),
-                             _named("Y", matrix(witness.targets)))))
+    if witness.generator is not None:
+        out = [para("The network is large: the JSON report (--format json) gives the two "
+                    "units' parameter groups, the inputs and targets, and a seed that "
+                    "regenerates every other parameter.")]
     else:
-        out.append(para(f"The witness has {count} values (all parameters, inputs and "
-                        "targets); the JSON report lists them (--format json)."))
+        out = _witness_values(network, witness)
     out.append(para("There the difference, component by component, is"))
     out.append(Equation((vector(witness.difference),)))
+    return out
+
+
+def _witness_values(network: NetworkSpec, witness: Witness) -> list[Block]:
+    """Every parameter, input and target of a witness, or a pointer to the JSON if many."""
+    values = [*witness.parameters.values(), witness.inputs, witness.targets]
+    count = sum(int(np.asarray(v).size) for v in values)
+    if count > WITNESS_LIMIT:
+        return [para(f"The witness has {count} values (all parameters, inputs and "
+                     "targets); the JSON report lists them (--format json).")]
+    out: list[Block] = []
+    for l in range(1, network.depth + 1):
+        exprs = [_named(f"W{l}", matrix(witness.parameters[f"W{l}"]))]
+        if f"b{l}" in witness.parameters:
+            exprs.append(_named(f"b{l}", _column(witness.parameters[f"b{l}"])))
+        out.append(Equation(tuple(exprs)))
+    out.append(para("with inputs and targets (one row per sample)"))
+    out.append(Equation((_named("X", matrix(witness.inputs)),
+                         _named("Y", matrix(witness.targets)))))
     return out
 
 

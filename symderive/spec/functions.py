@@ -9,7 +9,9 @@ over names taken from the input).
 """
 from __future__ import annotations
 
+import functools
 import inspect
+import types
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -204,8 +206,18 @@ def lambdify_safe(symbols: Sequence[sp.Symbol], expr: sp.Expr | list[sp.Expr]) -
                             "allow_unknown_functions": True})
     # Generated names are valid identifiers already: no dummies needed.
     return sp.lambdify(list(symbols), exprs if isinstance(expr, list) else exprs[0],
-                       modules=[NUMPY_FUNCTIONS, "numpy"], printer=printer, dummify=False,
-                       **_NO_DOCSTRING)
+                       modules=[NUMPY_FUNCTIONS, numpy_namespace()], printer=printer,
+                       dummify=False, **_NO_DOCSTRING)
+
+
+@functools.cache
+def numpy_namespace() -> dict[str, object]:
+    """NumPy's loaded public names, for generated code: an explicit dict instead of
+    lambdify's "numpy", which runs ``from numpy import *`` and so imports the lazy
+    submodules (testing, f2py, ma, ...: a fifth of a second) that no formula uses."""
+    names = {k: v for k, v in vars(np).items()
+             if not k.startswith("_") and not isinstance(v, types.ModuleType)}
+    return names | {"I": 1j}
 
 
 def _np_heaviside(u, h0=0.0):

@@ -92,6 +92,9 @@ class CheckSpec:
     steps: int = 200
     learning_rate: float = 0.05
     optimizer: str = "sgd"
+    #: the spec gave ``steps``: run exactly that many (else a wide network may run fewer,
+    #: within symderive.numeric.TRAINING_BUDGET)
+    steps_given: bool = False
 
 #: An exact matrix: rows of rationals (a bias is a one-column matrix).
 Matrix = tuple[tuple[Fraction, ...], ...]

@@ -245,4 +245,4 @@ def _check(c: dict[str, Any]) -> CheckSpec:
     if opt not in OPTIMIZERS:
         raise SpecError(f"unknown optimizer {opt!r}; allowed: {', '.join(OPTIMIZERS)}",
                         field="check.optimizer")
-    return CheckSpec(seed, steps, float(lr), opt)
+    return CheckSpec(seed, steps, float(lr), opt, steps_given="steps" in c)
