@@ -144,7 +144,7 @@ def derive(spec: SpecLike, numeric: bool = True,
 
         >>> d = symderive.derive("weight-symmetry")
         >>> [r.verdict for r in d.results]
-        ['broken', 'broken', 'preserved', 'preserved']
+        ['broken', 'broken', 'preserved', 'preserved', 'broken']
         >>> d.to_markdown()[:40]
         '# Do identical incoming weights keep two'
     """

@@ -265,7 +265,8 @@ def test_relu_output_pinned_at_zero_is_frozen():
     assert run.exact_zero
     h = report_dict(d)["hypotheses"][0]
     assert h["output_layer"]["identical_forever_when"].startswith("always")
-    assert "The exchange of the two units is not needed" in render_markdown(d)
+    assert "The exchange of the two units is not needed" in render_markdown(d, detail="full")
+    assert "exchanging them" not in render_markdown(d)          # the brief answer: no swap
     # tanh output pinned at 0 is not frozen (tanh'(0) = 1): the targets separate the units
     spec = _spec((3, 4, 6), "mse", units=(2, 3), tie=(), zero=("incoming", "bias"),
                  output_activation="tanh", samples=2)
@@ -322,7 +323,8 @@ def test_reports_say_why_the_targets_separate_the_units():
     assert h["output_layer"]["same_prediction"] is True
     assert h["output_layer"]["targets_tied_by_data"] is False
     assert h["output_layer"]["identical_forever_when"] == "y_(n,1) = y_(n,2) for every sample n"
-    markdown, latex = render_markdown(d), render_latex(d)
+    markdown, latex = render_markdown(d, detail="full"), render_latex(d)
+    assert "compared with its own target" in render_markdown(d)   # the brief answer too
     for text in (markdown, latex):
         assert "Why the targets separate them" in text
         assert "neither class ever occurs" in text

@@ -145,7 +145,7 @@ def test_installed_readme_command_from_another_folder(installed, tmp_path):
     expected = json.loads(symderive.derive("weight-symmetry").to_json())
     assert [h["verdict"] for h in report["hypotheses"]] == [
         h["verdict"] for h in expected["hypotheses"]]
-    assert len(report["hypotheses"]) == 4
+    assert len(report["hypotheses"]) == len(symderive.load("weight-symmetry").hypotheses)
 
 
 def test_installed_python_api_and_a_latex_activation(installed, tmp_path):

@@ -162,8 +162,10 @@ def test_help_imports_neither_sympy_nor_numpy():
 
 
 def test_a_json_run_does_not_import_numpy_testing_f2py_or_the_facts(tmp_path):
+    # a spec of hypotheses only (the founding spec has a [[fact]] table since claims came)
     code = ("import sys\nfrom symderive.cli import main\n"
-            f"main(['derive', 'weight-symmetry', '--format', 'json', '-o', r'{tmp_path}/w.json'])\n"
+            "main(['derive', 'deep-layer-symmetry', '--format', 'json', '-o', "
+            f"r'{tmp_path}/w.json'])\n"
             "print(sorted(m for m in ('numpy.testing', 'numpy.f2py', 'numpy.ma', "
             "'symderive.facts', 'concurrent.futures', 'latex2sympy2_extended') "
             "if m in sys.modules))")

@@ -394,7 +394,6 @@ def test_reports_show_classes_table_diagram_and_trajectory():
 
 def test_a_wrong_frozen_claim_is_a_contradiction(monkeypatch):
     """The simulation catches a frozen set that is not: exit status 1 material."""
-    import symderive.api as api
     from symderive.engine import frozen as fz
 
     real = fz.frozen_parameters
@@ -404,7 +403,7 @@ def test_a_wrong_frozen_claim_is_a_contradiction(monkeypatch):
         weights = tuple(w if w.size == 0 else np.ones_like(w) for w in f.weights)
         return fz.Frozen(weights, f.biases, f.silent, f.still, f.constant)
 
-    monkeypatch.setattr(api, "frozen_parameters", lying)
+    monkeypatch.setattr(fz, "frozen_parameters", lying)   # api imports it when it runs
     d = derive(parse_spec(spec_text([2, 3, 1], "sigmoid", {"W1": 0})))
     assert not d.agreement and any("frozen" in p for p in d.problems)
 

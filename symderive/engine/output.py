@@ -22,6 +22,8 @@ units stay identical on that data.
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -206,14 +208,14 @@ def settle_output_group(model: OutputModel, group: str, seed: int) -> GroupResul
     spec, hyp = model.network, model.hypothesis
     core = model.error_difference(1)
     if is_identically_zero(core):
-        return GroupResult(group, EQUAL, sp.S.Zero, None, None, LOCAL_OUTPUT)
-    residual, index = display_residual(model, group, core)
+        return GroupResult(group, EQUAL, None, LOCAL_OUTPUT)
+    display = functools.partial(display_residual, model, group, core)   # built when shown
     witness = None if model.tied_targets else find_witness(spec, hyp, group, seed)
     if witness is not None:
-        return GroupResult(group, DIFFERENT, residual, index, witness, "witness")
+        return GroupResult(group, DIFFERENT, witness, "witness", display)
     if not model.tied_targets and _full_is_zero(spec, hyp, group):
-        return GroupResult(group, EQUAL, sp.S.Zero, None, None, "whole loss")
-    return GroupResult(group, UNDECIDED, residual, index, None, "none")
+        return GroupResult(group, EQUAL, None, "whole loss")
+    return GroupResult(group, UNDECIDED, None, "none", display)
 
 
 def settle_output_hypothesis(spec: NetworkSpec, hyp: Hypothesis, seed: int,

@@ -31,6 +31,43 @@ _FUNCTIONS = {act: "σ", dact: "σ'", sigmoid: "σ", outact: "φ", relu: "ReLU",
               softplus: "softplus", LossOf: "L", GradOf: "∇L"}
 
 
+#: LaTeX commands of the report's own formulas and their Unicode (tex_text).
+_TEX = {"sum": "Σ", "in": "∈", "notin": "∉", "partial": "∂", "sigma": "σ", "delta": "δ",
+        "ell": "ℓ", "eta": "η", "theta": "θ", "lambda": "λ", "mu": "μ", "beta": "β",
+        "epsilon": "ε", "varepsilon": "ε", "alpha": "α", "gamma": "γ", "pi": "π",
+        "cdot": "⋅", "times": "×", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "ne": "≠",
+        "neq": "≠", "to": "→", "mapsto": "↦", "infty": "∞", "ldots": "…", "dots": "…",
+        "cdots": "⋯", "quad": " ", "qquad": "  ", "forall": "∀", "exists": "∃",
+        "emptyset": "∅", "cup": "∪", "cap": "∩", "subseteq": "⊆", "approx": "≈",
+        "prime": "′", "hat": "", "mathrm": "", "text": "", "operatorname": "", "left": "",
+        "right": "", "bigl": "", "bigr": "", "Big": "", "big": "", "displaystyle": ""}
+_TEX_COMMAND = re.compile(r"\\([A-Za-z]+)|\\([,;:! ])")
+_FRAC = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
+_SCRIPT = re.compile(r"([_^])\{([^{}]*)\}|([_^])(\S)")
+_SUP_ALL = dict(zip("0123456789()+-=nkmlijuv'", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ⁿᵏᵐˡⁱʲᵘᵛ′"))
+
+
+def tex_text(tex: str) -> str:
+    """A formula written in LaTeX, as Unicode text: commands by their symbols, scripts
+    as Unicode sub- and superscripts where they exist, else ``_x``/``^x``; braces dropped.
+    For the few formulas the report writes as LaTeX source rather than SymPy."""
+    for _ in range(3):
+        tex = _FRAC.sub(r"(\1)/(\2)", tex)
+    text = _TEX_COMMAND.sub(lambda m: _TEX.get(m.group(1), m.group(1)) if m.group(1)
+                            else " ", tex)
+    for _ in range(3):                       # nested scripts: innermost first
+        text = _SCRIPT.sub(_script, text)
+    return text.replace("{", "").replace("}", "")
+
+
+def _script(m: re.Match) -> str:
+    kind, body = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    table = _SUP_ALL if kind == "^" else _SUB
+    if body and all(c in table for c in body):
+        return "".join(table[c] for c in body)
+    return f"{kind}({body})" if len(body) > 1 else f"{kind}{body}"
+
+
 def _sub(text: str) -> str:
     """Subscript characters when Unicode has them all, else ``_text``."""
     if all(c in _SUB for c in text):
@@ -71,6 +108,8 @@ class UnicodePrinter(PrettyPrinter):
         return self._text(self.name(expr.name))
 
     def name(self, name: str) -> str:
+        if "\\" in name or "{" in name:      # a symbol that carries LaTeX (a report's formula)
+            return tex_text(name)
         if name in _GREEK:
             return _GREEK[name]
         m = _MATRIX.match(name)

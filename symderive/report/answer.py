@@ -256,6 +256,11 @@ def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
     r = e.result
     units = _units(r, network)
     assumption = assumption_words(network, r.hypothesis)
+    if r.verdict == PRESERVED and not r.swap_invariant:
+        return inline(f"With {assumption}, {units} never move: every gradient of their "
+                      "parameters is zero at this start and stays zero, so they stay identical "
+                      "at every step of gradient descent (proved for all steps; the exchange "
+                      "of the two units is not needed).")
     if r.verdict == PRESERVED:
         return inline(f"With {assumption}, {units} have every parameter group tied or zeroed, "
                       "so exchanging them leaves the loss unchanged; the gradient then treats "

@@ -43,8 +43,16 @@ def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
         body.append(para(f"{rest} break in the same way, each with its own formula and "
                          "witness in the full report."))
     preserved = [e for g in groups if g[0].verdict == PRESERVED for e in g]
-    if preserved:
-        body += _preserved(preserved)
+    swapped = [e for e in preserved if e.result is None or e.result.swap_invariant]
+    if swapped:
+        body += _preserved(swapped)
+    frozen = [e for e in preserved if e not in swapped]
+    if frozen:
+        body.append(para(Strong(f"{joined(e.label for e in frozen)}: preserved."), " The two "
+                         "units never move: at this start every gradient of their parameters "
+                         "is zero and stays zero (the derivative of the activation vanishes "
+                         "where they sit), so they stay identical at every step without any "
+                         "exchange argument."))
     for k, f in enumerate(getattr(derivation, "facts", ()), start=1):
         body += _fact(k, f)
     line = numeric_line(derivation)

@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import SpecError
 from .claims import CLAIM_KEYS, FACT_CLAIMS, Claim, parse_claim
 from .fields import _groups, _int, _string, _unknown, unit_pair
-from .model import GROUPS, OPTIMIZERS, NetworkSpec
+from .model import GROUPS, OPTIMIZERS, NetworkSpec, claim_keys
 
 _COMMON = {"kind", "name"} | CLAIM_KEYS
 #: kind -> the keys its table may have besides kind and name.
@@ -69,6 +69,10 @@ class FactSpec:
             value = getattr(self, key)
             out[key] = list(value) if isinstance(value, tuple) else value
         return out
+
+    def to_toml(self) -> dict[str, Any]:
+        """The [[fact]] table as written (Spec.to_dict): its keys and its claim's."""
+        return self.to_json() | claim_keys(self.claim)
 
 
 def parse_facts(value: Any, network: NetworkSpec) -> tuple[FactSpec, ...]:

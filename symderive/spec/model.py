@@ -83,6 +83,12 @@ class Hypothesis:
         return {"name": self.name, "layer": self.layer, "units": list(self.units),
                 "tie": list(self.tie), "zero": list(self.zero)}
 
+    def to_toml(self) -> dict[str, Any]:
+        """The [[hypothesis]] table as written (Spec.to_dict): the claim's two keys too."""
+        raw = {"name": self.name, "layer": self.layer, "units": self.units, "tie": self.tie,
+               "zero": self.zero}                 # as built: validation judges them
+        return raw | claim_keys(self.claim)
+
 
 @dataclass(frozen=True)
 class CheckSpec:
@@ -95,6 +101,19 @@ class CheckSpec:
     #: the spec gave ``steps``: run exactly that many (else a wide network may run fewer,
     #: within symderive.numeric.TRAINING_BUDGET)
     steps_given: bool = False
+
+    def to_toml(self) -> dict[str, Any]:
+        """The [check] table as written (Spec.to_dict): ``steps`` only when it was given."""
+        out = {"seed": self.seed, "learning_rate": self.learning_rate,
+               "optimizer": self.optimizer}
+        return out | ({"steps": self.steps} if self.steps_given else {})
+
+
+def claim_keys(claim: Claim | None) -> dict[str, Any]:
+    """``claim`` and ``claimed_by`` as a table writes them (none without a claim)."""
+    if claim is None:
+        return {}
+    return {"claim": claim.verdict} | ({"claimed_by": claim.by} if claim.by else {})
 
 #: An exact matrix: rows of rationals (a bias is a one-column matrix).
 Matrix = tuple[tuple[Fraction, ...], ...]

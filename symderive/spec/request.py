@@ -137,7 +137,7 @@ def _plain(value: Any) -> Any:
     A dataclass becomes the table of its fields; one whose TOML differs from its
     fields (``[init]``, say) defines ``to_toml()`` returning its table."""
     if hasattr(value, "to_toml") and not isinstance(value, type):
-        return value.to_toml()
+        return _lists(value.to_toml())
     if isinstance(value, (Activation, Loss)):
         return value.name if value.latex_source is None else {"latex": value.latex_source}
     if isinstance(value, FactSpec) and value.kind in KINDS:
