@@ -10,6 +10,7 @@ over names taken from the input).
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -216,11 +217,16 @@ def _np_relu(u):
     return np.maximum(u, 0.0)
 
 
+#: math.erf elementwise: NumPy has no erf, and SymPy's printer would otherwise fall
+#: back to math.erf, which takes scalars only (a GELU activation crashed on arrays).
+_np_erf = np.vectorize(math.erf, otypes=[float])
+
+
 #: Hand-written NumPy versions of the functions symderive's expressions may call,
 #: by the name SymPy's code printer gives them.
 NUMPY_FUNCTIONS: dict[str, Callable] = {
     "sigmoid": _np_sigmoid, "softplus": _np_softplus, "relu": _np_relu,
-    "Heaviside": _np_heaviside, "heaviside": _np_heaviside,
+    "Heaviside": _np_heaviside, "heaviside": _np_heaviside, "erf": _np_erf,
 }
 
 
