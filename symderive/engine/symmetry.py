@@ -20,7 +20,7 @@ import sympy as sp
 
 from ..spec import Hypothesis, NetworkSpec
 from . import generic
-from .gradients import direct_gradient
+from .gradients import direct_gradient, whole_loss_affordable
 from .local import LocalModel, concrete, is_identically_zero
 from .network import Network
 from .residual import display_residual
@@ -80,9 +80,9 @@ def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int) -> G
 
 
 def _full_is_zero(spec: NetworkSpec, hyp: Hypothesis, group: str) -> bool:
-    net = Network(spec)
-    if net.parameter_count() * spec.samples > FULL_LIMIT:
+    if not whole_loss_affordable(spec, FULL_LIMIT):
         return False
+    net = Network(spec)
     i, j = hyp.units
     gi, gj = net.group(hyp.layer, i, group), net.group(hyp.layer, j, group)
     tie = tie_substitution(net, hyp)
@@ -132,9 +132,9 @@ def swap_check(spec: NetworkSpec, hyp: Hypothesis) -> tuple[bool, str]:
     network the local form z^{(l+1)} = Σ_u W^{(l+1)}_{mu} σ(z_u) + ... is.
     """
     local = LocalModel(spec, hyp).swap_invariant()
-    net = Network(spec)
-    if net.parameter_count() * spec.samples > FULL_LIMIT:
+    if not local or not whole_loss_affordable(spec, FULL_LIMIT):
         return local, "local"
+    net = Network(spec)
     i, j = hyp.units
     swap: dict[sp.Symbol, sp.Symbol] = {}
     for group in spec.groups():

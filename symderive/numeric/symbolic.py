@@ -33,7 +33,7 @@ import numpy as np
 import sympy as sp
 
 from ..engine import mlp
-from ..engine.gradients import direct_gradient
+from ..engine.gradients import direct_gradient, whole_loss_affordable
 from ..engine.local import LocalModel, act, concrete
 from ..engine.network import Network, activation_value, delta, preactivation, weight
 from ..spec import Hypothesis, NetworkSpec
@@ -159,9 +159,8 @@ def _local_expressions(model: LocalModel, which: int) -> list[sp.Expr]:
 
 def evaluator(spec: NetworkSpec, hyp: Hypothesis) -> WholeLoss | Local:
     """The whole-loss evaluator for networks of at most :data:`WHOLE_LOSS_LIMIT`
-    parameter-samples, else the local one."""
-    sizes = spec.layers
-    count = sum(sizes[l] * (sizes[l - 1] + spec.bias) for l in range(1, len(sizes)))
-    if count * spec.samples <= WHOLE_LOSS_LIMIT:
+    parameter-samples with simple activations
+    (:func:`~symderive.engine.gradients.whole_loss_affordable`), else the local one."""
+    if whole_loss_affordable(spec, WHOLE_LOSS_LIMIT):
         return WholeLoss(spec, hyp)
     return Local(spec, hyp)
