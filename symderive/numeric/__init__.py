@@ -22,7 +22,7 @@ from typing import Any, Iterator, Sequence
 
 from ..engine.symmetry import PRESERVED, HypothesisResult
 from ..spec import Spec
-from .agreement import gradient_problems, notes, training_problems
+from .agreement import gradient_problems, notes, training_problems, witness_start
 from .gradcheck import GradientCheck, gradient_check
 from .training import Training, simulate
 
@@ -63,14 +63,16 @@ def cross_check(spec: Spec, result: HypothesisResult, index: int) -> NumericResu
     """Gradient check and training simulation of hypothesis number ``index`` (0-based)."""
     hyp = result.hypothesis
     check = gradient_check(spec.network, hyp, (spec.check.seed, index, GRADIENT_CHECK))
+    search = result.verdict != PRESERVED
     run = simulate(spec.network, hyp, spec.check, (spec.check.seed, index, TRAINING),
-                   search=result.verdict != PRESERVED)
+                   search=search, fallback=witness_start(spec.network, result) if search else None)
     smooth = spec.network.activation.smooth and spec.network.output_activation.smooth
-    problems = gradient_problems(result, check, smooth) + training_problems(result, run)
+    problems = (gradient_problems(result, check, smooth)
+                + training_problems(spec.network, result, run))
     network = spec.network.to_json()
     functions = tuple((k, network[k]) for k in ("activation", "output_activation", "loss"))
-    return NumericResult(check, run, tuple(problems), tuple(notes(result, check, run, smooth)),
-                         functions)
+    return NumericResult(check, run, tuple(problems),
+                         tuple(notes(spec.network, result, check, run, smooth)), functions)
 
 
 def cross_check_all(spec: Spec,
