@@ -37,7 +37,7 @@ def gradient_problems(result: HypothesisResult, check: GradientCheck,
     pre-activation on a kink at every point), so the check could not run;
     :func:`notes` says so.  ``smooth`` only words that note."""
     out = []
-    if check.points == POINTS and not check.passed:
+    if check.points == POINTS and check.components > 0 and not check.passed:
         out.append(f"gradient check failed: symbolic ({check.method}) and finite-difference "
                    f"gradients differ by up to {check.max_abs_error:.3g} (worst at "
                    f"{check.worst}), beyond |a - n| <= {ATOL:g} + {RTOL:g}·|n|")
@@ -136,6 +136,11 @@ def notes(spec: NetworkSpec, result: HypothesisResult, check: GradientCheck, run
                "activation at every point, where the loss is not differentiable"
                if not smooth else "the loss or its gradient was not finite elsewhere")
         out.append(f"{_incomplete(check)}; {why}: inconclusive, not a contradiction")
+    if check.imprecise:
+        out.append(f"{check.imprecise} of {check.imprecise + check.components} comparisons "
+                   "were left out: there the finite differences at steps 1e-6, 1e-4 and 1e-3 "
+                   "disagreed with one another (rounding noise of a saturated loss), so they "
+                   "measure no derivative")
     if check.skipped_at_kink:
         i, j = result.hypothesis.units
         out.append(f"{check.skipped_at_kink} incoming parameters of units {i} and {j} sit on "
