@@ -15,6 +15,7 @@ The verdict ``preserved`` further needs the swap symmetry of the loss.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -64,6 +65,8 @@ def _local_difference(model: LocalModel, group: str, n=1) -> sp.Expr:
 
 def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int) -> GroupResult:
     """Decide one group's status (see the module docstring for the order)."""
+    if constant_loss(spec):
+        return GroupResult(group, EQUAL, sp.S.Zero, None, None, CONSTANT_LOSS)
     model = LocalModel(spec, hyp)
     core = _local_difference(model, group)
     if is_identically_zero(core):
@@ -77,6 +80,25 @@ def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int) -> G
     if _full_is_zero(spec, hyp, group):
         return GroupResult(group, EQUAL, sp.S.Zero, None, None, "whole loss")
     return GroupResult(group, UNDECIDED, residual, index, None, "none")
+
+
+#: The method of a group proved equal because the loss does not depend on the outputs.
+CONSTANT_LOSS = "constant loss"
+
+
+@lru_cache(maxsize=32)
+def constant_loss(spec: NetworkSpec) -> bool:
+    """Is the per-sample loss constant as a function of the output pre-activations?
+
+    Then every gradient is identically 0 (softmax_ce with one output unit: the
+    softmax of a single logit is 1 and −y ln 1 = 0), whatever the network's size,
+    which the whole-loss comparison would only reach on small networks."""
+    width = spec.layers[-1]
+    holders = [sp.Dummy(f"zL{m}", real=True) for m in range(width)]
+    targets = [sp.Dummy(f"y{m}", real=True) for m in range(width)]
+    f = spec.output_activation
+    ell = spec.loss.per_sample([f(h) for h in holders], targets)
+    return all(is_identically_zero(sp.diff(ell, h)) for h in holders)
 
 
 def _full_is_zero(spec: NetworkSpec, hyp: Hypothesis, group: str) -> bool:
