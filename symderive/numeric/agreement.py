@@ -147,9 +147,10 @@ def notes(spec: NetworkSpec, result: HypothesisResult, check: GradientCheck, run
                    "the kink z = 0 that the hypothesis forces; the loss is not differentiable "
                    "in them there, so they were not compared")
     if run.start == "witness":
-        out.append("no random start had the two units' gradients differ (inactive units, "
-                   "say), so the run starts from the witness's parameters and data")
-    if run.learning_rate != run.requested_learning_rate:
+        out.append("no random start had the two units' gradients differ measurably (inactive "
+                   "units, or a loss that is not finite there), so the run starts from the "
+                   "witness's parameters and data")
+    if run.learning_rate != run.requested_learning_rate and run.diverged_at_step is None:
         out.append(f"learning rate {run.requested_learning_rate:g} made the loss blow up; "
                    f"the run shown uses {run.learning_rate:g}, halved until it did not")
     why = inconclusive(spec, result, run)
