@@ -96,7 +96,7 @@ def _check_bce_output(spec: NetworkSpec) -> None:
         return
     if out.latex_source is None and out.name in _UNBOUNDED_OUTPUTS:
         why = f'is "{out.name}"'
-    elif out.latex_source is not None and (where := outside_unit_interval_at(out.expr)):
+    elif out.latex_source is not None and (where := outside_unit_interval_at(out.np_f)):
         why = f"takes values outside (0, 1): {where}"
     else:
         return
