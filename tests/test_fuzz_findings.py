@@ -250,7 +250,7 @@ def test_smooth_tied_proof_keeps_the_chain_rule_and_says_exactly(cli, tmp_path):
     text = spec_text([2, 3, 1], "tanh", tie=("incoming", "bias", "outgoing"))
     status, md, err = derive_json(cli, tmp_path, text, fmt="markdown")
     assert status == 0, err
-    assert "Differentiating this identity" in md and "Hypothesis H1 says exactly" in md
+    assert "Differentiating this identity" in md and "Hypothesis H1 says exactly that" in md
 
 
 def test_generic_broken_theorem_states_its_condition(cli, tmp_path):

@@ -104,7 +104,7 @@ def _preserved_proof(model: LocalModel, k: int, result: HypothesisResult) -> Pro
 def _says(result: HypothesisResult) -> str:
     """A hypothesis that only ties says exactly that P fixes θ₀; one that zeroes groups
     says more (both zero, not merely equal), so it only implies it."""
-    return "implies" if result.hypothesis.zero else "says exactly"
+    return "implies" if result.hypothesis.zero else "says exactly that"
 
 
 def _equivariance(model: LocalModel) -> Paragraph:
