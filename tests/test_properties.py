@@ -277,7 +277,7 @@ LATEX_PROFILE = settings(PROFILE, max_examples=min(PROFILE.max_examples, 12))
 def latex_specs(draw) -> tuple[str, str]:
     """(TOML, activation): a small valid spec whose hidden activation is drawn from the
     LaTeX activations of the fuzz campaign (erf, cases, |z|, max, shifted and leaky
-    ReLU, ELU, softsign, z^2, sin)."""
+    ReLU, ELU, softsign, z^2, sin), with ordinary and degenerate [check] values."""
     activation = draw(st.sampled_from(sorted(ref.LATEX_ACTIVATIONS)))
     hidden = draw(st.lists(st.integers(2, 3), min_size=1, max_size=2))
     layers = (draw(st.integers(1, 3)), *hidden, draw(st.integers(1, 2)))
@@ -288,9 +288,11 @@ def latex_specs(draw) -> tuple[str, str]:
              f'output_activation = "{out_act}"', f"bias = {str(bias).lower()}",
              f'loss = "{loss}"', f"samples = {draw(st.integers(1, 2))}", "", "[[hypothesis]]"]
     lines += [f"{k} = {json.dumps(v)}" for k, v in hyp.items()]
-    lines += ["", "[check]", f"seed = {draw(st.integers(0, 2**16))}",
-              f"steps = {draw(st.integers(10, 30))}",
-              f"learning_rate = {draw(st.sampled_from([0.01, 0.05, 0.1]))}",
+    # degenerate but valid checks too: no steps, tiny and subnormal learning rates
+    steps = draw(st.sampled_from([0, 1, 10, 20, 30]))
+    rate = draw(st.sampled_from([0.01, 0.05, 0.1, 0.1, 5e-8, 1e-310]))
+    lines += ["", "[check]", f"seed = {draw(st.integers(0, 2**16))}", f"steps = {steps}",
+              f"learning_rate = {rate}",
               f'optimizer = "{draw(st.sampled_from(["sgd", "momentum", "adam"]))}"']
     return "\n".join(lines) + "\n", activation
 
