@@ -33,15 +33,16 @@ SIMPLE_ACTIVATION_OPS = 12
 def whole_loss_affordable(spec: NetworkSpec, limit: int) -> bool:
     """Is building (and differentiating) the whole loss cheap?  Its cost is the size of
     the nested expression: it grows with the parameters times samples (at most
-    ``limit``) and, per layer, with the activations' own size; Piecewise, Max and Min
-    branches multiply at every layer."""
+    ``limit``) and, on networks with more than one hidden layer, multiplies with the
+    activations' own size at every layer (Piecewise, Max and Min branches most)."""
     sizes = spec.layers
     count = sum(sizes[l] * (sizes[l - 1] + spec.bias) for l in range(1, len(sizes)))
     if count * spec.samples > limit:
         return False
-    deep = len(sizes) > 3
+    if len(sizes) <= 3:     # one hidden layer: the activations are not nested in each other
+        return True
     for f in (spec.activation, spec.output_activation):
-        if deep and f.expr.has(sp.Piecewise, sp.Max, sp.Min):
+        if f.expr.has(sp.Piecewise, sp.Max, sp.Min):
             return False
         if sp.count_ops(f.expr) + sp.count_ops(f.derivative_expr) > SIMPLE_ACTIVATION_OPS:
             return False
