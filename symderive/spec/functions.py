@@ -284,7 +284,8 @@ def _differentiable_at(expr: sp.Expr, p: float) -> bool:
         jumps = [(left - right).xreplace({Z: at}),
                  (sp.diff(left, Z) - sp.diff(right, Z)).xreplace({Z: at})]
         return all(sp.simplify(j) == 0 for j in jumps)
-    except (TypeError, ValueError, NotImplementedError, AttributeError, RecursionError):
+    except (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError,
+            RecursionError):
         return False
 
 
@@ -297,7 +298,7 @@ def _branch(expr: sp.Expr, at: float) -> sp.Expr | None:
     if args is not None and any(a is None for a in args):
         return None
     point = sp.Float(at)
-    value = (lambda u: complex(sp.sympify(u).xreplace({Z: point}).evalf()).real)
+    value = (lambda u: complex(u.xreplace({Z: point}).evalf()).real)
     if isinstance(expr, sp.Piecewise):
         for e, cond in expr.args:
             if cond == sp.true or bool(cond.xreplace({Z: point})):
