@@ -138,7 +138,7 @@ def notes(spec: NetworkSpec, result: HypothesisResult, check: GradientCheck, run
         out.append(f"{_incomplete(check)}; {why}: inconclusive, not a contradiction")
     if check.imprecise:
         out.append(f"{check.imprecise} of {check.imprecise + check.components} comparisons "
-                   "were left out: there the finite differences at steps 1e-6, 1e-4 and 1e-3 "
+                   "were left out: there the finite differences at steps 1e-6, 1e-4, 1e-3 and 1e-2 "
                    "disagreed with one another (rounding noise of a saturated loss), so they "
                    "measure no derivative")
     if check.skipped_at_kink:
