@@ -296,3 +296,16 @@ def test_no_library_warning_reaches_stderr(tmp_path):
     r = run_subprocess("derive", str(spec), "--format", "json")
     assert r.returncode == 0, r.stderr
     assert b"Warning" not in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_saturated_bce_found_by_the_property_test(cli, tmp_path):
+    """Found by the LaTeX property test: 1 + z² into a sigmoid and bce on [3, 3, 2, 1]
+    saturates (z ≈ 25) so that 1 − σ(z) rounds to a few quanta; the finite differences
+    are taken from the logits, and the check passes with no comparison left out."""
+    text = spec_text([3, 3, 2, 1], ONE_PLUS_SQUARE, output="sigmoid", loss="bce",
+                     tie=("incoming", "bias", "outgoing"),
+                     check="[check]\nseed = 61671\nsteps = 0\nlearning_rate = 0.01")
+    status, report, err = derive_json(cli, tmp_path, text)
+    assert status == 0, err
+    check = report["hypotheses"][0]["numeric"]["gradient_check"]
+    assert check["passed"] and check["imprecise"] == 0 and check["max_abs_error"] < 1e-6
