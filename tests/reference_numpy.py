@@ -45,6 +45,30 @@ ACTIVATIONS: dict[str, tuple[Fn, Fn]] = {
 }
 
 
+SQRT2PI = math.sqrt(2 * math.pi)
+
+#: LaTeX activations (spec text) -> (f, f', kinks): scalar functions written by hand,
+#: independent of SymPy, for re-evaluating witnesses of LaTeX-activation specs.
+LATEX_ACTIVATIONS = {
+    r"\frac{z}{2}\left(1+\operatorname{erf}\left(\frac{z}{\sqrt{2}}\right)\right)": (
+        lambda u: u / 2 * (1 + math.erf(u / math.sqrt(2))),
+        lambda u: (1 + math.erf(u / math.sqrt(2))) / 2 + u * math.exp(-u * u / 2) / SQRT2PI,
+        ()),
+    r"\begin{cases} z & z > 0 \\ e^{z}-1 & \text{otherwise} \end{cases}": (
+        lambda u: u if u > 0 else math.expm1(u), lambda u: 1.0 if u > 0 else math.exp(u), ()),
+    r"\begin{cases} z & z > 0 \\ 0.01 z & \text{otherwise} \end{cases}": (
+        lambda u: u if u > 0 else 0.01 * u, lambda u: 1.0 if u > 0 else 0.01, (0.0,)),
+    r"|z|": (abs, lambda u: 1.0 if u > 0 else -1.0, (0.0,)),
+    r"\max(0, z)": (lambda u: max(0.0, u), lambda u: 1.0 if u > 0 else 0.0, (0.0,)),
+    r"\max(0, z-1)": (lambda u: max(0.0, u - 1), lambda u: 1.0 if u > 1 else 0.0, (1.0,)),
+    r"\max(z, 0.1 z)": (lambda u: max(u, 0.1 * u), lambda u: 1.0 if u > 0 else 0.1, (0.0,)),
+    r"\frac{z}{1+|z|}": (lambda u: u / (1 + abs(u)), lambda u: 1 / (1 + abs(u)) ** 2, ()),
+    r"z^2": (lambda u: u * u, lambda u: 2 * u, ()),
+    r"1+z^2": (lambda u: 1 + u * u, lambda u: 2 * u, ()),
+    r"\sin(z)": (math.sin, math.cos, ()),
+}
+
+
 def _mse(yhat: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     return 0.5 * sum((p - t) ** 2 for p, t in zip(yhat, y)), yhat - y
 

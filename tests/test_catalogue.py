@@ -290,7 +290,8 @@ def test_softmax_cross_entropy_gradient_is_prediction_minus_target():
 def test_sigmoid_bce_gradient_is_sigma_minus_target():
     fact = report("sigmoid-bce-gradient")["facts"][0]
     assert fact["verdict"] == "proved"
-    assert fact["statements"][0]["rhs_latex"] == r"\sigma(z^{(2)}_{1}) - y_{1}"
+    # the logistic function is written sigmoid: σ is reserved for the hidden activation
+    assert fact["statements"][0]["rhs_latex"] == r"\operatorname{sigmoid}(z^{(2)}_{1}) - y_{1}"
     s = lambda u: 1 / (1 + math.exp(-u))
     bce = lambda u, t: -(t * math.log(s(u)) + (1 - t) * math.log(1 - s(u)))
     for u, t in [(0.3, 1.0), (-1.2, 0.25), (2.0, 0.0)]:

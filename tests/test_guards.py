@@ -53,8 +53,9 @@ def test_exponents_up_to_the_limit_pass_and_beyond_are_refused():
 
 
 def test_a_rational_exponent_counts_its_numerator():
-    """(1 + z)^{301/3} expands like (1 + z)^{100}; a root such as ^{1/1000} does not expand."""
-    assert guards.refusals(spec_of(activation=latex(r"(1 + z)^{\frac{1}{1000}}"))) == []
+    """(1 + z)^{301/3} expands like (1 + z)^{100}; a root such as ^{1/1000} does not expand
+    (of 1 + z², which is positive: (1 + z)^{1/1000} is not real for z < −1 and is refused)."""
+    assert guards.refusals(spec_of(activation=latex(r"(1 + z^2)^{\frac{1}{1000}}"))) == []
     [refusal] = guards.refusals(spec_of(activation=latex(r"(1 + z)^{\frac{301}{3}}")))
     assert "exponent of 301" in refusal.message
 

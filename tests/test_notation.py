@@ -24,7 +24,7 @@ RESIDUAL = (activation_value(0, 1, "k") * (W111 - W112) * (output_value(1, 1) - 
     (dact(preactivation(1, 1, 1)), r"\sigma'(z^{(1)}_{1})"),
     (act(Z), r"\sigma(z)"),
     (outact(Z), r"\varphi(z)"),
-    (sigmoid(Z), r"\sigma(z)"),
+    (sigmoid(Z), r"\operatorname{sigmoid}(z)"),   # σ is the hidden activation
     (relu(Z), r"\operatorname{ReLU}(z)"),
     (sp.Heaviside(Z, 0), r"H(z)"),
     (output_value(1, 1), r"\hat{y}_{1}"),

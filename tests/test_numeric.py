@@ -367,13 +367,14 @@ def test_gap_behaviour(gaps, behaviour):
 def test_rounding_noise_that_grows_is_said_plainly_but_is_no_contradiction():
     from symderive.numeric.agreement import notes, training_problems
 
+    net = parse_spec(SPEC).network
     preserved = derive(parse_spec(SPEC), numeric=False).results[1]
     noisy = forged_run(0.0, 0.0, 2e-16, 1e-13, 1e-10, 1e-7)
-    assert training_problems(preserved, noisy) == []
+    assert training_problems(net, preserved, noisy) == []
     check = cross_check(parse_spec(SPEC), preserved, 1).gradient_check
-    assert "unstable" in notes(preserved, check, noisy)[-1]
+    assert "unstable" in notes(net, preserved, check, noisy)[-1]
     real_break = forged_run(0.0, 1e-10, 1e-9, 1e-7)
-    assert "verdict preserved" in training_problems(preserved, real_break)[0]
+    assert "verdict preserved" in training_problems(net, preserved, real_break)[0]
 
 
 FORCED_KINK = """

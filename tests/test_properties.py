@@ -267,3 +267,65 @@ def test_a_mutated_spec_exits_0_1_or_2_and_never_raises(mutant, data):
 
 def test_the_ci_profile_runs_at_least_1000_examples():
     assert settings.get_profile("ci").max_examples >= 1000
+
+
+# ------------------------------------------------------------------ LaTeX activations
+
+#: Fewer examples than the other properties: each one parses LaTeX and trains.
+LATEX_PROFILE = settings(PROFILE, max_examples=min(PROFILE.max_examples, 12))
+
+
+@st.composite
+def latex_specs(draw) -> tuple[str, str]:
+    """(TOML, activation): a small valid spec whose hidden activation is drawn from the
+    LaTeX activations of the fuzz campaign (erf, cases, |z|, max, shifted and leaky
+    ReLU, ELU, softsign, z^2, sin), with ordinary and degenerate [check] values."""
+    activation = draw(st.sampled_from(sorted(ref.LATEX_ACTIVATIONS)))
+    hidden = draw(st.lists(st.integers(2, 3), min_size=1, max_size=2))
+    layers = (draw(st.integers(1, 3)), *hidden, draw(st.integers(1, 2)))
+    out_act, loss = draw(st.sampled_from(HEADS))
+    bias = draw(st.booleans())
+    hyp = draw(hypotheses(layers, bias))
+    lines = ["[network]", f"layers = {list(layers)}", f"activation = {{ latex = '{activation}' }}",
+             f'output_activation = "{out_act}"', f"bias = {str(bias).lower()}",
+             f'loss = "{loss}"', f"samples = {draw(st.integers(1, 2))}", "", "[[hypothesis]]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in hyp.items()]
+    # degenerate but valid checks too: no steps, tiny and subnormal learning rates
+    steps = draw(st.sampled_from([0, 1, 10, 20, 30]))
+    rate = draw(st.sampled_from([0.01, 0.05, 0.1, 0.1, 5e-8, 1e-310]))
+    lines += ["", "[check]", f"seed = {draw(st.integers(0, 2**16))}", f"steps = {steps}",
+              f"learning_rate = {rate}",
+              f'optimizer = "{draw(st.sampled_from(["sgd", "momentum", "adam"]))}"']
+    return "\n".join(lines) + "\n", activation
+
+
+@LATEX_PROFILE
+@given(case=latex_specs())
+def test_latex_activations_never_crash_or_falsely_contradict(case, tmp_path_factory):
+    """No traceback; exit 0 (these specs are valid and the proofs right, so exit 1 would
+    be a false contradiction); every `different` witness reproduces in the independent
+    reference network with hand-written activations."""
+    text, activation = case
+    note(text)
+    path = tmp_path_factory.mktemp("latex") / "spec.toml"
+    path.write_text(text)
+    status, out, err = run_cli(path)
+    assert status == 0, err
+    assert "Traceback" not in err and "Warning" not in err
+    report = json.loads(out)
+    f, df, _ = ref.LATEX_ACTIVATIONS[activation]
+    network = report["network"]
+    net = ref.RefNet(tuple(network["layers"]), (f, df),
+                     ref.ACTIVATIONS[network["output_activation"]], ref.LOSSES[network["loss"]],
+                     bool(network["bias"]))
+    for hyp in report["hypotheses"]:
+        event(f"verdict {hyp['verdict']}")
+        assert hyp["numeric"]["problems"] == []
+        for group, claim in hyp["groups"].items():
+            if claim["status"] != DIFFERENT:
+                continue
+            w = claim["witness"]
+            mine = ref.group_difference(net, ref.as_arrays(w["parameters"]), w["inputs"],
+                                        w["targets"], hyp["layer"], hyp["units"], group)
+            np.testing.assert_allclose(mine, w["difference"], rtol=1e-6, atol=1e-9)
+            assert np.max(np.abs(mine)) > 1e-9, "the witness's difference is zero"

@@ -6,10 +6,13 @@ Exit status: 0 success; 1 the numeric cross-check contradicts a proof;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import sys
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 from .. import __version__
 from ..errors import SpecError, SymderiveError, one_line
@@ -205,12 +208,11 @@ def _derive_many(args: argparse.Namespace, fmt: str, options: dict) -> int:
 def _batch_worker(spec_name: str, output: str, fmt: str, options: dict,
                   force: bool = False, time_limit: float | None = None) -> tuple[int, str]:
     """One spec of a batch, in a worker process: (status, message)."""
-    import contextlib
     import io
 
     err = io.StringIO()
     try:
-        with contextlib.redirect_stderr(err):
+        with contextlib.redirect_stderr(err), no_library_warnings():
             status = derive_one(spec_name, fmt, output, force=force, quiet=True,
                                 options=options, time_limit=time_limit)
         return status, one_line(err.getvalue().strip().removeprefix("symderive: "))
@@ -289,6 +291,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+@contextlib.contextmanager
+def no_library_warnings() -> Iterator[None]:
+    """No NumPy or SymPy warning reaches stderr: numbers that overflow or go complex are
+    handled (or refused) by symderive and reported in its own words, and a stray
+    ``RuntimeWarning`` line would only alarm a reader of a correct report."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symderive",
@@ -345,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:                     # a real command-line run, not a call from Python
         limits.limit_memory()
     try:
-        status = args.func(args)
+        with no_library_warnings():
+            status = args.func(args)
         _flush_stdout()
         return status
     except SymderiveError as exc:

@@ -39,6 +39,15 @@ class Params:
                 out[f"b{l}"] = v.tolist()
         return out
 
+    @classmethod
+    def from_json(cls, spec: NetworkSpec, values: dict[str, list]) -> "Params":
+        """The inverse of :meth:`to_json` (zero biases when the network has none)."""
+        depth = len(spec.layers) - 1
+        W = [np.asarray(values[f"W{l}"], dtype=float) for l in range(1, depth + 1)]
+        b = [np.asarray(values[f"b{l}"], dtype=float) if spec.bias
+             else np.zeros(spec.layers[l]) for l in range(1, depth + 1)]
+        return cls(W, b)
+
 
 def forward(spec: NetworkSpec, p: Params, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Pre-activations zs[l] and activations acts[l] (acts[0] = X; zs[0] unused)."""

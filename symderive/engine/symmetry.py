@@ -21,14 +21,14 @@ swap symmetry of the loss.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 from typing import Callable
 
 import sympy as sp
 
 from ..spec import Hypothesis, NetworkSpec
 from . import generic
-from .gradients import direct_gradient
+from .gradients import direct_gradient, whole_loss_affordable
 from .local import LocalModel, concrete, is_identically_zero
 from .network import Network
 from .residual import display_residual
@@ -91,6 +91,8 @@ def _local_difference(model: LocalModel, group: str, n=1) -> sp.Expr:
 
 def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int) -> GroupResult:
     """Decide one group's status (see the module docstring for the order)."""
+    if constant_loss(spec):
+        return GroupResult(group, EQUAL, sp.S.Zero, None, None, CONSTANT_LOSS)
     model = LocalModel(spec, hyp)
     display = partial(display_residual, model, group)
     search = witness_search(spec, hyp, group, seed)
@@ -110,10 +112,29 @@ def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int) -> G
     return GroupResult(group, UNDECIDED, None, "none", display)
 
 
+#: The method of a group proved equal because the loss does not depend on the outputs.
+CONSTANT_LOSS = "constant loss"
+
+
+@lru_cache(maxsize=32)
+def constant_loss(spec: NetworkSpec) -> bool:
+    """Is the per-sample loss constant as a function of the output pre-activations?
+
+    Then every gradient is identically 0 (softmax_ce with one output unit: the
+    softmax of a single logit is 1 and −y ln 1 = 0), whatever the network's size,
+    which the whole-loss comparison would only reach on small networks."""
+    width = spec.layers[-1]
+    holders = [sp.Dummy(f"zL{m}", real=True) for m in range(width)]
+    targets = [sp.Dummy(f"y{m}", real=True) for m in range(width)]
+    f = spec.output_activation
+    ell = spec.loss.per_sample([f(h) for h in holders], targets)
+    return all(is_identically_zero(sp.diff(ell, h)) for h in holders)
+
+
 def _full_is_zero(spec: NetworkSpec, hyp: Hypothesis, group: str) -> bool:
-    net = Network(spec)
-    if net.parameter_count() * spec.samples > FULL_LIMIT:
+    if not whole_loss_affordable(spec, FULL_LIMIT):
         return False
+    net = Network(spec)
     i, j = hyp.units
     gi, gj = net.group(hyp.layer, i, group), net.group(hyp.layer, j, group)
     tie = tie_substitution(net, hyp)
@@ -163,9 +184,9 @@ def swap_check(spec: NetworkSpec, hyp: Hypothesis) -> tuple[bool, str]:
     network the local form z^{(l+1)} = Σ_u W^{(l+1)}_{mu} σ(z_u) + ... is.
     """
     local = LocalModel(spec, hyp).swap_invariant()
-    net = Network(spec)
-    if net.parameter_count() * spec.samples > FULL_LIMIT:
+    if not local or not whole_loss_affordable(spec, FULL_LIMIT):
         return local, "local"
+    net = Network(spec)
     i, j = hyp.units
     swap: dict[sp.Symbol, sp.Symbol] = {}
     for group in spec.groups():

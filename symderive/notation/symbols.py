@@ -131,7 +131,7 @@ def _leading(term: sp.Basic) -> int:
 
 
 #: Functions of one argument, printed name(argument) with plain parentheses.
-_FUNCTIONS = {act: r"\sigma", dact: r"\sigma'", sigmoid: r"\sigma", outact: r"\varphi",
+_FUNCTIONS = {act: r"\sigma", dact: r"\sigma'", sigmoid: r"\operatorname{sigmoid}", outact: r"\varphi",
               relu: r"\operatorname{ReLU}", softplus: r"\operatorname{softplus}"}
 
 

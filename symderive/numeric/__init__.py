@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from ..engine.mlp import pass_work, single_threaded_blas
 from ..engine.symmetry import PRESERVED, HypothesisResult
 from ..spec import Spec
-from .agreement import gradient_problems, notes, training_problems
+from .agreement import gradient_problems, notes, training_problems, witness_start
 from .gradcheck import GradientCheck, gradient_check
 from .training import Training, simulate
 
@@ -85,11 +85,14 @@ def cross_check(spec: Spec, result: HypothesisResult, index: int) -> NumericResu
     hyp = result.hypothesis
     check = gradient_check(spec.network, hyp, (spec.check.seed, index, GRADIENT_CHECK))
     steps = training_steps(spec)
+    search = result.verdict != PRESERVED
     run = simulate(spec.network, hyp, replace(spec.check, steps=steps),
-                   (spec.check.seed, index, TRAINING), search=result.verdict != PRESERVED)
+                   (spec.check.seed, index, TRAINING), search=search,
+                   fallback=witness_start(spec.network, result) if search else None)
     smooth = spec.network.activation.smooth and spec.network.output_activation.smooth
-    problems = gradient_problems(result, check, smooth) + training_problems(result, run)
-    said = notes(result, check, run, smooth)
+    problems = (gradient_problems(result, check, smooth)
+                + training_problems(spec.network, result, run))
+    said = list(notes(spec.network, result, check, run, smooth))
     capped = steps < spec.check.steps
     if capped:
         said.append(f"the training ran {steps} of the {spec.check.steps} default steps: "

@@ -72,9 +72,10 @@ def training_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator)
 
 
 def forced_kink(spec: NetworkSpec, hyp: Hypothesis) -> bool:
-    """Does the hypothesis pin units i, j of a non-smooth layer at a kink, z = 0?"""
+    """Does the hypothesis pin units i, j at a kink of their activation, z = 0 (where
+    the derivative really jumps: not for softsign, an ELU or max(0, z − 1))?"""
     f = spec.output_activation if hyp.layer == spec.depth else spec.activation
-    return pinned_at_zero(spec, hyp) and not f.smooth
+    return pinned_at_zero(spec, hyp) and 0.0 in f.kinks
 
 
 def near_kink_rows(spec: NetworkSpec, hyp: Hypothesis | None, params: mlp.Params,

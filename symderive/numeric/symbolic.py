@@ -33,7 +33,7 @@ import numpy as np
 import sympy as sp
 
 from ..engine import mlp
-from ..engine.gradients import direct_gradient
+from ..engine.gradients import direct_gradient, whole_loss_affordable
 from ..engine.local import LocalModel, act, concrete
 from ..engine.output import OutputModel
 from ..engine.network import (Network, activation_value, delta, output_value, preactivation,
@@ -211,9 +211,8 @@ def _output_functions(spec: NetworkSpec, units: tuple[int, int]) -> tuple[Callab
 
 def evaluator(spec: NetworkSpec, hyp: Hypothesis) -> WholeLoss | Local | OutputLocal:
     """The whole-loss evaluator for networks of at most :data:`WHOLE_LOSS_LIMIT`
-    parameter-samples, else the local one (of the hypothesis's layer)."""
-    sizes = spec.layers
-    count = sum(sizes[l] * (sizes[l - 1] + spec.bias) for l in range(1, len(sizes)))
-    if count * spec.samples <= WHOLE_LOSS_LIMIT:
+    parameter-samples with simple activations
+    (:func:`~symderive.engine.gradients.whole_loss_affordable`), else the local one."""
+    if whole_loss_affordable(spec, WHOLE_LOSS_LIMIT):
         return WholeLoss(spec, hyp)
     return OutputLocal(spec, hyp) if hyp.layer == spec.depth else Local(spec, hyp)

@@ -47,6 +47,20 @@ class Training:
     final_loss: float | None
     diverged_at_step: int | None       # None: the run reached ``steps``
     dead_at_start: bool = False        # both units have σ'(z) = 0 on every sample at step 0
+    #: the largest |dL/dθ_i − dL/dθ_j| over ``groups`` at the start: 0 means the run
+    #: cannot separate the units (dead units, say), whatever the verdict
+    initial_gradient_gap: float = 0.0
+    #: the largest |θ| at the start, for telling a visible update from a lost one
+    parameter_scale: float = 1.0
+    #: "random" (seeded initialisation and data) or "witness" (a witness's point)
+    start: str = "random"
+
+    @property
+    def update_visible(self) -> bool:
+        """Would one step's difference between the units survive rounding?  Not with a
+        tiny (or subnormal) learning rate: θ + lr·g then rounds back to θ."""
+        return (self.learning_rate * self.initial_gradient_gap
+                > 1e-12 * (1.0 + self.parameter_scale))
 
     @property
     def max_gap(self) -> float:
@@ -96,6 +110,7 @@ class Training:
             "diverged_at_step": self.diverged_at_step,
             "dead_at_start": self.dead_at_start,
             "initial_loss": self.initial_loss, "final_loss": self.final_loss,
+            "initial_gradient_gap": self.initial_gradient_gap, "start": self.start,
             "gaps": list(self.gaps),
         }
 
@@ -151,35 +166,52 @@ def run(spec: NetworkSpec, hyp: Hypothesis, start: Start, optimizer: str, lr: fl
 STARTS = 16
 
 
+def gradient_gap(spec: NetworkSpec, hyp: Hypothesis, start: Start,
+                 groups: tuple[str, ...]) -> float:
+    """max |dL/dθ_i − dL/dθ_j| over ``groups`` at ``start`` (0.0 if not finite)."""
+    with np.errstate(all="ignore"):
+        _, grad, _ = mlp.loss_and_gradient(spec, start.params, start.X, start.Y)
+    g = gap(grad, hyp, groups)
+    return g if np.isfinite(g) else 0.0
+
+
 def informative_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator,
-                      groups: tuple[str, ...]) -> Start:
+                      groups: tuple[str, ...], fallback: Start | None = None) -> Start:
     """The first initialisation where the gradients of ``groups`` differ between the units.
 
     A start can be uninformative by chance: two tied ReLU units that are dead on
     every sample get zero gradients, so they cannot separate however broken
-    the symmetry is in general.  If no such start turns up (as for a preserved
-    hypothesis, whose differences are identically 0), the first one is used.
+    the symmetry is in general.  If no such start turns up, ``fallback`` (a
+    witness's point, where they differ) is used when given, else the first
+    start, and :func:`~symderive.numeric.agreement.training_problems` calls
+    the run inconclusive rather than a contradiction.
     """
     first = None
     for _ in range(STARTS):
         start = training_start(spec, hyp, rng)
         first = first or start
-        with np.errstate(all="ignore"):
-            _, grad, _ = mlp.loss_and_gradient(spec, start.params, start.X, start.Y)
-        if gap(grad, hyp, groups) > SEPARATED:
+        if gradient_gap(spec, hyp, start, groups) > SEPARATED:
             return start
+    if fallback is not None and gradient_gap(spec, hyp, fallback, groups) > SEPARATED:
+        return fallback
     return first
 
 
+def _scale(p: mlp.Params) -> float:
+    return max(float(np.max(np.abs(a), initial=0.0)) for a in p.W + p.b)
+
+
 def simulate(spec: NetworkSpec, hyp: Hypothesis, check: CheckSpec,
-             seed: tuple[int, ...], search: bool = True) -> Training:
+             seed: tuple[int, ...], search: bool = True,
+             fallback: Start | None = None) -> Training:
     """Run the simulation, halving the learning rate while the loss blows up.
 
-    ``search``: start where the units' gradients differ (:func:`informative_start`)."""
+    ``search``: start where the units' gradients differ (:func:`informative_start`,
+    which falls back on ``fallback``)."""
     groups = gap_groups(spec, hyp)
     rng = np.random.default_rng(seed)
     # A proved-preserved hypothesis has no start where the units differ: don't look.
-    start = (informative_start(spec, hyp, rng, groups) if search
+    start = (informative_start(spec, hyp, rng, groups, fallback) if search
              else training_start(spec, hyp, rng))
     lr = check.learning_rate
     result = run(spec, hyp, start, check.optimizer, lr, check.steps, groups)
@@ -191,4 +223,5 @@ def simulate(spec: NetworkSpec, hyp: Hypothesis, check: CheckSpec,
     dead = mlp.dead_units(spec, start.params, start.X, hyp.layer, hyp.units)
     return Training(check.optimizer, check.steps, lr, check.learning_rate, groups,
                     result.gaps, result.initial_loss, result.final_loss, result.diverged_at,
-                    dead)
+                    dead, gradient_gap(spec, hyp, start, groups), _scale(start.params),
+                    "witness" if start is fallback else "random")

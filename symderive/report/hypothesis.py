@@ -21,6 +21,9 @@ _EQUAL_WHY = {
                              "of the other symbols.",
     "local, this activation": " for this network's activation function.",
     "whole loss": ": differentiating the whole loss and simplifying gives 0.",
+    "constant loss": ": the loss of a sample does not depend on the output layer's values "
+                     "(as for softmax cross-entropy with one output unit: the softmax of a "
+                     "single value is 1, and -y ln 1 = 0), so every gradient of the loss is identically 0.",
 }
 
 

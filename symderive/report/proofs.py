@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..engine.generic import instantiation
 from ..engine.local import LocalModel, act
 from ..engine.network import bias, preactivation, weight
 from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, UNDECIDED, HypothesisResult
@@ -83,11 +84,9 @@ def _preserved_proof(model: LocalModel, k: int, result: HypothesisResult) -> Pro
              "moves together with its outgoing weights). So every later quantity, and the "
              f"loss, is unchanged (verified symbolically {checked}):"),
         Equation((sp.Eq(LossOf(Swap(THETA)), LossOf(THETA), evaluate=False),)),
-        para(Strong("The gradient is swap-equivariant."), " Differentiating this identity by "
-             "the chain rule, and using that ", Math(P), " is its own inverse and transpose, "
-             "gives"),
+        _equivariance(model),
         Equation((sp.Eq(GradOf(Swap(THETA)), Swap(GradOf(THETA)), evaluate=False),)),
-        para(Strong("Induction over the steps."), f" Hypothesis H{k} says exactly that ",
+        para(Strong("Induction over the steps."), f" Hypothesis H{k} {_says(result)} ",
              Math(sp.Eq(Swap(Step(0)), Step(0), evaluate=False)), " for ", Math(sp.Eq(T, 0)),
              ": tied groups are equal and zeroed groups are both zero. If it holds for ",
              Math(T), ", then ",
@@ -100,6 +99,33 @@ def _preserved_proof(model: LocalModel, k: int, result: HypothesisResult) -> Pro
              "(their state starts at zero, which ", Math(P), " fixes)."),
     ]
     return Proof(tuple(body))
+
+
+def _says(result: HypothesisResult) -> str:
+    """A hypothesis that only ties says exactly that P fixes θ₀; one that zeroes groups
+    says more (both zero, not merely equal), so it only implies it."""
+    return "implies" if result.hypothesis.zero else "says exactly that"
+
+
+def _equivariance(model: LocalModel) -> Paragraph:
+    """Why ∇L(Pθ) = P∇L(θ).  With a smooth activation, by the chain rule on the
+    invariance.  With kinks the loss need not be differentiable (units pinned at a
+    ReLU's z = 0), so the argument rests on what training computes: the
+    backpropagation rule with H(0) = 0, which is itself swap-symmetric."""
+    if not model.network.activation.kinks:
+        return para(Strong("The gradient is swap-equivariant."), " Differentiating this "
+                    "identity by the chain rule, and using that ", Math(P), " is its own "
+                    "inverse and transpose, gives")
+    return para(Strong("The gradient is swap-equivariant."), " The activation has kinks, "
+                "where the loss need not be differentiable, so take the gradient to be what "
+                "training computes: the backpropagation rule, with the derivative of the "
+                "activation at a kink set to a fixed value (H(0) = 0 for the ReLU). That "
+                "rule applies the same operations to every unit of a layer, and the value "
+                "at a kink is the same for both units, so exchanging units "
+                f"{model.hypothesis.units[0]} and {model.hypothesis.units[1]} before "
+                "backpropagating exchanges "
+                "their rows and columns of the result; where the loss is differentiable "
+                "this is its gradient. Hence")
 
 
 def _biases(model: LocalModel) -> list:
@@ -134,12 +160,24 @@ def _broken_theorem(model: LocalModel, k: int, result: HypothesisResult) -> Theo
     body: list[Block] = [
         para(f"Under hypothesis H{k}, {_units(model)} separate after one step of gradient "
              "descent with learning rate ", Math(sp.StrictGreaterThan(ETA, 0, evaluate=False)),
-             f": their {names} no longer agree. "
-             "Indeed"),
+             f"{_for_some(model)}: their {names} no longer agree. Indeed"),
         Aligned((Row(difference(model, first.group), settled(first)),)),
         para(*_unless(settled(first))),
     ]
     return Theorem(tuple(body), name=_name(result), label=f"thm:h{k}")
+
+
+def _for_some(model: LocalModel) -> str:
+    """The condition of a broken theorem in generic mode: an undefined σ or ℓ makes the
+    difference non-zero for *some* choice (the witnesses' instantiation), not for every
+    one (with σ affine, σ' is constant and differences of σ' vanish)."""
+    used = instantiation(model.network)
+    if not used:
+        return ""
+    chosen = joined(f"{'σ' if k == 'activation' else 'ℓ'} = {v}" for k, v in used.items())
+    return (f", for some choices of the undefined functions (for instance {chosen}, as at "
+            "the witness), though not necessarily for every one (an affine σ has a "
+            "constant σ')")
 
 
 def _unless(residual: sp.Expr) -> list:

@@ -28,7 +28,7 @@ from .model import Aligned, Block, Math, Row, para
 GROUP_NAMES = {"incoming": "incoming weights", "bias": "bias", "outgoing": "outgoing weights"}
 _EQUAL_NOTES = {"local, any activation": "any activation",
                 "local, this activation": "this activation",
-                "whole loss": "whole loss"}
+                "whole loss": "whole loss", "constant loss": "constant loss"}
 
 
 def component(model: LocalModel, group: str):

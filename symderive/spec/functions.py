@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import types
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -228,11 +229,16 @@ def _np_relu(u):
     return np.maximum(u, 0.0)
 
 
+#: math.erf elementwise: NumPy has no erf, and SymPy's printer would otherwise fall
+#: back to math.erf, which takes scalars only (a GELU activation crashed on arrays).
+_np_erf = np.vectorize(math.erf, otypes=[float])
+
+
 #: Hand-written NumPy versions of the functions symderive's expressions may call,
 #: by the name SymPy's code printer gives them.
 NUMPY_FUNCTIONS: dict[str, Callable] = {
     "sigmoid": _np_sigmoid, "softplus": _np_softplus, "relu": _np_relu,
-    "Heaviside": _np_heaviside, "heaviside": _np_heaviside,
+    "Heaviside": _np_heaviside, "heaviside": _np_heaviside, "erf": _np_erf,
 }
 
 
@@ -268,7 +274,59 @@ def kink_points(expr: sp.Expr) -> tuple[float, ...]:
     points: set[float] = set()
     for u in candidates:
         points |= _real_zeros(u)
-    return tuple(sorted(points))
+    return tuple(sorted(p for p in points if not _differentiable_at(expr, p)))
+
+
+#: How far beside a candidate kink a branch is chosen (the branches are then exact).
+_SIDE = 1e-9
+
+
+def _differentiable_at(expr: sp.Expr, p: float) -> bool:
+    """Is ``expr`` differentiable at z = p?  A candidate kink (a zero of a Max, |u| or
+    case condition) is a kink only if the derivative really jumps there: softsign,
+    an ELU or max(0, z − 1) at 0 are differentiable.  On each side the non-smooth
+    nodes are replaced by the branch they take just beside p, leaving two smooth
+    expressions whose values and derivatives at p are compared symbolically.
+    Anything that cannot be decided counts as a kink (the cautious answer)."""
+    try:
+        left, right = _branch(expr, p - _SIDE), _branch(expr, p + _SIDE)
+        if left is None or right is None:
+            return False
+        at = sp.nsimplify(p)
+        jumps = [(left - right).xreplace({Z: at}),
+                 (sp.diff(left, Z) - sp.diff(right, Z)).xreplace({Z: at})]
+        return all(sp.simplify(j) == 0 for j in jumps)
+    except (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError,
+            RecursionError):
+        return False
+
+
+def _branch(expr: sp.Expr, at: float) -> sp.Expr | None:
+    """``expr`` with every non-smooth node replaced by the smooth branch it takes at z = ``at``
+    (innermost first), or None where a branch cannot be chosen."""
+    if not expr.args:
+        return expr
+    args = [_branch(a, at) for a in expr.args] if not isinstance(expr, sp.Piecewise) else None
+    if args is not None and any(a is None for a in args):
+        return None
+    point = sp.Float(at)
+    value = (lambda u: complex(u.xreplace({Z: point}).evalf()).real)
+    if isinstance(expr, sp.Piecewise):
+        for e, cond in expr.args:
+            if cond == sp.true or bool(cond.xreplace({Z: point})):
+                return _branch(e, at)
+        return None
+    if isinstance(expr, (sp.Abs, relu)):
+        u = args[0]
+        return (u if value(u) >= 0 else -u) if isinstance(expr, sp.Abs) else \
+            (u if value(u) > 0 else sp.S.Zero)
+    if isinstance(expr, (sp.sign, sp.Heaviside)):
+        return sp.S.One if value(args[0]) > 0 else (-sp.S.One if isinstance(expr, sp.sign)
+                                                    else sp.S.Zero)
+    if isinstance(expr, (sp.Max, sp.Min)):
+        pick = max if isinstance(expr, sp.Max) else min
+        return pick(args, key=value)
+    return expr.func(*args)
 
 
 def _real_zeros(u: sp.Expr) -> set[float]:
@@ -287,10 +345,9 @@ def _real_zeros(u: sp.Expr) -> set[float]:
 def activation_from_expr(expr: sp.Expr, latex_source: str) -> Activation:
     """An :class:`Activation` for an expression in :data:`Z` read from LaTeX."""
     d = heaviside_at_zero(sp.diff(expr, Z))
-    smooth = _is_smooth(expr)
+    kinks = () if _is_smooth(expr) else kink_points(expr)
     return Activation("latex", expr, _lambdify_generated(expr, Z), _lambdify_generated(d, Z),
-                      smooth=smooth, latex_source=latex_source,
-                      kinks=() if smooth else kink_points(expr))
+                      smooth=not kinks, latex_source=latex_source, kinks=kinks)
 
 
 @dataclass(frozen=True)

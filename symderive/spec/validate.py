@@ -20,6 +20,7 @@ from .fields import (_groups, _int, _string, _table, _type_name, _unknown, unit_
 from .init import parse_data, parse_init
 from .model import (MAX_HYPOTHESES, MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec,
                     DataSpec, Hypothesis, NetworkSpec)
+from .ranges import not_real_at, outside_unit_interval_at
 
 _TOP_KEYS = {"title", "question", "description", "network", "hypothesis", "fact", "check",
              "init", "data"}
@@ -123,10 +124,17 @@ _UNBOUNDED_OUTPUTS = ("identity", "tanh", "relu", "softplus")
 def _check_bce_output(spec: NetworkSpec) -> None:
     """Binary cross-entropy takes ln ŷ and ln(1 − ŷ): the outputs must lie in (0, 1)."""
     out = spec.output_activation
-    if spec.loss.name == "bce" and out.latex_source is None and out.name in _UNBOUNDED_OUTPUTS:
-        raise SpecError(f'loss "bce" needs outputs in (0, 1), but output_activation is '
-                        f'"{out.name}"; use output_activation = "sigmoid" (or loss = '
-                        '"softmax_ce" for logits)', field="network.output_activation")
+    if spec.loss.name != "bce":
+        return
+    if out.latex_source is None and out.name in _UNBOUNDED_OUTPUTS:
+        why = f'is "{out.name}"'
+    elif out.latex_source is not None and (where := outside_unit_interval_at(out.np_f)):
+        why = f"takes values outside (0, 1): {where}"
+    else:
+        return
+    raise SpecError(f'loss "bce" needs outputs in (0, 1), but output_activation {why}; use '
+                    'output_activation = "sigmoid" (or loss = "softmax_ce" for logits)',
+                    field="network.output_activation")
 
 
 _BACKSLASH_HINT = ("; write LaTeX in single quotes, latex = '\\frac{z}{2}', where a "
@@ -174,6 +182,10 @@ def _activation(value: Any, where: str) -> Activation:
             expr = parse_activation(source)
         except (LatexInputError, ResourceLimitError) as exc:
             raise SpecError(str(exc), field=f"{where}.latex") from None
+        why = not_real_at(expr)
+        if why:
+            raise SpecError(f"an activation must be a real function of real z, but {why}",
+                            field=f"{where}.latex")
         return activation_from_expr(expr, source)
     raise SpecError(f"must be an activation name or {{ latex = '...' }}, not {_type_name(value)}",
                     field=where)
