@@ -149,6 +149,23 @@ def generated_parameters(spec: NetworkSpec, seed: int) -> mlp.Params:
     return mlp.Params(W, b)
 
 
+def witness_params(spec: NetworkSpec, w: Witness) -> mlp.Params:
+    """Every parameter of a witness: as listed, or (compact) regenerated from its
+    generator with the two units' groups put back -- the point that was evaluated."""
+    if not w.generator:
+        return mlp.Params.from_json(spec, w.parameters)
+    p = generated_parameters(spec, int(w.generator["seed"]))
+    for name, table in w.parameters.items():
+        at = int(name[1:]) - 1
+        for unit, row in table.get("rows", {}).items():
+            p.W[at][int(unit) - 1] = row
+        for unit, value in table.get("entries", {}).items():
+            p.b[at][int(unit) - 1] = value
+        for unit, column in table.get("columns", {}).items():
+            p.W[at][:, int(unit) - 1] = column
+    return p
+
+
 def unit_groups(spec: NetworkSpec, hyp: Hypothesis, params: mlp.Params) -> dict[str, Any]:
     """The two units' groups, 1-based: {"W2": {"rows": {"1": [...], "2": [...]}},
     "b2": {"entries": {"1": v, "2": v}}, "W3": {"columns": {...}}}."""

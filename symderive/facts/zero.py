@@ -38,7 +38,7 @@ from .checks import GAP_TOL
 from .checks import NONZERO as NONZERO_TOL
 from .checks import (POINTS, ZERO_TOL, FactNumeric, _point, _problem, _size, _slots, below,
                      central_difference, loss)
-from .result import UNDECIDED, FactResult, Statement
+from .result import FactResult, Statement
 
 LOSS = sp.Symbol("L")
 ZERO, NONZERO, IFF = "zero", "nonzero", "zero iff sigma(0) = 0"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import mlp
+from ..engine.witness import witness_params
 from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, HypothesisResult
 from ..spec import Hypothesis, NetworkSpec
 from .gradcheck import ATOL, POINTS, RTOL, GradientCheck
@@ -87,8 +87,8 @@ def inconclusive(spec: NetworkSpec, result: HypothesisResult, run: Training) -> 
     if run.initial_gradient_gap <= SEPARATED:
         if not witness_reproduces(spec, result):
             return None
-        return (f"at every start tried the two units' gradients agreed (for instance, units "
-                f"that are inactive on every sample), so training cannot separate them")
+        return ("at every start tried the two units' gradients agreed (for instance, units "
+                "that are inactive on every sample), so training cannot separate them")
     if not run.update_visible:
         return (f"with learning rate {run.learning_rate:.3g} the difference of the two "
                 "units' updates is lost to floating-point rounding")
@@ -105,7 +105,7 @@ def witness_start(spec: NetworkSpec, result: HypothesisResult) -> Start | None:
     for g in result.groups:
         if g.group in assumed and g.status == DIFFERENT and g.witness is not None:
             w = g.witness
-            return Start(mlp.Params.from_json(spec, w.parameters),
+            return Start(witness_params(spec, w),
                          np.asarray(w.inputs, dtype=float), np.asarray(w.targets, dtype=float))
     return None
 

@@ -15,6 +15,7 @@ import sympy as sp
 
 from ..engine import mlp
 from ..engine.local import LocalModel
+from ..engine.witness import witness_params
 from ..engine.symmetry import BROKEN, PRESERVED
 from ..notation import GradOf, LossOf, Step, Swap, number, vector
 from .answer import Entry, assumption_words, difference_words, entries, merged, separating
@@ -92,9 +93,10 @@ def witness_sentence(model: LocalModel, label: str, g) -> tuple:
         return ()
     h, (i, j) = model.hypothesis, model.hypothesis.units
     free = [x for x in model.network.groups() if x not in h.tie and x not in h.zero]
+    params = witness_params(model.network, w)
     parts: list = [f"For instance, at a point satisfying {label}"]
     for n, group in enumerate(free[:2]):
-        a, b = (_values(w.parameters, model.layer, u, group) for u in (i, j))
+        a, b = (_values(params, model.layer, u, group) for u in (i, j))
         verb = "is" if group == "bias" else "are"
         parts += [" where" if n == 0 else " and", f" unit {i}'s {GROUP_NAMES[group]} {verb} ",
                   Math(_shown(a)), f" and unit {j}'s {verb} ", Math(_shown(b))]
@@ -112,20 +114,17 @@ def dead_at_witness(model: LocalModel, w) -> bool:
     from ..engine.generic import instantiated_network
 
     network = instantiated_network(model.network)
-    depth = network.depth
-    p = mlp.Params([np.asarray(w.parameters[f"W{l}"], float) for l in range(1, depth + 1)],
-                   [np.asarray(w.parameters.get(f"b{l}", [0.0] * network.layers[l]), float)
-                    for l in range(1, depth + 1)])
+    p = witness_params(network, w)
     return mlp.dead_units(network, p, np.asarray(w.inputs, float), model.layer,
                           model.hypothesis.units)
 
 
-def _values(parameters: dict, layer: int, unit: int, group: str) -> list[float]:
+def _values(p: mlp.Params, layer: int, unit: int, group: str) -> list[float]:
     if group == "incoming":
-        return list(parameters[f"W{layer}"][unit - 1])
+        return [float(v) for v in p.W[layer - 1][unit - 1]]
     if group == "bias":
-        return [parameters[f"b{layer}"][unit - 1]]
-    return [row[unit - 1] for row in parameters[f"W{layer + 1}"]]
+        return [float(p.b[layer - 1][unit - 1])]
+    return [float(v) for v in p.W[layer][:, unit - 1]]
 
 
 def _shown(values) -> sp.Basic:

@@ -206,7 +206,7 @@ def _preserved_proof(model: OutputModel, k: int) -> Proof:
              "symbolically):"),
         Equation((sp.Eq(LossOf(Swap(THETA)), LossOf(THETA), evaluate=False),)),
         para("so the gradient is swap-equivariant, and by induction over the steps, as for "
-             f"hidden units, a starting point that ", Math(sp.Symbol("P")), f" fixes (H{k}) "
+             "hidden units, a starting point that ", Math(sp.Symbol("P")), f" fixes (H{k}) "
              "stays fixed: the two units' parameters get equal updates at every step."),
     ))
 
