@@ -95,8 +95,10 @@ def test_a_file_size_limit_leaves_the_old_report_untouched(spec, tmp_path, fmt):
     report = tmp_path / ("r.pdf" if fmt == "pdf" else "r.md")
     old = b"the previous report\n" * 1000          # 20 kB, bigger than the limit
     report.write_bytes(old)
+    detail = ("--detail", "full")        # both over the 8 kB limit (a brief answer is not)
     result = subprocess.run([sys.executable, "-m", "symderive", "derive", str(spec), "-o",
-                             str(report), "--format", fmt], capture_output=True, cwd=ROOT,
+                             str(report), "--format", fmt, *detail], capture_output=True,
+                            cwd=ROOT,
                             preexec_fn=_with_file_size_limit(8192), timeout=300)
     assert result.returncode == 2
     line = one_line_error(result)

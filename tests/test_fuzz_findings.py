@@ -42,7 +42,8 @@ def derive_json(cli, tmp_path, text: str, fmt: str = "json"):
     spec = tmp_path / "spec.toml"
     spec.write_text(text)
     out = tmp_path / f"report.{'json' if fmt == 'json' else 'md'}"
-    status, _, err = cli("derive", str(spec), "--format", fmt, "-o", str(out))
+    full = ("--detail", "full") if fmt == "markdown" else ()   # the whole derivation
+    status, _, err = cli("derive", str(spec), "--format", fmt, *full, "-o", str(out))
     assert "Traceback" not in err
     if status == 2:
         return status, None, err

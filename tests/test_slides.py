@@ -102,7 +102,7 @@ def test_every_theorem_and_the_plot_reach_the_slides():
     doc = build_report(d)
     tex = beamer.render(d)
     theorems = [b for b in doc.blocks() if isinstance(b, Theorem)]
-    assert tex.count(r"\begin{theorem}") == len(theorems) == 4
+    assert tex.count(r"\begin{theorem}") == len(theorems) >= 4
     assert tex.count(r"\begin{proof}") >= len([b for b in doc.blocks() if isinstance(b, Proof)])
     assert r"\begin{semilogyaxis}" in tex and "allowframebreaks" not in tex
     for section in (b for b in doc.body if isinstance(b, Section)):
@@ -112,11 +112,12 @@ def test_every_theorem_and_the_plot_reach_the_slides():
 
 
 def test_fragment_is_frames_alone_and_follows_the_host():
-    tex = beamer.render(bundled_derivation(FOUNDING), fragment=True, heading_level="subsection",
-                        theorem_env="satz")
+    d = bundled_derivation(FOUNDING)
+    tex = beamer.render(d, fragment=True, heading_level="subsection", theorem_env="satz")
     assert r"\documentclass" not in tex and r"\begin{document}" not in tex
     assert r"\newtheorem" not in tex and r"\begin{theorem}" not in tex
-    assert tex.count(r"\begin{satz}") == 4
+    assert tex.count(r"\begin{satz}") == sum(isinstance(b, Theorem)
+                                             for b in build_report(d).blocks())
     assert re.search(r"^\\subsection\{Do identical", tex, re.M)
     assert not re.search(r"^\\section\{", tex, re.M)
     outside = re.sub(r"\\begin\{frame\}.*?\\end\{frame\}", "", tex, flags=re.S)

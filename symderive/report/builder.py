@@ -107,10 +107,12 @@ def document_key(spec: Spec) -> str:
     none: standard input, a dict) and a digest of the whole spec.  The same spec gives
     the same key in every run; two different specs, different keys."""
     import hashlib
+    import json
 
     named = not spec.source.startswith("<") and spec.source not in ("-", "")
     base = _name(spec.source) if named else (_slug(spec.title) or "derivation")
-    digest = hashlib.sha256(repr(spec).encode("utf-8")).hexdigest()[:8]
+    content = json.dumps(spec.to_dict(), sort_keys=True, default=str)   # not the short repr
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:8]
     return f"{base}-{digest}"
 
 

@@ -72,14 +72,21 @@ def _intro(model: LocalModel, group: str) -> list:
 
 
 def _verdict(model: LocalModel, result: GroupResult) -> list[Block]:
+    return status_blocks(model.network, result, _EQUAL_WHY)
+
+
+def status_blocks(network: NetworkSpec, result: GroupResult,
+                  reasons: dict[str, str]) -> list[Block]:
+    """A group's status in words, with its witness when different; ``reasons`` says,
+    per proof method, why an equal difference vanishes."""
     if result.status == EQUAL:
-        why = _EQUAL_WHY.get(result.method, ".")
-        return [para(Strong("Equal."), " The difference vanishes identically" + why)]
+        return [para(Strong("Equal."), " The difference vanishes identically"
+                     + reasons.get(result.method, "."))]
     if result.status == DIFFERENT:
         return [para(Strong("Different."), " The difference is not identically zero. A witness: "
                      "at the values below, which satisfy the hypothesis, it is non-zero "
                      "(computed independently, by a NumPy forward and backward pass)."),
-                *witness_blocks(model.network, result.witness)]
+                *witness_blocks(network, result.witness)]
     return [para(Strong("Undecided."), " symderive could neither prove that this difference "
                  "vanishes nor find values where it does not.")]
 

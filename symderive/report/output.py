@@ -17,7 +17,7 @@ from ..engine.network import delta, output_value, preactivation, softmax_value, 
 from ..notation import IndexRange, LossOf, Swap, index_sum, minus
 from ..spec import NetworkSpec
 from .formulas import sample
-from .hypothesis import witness_blocks
+from .hypothesis import status_blocks
 from .model import (Aligned, Block, Equation, Math, Paragraph, Proof, Ref, Row, Section, Strong,
                     Theorem, para)
 from .proofs import THETA, _broken_proof, _unless, joined
@@ -107,16 +107,7 @@ def group_blocks(model: OutputModel, result: GroupResult, label: str) -> list[Bl
 
 
 def _verdict(model: OutputModel, result: GroupResult) -> list[Block]:
-    if result.status == EQUAL:
-        return [para(Strong("Equal."), " The difference vanishes identically"
-                     + _EQUAL_WHY.get(result.method, "."))]
-    if result.status == DIFFERENT:
-        return [para(Strong("Different."), " The difference is not identically zero. A witness: "
-                     "at the values below, which satisfy the hypothesis, it is non-zero "
-                     "(computed independently, by a NumPy forward and backward pass)."),
-                *witness_blocks(model.network, result.witness)]
-    return [para(Strong("Undecided."), " symderive could neither prove that this difference "
-                 "vanishes nor find values where it does not.")]
+    return status_blocks(model.network, result, _EQUAL_WHY)
 
 
 # ------------------------------------------------------------------ conclusion
