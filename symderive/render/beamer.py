@@ -35,7 +35,7 @@ CHARS_PER_LINE = 56
 TABLE_CHARS = 70
 _COLUMN = re.compile(r">\{[^}]*\}X|l")      # the column types LatexRenderer._columns writes
 #: Lines of \small text a frame holds below its title (and subtitle).
-FRAME_LINES = 16.5
+FRAME_LINES = 15.5
 #: Displays wider than the slide, or taller than this much of it, are scaled down.
 _FIT = r"""\makeatletter
 \@ifundefined{symderivebox}{\newsavebox{\symderivebox}}{}
@@ -141,7 +141,9 @@ class BeamerRenderer(LatexRenderer):
 
     def frame(self, frame: Frame) -> str:
         title = latex_escape(frame.title) + (" (cont.)" if frame.continued else "")
-        head = f"\\begin{{frame}}[t]\n\\frametitle{{{title}}}\n"
+        # the report model splits derivations over frames from estimated heights; shrink
+        # is the safety net for an estimate a few points short (it never drops content)
+        head = f"\\begin{{frame}}[t,shrink]\n\\frametitle{{{title}}}\n"
         if frame.subtitle:
             head += f"\\framesubtitle{{{latex_escape(frame.subtitle)}}}\n"
         body = "".join(self.block(b) for b in frame.blocks).rstrip("\n")
@@ -253,7 +255,7 @@ class BeamerRenderer(LatexRenderer):
         heights = [max([1] + [math.ceil(_plain_length(row[c]) / room) for c in wide])
                    for row in (*node.rows, tuple((Text(h),) for h in node.header))]
         caption = math.ceil(_plain_length(node.caption) / TABLE_CHARS) if node.caption else 0
-        return 0.8 * (sum(heights) + caption) + 1.5
+        return 1.0 * (sum(heights) + caption) + 1.5
 
     def _height_Theorem(self, node) -> float:
         return sum(self.height(b) for b in node.body) + 2.0
@@ -263,6 +265,24 @@ class BeamerRenderer(LatexRenderer):
 
     def _height_Plot(self, node) -> float:
         return FRAME_LINES
+
+    _height_Diagram = _height_Plot
+
+    def _block_Diagram(self, node) -> str:
+        """The network's picture, scaled down to the slide's width and to 62% of its height
+        (a wide or deep layer would run off it)."""
+        from .diagram import tikz
+
+        return ("\\begin{center}\n  \\refstepcounter{figure}" + self.label(node.label) + "\n"
+                f"\\sbox{{\\symderivebox}}{{{tikz(node).strip()}}}%\n"
+                "\\ifdim\\wd\\symderivebox>\\linewidth \\sbox{\\symderivebox}{\\resizebox"
+                "{\\linewidth}{!}{\\usebox{\\symderivebox}}}\\fi\n"
+                "\\ifdim\\dimexpr\\ht\\symderivebox+\\dp\\symderivebox\\relax>0.62\\textheight "
+                "\\sbox{\\symderivebox}{\\resizebox*{!}{0.62\\textheight}"
+                "{\\usebox{\\symderivebox}}}\\fi\n"
+                "\\usebox{\\symderivebox}\\par\\smallskip\n"
+                f"  {{\\scriptsize Figure~\\thefigure: {self.inline(node.caption)}}}\n"
+                "\\end{center}\n\n")
 
     def _height_other(self, node) -> float:
         return sum(self.height(b) for b in getattr(node, "body", ())) + 1.5

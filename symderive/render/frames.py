@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Union
 
-from ..report.model import (Aligned, Block, Document, Items, Paragraph, Plot, Proof, Section,
+from ..report.model import (Aligned, Block, Diagram, Document, Items, Paragraph, Plot, Proof,
+                            Section,
                             Table, Text, Theorem)
 
 Measure = Callable[[Block], float]
@@ -116,7 +117,8 @@ def _pieces(blocks: list[Block]) -> Iterator[_Piece]:
     for block in blocks:
         if not isinstance(block, (Theorem, Proof)):
             theorem = None
-            yield _Piece(block, breaks=isinstance(block, Plot), alone=isinstance(block, Plot))
+            picture = isinstance(block, (Plot, Diagram))     # a frame of its own
+            yield _Piece(block, breaks=picture, alone=picture)
             continue
         containers += 1
         theorem = block if isinstance(block, Theorem) else theorem
