@@ -31,7 +31,8 @@ def test_repr_latex_is_the_key_result_as_math():
     latex = d._repr_latex_()
     _math_only(latex)
     rows = latex.count("&=")
-    assert rows == sum(len(r.groups) for r in d.results) >= 12
+    statements = sum(len(f.statements) for f in d.facts)
+    assert rows == sum(len(r.groups) for r in d.results) + statements >= 12
     assert latex.count(r"\text{(H") == len(d.results)
     for k, r in enumerate(d.results, start=1):
         assert f"H{k} {r.verdict}" in latex

@@ -9,6 +9,7 @@ the result drops into any notebook, Markdown cell or LaTeX export.
 from __future__ import annotations
 
 from ..engine.local import LocalModel
+from ..engine.output import OutputModel
 from .model import Aligned, Row
 from .steps import difference, settled
 
@@ -18,7 +19,8 @@ def key_result(derivation) -> Aligned | None:
     rows: list[Row] = []
     network = derivation.spec.network
     for k, r in enumerate(derivation.results, start=1):
-        model = LocalModel(network, r.hypothesis)
+        model = (OutputModel(network, r.hypothesis) if r.hypothesis.layer == network.depth
+                 else LocalModel(network, r.hypothesis))
         for n, g in enumerate(r.groups):
             note = f"H{k} {r.verdict}: {g.status}" if n == 0 else g.status
             rows.append(Row(difference(model, g.group), settled(g), note))
