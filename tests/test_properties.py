@@ -32,6 +32,8 @@ from symderive import guards
 from symderive.api import derive
 from symderive.cli import main
 from symderive.numeric.agreement import BROKEN_LIMIT, PRESERVED_LIMIT
+from symderive.engine.generic import instantiated
+from symderive.numeric.agreement import inconclusive
 from symderive.render.json import report_dict
 from symderive.spec import parse_spec
 from symderive.engine.symmetry import BROKEN, DIFFERENT, PRESERVED
@@ -111,7 +113,11 @@ def test_symbolic_verdicts_agree_with_the_numbers(text):
         event(f"verdict {result.verdict}")
         gaps = numeric.training.gaps
         diverged = numeric.training.diverged_at_step is not None
-        if result.verdict == BROKEN and not diverged:
+        # the run may fail to show a broken verdict for reasons that are no contradiction
+        # (a small gradient difference over few steps, say): the report calls that
+        # inconclusive, and the witness below is what must reproduce
+        unseen = inconclusive(instantiated(spec).network, result, numeric.training)
+        if result.verdict == BROKEN and not diverged and not unseen:
             assert max(gaps) > BROKEN_LIMIT, f"broken, but the gap stayed {max(gaps):.3g}"
         if result.verdict == PRESERVED:
             assert max(gaps) <= PRESERVED_LIMIT, f"preserved, but the gap reached {max(gaps):.3g}"
