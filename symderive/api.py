@@ -197,9 +197,7 @@ def settle_start(spec: Spec, numeric: bool = True,
     from .numeric.startpoint import StartResult, check_start
     from .numeric.trajectory import trajectory
 
-    start = spec_start(spec)
-    if start is None:
-        return None
+    start = spec_start(spec)          # not None: the spec has an [init] table
     say("the starting point: classes of units and frozen parameters")
     frozen = frozen_parameters(start)
     result = StartResult(start, coarsest_partition(start, frozen), frozen)

@@ -324,7 +324,7 @@ class Progress:
     def __init__(self, stream: IO[str] | None = None, *, enabled: bool = True,
                  clock: Callable[[], float] = time.monotonic):
         self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled and _is_terminal(self.stream)
+        self.enabled = enabled and is_terminal(self.stream)
         self.clock = clock
         self.start = clock()
 
@@ -338,10 +338,11 @@ class Progress:
         print(f"symderive: {line} ({elapsed:.1f} s)", file=self.stream, flush=True)
 
 
-def _is_terminal(stream: IO[str]) -> bool:
+def is_terminal(stream: IO[str] | None) -> bool:
+    """Is ``stream`` a terminal (a person is there)?  None, closed or odd streams are not."""
     try:
         return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no isatty, or closed
+    except (AttributeError, ValueError, OSError):  # none, no isatty, or closed
         return False
 
 

@@ -39,7 +39,9 @@ def read_spec(name: str, *, force: bool = True):
     from ..spec import load_spec
 
     if name == STDIN:
-        if _at_terminal(sys.stdin):                   # someone at a keyboard: say so
+        from ..guards import is_terminal
+
+        if is_terminal(sys.stdin):                    # someone at a keyboard: say so
             print("symderive: reading the spec from standard input (end it with Ctrl-D)",
                   file=sys.stderr)
         source, data = STDIN_NAME, read_stdin()
@@ -61,13 +63,6 @@ def _input_files(name: str) -> tuple[Path, ...]:
         return (Path(name),)
     bundled = bundled_specs().get(bundled_key(name))
     return (Path(str(bundled)),) if isinstance(bundled, Path) else ()
-
-
-def _at_terminal(stream) -> bool:
-    try:
-        return stream is not None and stream.isatty()
-    except (ValueError, OSError):                     # closed
-        return False
 
 
 #: Formats that --fragment applies to, and those --paper applies to.
@@ -264,23 +259,6 @@ def _describe(path) -> str:
         if (data.get("description") or data.get("title")) else ""
 
 
-def _flush_stdout() -> None:
-    """Flush what print() buffered (``symderive list``): a full or closed stdout is an
-    error to report here, not a message from Python's shutdown."""
-    from . import output
-
-    if sys.stdout is None:
-        return
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except (OSError, ValueError) as exc:
-        output.silence_stdout()
-        raise SymderiveError(f"cannot write to standard output: "
-                             f"{getattr(exc, 'strerror', None) or exc}") from None
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -359,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with no_library_warnings():
             status = args.func(args)
-        _flush_stdout()
+        if sys.stdout is not None:
+            sys.stdout.flush()       # what print() buffered: a full stdout fails here, below
         return status
     except SymderiveError as exc:
         print(f"symderive: {one_line(str(exc))}", file=sys.stderr)
@@ -390,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         output.silence_stdout()
         return 0
     except OSError as exc:
-        # Standard output full or gone while print() wrote (`symderive list > /dev/full`).
+        # Standard output full or gone while print() wrote or the final flush ran
+        # (`symderive list > /dev/full`).
         output.silence_stdout()
         print(f"symderive: cannot write: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -32,7 +32,6 @@ EXACT_LIMIT = 5000
 EXACT_BITS = 1500
 
 Number = Fraction | float
-Tensors = list[list[list[Number]]]     # W1, b1 (as a column), W2, ... in spec order
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..engine.output import spec_targets, summary
+from ..engine.output import is_output, spec_targets, summary
 from ..engine.symmetry import GroupResult, HypothesisResult
 from ..notation.printing import latex
 
@@ -66,7 +66,7 @@ def _hypothesis(d: Derivation, k: int, r: HypothesisResult) -> dict[str, Any]:
     out = r.hypothesis.to_json()
     out["groups"] = {g.group: _group(g, d.spec.network.samples) for g in r.groups}
     out["verdict"] = r.verdict
-    if r.hypothesis.layer == d.spec.network.depth:   # output units: why their targets matter
+    if is_output(d.spec.network, r.hypothesis):   # output units: why their targets matter
         out["output_layer"] = summary(d.spec.network, r, spec_targets(d.spec))
     if r.hypothesis.claim is not None:
         out["claim"] = r.hypothesis.claim.to_json(r.verdict)

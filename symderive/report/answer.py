@@ -16,6 +16,7 @@ import sympy as sp
 
 from ..engine.generic import instantiation
 from ..engine.local import LocalModel
+from ..engine.output import is_output
 from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
 from ..spec import NetworkSpec
 from .difference import ACTIVATION, SINGLE, SLOPE, SUM, shape
@@ -266,7 +267,7 @@ def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
                       "so exchanging them leaves the loss unchanged; the gradient then treats "
                       "them alike, and they stay identical at every step of gradient descent "
                       "(proved for all steps).")
-    if r.verdict == BROKEN and r.hypothesis.layer == network.depth:
+    if r.verdict == BROKEN and is_output(network, r.hypothesis):
         g = separating(r)
         return inline(f"With {assumption}, the gradients of the {GROUP_NAMES[g.group]} of "
                       f"{units} differ: each output unit is compared with its own target, so "
@@ -291,7 +292,7 @@ def _fact_reason(fact) -> str:
 
 def _units(r: HypothesisResult, network: NetworkSpec | None = None) -> str:
     i, j = r.hypothesis.units
-    if network is not None and r.hypothesis.layer == network.depth:
+    if network is not None and is_output(network, r.hypothesis):
         return f"output units {i} and {j}"
     return f"units {i} and {j} of hidden layer {r.hypothesis.layer}"
 

@@ -15,6 +15,7 @@ import sympy as sp
 
 from ..engine import mlp
 from ..engine.local import LocalModel
+from ..engine.output import is_output
 from ..engine.witness import witness_params
 from ..engine.symmetry import BROKEN, PRESERVED
 from ..notation import GradOf, LossOf, Step, Swap, number, vector
@@ -66,7 +67,7 @@ def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
 def _broken(network, group: list[Entry]) -> list[Block]:
     first = group[0]
     r = first.result
-    if r.hypothesis.layer == network.depth:     # output units: their targets separate them
+    if is_output(network, r.hypothesis):     # output units: their targets separate them
         from .output import output_answer
 
         blocks = output_answer(network, int(first.label[1:]), r)

@@ -14,7 +14,7 @@ import shlex
 import sympy as sp
 
 from ..engine.local import LocalModel
-from ..engine.output import spec_targets
+from ..engine.output import is_output, spec_targets
 from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
 from ..spec import NetworkSpec, Spec
 from .facts import extra_sections
@@ -72,7 +72,7 @@ def build_report(derivation, detail: str = "full", limit: int | None = None) -> 
 
 def _section(spec: Spec, k: int, r: HypothesisResult) -> Section:
     """The section of a hypothesis about hidden units or about output units."""
-    if r.hypothesis.layer == spec.network.depth:
+    if is_output(spec.network, r.hypothesis):
         return output_section(spec.network, k, r, spec_targets(spec))
     return hypothesis_section(spec.network, k, r)
 
@@ -148,7 +148,7 @@ def _answer_for(network: NetworkSpec, k: int, r: HypothesisResult,
     if r.verdict != BROKEN:
         return [para(head, " Neither conclusion could be proved (see ",
                      Ref(f"sec:h{k}", f"Hypothesis H{k}"), ").")]
-    if r.hypothesis.layer == network.depth:
+    if is_output(network, r.hypothesis):
         return output_answer(network, k, r)
     model = LocalModel(network, r.hypothesis)
     assumed = set(r.hypothesis.tie) | set(r.hypothesis.zero)
@@ -163,7 +163,7 @@ def _answer_for(network: NetworkSpec, k: int, r: HypothesisResult,
 
 
 def _summary_table(network: NetworkSpec, results) -> Table:
-    output_only = all(r.hypothesis.layer == network.depth for r in results)
+    output_only = all(is_output(network, r.hypothesis) for r in results)
     groups = network.unit_groups(network.depth) if output_only else network.groups()
     rows = []
     for k, r in enumerate(results, start=1):

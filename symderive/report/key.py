@@ -9,7 +9,7 @@ the result drops into any notebook, Markdown cell or LaTeX export.
 from __future__ import annotations
 
 from ..engine.local import LocalModel
-from ..engine.output import OutputModel
+from ..engine.output import OutputModel, is_output
 from .model import Aligned, Row
 from .steps import difference, settled
 
@@ -19,7 +19,7 @@ def key_result(derivation) -> Aligned | None:
     rows: list[Row] = []
     network = derivation.spec.network
     for k, r in enumerate(derivation.results, start=1):
-        model = (OutputModel(network, r.hypothesis) if r.hypothesis.layer == network.depth
+        model = (OutputModel(network, r.hypothesis) if is_output(network, r.hypothesis)
                  else LocalModel(network, r.hypothesis))
         for n, g in enumerate(r.groups):
             note = f"H{k} {r.verdict}: {g.status}" if n == 0 else g.status

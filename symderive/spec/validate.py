@@ -21,6 +21,7 @@ from .init import parse_data, parse_init
 from .model import (MAX_HYPOTHESES, MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec,
                     DataSpec, Hypothesis, NetworkSpec)
 from .ranges import not_real_at, outside_unit_interval_at
+from .undefined import ANY_ACTIVATION, ANY_LOSS  # generic mode: σ, ℓ(ŷ, y) undefined
 
 _TOP_KEYS = {"title", "question", "description", "network", "hypothesis", "fact", "check",
              "init", "data"}
@@ -166,8 +167,6 @@ def _latex_table(value: dict[str, Any], where: str) -> str:
 def _activation(value: Any, where: str) -> Activation:
     if isinstance(value, str):
         if value == "any" and where == "network.activation":
-            from .undefined import ANY_ACTIVATION  # generic mode: σ undefined
-
             return ANY_ACTIVATION
         if value not in ACTIVATIONS:
             generic = ", any (an undefined σ)" if where == "network.activation" else ""
@@ -195,8 +194,6 @@ def _loss(value: Any) -> Loss:
     where = "network.loss"
     if isinstance(value, str):
         if value == "any":
-            from .undefined import ANY_LOSS  # generic mode: ℓ(ŷ, y) undefined
-
             return ANY_LOSS
         if value not in LOSSES:
             raise SpecError(f"unknown loss {value!r}; known: {', '.join(LOSSES)}, any (an "

@@ -73,7 +73,7 @@ def _parse(kind: str, text: str) -> sympy.Expr:
     if status == "ResourceLimitError":
         raise ResourceLimitError(payload)
     raise RuntimeError(f"internal error in the LaTeX parser process:\n{payload}")
-from .conventions import (MAX_CHARS, MEMORY_LIMIT_BYTES, ML_FUNCTIONS, STARTUP_TIMEOUT_SECONDS,
+from .conventions import (MEMORY_LIMIT_BYTES, ML_FUNCTIONS, STARTUP_TIMEOUT_SECONDS,
                           TIME_LIMIT_SECONDS, activation_variable, loss_variables)
 from .tokens import precheck
 
