@@ -45,8 +45,8 @@ import sympy as sp
 from .engine.network import Network
 from .errors import SpecError, one_line
 from .spec import Spec, locate
+from .spec.latex.complexity import MAX_EXPONENT, problem
 
-MAX_EXPONENT = 100
 MAX_SYMBOLIC_WORK = 500_000
 MAX_NEXT_WIDTH = 2048
 MAX_PARAMETERS = 4_000_000
@@ -220,8 +220,6 @@ def _formulas(spec: Spec) -> list[tuple[str, sp.Expr]]:
 
 def _complexity(spec: Spec) -> list[Refusal]:
     """Formulas nested too deep or of too high a degree (towers, continued fractions)."""
-    from .spec.latex.complexity import problem
-
     return [Refusal(field, f"{why}; use a simpler formula or {GENERIC}, {FORCE}")
             for field, expr in _formulas(spec) if (why := problem(expr))]
 

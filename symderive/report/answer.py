@@ -290,9 +290,9 @@ def _fact_reason(fact) -> str:
     return summary if summary.endswith(".") else summary + "."
 
 
-def _units(r: HypothesisResult, network: NetworkSpec | None = None) -> str:
+def _units(r: HypothesisResult, network: NetworkSpec) -> str:
     i, j = r.hypothesis.units
-    if network is not None and is_output(network, r.hypothesis):
+    if is_output(network, r.hypothesis):
         return f"output units {i} and {j}"
     return f"units {i} and {j} of hidden layer {r.hypothesis.layer}"
 

@@ -25,17 +25,13 @@ import numpy as np
 import sympy as sp
 
 from .functions import Z, lambdify_safe
+from .latex.complexity import MAX_EXPONENT  # bigger powers: the guards' refusal says more
 
 #: Generic points (no integers, no 0) where an activation must be real and finite.
 GENERIC_POINTS = (-2.7, -1.3, -0.6, 0.35, 0.8, 1.9, 3.1)
 #: Points where a bce output activation must lie strictly inside (0, 1); within ±5, where
 #: float64 still tells σ(z) from 1.
 RANGE_POINTS = (-5.0, -2.0, -1.0, -0.6, 0.0, 0.35, 1.0, 2.0, 5.0)
-
-
-#: Powers whose exponent's numerator exceeds this are left to the resource guards (symderive.guards), whose
-#: message says what to do about them.
-MAX_EXPONENT = 100
 
 
 def _value(f: Callable, x: np.number) -> complex | None:

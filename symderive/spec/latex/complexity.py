@@ -21,6 +21,9 @@ import sympy
 
 #: Functions and powers nested inside one another, at most.
 MAX_NESTING = 5
+#: An exponent's numerator, at most (the resource guards' limit: exact arithmetic with
+#: z^{999999} or its expansion never finishes; the range checks leave such powers to them).
+MAX_EXPONENT = 100
 #: Polynomial degree (functions of u counted as u), at most: overall, and where a kink is.
 MAX_DEGREE = 100
 MAX_KINK_DEGREE = 12
