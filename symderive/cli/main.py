@@ -134,10 +134,11 @@ def _check_host(options: dict, fmt: str, fragment_output: str | None) -> None:
 
 
 
-def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = False, *,
-               force: bool = False, quiet: bool = False, options: dict | None = None,
-               follow_symlinks: bool = False, time_limit: float | None = None) -> int:
-    """Derive one spec and write its report; the exit status (0 or 1).
+def derive_one(spec_name: str, fmt: str, output: str | None, *, force: bool = False,
+               quiet: bool = False, options: dict | None = None, follow_symlinks: bool = False,
+               time_limit: float | None = None) -> int:
+    """Derive one spec and write its report; the exit status (0 or 1).  ``options`` are
+    the renderer's keyword arguments (:func:`render_options`).
 
     The output is checked before any work (never the spec itself, no symlink unless
     ``follow_symlinks``, a writable folder) and replaced only by a complete report.
@@ -147,7 +148,7 @@ def derive_one(spec_name: str, fmt: str, output: str | None, fragment: bool = Fa
     from . import output as out
     from .limits import time_budget
 
-    options = dict(options or {}) | ({"fragment": True} if fragment else {})
+    options = options or {}
     target = out.check_target(output, _input_files(spec_name), follow_symlinks=follow_symlinks)
     spec = read_spec(spec_name, force=force)
     progress = Progress(enabled=not quiet)
