@@ -107,9 +107,10 @@ def _kill(pool) -> None:
 
 def _remove_partial(outputs: list[str]) -> None:
     """Temporary files of reports that a killed worker was writing (see cli.output)."""
+    from .output import partials
+
     for out in outputs:
-        path = Path(out)
-        for partial in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        for partial in partials(Path(out)):
             try:
                 partial.unlink()
             except OSError:

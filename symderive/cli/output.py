@@ -19,6 +19,8 @@ from pathlib import Path
 from ..errors import SpecError
 
 STDOUT = "-"
+#: A report being written is ``.NAME.<random>.partial`` beside its target (see :func:`partials`).
+PARTIAL = ".partial"
 
 
 def check_target(output: str | None, inputs: tuple[Path, ...] = (), *,
@@ -65,7 +67,7 @@ def write(data: str | bytes, target: Path | None, shown: str) -> None:
         write_stdout(payload)
         return
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                suffix=".partial")
+                                suffix=PARTIAL)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
@@ -79,6 +81,13 @@ def write(data: str | bytes, target: Path | None, shown: str) -> None:
             raise SpecError(f"cannot write output: {_reason(exc)}; the previous file, if "
                             "any, is unchanged", source=shown) from None
         raise
+
+
+def partials(target: Path) -> list[Path]:
+    """The temporary files of reports being written to ``target`` (a killed writer's)."""
+    import glob
+
+    return sorted(target.parent.glob(f".{glob.escape(target.name)}.*{PARTIAL}"))
 
 
 def _keep_mode(target: Path, temp: str) -> None:
@@ -116,8 +125,10 @@ def write_stdout(payload: bytes) -> None:
         raise SpecError("standard output is closed: give -o FILE", source="<stdout>")
     try:
         stream.flush()
-        stream.buffer.write(payload) if hasattr(stream, "buffer") else stream.write(
-            payload.decode("utf-8"))
+        if hasattr(stream, "buffer"):
+            stream.buffer.write(payload)
+        else:                                    # a text stream without bytes underneath
+            stream.write(payload.decode("utf-8"))
         stream.flush()
     except BrokenPipeError:
         raise
