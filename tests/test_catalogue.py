@@ -273,6 +273,19 @@ def test_s8_backprop_is_exact_term_by_term():
     assert all(s["status"] == "proved" for s in fact["statements"])
 
 
+def test_term_by_term_compares_expanded_terms_as_a_multiset():
+    import sympy as sp
+
+    from symderive.facts.backprop import term_by_term
+
+    x, y = sp.symbols("x y")
+    assert term_by_term(x * (x + y), x**2 + x * y)
+    assert not term_by_term(x * (x + y), x**2 + 2 * x * y)      # a coefficient differs
+    assert not term_by_term(sp.tanh(x) ** 2, 1 - 1 / sp.cosh(x) ** 2 + sp.tanh(x) ** 2 - 1)
+    # equal as functions (sech² = 1 − tanh²) but not term by term after expansion
+    assert not term_by_term(1 - sp.tanh(x) ** 2, 1 / sp.cosh(x) ** 2)
+
+
 def _softmax_ce(z, y):
     return -float(np.sum(y * (z - np.log(np.sum(np.exp(z))))))
 

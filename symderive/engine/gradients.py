@@ -8,20 +8,31 @@ computation cause the symmetry?": no, it computes the same exact derivative.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from functools import lru_cache
 
 import sympy as sp
 
+from ..spec import NetworkSpec
 from .network import Network
-
-if TYPE_CHECKING:
-    from ..spec import NetworkSpec
 
 
 def direct_gradient(net: Network, params: list[sp.Symbol]) -> list[sp.Expr]:
-    """∂L/∂θ for each θ in ``params``, differentiating the whole loss."""
-    loss = net.loss
-    return [sp.diff(loss, p) for p in params]
+    """∂L/∂θ for each θ in ``params``, differentiating the whole loss.
+
+    Each derivative is computed once per network and parameter: the proof of a
+    zero difference, the whole-loss gradient check and the backprop-exact fact
+    ask for the same derivatives of small networks."""
+    return [_derivative(net.spec, p) for p in params]
+
+
+@lru_cache(maxsize=1024)
+def _derivative(spec: NetworkSpec, p: sp.Symbol) -> sp.Expr:
+    return sp.diff(_whole_loss(spec), p)
+
+
+@lru_cache(maxsize=16)
+def _whole_loss(spec: NetworkSpec) -> sp.Expr:
+    return Network(spec).loss
 
 
 #: Operations in an activation and its derivative beyond which the whole loss is not

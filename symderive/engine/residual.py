@@ -101,8 +101,15 @@ def tidy(expr: sp.Expr) -> sp.Expr:
         return e
     keys = sorted({s for s in e.free_symbols if s.name.startswith(("d", "haty", "p_"))},
                   key=lambda s: s.name)
-    collected = sp.collect(e, keys, func=sp.factor) if keys else sp.factor(e)
+    collected = sp.collect(e, keys, func=factor) if keys else factor(e)
     return sp.factor_terms(collected)
+
+
+@lru_cache(maxsize=1024)
+def factor(expr: sp.Expr) -> sp.Expr:
+    """``sympy.factor``, once per expression: the displays of a spec's groups and
+    hypotheses factor the same coefficients again and again."""
+    return sp.factor(expr)
 
 
 _OUTPUT = re.compile(r"^haty_(\w+)_(\w+)$")
@@ -124,7 +131,7 @@ def readable(expr: sp.Expr) -> sp.Expr:
     coefficients = sp.collect(e, list(errors.values()), evaluate=False)
     if set(coefficients) - set(errors.values()) or e.free_symbols & set(pairs.values()):
         return expr            # not a function of the errors alone
-    grouped = sp.factor_terms(sp.Add(*[sp.factor(coefficients[d]) * (yhat - pairs[yhat])
+    grouped = sp.factor_terms(sp.Add(*[factor(coefficients[d]) * (yhat - pairs[yhat])
                                        for yhat, d in errors.items() if d in coefficients]))
     return grouped if len(latex(grouped)) < len(latex(expr)) else expr
 

@@ -10,6 +10,8 @@ computation cannot cause a symmetry: it is a property of the loss.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import sympy as sp
 
@@ -31,9 +33,10 @@ LOSS = sp.Symbol("L")
 
 
 def term_by_term(a: sp.Expr, b: sp.Expr) -> bool:
-    """Do ``a`` and ``b`` expand to the same sum of terms?"""
-    ea, eb = sp.expand(a), sp.expand(b)
-    return sorted(map(sp.srepr, sp.Add.make_args(ea))) == sorted(map(sp.srepr, sp.Add.make_args(eb)))
+    """Do ``a`` and ``b`` expand to the same sum of terms (the same multiset of
+    structurally equal terms)?"""
+    terms = lambda e: Counter(sp.Add.make_args(sp.expand(e)))
+    return terms(a) == terms(b)
 
 
 def backprop_exact(network: NetworkSpec, fact: FactSpec) -> FactResult:

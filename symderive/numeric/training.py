@@ -125,8 +125,9 @@ def gap_groups(spec: NetworkSpec, hyp: Hypothesis) -> tuple[str, ...]:
 def gap(p: mlp.Params, hyp: Hypothesis, groups: tuple[str, ...]) -> float:
     """The largest |θ_i − θ_j| over ``groups`` of the hypothesis's two units."""
     i, j = hyp.units
-    return max(float(np.max(np.abs(mlp.group_values(p, hyp.layer, i, g)
-                                   - mlp.group_values(p, hyp.layer, j, g)), initial=0.0))
+    return max(float(np.maximum.reduce(np.abs(mlp.group_values(p, hyp.layer, i, g)
+                                              - mlp.group_values(p, hyp.layer, j, g)),
+                                       axis=None, initial=0.0))
                for g in groups)
 
 
