@@ -167,7 +167,8 @@ def test_a_json_run_does_not_import_numpy_testing_f2py_or_the_facts(tmp_path):
             "main(['derive', 'deep-layer-symmetry', '--format', 'json', '-o', "
             f"r'{tmp_path}/w.json'])\n"
             "print(sorted(m for m in ('numpy.testing', 'numpy.f2py', 'numpy.ma', "
-            "'symderive.facts', 'concurrent.futures', 'latex2sympy2_extended') "
+            "'symderive.facts', 'concurrent.futures', 'latex2sympy2_extended', "
+            "'symderive.report.builder', 'symderive.render.markdown') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

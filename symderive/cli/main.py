@@ -169,9 +169,11 @@ def derive_one(spec_name: str, fmt: str, output: str | None, *, force: bool = Fa
 
 def _warn_length(fmt: str, text, detail: str | None) -> None:
     """A full Markdown report too long for a Q&A answer: say so (it is still written)."""
+    if fmt != "markdown" or detail != "full":
+        return
     from ..render.markdown import LIMIT
 
-    if fmt == "markdown" and detail == "full" and len(text) > LIMIT:
+    if len(text) > LIMIT:
         print(f"symderive: warning: this Markdown report is {len(text):,} characters, over "
               f"Stack Exchange's limit of {LIMIT:,} for an answer; --detail brief gives one "
               "that fits", file=sys.stderr)
