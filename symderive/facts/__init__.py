@@ -9,6 +9,7 @@ line in :data:`KINDS`, and the keys its table accepts in
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -18,30 +19,42 @@ from ..engine.generic import instantiated_network, instantiation
 from ..numeric import single_threaded_blas
 from ..spec import NetworkSpec, Spec
 from ..spec.facts import FactSpec
-from . import backprop, dropout, losses, optimizer, zero
 from .checks import MAX_STEPS, FactNumeric
 from .result import FactResult, Statement
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of fact: its derivation, and its numeric check (``trained``: the check
-    runs gradient descent and takes ``steps`` and a learning rate)."""
+    """One kind of fact: the module (in this package) holding its derivation and its
+    numeric check, by name, imported when a spec has a fact of the kind
+    (``trained``: the check runs gradient descent and takes ``steps`` and a learning
+    rate)."""
 
-    settle: Callable[..., FactResult]
-    check: Callable[..., FactNumeric] | None
+    module: str
+    settle_name: str
+    check_name: str | None
     seeded: bool = True
     trained: bool = False
+
+    @property
+    def settle(self) -> Callable[..., FactResult]:
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), self.settle_name)
+
+    @property
+    def check(self) -> Callable[..., FactNumeric] | None:
+        if self.check_name is None:
+            return None
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), self.check_name)
 
 
 #: Every kind of ``[[fact]]``, by the name its table gives in ``kind``.
 KINDS: dict[str, Kind] = {
-    "backprop_exact": Kind(backprop.backprop_exact, backprop.backprop_check, seeded=False),
-    "loss_gradient": Kind(losses.loss_gradient, losses.loss_gradient_check, seeded=False),
-    "zero_init": Kind(zero.zero_init, zero.zero_init_check, trained=True),
-    "unit_gradient": Kind(zero.unit_gradient, zero.unit_gradient_check),
-    "dropout": Kind(dropout.dropout, dropout.dropout_check),
-    "optimizer": Kind(optimizer.optimizer_fact, optimizer.optimizer_check, trained=True),
+    "backprop_exact": Kind("backprop", "backprop_exact", "backprop_check", seeded=False),
+    "loss_gradient": Kind("losses", "loss_gradient", "loss_gradient_check", seeded=False),
+    "zero_init": Kind("zero", "zero_init", "zero_init_check", trained=True),
+    "unit_gradient": Kind("zero", "unit_gradient", "unit_gradient_check"),
+    "dropout": Kind("dropout", "dropout", "dropout_check"),
+    "optimizer": Kind("optimizer", "optimizer_fact", "optimizer_check", trained=True),
 }
 
 
