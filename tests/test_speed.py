@@ -4,6 +4,7 @@ what a perturbation moves, imports only what a run needs."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -185,3 +186,33 @@ def test_the_local_derivation_does_not_see_layers_far_away():
         layers = {int(s.name.split("_")[0].lstrip("Wbzad")) for e in exprs
                   for s in e.free_symbols}
         assert layers <= {1, 2, 3}
+
+
+def _blas_after_cli_run(tmp_path, env_extra: dict) -> dict:
+    """The BLAS thread counts (threadpoolctl) after a real command-line run in a fresh
+    process, and the variables the run left."""
+    code = ("import json, os, sys\nfrom symderive.cli.main import main\n"
+            "sys.argv = ['symderive', 'derive', 'weight-symmetry', '--format', 'json', '-o', "
+            f"r'{tmp_path}/w.json']\n"
+            "status = main()\n"
+            "from threadpoolctl import threadpool_info\n"
+            "print(json.dumps({'status': status, 'threads': sorted({i['num_threads'] for i in "
+            "threadpool_info() if i['user_api'] == 'blas'}), "
+            "'openblas': os.environ.get('OPENBLAS_NUM_THREADS')}))")
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_NUM_THREADS", "_THREADS"))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env | env_extra).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_the_command_line_asks_blas_for_one_thread_before_numpy_loads(tmp_path):
+    pytest.importorskip("threadpoolctl")
+    got = _blas_after_cli_run(tmp_path, {})
+    assert got["status"] == 0 and got["openblas"] == "1"
+    assert got["threads"] in ([], [1])          # [] only where NumPy has no BLAS to see
+
+
+def test_a_thread_count_the_user_set_wins(tmp_path):
+    pytest.importorskip("threadpoolctl")
+    got = _blas_after_cli_run(tmp_path, {"OPENBLAS_NUM_THREADS": "2"})
+    assert got["status"] == 0 and got["openblas"] == "2"

@@ -10,10 +10,13 @@ the caller's process alone).
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from typing import Iterator
 
+from ..engine import BLAS_THREAD_VARIABLES
 from ..errors import ResourceLimitError
 
 #: Seconds a derivation may take by default (``--time-limit``; 0 = none).  With
@@ -54,6 +57,17 @@ def limit_memory(max_bytes: int = MEMORY_LIMIT_BYTES) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (max_bytes, hard))
     except (ImportError, ValueError, OSError):
         pass
+
+
+def single_threaded_blas() -> None:
+    """Ask every BLAS for one thread before NumPy loads one (a variable the user set
+    wins).  The witnesses and the cross-check run on one thread anyway
+    (:func:`symderive.engine.mlp.single_threaded_blas`, which then has nothing left to
+    do); this also spares starting a thread per core at import that nothing uses."""
+    if "numpy" in sys.modules:       # too late: the library read its variables already
+        return
+    for variable in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(variable, "1")
 
 
 @contextlib.contextmanager

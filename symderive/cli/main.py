@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     limits.install_handlers()
     if argv is None:                     # a real command-line run, not a call from Python
         limits.limit_memory()
+        limits.single_threaded_blas()
     try:
         with no_library_warnings():
             status = args.func(args)

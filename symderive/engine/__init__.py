@@ -10,3 +10,9 @@
 
 Nothing here writes text for people or touches files.
 """
+
+#: The variables OpenBLAS, MKL, BLIS, Accelerate and OpenMP read for their number of
+#: threads when NumPy loads them (here, not in :mod:`.mlp`, so that the command line can
+#: set them before anything imports NumPy).
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS",
+                         "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")

@@ -9,12 +9,14 @@ cross-check compares it with the symbolic gradients.  Shapes follow the spec:
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 from ..spec import Hypothesis, NetworkSpec
+from . import BLAS_THREAD_VARIABLES
 
 #: A pre-activation closer than this to a kink makes the derivative there depend on
 #: the H(0) convention and finite differences unreliable.
@@ -173,7 +175,12 @@ def apply_hypothesis(p: Params, layer: int, units: tuple[int, int],
 def single_threaded_blas() -> Iterator[None]:
     """Run BLAS on one thread: for these small matrices threads only cost time
     (10-20x on two busy cores), and the figures no longer depend on how many
-    cores the machine has."""
+    cores the machine has.  Nothing to do when the environment already asked every
+    BLAS for one thread before NumPy loaded it (the command line does:
+    :data:`BLAS_THREAD_VARIABLES`)."""
+    if all(os.environ.get(v) == "1" for v in BLAS_THREAD_VARIABLES):
+        yield
+        return
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # optional: the results are the same, only slower
