@@ -2,6 +2,7 @@
 
     python benchmarks/bench_baselines.py            # everything (several minutes)
     python benchmarks/bench_baselines.py --quick    # skip the biggest net's baselines
+    python benchmarks/bench_baselines.py --depth    # only the depth sweep (seconds)
 
 Baselines, implemented here (not in symderive), settle the same three hypotheses
 (full tie, incoming + bias, outgoing) of a tanh/MSE network:
@@ -443,9 +444,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="skip D2 and Dse on [64,256,256,64] (they take minutes)")
     parser.add_argument("--repeat", type=int, default=5, help="best of this many runs")
+    parser.add_argument("--depth", action="store_true",
+                        help="run only the depth sweep (3 -> 20 weight layers)")
     args = parser.parse_args()
     print(f"symderive {ROOT}, Python {sys.version.split()[0]}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+    if args.depth:
+        depth_sweep(args.repeat)
+        return
     table(args.repeat, args.quick)
     depth_sweep(args.repeat)
     cli_table(args.repeat)
