@@ -71,13 +71,15 @@ class Point:
     deltas: list[np.ndarray]
     generator_seed: int | None = None   # compact witnesses: the parameters' generator
     near_kink: bool | None = None       # None: not looked at yet
+    listed: tuple | None = None         # a witness's (parameters, inputs, targets) here
 
     @cached_property
     def threshold(self) -> float:
         """What a difference's largest entry must exceed to count as non-zero (relative
         to the largest weight gradient); NaN when a gradient is not finite.  One look
         at the gradients serves every group of the two units."""
-        largest = [float(np.max(np.abs(g))) for g in self.grad.W + self.grad.b if g.size]
+        largest = [float(np.maximum.reduce(np.abs(g), axis=None))   # NaN propagates
+                   for g in self.grad.W + self.grad.b if g.size]
         if not all(np.isfinite(largest)):
             return math.nan
         weights = largest[:sum(1 for g in self.grad.W if g.size)]
@@ -106,7 +108,7 @@ REDRAWS = 30
 #: Networks with more parameters than this get compact witnesses (module docstring).
 COMPACT_PARAMETERS = 10_000
 #: The name of the compact witnesses' recipe, documented in docs/speed.md.
-GENERATOR = "numpy-default_rng-normal-fan-in-4dp"
+GENERATOR = "numpy-default_rng-uniform-fan-in-4dp"
 
 
 def random_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -> Point:
@@ -148,31 +150,68 @@ def is_compact(spec: NetworkSpec) -> bool:
 
 def generated_parameters(spec: NetworkSpec, seed: int) -> mlp.Params:
     """The recipe of compact witnesses (:data:`GENERATOR`), replayable with NumPy alone:
-    ``rng = numpy.random.default_rng(seed)``; for l = 1..L, W_l = rng.normal(0,
-    1/sqrt(n_{l-1}), (n_l, n_{l-1})) rounded to 4 decimals, 0 replaced by 0.0001; then,
-    with biases, b_l likewise with shape (n_l,) and the same scale; biases 0 without."""
-    return _fan_in_parameters(spec, np.random.default_rng(seed))
+    ``rng = numpy.random.default_rng(seed)``; for l = 1..L, with a = sqrt(3/n_{l-1}),
+    W_l = (2·rng.random((n_l, n_{l-1})) − 1)·a rounded to 4 decimals, 0 replaced by
+    0.0001 (uniform on [−a, a): variance 1/n_{l-1}, as a fan-in initialisation); then,
+    with biases, b_l likewise with shape (n_l,) and the same a; biases 0 without.
+
+    Uniform, not Gaussian: a uniform value costs a fifth of a normal one, and these
+    draws, one per parameter of the network, are most of a witness step's cost."""
+    values, runs = _buffer(spec, np.random.default_rng(seed).random)
+    values *= 2.0
+    values -= 1.0
+    for run, fan_in in runs:
+        run *= np.sqrt(3 / fan_in)
+    return _rounded(spec, values)
 
 
 def _fan_in_parameters(spec: NetworkSpec, rng: np.random.Generator) -> mlp.Params:
-    """W_1 .. W_L, then b_1 .. b_L, each ~ N(0, 1/fan-in) rounded to 4 decimals with
-    0 replaced by 1e-4: the values, and the generator's state after, of one
-    ``rng.normal`` call per array, but drawn in one call (``normal(0, s)`` is
-    ``s * standard_normal()`` value for value), the arrays views into one buffer."""
-    sizes, depth = spec.layers, len(spec.layers) - 1
-    shapes = [(sizes[l], sizes[l - 1]) for l in range(1, depth + 1)]
-    if spec.bias:
-        shapes += [(sizes[l],) for l in range(1, depth + 1)]
-    values = rng.standard_normal(sum(math.prod(shape) for shape in shapes))
-    arrays, at = [], 0
+    """Wide networks' parameters (not compact): W_1 .. W_L, then b_1 .. b_L, each ~ N(0,
+    1/fan-in) rounded to 4 decimals, 0 replaced by 1e-4 -- one ``rng.normal(0, s, shape)``
+    call per array value for value (``normal(0, s)`` is ``s * standard_normal()``)."""
+    values, runs = _buffer(spec, rng.standard_normal)
+    for run, fan_in in runs:
+        run *= 1.0 / np.sqrt(fan_in)
+    return _rounded(spec, values)
+
+
+def _shapes(spec: NetworkSpec) -> list[tuple[int, ...]]:
+    """The parameters' shapes in drawing order: W_1 .. W_L, then (with biases) b_1 .. b_L."""
+    sizes = spec.layers
+    shapes = [(sizes[l], sizes[l - 1]) for l in range(1, len(sizes))]
+    return shapes + [(sizes[l],) for l in range(1, len(sizes))] if spec.bias else shapes
+
+
+def _buffer(spec: NetworkSpec, draw) -> tuple[np.ndarray, list[tuple[np.ndarray, int]]]:
+    """``draw(n)`` for every parameter at once (:func:`_shapes`' order), which is one
+    ``draw(shape)`` per array value for value (NumPy's ``random`` and ``standard_normal``
+    keep nothing from one call to the next); with the runs of consecutive arrays of
+    one fan-in, views into that buffer (W_2 .. W_L of a uniform network are one run)."""
+    shapes, depth = _shapes(spec), len(spec.layers) - 1
+    values = draw(sum(math.prod(shape) for shape in shapes))
+    runs: list[tuple[int, int, int]] = []           # (start, end, fan-in)
+    at = 0
     for k, shape in enumerate(shapes):
-        array = values[at:at + math.prod(shape)].reshape(shape)
-        array *= 1.0 / np.sqrt(sizes[k % depth])      # fan-in n_{l-1}, l = k % depth + 1
-        arrays.append(array)
-        at += array.size
+        fan_in, end = spec.layers[k % depth], at + math.prod(shape)
+        if runs and runs[-1][2] == fan_in:
+            runs[-1] = (runs[-1][0], end, fan_in)
+        else:
+            runs.append((at, end, fan_in))
+        at = end
+    return values, [(values[a:b], fan_in) for a, b, fan_in in runs]
+
+
+def _rounded(spec: NetworkSpec, values: np.ndarray) -> mlp.Params:
+    """The parameters: ``values`` rounded to 4 decimals, 0 replaced by 1e-4 (in place),
+    cut into :func:`_shapes` (views)."""
     np.round(values, 4, out=values)
     values[values == 0] = 1e-4
-    b = arrays[depth:] if spec.bias else [np.zeros(sizes[l]) for l in range(1, depth + 1)]
+    arrays, at = [], 0
+    for shape in _shapes(spec):
+        arrays.append(values[at:at + math.prod(shape)].reshape(shape))
+        at += math.prod(shape)
+    depth = len(spec.layers) - 1
+    b = arrays[depth:] if spec.bias else [np.zeros(spec.layers[l]) for l in range(1, depth + 1)]
     return mlp.Params(arrays[:depth], b)
 
 
@@ -208,13 +247,18 @@ def unit_groups(spec: NetworkSpec, hyp: Hypothesis, params: mlp.Params) -> dict[
 
 
 def _witness(spec: NetworkSpec, hyp: Hypothesis, point: Point, d: np.ndarray) -> Witness:
-    """The witness at ``point``: every parameter, or the compact form (module docstring)."""
-    if point.generator_seed is None:
-        parameters, generator = point.params.to_json(spec.bias), None
-    else:
-        parameters = unit_groups(spec, hyp, point.params)
-        generator = {"seed": point.generator_seed, "method": GENERATOR}
-    return Witness(parameters, point.X.tolist(), point.Y.tolist(), [float(v) for v in d],
+    """The witness at ``point``: every parameter, or the compact form (module docstring).
+    Its lists are built once per point, however many groups the point refutes (the
+    witnesses share them: nothing changes a witness's lists)."""
+    if point.listed is None:
+        compact = point.generator_seed is not None
+        parameters = (unit_groups(spec, hyp, point.params) if compact
+                      else point.params.to_json(spec.bias))
+        point.listed = (parameters, point.X.tolist(), point.Y.tolist())
+    parameters, inputs, targets = point.listed
+    generator = None if point.generator_seed is None else {
+        "seed": point.generator_seed, "method": GENERATOR}
+    return Witness(parameters, inputs, targets, [float(v) for v in d],
                    instantiation(spec), generator)
 
 
