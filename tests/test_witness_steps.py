@@ -10,7 +10,8 @@ import pytest
 import reference_numpy as ref
 from symderive.api import derive
 from symderive.engine import mlp, symmetry
-from symderive.engine.witness import Start, find_witness, random_point, witness_search
+from symderive.engine.witness import (Start, find_witness, identical_units, random_point,
+                                      witness_search)
 from symderive.render.json import render
 from symderive.spec import Hypothesis, NetworkSpec, parse_spec
 from symderive.spec.functions import ACTIVATIONS, Loss
@@ -114,3 +115,35 @@ def test_shared_witnesses_reevaluate_independently(activation):
                 ref.check_witness(net, h, name, g["witness"], 3, rtol=1e-7)
                 checked += 1
     assert checked >= 4
+
+
+#: hypotheses that tie or zero every group of the two units
+IDENTICAL = [(("incoming", "bias", "outgoing"), ()), (("incoming", "bias"), ("outgoing",)),
+             (("outgoing",), ("incoming", "bias")), ((), ("incoming", "bias", "outgoing")),
+             (("incoming",), ("bias", "outgoing"))]
+
+
+@pytest.mark.parametrize("layers", [(3, 4, 4, 2), (5, 16, 16, 3), (3, 100, 100, 2)])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "softplus"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_identical_units_never_differ_at_a_point(layers, activation, bias):
+    """The premise of skipping their search: no point is ever a witness for them."""
+    spec = _net(layers, activation, bias)
+    for tie, zero in IDENTICAL:
+        hyp = Hypothesis("h", 1, (1, 3), tuple(g for g in tie if bias or g != "bias"),
+                         tuple(g for g in zero if bias or g != "bias"))
+        assert identical_units(spec, hyp)
+        for group in spec.groups():
+            assert _steps(witness_search(spec, hyp, group, SEED), 6) == [None] * 6
+
+
+def test_identical_units_cost_no_pass_and_keep_their_proofs(monkeypatch):
+    passes = []
+    real = mlp.forward_backward
+    monkeypatch.setattr(mlp, "forward_backward", lambda *a: passes.append(1) or real(*a))
+    spec = _net((5, 16, 16, 3))
+    result = symmetry.settle_hypothesis(
+        spec, Hypothesis("h", 2, (1, 3), ("incoming", "bias", "outgoing"), ()), SEED)
+    assert [g.method for g in result.groups] == ["local, any activation"] * 3
+    assert result.verdict == "preserved" and not passes
+    assert not identical_units(spec, Hypothesis("h", 2, (1, 3), ("incoming", "bias"), ()))

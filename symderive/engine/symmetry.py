@@ -6,7 +6,8 @@ order:
 
 0. one step of the witness search (one NumPy forward + backward pass, the same
    point for every group of the hypothesis): a broken group is nearly always
-   refuted here, before any symbolic work;
+   refuted here, before any symbolic work.  With every group tied or zeroed
+   the two units are identical and no point can refute: no step is taken;
 1. the local derivation with σ undefined (zero for every activation);
 2. the local derivation with the network's activation;
 3. the rest of the seeded witness search: a concrete point satisfying the
@@ -34,7 +35,7 @@ from .gradients import direct_gradient, whole_loss_affordable
 from .local import LocalModel, concrete, is_identically_zero
 from .network import Network
 from .residual import display_residual
-from .witness import Start, Witness, next_witness, witness_search
+from .witness import Start, Witness, identical_units, next_witness, witness_search
 
 EQUAL, DIFFERENT, UNDECIDED = "equal", "different", "undecided"
 PRESERVED, BROKEN = "preserved", "broken"
@@ -99,7 +100,9 @@ def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int,
         return GroupResult(group, EQUAL, None, CONSTANT_LOSS)
     model = LocalModel(spec, hyp)
     display = partial(display_residual, model, group)
-    search = witness_search(spec, hyp, group, seed, start)
+    # identical units: no point can be a witness, so no pass is spent looking
+    search = (iter(()) if identical_units(spec, hyp)
+              else witness_search(spec, hyp, group, seed, start))
     witness = next(search, None)
     if witness is not None:
         return GroupResult(group, DIFFERENT, witness, "witness", display)

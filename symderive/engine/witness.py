@@ -304,6 +304,14 @@ def _step(spec: NetworkSpec, hyp: Hypothesis, group: str, point: Point) -> Witne
     return _witness(spec, hyp, point, d) if size > point.threshold else None
 
 
+def identical_units(spec: NetworkSpec, hyp: Hypothesis) -> bool:
+    """Is every group of the two (hidden) units tied or zeroed?  Then the two units
+    have the same parameters and inputs: their gradients agree at every point, up to
+    rounding far below the threshold, so no point can be a witness and a caller
+    need not search (the search would only ever yield None)."""
+    return all(g in hyp.tie or g in hyp.zero for g in spec.groups())
+
+
 class Start:
     """The first point of every group's search of one hypothesis, drawn on first use
     with ``default_rng(seed)``: one pass gives the differences of all the groups.
