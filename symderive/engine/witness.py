@@ -14,7 +14,8 @@ width 1024).
 
 A step costs one draw of the parameters and one NumPy pass; the groups of one
 hypothesis share their first step's point (:class:`Start`), so the cheap
-evidence taken before any symbolic work is one pass per hypothesis.
+evidence taken before any symbolic work is one pass per hypothesis, and none
+for two identical units (:func:`identical_units`), which no point can refute.
 """
 from __future__ import annotations
 
