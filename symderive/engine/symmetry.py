@@ -4,8 +4,10 @@ For every hypothesis and every parameter group of its two units the
 difference D = ∂L/∂θ_i − ∂L/∂θ_j (under the hypothesis) is settled by, in
 order:
 
-0. one step of the witness search (one NumPy forward + backward pass): a
-   broken group is nearly always refuted here, before any symbolic work;
+0. one step of the witness search (one NumPy forward + backward pass, the same
+   point for every group of the hypothesis): a broken group is nearly always
+   refuted here, before any symbolic work.  With every group tied or zeroed
+   the two units are identical and no point can refute: no step is taken;
 1. the local derivation with σ undefined (zero for every activation);
 2. the local derivation with the network's activation;
 3. the rest of the seeded witness search: a concrete point satisfying the
@@ -33,7 +35,7 @@ from .gradients import direct_gradient, whole_loss_affordable
 from .local import LocalModel, concrete, is_identically_zero
 from .network import Network
 from .residual import display_residual
-from .witness import Witness, next_witness, witness_search
+from .witness import Start, Witness, identical_units, next_witness, witness_search
 
 EQUAL, DIFFERENT, UNDECIDED = "equal", "different", "undecided"
 PRESERVED, BROKEN = "preserved", "broken"
@@ -90,13 +92,17 @@ def _local_difference(model: LocalModel, group: str, n=1) -> sp.Expr:
     return model.error_difference(n)
 
 
-def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int) -> GroupResult:
-    """Decide one group's status (see the module docstring for the order)."""
+def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int,
+                 start: Start | None = None) -> GroupResult:
+    """Decide one group's status (see the module docstring for the order); the
+    search's first point is ``start``'s when given (shared by the hypothesis's groups)."""
     if constant_loss(spec):
         return GroupResult(group, EQUAL, None, CONSTANT_LOSS)
     model = LocalModel(spec, hyp)
     display = partial(display_residual, model, group)
-    search = witness_search(spec, hyp, group, seed)
+    # identical units: no point can be a witness, so no pass is spent looking
+    search = (iter(()) if identical_units(spec, hyp)
+              else witness_search(spec, hyp, group, seed, start))
     witness = next(search, None)
     if witness is not None:
         return GroupResult(group, DIFFERENT, witness, "witness", display)
@@ -163,7 +169,8 @@ def tie_substitution(net: Network, hyp: Hypothesis) -> dict[sp.Symbol, sp.Expr]:
 
 def settle_hypothesis(spec: NetworkSpec, hyp: Hypothesis, seed: int) -> HypothesisResult:
     """Every group's status, the swap check, and the verdict (CONTRACT.md)."""
-    groups = tuple(settle_group(spec, hyp, g, seed + 7919 * k)
+    start = Start(spec, hyp, seed)     # one first point (one pass) for every group
+    groups = tuple(settle_group(spec, hyp, g, seed + 7919 * k, start)
                    for k, g in enumerate(spec.groups()))
     assumed = set(hyp.tie) | set(hyp.zero)
     covered = all(g in assumed for g in spec.groups())
