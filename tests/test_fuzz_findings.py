@@ -310,3 +310,27 @@ def test_saturated_bce_found_by_the_property_test(cli, tmp_path):
     assert status == 0, err
     check = report["hypotheses"][0]["numeric"]["gradient_check"]
     assert check["passed"] and check["imprecise"] == 0 and check["max_abs_error"] < 1e-6
+
+
+@pytest.mark.parametrize("loss,output,width", [
+    ("mse", "identity", 1), ("mse", "identity", 7), ("bce", "sigmoid", 1), ("bce", "sigmoid", 5),
+    ("{ latex = '\\log(\\hat{y}) y' }", "identity", 3),   # log of ŷ < 0: NaN, the probe says nothing
+    ("softmax_ce", "identity", 1), ("softmax_ce", "identity", 2), ("softmax_ce", "identity", 9),
+    ("any", "identity", 3),
+    ("{ latex = 'y^2' }", "identity", 4),                     # constant in ŷ: proved so
+    ("{ latex = '(\\hat{y} - y)^2 - \\hat{y}^2 + 2 \\hat{y} y' }", "tanh", 3),   # = y², constant
+    ("{ latex = '\\hat{y}^4 y' }", "tanh", 2),
+])
+def test_the_numeric_probe_of_a_constant_loss_never_changes_the_proof(loss, output, width):
+    from symderive.engine.symmetry import constant_loss, proved_constant_loss
+    from symderive.spec import parse_spec
+
+    loss_value = loss if loss.startswith("{") else f'"{loss}"'
+    spec = parse_spec(f'[network]\nlayers = [2, 3, {width}]\nloss = {loss_value}\n'
+                      f'output_activation = "{output}"\n'
+                      '[[hypothesis]]\nname = "h"\nlayer = 1\nunits = [1, 2]\n'
+                      'tie = ["incoming"]\n').network
+    assert constant_loss(spec) == proved_constant_loss(spec)
+    expected = (loss.startswith("{ latex = 'y") or "- \\hat{y}^2" in loss
+                or (loss == "softmax_ce" and width == 1))
+    assert constant_loss(spec) == expected

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 from typing import Callable
 
+import numpy as np
 import sympy as sp
 
 from ..spec import Hypothesis, NetworkSpec
@@ -35,7 +36,8 @@ from .gradients import direct_gradient, whole_loss_affordable
 from .local import LocalModel, concrete, is_identically_zero
 from .network import Network
 from .residual import display_residual
-from .witness import Start, Witness, identical_units, next_witness, witness_search
+from .witness import (Start, Witness, identical_units, next_witness, random_targets,
+                      witness_search)
 
 EQUAL, DIFFERENT, UNDECIDED = "equal", "different", "undecided"
 PRESERVED, BROKEN = "preserved", "broken"
@@ -130,13 +132,35 @@ def constant_loss(spec: NetworkSpec) -> bool:
     Then every gradient is identically 0 (softmax_ce with one output unit: the
     softmax of a single logit is 1 and −y ln 1 = 0), whatever the network's size,
     which the whole-loss comparison would only reach on small networks."""
+    return not _loss_moves(spec) and proved_constant_loss(spec)
+
+
+def proved_constant_loss(spec: NetworkSpec) -> bool:
+    """:func:`constant_loss` by the symbolic proof alone: every ∂ℓ/∂z^{(L)}_m is 0."""
     width = spec.layers[-1]
     holders = [sp.Dummy(f"zL{m}", real=True) for m in range(width)]
     targets = [sp.Dummy(f"y{m}", real=True) for m in range(width)]
     f = spec.output_activation
     ell = spec.loss.per_sample([f(h) for h in holders], targets)
     # a property of the loss, checked once per network (not a group's proof)
-    return all(local.is_identically_zero(sp.diff(ell, h)) for h in holders)
+    terms = sp.Add.make_args(ell)   # ∂/∂h of the terms that contain h only (MSE: one)
+    return all(local.is_identically_zero(sp.Add(*[t.diff(h) for t in terms if t.has(h)]))
+               for h in holders)
+
+
+def _loss_moves(spec: NetworkSpec) -> bool:
+    """Cheap evidence that the loss is not constant: its NumPy gradient with respect to
+    the output pre-activations is clearly non-zero at a seeded point.  It only ever
+    spares the symbolic check (which costs O(width²) for softmax_ce); a loss is called
+    constant by that proof alone."""
+    net = generic.instantiated_network(spec)
+    rng = np.random.default_rng(20261201)
+    z = rng.uniform(-0.5, 0.5, size=(spec.samples, spec.layers[-1]))
+    f = net.output_activation
+    with np.errstate(all="ignore"):
+        _, dyhat = net.loss.np_value_and_grad(f.np_f(z), random_targets(net, rng))
+        gradient = np.asarray(dyhat * f.np_df(z), dtype=float)
+    return bool(np.all(np.isfinite(gradient)) and np.max(np.abs(gradient)) > 1e-6)
 
 
 def _full_is_zero(spec: NetworkSpec, hyp: Hypothesis, group: str) -> bool:

@@ -94,7 +94,8 @@ def _grid(rng: np.random.Generator, shape, low: int = -6, high: int = 6) -> np.n
     return k / 4.0
 
 
-def _targets(spec: NetworkSpec, rng: np.random.Generator) -> np.ndarray:
+def random_targets(spec: NetworkSpec, rng: np.random.Generator) -> np.ndarray:
+    """Targets of every sample, valid for the loss (one-hot for softmax_ce)."""
     n, m = spec.samples, spec.layers[-1]
     if spec.loss.name == "softmax_ce":
         return np.eye(m)[rng.integers(0, m, size=n)]
@@ -129,7 +130,7 @@ def random_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -
         params = _fan_in_parameters(spec, rng)
     mlp.apply_hypothesis(params, hyp.layer, hyp.units, hyp.tie, hyp.zero)
     X = _inputs(rng, (spec.samples, sizes[0]), small)
-    Y = mlp.distinct_targets(spec, hyp, _targets(spec, rng))
+    Y = mlp.distinct_targets(spec, hyp, random_targets(spec, rng))
     point = _evaluate(spec, params, X, Y)
     for _ in range(REDRAWS):
         rows = _kink_rows(spec, hyp, point)
