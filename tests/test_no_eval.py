@@ -45,6 +45,9 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("__init__.py", "__getattr__", "import_module"):
         "the lazy public names: the module comes from the _LAZY table, looked up only for an "
         "attribute name that is one of its keys, never from a spec",
+    ("facts/__init__.py", "Kind._function", "import_module"):
+        "a module of the facts package named in the KINDS table (a constant), chosen by a "
+        "fact's kind, which validation checked against KINDS's keys",
     ("api.py", "Derivation._render", "import_module"):
         "the renderer module named by the to_json/to_markdown/to_latex/to_pdf method that "
         "calls it (a literal), never by user text",

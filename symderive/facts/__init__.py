@@ -38,13 +38,15 @@ class Kind:
 
     @property
     def settle(self) -> Callable[..., FactResult]:
-        return getattr(importlib.import_module(f"{__name__}.{self.module}"), self.settle_name)
+        return self._function(self.settle_name)
 
     @property
     def check(self) -> Callable[..., FactNumeric] | None:
-        if self.check_name is None:
-            return None
-        return getattr(importlib.import_module(f"{__name__}.{self.module}"), self.check_name)
+        return None if self.check_name is None else self._function(self.check_name)
+
+    def _function(self, name: str) -> Callable:
+        """A function of this kind's module (names from :data:`KINDS`, never the spec's)."""
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), name)
 
 
 #: Every kind of ``[[fact]]``, by the name its table gives in ``kind``.
