@@ -235,3 +235,25 @@ def test_a_thread_count_the_user_set_wins(tmp_path):
     pytest.importorskip("threadpoolctl")
     got = _blas_after_cli_run(tmp_path, {"OPENBLAS_NUM_THREADS": "2"})
     assert got["status"] == 0 and got["openblas"] == "2"
+
+
+def test_single_threaded_blas_limits_blas_and_restores_it_each_time():
+    """The controller is found once per process and still limits every run."""
+    pytest.importorskip("threadpoolctl")
+    code = ("import json, os\nfor v in ('OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', "
+            "'OMP_NUM_THREADS'):\n    os.environ.pop(v, None)\n"
+            "import numpy\nfrom threadpoolctl import threadpool_info, threadpool_limits\n"
+            "from symderive.engine import mlp\n"
+            "blas = lambda: sorted({i['num_threads'] for i in threadpool_info() "
+            "if i['user_api'] == 'blas'})\n"
+            "seen = []\nwith threadpool_limits(limits=2, user_api='blas'):\n"
+            "    for _ in range(2):\n        with mlp.single_threaded_blas():\n"
+            "            seen.append(blas())\n        seen.append(blas())\n"
+            "print(json.dumps(seen))")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env).stdout
+    seen = json.loads(out.strip().splitlines()[-1])
+    if seen[0] == []:
+        pytest.skip("NumPy has no BLAS threadpoolctl can see")
+    assert seen == [[1], [2], [1], [2]]

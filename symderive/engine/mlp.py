@@ -178,13 +178,29 @@ def single_threaded_blas() -> Iterator[None]:
     cores the machine has.  Nothing to do when the environment already asked every
     BLAS for one thread before NumPy loaded it (the command line does:
     :data:`BLAS_THREAD_VARIABLES`)."""
-    if all(os.environ.get(v) == "1" for v in BLAS_THREAD_VARIABLES):
+    controller = None
+    if not all(os.environ.get(v) == "1" for v in BLAS_THREAD_VARIABLES):
+        controller = _blas_controller()
+    if controller is None:
         yield
         return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: the results are the same, only slower
+    with controller.limit(limits=1, user_api="blas"):
         yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+
+
+_CONTROLLER: list = []
+
+
+def _blas_controller():
+    """threadpoolctl's controller of the BLAS libraries NumPy loaded, found once per
+    process (finding them reads the process's memory map: 0.5 ms, as much as the
+    symbolic work of a small hypothesis); None without threadpoolctl, which is optional:
+    the results are the same, only slower."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _CONTROLLER.append(None)
+        else:
+            _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
