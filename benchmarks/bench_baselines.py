@@ -12,8 +12,8 @@ Baselines, implemented here (not in symderive), settle the same three hypotheses
   with a memoised ``xreplace`` (one cache per hypothesis), and each group component's
   difference decided by structural equality, then a float probe (a memoised float
   evaluation of the graph at a random point), and ``expand`` only when both say
-  nothing.  (SymPy's ``cse`` + ``lambdify`` as the probe is far slower: ``cse`` of
-  5 components took 2.6 s at [8,32,32,8], where the memoised probe takes 3 ms.);
+  nothing (SymPy's ``cse`` + ``lambdify`` as the probe is far slower: ``cse`` of
+  5 components took 2.6 s at [8,32,32,8], where the memoised probe takes 3 ms);
 - **Dse**: the same graph in symengine (``pip install symengine`` or ``pip install
   .[bench]``), built with its native constructors, in two forms, and the faster one
   on each net is reported: *native*, where the tie and the float probe are each one
@@ -24,7 +24,7 @@ Baselines, implemented here (not in symderive), settle the same three hypotheses
   ordered map, costs more than Python's dict.  ``Lambdify(..., cse=True)`` as the
   probe is slower than either (its ``cse`` alone took 0.36 s at [16,64,64,16] B=4,
   the LLVM backend 15 s to compile); without ``cse`` it expands the shared graph
-  into a tree and did not finish;
+  into a tree and did not finish in 5 minutes;
 - **N**: one NumPy forward + backward pass (the cost floor of any witness).
 
 symderive is timed as ``derive(spec, numeric=False)`` (the symbolic work only).
