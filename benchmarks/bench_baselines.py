@@ -8,12 +8,23 @@ Baselines, implemented here (not in symderive), settle the same three hypotheses
 (full tie, incoming + bias, outgoing) of a tanh/MSE network:
 
 - **D2**: the backprop graph built once in SymPy, hash-consed (z, a, δ per layer
-  and sample are shared nodes), ties applied with a memoised ``xreplace`` (one
-  cache per hypothesis), and each group component's difference decided by
-  structural equality, then a float probe (a memoised float evaluation of the
-  graph at a random point), and ``expand`` only when both say nothing;
-- **Dse**: the same algorithm on symengine's expressions (``pip install
-  symengine`` or ``pip install .[bench]``);
+  and sample are shared nodes, made unevaluated by ``Add._from_args``), ties applied
+  with a memoised ``xreplace`` (one cache per hypothesis), and each group component's
+  difference decided by structural equality, then a float probe (a memoised float
+  evaluation of the graph at a random point), and ``expand`` only when both say
+  nothing (SymPy's ``cse`` + ``lambdify`` as the probe is far slower: ``cse`` of
+  5 components took 2.6 s at [8,32,32,8], where the memoised probe takes 3 ms);
+- **Dse**: the same graph in symengine (``pip install symengine`` or ``pip install
+  .[bench]``), built with its native constructors, in two forms, and the faster one
+  on each net is reported: *native*, where the tie and the float probe are each one
+  C++ ``xreplace`` over all components of the three groups (the probe's maps every
+  symbol to a float, and symengine evaluates as it rebuilds); and *memo*, D2's Python
+  traversals over symengine's objects.  Native wins on the small nets; memo on the
+  biggest, where symengine's visitor, which rebuilds every node and caches them in an
+  ordered map, costs more than Python's dict.  ``Lambdify(..., cse=True)`` as the
+  probe is slower than either (its ``cse`` alone took 0.36 s at [16,64,64,16] B=4,
+  the LLVM backend 15 s to compile); without ``cse`` it expands the shared graph
+  into a tree and did not finish in 5 minutes;
 - **N**: one NumPy forward + backward pass (the cost floor of any witness).
 
 symderive is timed as ``derive(spec, numeric=False)`` (the symbolic work only).
@@ -27,9 +38,9 @@ Nothing is asserted: the numbers are for reading.
 from __future__ import annotations
 
 import argparse
-import functools
 import gc
 import math
+import operator
 import os
 import random
 import resource
@@ -74,15 +85,19 @@ class Backend:
         self.expand = mod.expand
 
     def add(self, terms: list):
-        """A sum node; SymPy's unevaluated (a careful user skips the flattening)."""
+        """A sum node.  SymPy's is unflattened and made by ``Add._from_args``: the node
+        ``Add(*terms, evaluate=False)`` returns, without its argument checks, constructor
+        post-processors and cache look-up (half the build), and commutative (every
+        symbol is).  symengine's is its native
+        constructor: one C++ call that flattens (a Python fold of ``+`` is quadratic)."""
         if self.name == "sympy":
-            return self.Add(*terms, evaluate=False)
-        return functools.reduce(lambda a, b: a + b, terms)
+            return self.Add._from_args(terms, True)
+        return self.Add(*terms)
 
     def mul(self, *factors):
         if self.name == "sympy":
-            return self.Mul(*factors, evaluate=False)
-        return functools.reduce(lambda a, b: a * b, factors)
+            return self.Mul._from_args(factors, True)
+        return self.Mul(*factors)
 
     def act(self, u):
         """tanh(u); SymPy's unevaluated (its eval asks costly questions of a big sum)."""
@@ -101,8 +116,11 @@ class Backend:
 
     def rebuild(self, expr, args: tuple):
         """``expr``'s node with new arguments (unevaluated in SymPy, as built)."""
-        if self.name == "sympy" and not expr.is_Atom:
-            return expr.func(*args, evaluate=False)
+        if self.name == "sympy":
+            if expr.is_Add or expr.is_Mul:
+                return expr.func._from_args(args, True)
+            if not expr.is_Atom:
+                return expr.func(*args, evaluate=False)
         return expr.func(*args)
 
 
@@ -165,8 +183,11 @@ def memo_xreplace(S: Backend, expr, tie: dict, cache: dict):
     if not args:
         out = tie.get(expr, expr)
     else:
-        new = tuple(memo_xreplace(S, a, tie, cache) for a in args)
-        same = all(x is y for x, y in zip(new, args)) if S.name == "sympy" else new == args
+        new = tuple([memo_xreplace(S, a, tie, cache) for a in args])
+        # SymPy: the memo returns the graph's own node when nothing changed; symengine
+        # hands out a new Python wrapper for each argument, so compare in C++ there.
+        same = (not any(map(operator.is_not, new, args)) if S.name == "sympy"
+                else new == args)
         out = expr if same else S.rebuild(expr, new)
     cache[expr] = out
     return out
@@ -177,13 +198,12 @@ def memo_float(expr, point: dict, cache: dict) -> float:
     hit = cache.get(expr)
     if hit is not None:
         return hit
-    kind = type(expr).__name__
-    if expr.is_Number:
-        out = float(expr)
-    elif expr.is_Symbol:
-        out = point[expr]
+    args = expr.args
+    if not args:
+        out = point[expr] if expr.is_Symbol else float(expr)
     else:
-        vals = [memo_float(a, point, cache) for a in expr.args]
+        vals = [memo_float(a, point, cache) for a in args]
+        kind = type(expr).__name__
         if kind == "Add":
             out = math.fsum(vals)
         elif kind == "Mul":
@@ -198,23 +218,63 @@ def memo_float(expr, point: dict, cache: dict) -> float:
     return out
 
 
-def settle_baseline(graph: Graph, layer: int, tied: tuple[str, ...], seed: int) -> dict:
-    """Each group's status for units 1, 2 of ``layer`` under the tie, D2's way."""
+def native_xreplace(S: Backend, exprs: list, mapping: dict) -> tuple:
+    """symengine's C++ ``xreplace`` of all ``exprs`` in one call.  Its visitor caches
+    the nodes it has visited, but only within a call: one call per component would
+    walk the shared graph again for each (57 ms a component at [16,64,64,16] B=4), so
+    the components are the arguments of one container node, an undefined function."""
+    return S.mod.Function("F")(*exprs).xreplace(mapping).args
+
+
+def settle_baseline(graph: Graph, layer: int, tied: tuple[str, ...], seed: int,
+                    native: bool = False) -> dict:
+    """Each group's status for units 1, 2 of ``layer`` under the tie, D2's way: the
+    tie applied to every component, then structural equality, then a float probe at a
+    random point, then ``expand`` (a component whose probe shows no gap).
+
+    ``native`` (symengine only): the tie and the float probe are each one native
+    ``xreplace`` over all components of the three groups, the probe's with every symbol
+    mapped to a float (symengine evaluates numbers as it rebuilds).  Otherwise both are
+    the Python-memoised traversals ``memo_xreplace`` and ``memo_float``."""
     S = graph.S
     tie = {}
     for g in tied:
         tie.update(zip(graph.group(layer, 1, g), graph.group(layer, 0, g)))
-    cache, floats, rng, point = {}, {}, random.Random(seed), None
+    grads = [(graph.gradient(layer, 0, g), graph.gradient(layer, 1, g)) for g in GROUPS]
+    flat = [c for gi, gj in grads for c in gi + gj]
+    if native:
+        flat = native_xreplace(S, flat, tie)
+    else:
+        cache = {}
+        flat = [memo_xreplace(S, c, tie, cache) for c in flat]
+    pairs, k = [], 0
+    for gi, _ in grads:
+        n = len(gi)
+        pairs.append(list(zip(flat[k:k + n], flat[k + n:k + 2 * n])))
+        k += 2 * n
+    unequal = [(ti, tj) for group in pairs for ti, tj in group if ti != tj]
+    gaps = {}
+    if unequal:
+        rng = random.Random(seed)
+        point = {s: rng.uniform(-1, 1) for s in _all_symbols(graph)}
+        if native:
+            numbers = {s: S.mod.RealDouble(v) for s, v in point.items()}
+            values = [float(v) for v in
+                      native_xreplace(S, [t for pair in unequal for t in pair], numbers)]
+            gaps = {pair: abs(values[2 * i] - values[2 * i + 1])
+                    for i, pair in enumerate(unequal)}
+        else:
+            floats = {}
+            gaps = {pair: abs(memo_float(pair[0], point, floats) -
+                              memo_float(pair[1], point, floats)) for pair in unequal}
     out = {}
-    for group in GROUPS:
+    for group, comps in zip(GROUPS, pairs):
         status = "equal"
-        for gi, gj in zip(graph.gradient(layer, 0, group), graph.gradient(layer, 1, group)):
-            ti, tj = memo_xreplace(S, gi, tie, cache), memo_xreplace(S, gj, tie, cache)
-            if ti == tj:
+        for ti, tj in comps:
+            gap = gaps.get((ti, tj))
+            if gap is None:        # structurally equal
                 continue
-            if point is None:
-                point = {s: rng.uniform(-1, 1) for s in _all_symbols(graph)}
-            if abs(memo_float(ti, point, floats) - memo_float(tj, point, floats)) > 1e-9:
+            if gap > 1e-9:
                 status = "different"
                 break
             if S.expand(ti - tj) != 0:
@@ -233,10 +293,12 @@ def _all_symbols(graph: Graph) -> list:
     return out
 
 
-def baseline(backend: str, layers: list[int], samples: int) -> dict:
-    """D2 (``sympy``) or Dse (``symengine``): build once, settle three hypotheses."""
+def baseline(backend: str, layers: list[int], samples: int, native: bool = False) -> dict:
+    """D2 (``sympy``) or Dse (``symengine``, memoised in Python or ``native``): build
+    the graph once, settle three hypotheses."""
     graph = Graph(Backend(backend), layers, samples)
-    return {name: settle_baseline(graph, 2, tie, k) for k, (name, tie) in enumerate(HYPOTHESES)}
+    return {name: settle_baseline(graph, 2, tie, k, native)
+            for k, (name, tie) in enumerate(HYPOTHESES)}
 
 
 # ------------------------------------------------------------------ N and symderive
@@ -298,18 +360,21 @@ def timed(fn, *args) -> tuple[float, object]:
 
 
 def compare(layers: list[int], samples: int, repeat: int, baselines: bool) -> dict:
-    """Best-of-``repeat`` seconds of each method, interleaved, and a consistency check."""
+    """Best-of-``repeat`` seconds of each method, interleaved, and a consistency check.
+    Dse is the faster of its two forms on this net (``Dse native``, ``Dse memo``)."""
     text = spec_text(layers, samples)
-    best = {"symderive": math.inf, "D2": math.inf, "Dse": math.inf}
     runs = {"symderive": lambda: symderive_run(text)}
     if baselines:
         runs["D2"] = lambda: baseline("sympy", layers, samples)
-        runs["Dse"] = lambda: baseline("symengine", layers, samples)
+        runs["Dse native"] = lambda: baseline("symengine", layers, samples, native=True)
+        runs["Dse memo"] = lambda: baseline("symengine", layers, samples)
+    best = dict.fromkeys(("symderive", "D2", "Dse native", "Dse memo"), math.inf)
     statuses = {}
     for _ in range(repeat):
         for name, run in runs.items():
             seconds, statuses[name] = timed(run)
             best[name] = min(best[name], seconds)
+    best["Dse"] = min(best["Dse native"], best["Dse memo"])
     with single_threaded_blas():   # as symderive runs its passes
         best["N"] = min(numpy_pass(layers, samples) for _ in range(20))
     agree = all(s == statuses["symderive"] for s in statuses.values())
@@ -318,8 +383,8 @@ def compare(layers: list[int], samples: int, repeat: int, baselines: bool) -> di
 
 def table(repeat: int, quick: bool) -> None:
     print("| net, 3 hypotheses | symderive symbolic | D2 | D2 ÷ symderive | Dse | "
-          "Dse ÷ symderive | N (one NumPy pass) | symderive ÷ N |")
-    print("|---|---|---|---|---|---|---|---|")
+          "Dse ÷ symderive | Dse native / memo | N (one NumPy pass) | symderive ÷ N |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for layers, samples in NETS:
         big = layers[1] >= 256
         r = compare(layers, samples, 1 if big else repeat, baselines=not (quick and big))
@@ -328,8 +393,12 @@ def table(repeat: int, quick: bool) -> None:
         for key in ("D2", "Dse"):
             cells += ([f"{r[key]:.3f} s", f"{r[key] / sd:.0f}×"] if r[key] < math.inf
                       else ["skipped", "–"])
+        cells.append(f"{r['Dse native']:.3f} s / {r['Dse memo']:.3f} s"
+                     if r["Dse"] < math.inf else "–")
         cells += [f"{r['N'] * 1e3:.3f} ms", f"{sd / r['N']:.0f}×"]
-        print("| " + " | ".join(cells) + " |" + ("" if r["agree"] else "  STATUSES DIFFER"))
+        print("| " + " | ".join(cells) + " |" + ("" if r["agree"] else "  STATUSES DIFFER"),
+              flush=True)
+    print(f"\n(load average {os.getloadavg()[0]:.1f} at the end of the table)")
 
 
 def _environment() -> dict[str, str]:
