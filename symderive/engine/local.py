@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -111,13 +112,19 @@ class LocalModel:
         the loss is swap-invariant exactly when this is; checked symbolically, once,
         for a generic next-layer unit m (every m has the same two terms, renamed).
         """
-        i, j = self.hypothesis.units
-        l, n, m = self.layer, 1, "m"
-        zi, zj = preactivation(l, n, i), preactivation(l, n, j)
-        vi, vj = weight(l + 1, m, i), weight(l + 1, m, j)
-        local = vi * act(zi) + vj * act(zj)
-        swapped = local.xreplace({zi: zj, zj: zi, vi: vj, vj: vi})
-        return swapped == local or sp.expand(swapped - local) == 0  # == : the same tree
+        return _swap_invariant(self.layer, *self.hypothesis.units)
+
+
+@lru_cache(maxsize=256)
+def _swap_invariant(l: int, i: int, j: int) -> bool:
+    """:meth:`LocalModel.swap_invariant`, once per layer and pair of units (the
+    hypotheses on the same units share it)."""
+    n, m = 1, "m"
+    zi, zj = preactivation(l, n, i), preactivation(l, n, j)
+    vi, vj = weight(l + 1, m, i), weight(l + 1, m, j)
+    local = vi * act(zi) + vj * act(zj)
+    swapped = local.xreplace({zi: zj, zj: zi, vi: vj, vj: vi})
+    return swapped == local or sp.expand(swapped - local) == 0  # == : the same tree
 
 
 def concrete(expr: sp.Expr, network: NetworkSpec) -> sp.Expr:
