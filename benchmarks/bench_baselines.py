@@ -441,13 +441,17 @@ def cold_best(runs: dict[str, list[str]], repeat: int) -> dict[str, tuple[float,
 #: (the witnesses and the cross-check need it), and the modules a JSON run of the seed
 #: loads.  The seed's run minus the last line is its own work.
 FLOOR = "import sympy"
+#: NumPy loaded as the command line loads it: every BLAS asked for one thread first.
+ONE_THREAD = ("import os; from symderive.engine import BLAS_THREAD_VARIABLES as V; "
+              "[os.environ.setdefault(v, '1') for v in V]; ")
 IMPORT_STEPS = {
     "python -c pass": "pass",
     "import sympy (the floor)": FLOOR,
     "+ SymPy's first sum": FLOOR + "; sympy.Symbol('x') + sympy.Symbol('y')",
-    "+ import numpy": FLOOR + "; sympy.Symbol('x') + sympy.Symbol('y'); import numpy",
+    "+ import numpy": ONE_THREAD + FLOOR + "; sympy.Symbol('x') + sympy.Symbol('y'); "
+                      "import numpy",
     "+ the modules of a JSON run (no work)": (
-        FLOOR + "; sympy.Symbol('x') + sympy.Symbol('y'); import numpy; "
+        ONE_THREAD + FLOOR + "; sympy.Symbol('x') + sympy.Symbol('y'); import numpy; "
         "import symderive.cli.main, symderive.api, symderive.render.json, "
         "symderive.report.answer, symderive.numeric.gradcheck, symderive.numeric.training, "
         "symderive.facts.backprop"),

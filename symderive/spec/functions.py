@@ -390,7 +390,10 @@ class Loss:
         return float(np.sum(f(yhat, y))), df(yhat, y)
 
 
+@functools.lru_cache(maxsize=64)
 def _loss_numpy(loss: Loss):
+    """ℓ and ∂ℓ/∂ŷ of a LaTeX loss as NumPy functions, lambdified once per loss (every
+    pass of the witnesses, the gradient check and the training asks for them)."""
     assert loss.expr is not None
     f = lambdify_safe((YHAT, Y), loss.expr)
     df = lambdify_safe((YHAT, Y), sp.diff(loss.expr, YHAT))
