@@ -121,7 +121,8 @@ def test_too_much_numeric_work_names_the_field_to_lower():
     assert [r.field for r in guards.refusals(samples)] == ["network.samples"]
     assert guards.numeric_work(samples) > guards.MAX_NUMERIC_WORK
     half = spec_of(layers=(256, 4096, 10), samples=512)
-    assert guards.numeric_work(samples) >= 2 * guards.numeric_work(half) * 0.99
+    # per sample: the products; per parameter (draws, optimiser steps): the rest
+    assert guards.numeric_work(samples) >= 1.9 * guards.numeric_work(half)
 
 
 def test_check_resources_raises_a_located_spec_error():
