@@ -1,11 +1,11 @@
-"""The unit costs behind symderive/cost.py, measured on this machine (one BLAS thread).
+"""The unit costs behind symderive/cost/passes.py, measured on this machine (one BLAS thread).
 
     python benchmarks/bench_guard_costs.py
 
-The resource guards count work in multiply-add equivalents at cost.RATE per second
+The resource guards count work in multiply-add equivalents at cost.passes.RATE a second
 (the numeric limit, 1e11, is about 30 s).  Each line measures one primitive the
 numeric stages repeat and prints it in nanoseconds and in multiply-add equivalents,
-next to the constant cost.py uses for it: a constant well below the measurement
+next to the constant symderive/cost/passes.py uses for it: a constant well below the measurement
 means the guards under-estimate that primitive.  Nothing is asserted.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from symderive import cost  # noqa: E402
+from symderive.cost import passes as cost  # noqa: E402
 from symderive.engine import mlp, witness  # noqa: E402
 from symderive.numeric import points  # noqa: E402
 from symderive.numeric.optimizers import make  # noqa: E402
@@ -109,7 +109,8 @@ def main() -> None:
             spec, net, _ = network([2, 3, 1], act)
             f = net.activation
             t = per_call(lambda: (f.np_f(z), f.np_df(z)), repeat=3)
-            show(f"{name}: f and f' per element", t, z.size, 2 * cost.element_cost(spec))
+            ef, edf, _, _ = cost.activation_costs(net.activation)
+            show(f"{name}: f and f' per element", t, z.size, ef + edf)
 
         print("-- fixed costs per call (tiny arrays: Python and NumPy dispatch)")
         for name, act in [("tanh", '"tanh"'), ("relu", '"relu"'), ("sigmoid", '"sigmoid"')] + [
@@ -119,15 +120,16 @@ def main() -> None:
                 p = points.initial_params(net, hyp, rng)
                 X, Y = rng.normal(size=(1, 2)), rng.normal(size=(1, 1))
                 t = per_call(lambda: mlp.loss_and_gradient(net, p, X, Y))
+                _, _, cf, cdf = cost.activation_costs(net.activation)
                 show(f"{name}: full pass, {depth} layers, per layer", t, depth,
-                     cost.layer_overhead(spec, backward=True))
+                     cost.PASS_LAYER + (cf + cdf) * cost.ARRAY_CALL)
         for name in ("sgd", "momentum", "adam"):
             spec, net, hyp = network([2] + [3] * 20 + [1])
             p = points.initial_params(net, hyp, rng)
             opt = make(name, 1e-9)
             t = per_call(lambda: opt.step(p.W + p.b, p.W + p.b))
-            show(f"{name} step, 21 layers, per array", t, 42, cost.ARRAY_CALL *
-                 cost.OPTIMIZER[name] / cost.OPTIMIZER["sgd"])
+            show(f"{name} step, 21 layers, per array", t, 42,
+                 cost.OPTIMIZER_CALLS[name] * cost.ARRAY_CALL)
 
 
 if __name__ == "__main__":

@@ -315,16 +315,19 @@ def current(cfg: Config) -> int:
 # ------------------------------------------------------------------ the guards
 
 
-def estimates(text: str) -> tuple[bool | None, dict[str, float], str]:
+def estimates(text: str, fmt: str = "json") -> tuple[bool | None, dict[str, float], str]:
     """(allowed, {estimate: fraction of its limit}, the first refusal's field), or
-    (None, {}, why) when the spec is invalid."""
+    (None, {}, why) when the spec is invalid.  A PDF or slides compiled to PDF count
+    pdflatex's time (as ``derive --format pdf`` or ``beamer -o x.pdf`` does)."""
+    typeset = fmt if fmt in ("pdf", "beamer") else None
     try:
         spec = parse_spec(text, "bench.toml")
-        refusals = guards.refusals(spec)
+        refusals = (guards.refusals(spec, typeset) if hasattr(guards, "estimates")
+                    else guards.refusals(spec))
     except SymderiveError as exc:
         return None, {}, str(exc)[:120]
     if hasattr(guards, "estimates"):
-        fractions = {k: v / limit for k, (v, limit) in guards.estimates(spec).items()}
+        fractions = {k: v / limit for k, (v, limit) in guards.estimates(spec, typeset).items()}
     else:   # the guards before this benchmark's findings
         fractions = {"numeric": guards.numeric_work(spec) / guards.MAX_NUMERIC_WORK,
                      "symbolic": guards.symbolic_work(spec) / guards.MAX_SYMBOLIC_WORK,
@@ -340,7 +343,7 @@ def climb(cfg: Config) -> Config | None:
     if cfg.axis in ("hypotheses", "facts") and not (cfg.hypotheses if cfg.axis ==
                                                     "hypotheses" else cfg.facts):
         return None
-    allowed = lambda k: estimates(scaled(cfg, k).text())[0]
+    allowed = lambda k: estimates(scaled(cfg, k).text(), cfg.fmt)[0]
     if not allowed(lo):
         lo = BOUNDS[cfg.axis][0]
         if not allowed(lo):
@@ -416,11 +419,11 @@ def measure(cfg: Config, args, workdir: Path, spent: list[float]) -> Row | None:
     pushed = climb(cfg)
     if pushed is None:
         return None
-    ok, fractions, _ = estimates(pushed.text())
-    if not ok:
-        return None
     if pushed.fmt in ("pdf", "beamer") and not shutil.which("pdflatex"):
         pushed.fmt = "latex"
+    ok, fractions, _ = estimates(pushed.text(), pushed.fmt)
+    if not ok:
+        return None
     if args.dry:
         print(Row(pushed, fractions, Timing(0, 0, "dry", 0)).line(), flush=True)
         return None

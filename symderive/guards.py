@@ -220,27 +220,31 @@ def _largest(parts: list[tuple[str, float]]) -> tuple[str, float]:
 
 
 def _symbolic(spec: Spec) -> list[Refusal]:
-    work = symbolic_work(spec)
+    from .cost import symbolic_parts
+
+    parts = symbolic_parts(spec)
+    work = sum(w for _, w in parts)
     if work <= MAX_SYMBOLIC_WORK:
         return []
-    from .cost import facts as fact_costs
-
-    weight = term_weight(spec)
-    facts = [(f"fact[{k}]", fact_costs.fact_symbolic(spec.network, f, weight))
-             for k, f in enumerate(spec.facts, start=1)]
-    worst = max(facts, key=lambda kv: kv[1], default=("", 0.0))
-    if worst[1] > work / 2:
-        return [Refusal(worst[0], (
-            f"the symbolic work would be about {work:,.0f} term-operations, most of it "
-            f"this fact's derivation (its sums over the next layer's units), over the limit "
-            f"of {MAX_SYMBOLIC_WORK:,}; ask it about a narrower layer, {GENERIC}, {FORCE}"))]
+    largest, share = _largest(parts)
+    over = f"over the limit of {MAX_SYMBOLIC_WORK:,}"
+    if largest.startswith("fact["):
+        return [Refusal(largest, (
+            f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "
+            f"it this fact's derivation (its sums over a layer's units), {over}; ask it "
+            f"about a narrower layer, or {GENERIC}, {FORCE}"))]
+    if largest == "network.loss":
+        return [Refusal(largest, (
+            f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "
+            f"it differentiating the loss in each of the {spec.network.layers[-1]} outputs "
+            f"(softmax couples them all), {over}; use fewer outputs or loss = \"any\", "
+            f"{FORCE}"))]
     latex = spec.network.activation.latex_source is not None
     field = "network.activation.latex" if latex else "network.layers"
     return [Refusal(field, (
         f"the symbolic work would be about {work:,.0f} term-operations (hypotheses x units "
-        f"of the next layer x size of the activation and its derivative), over the limit of "
-        f"{MAX_SYMBOLIC_WORK:,}; use {GENERIC}, a simpler activation, narrower layers or "
-        f"fewer hypotheses, {FORCE}"))]
+        f"of the next layer x size of the activation and its derivative), {over}; use "
+        f"{GENERIC}, a simpler activation, narrower layers or fewer hypotheses, {FORCE}"))]
 
 
 #: What to lower when a part of the numeric work is the largest.

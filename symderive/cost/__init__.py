@@ -55,13 +55,23 @@ def next_width(spec: Spec, h) -> int:
     return layers[h.layer + 1] if h.layer + 1 < len(layers) else 1
 
 
-def symbolic_work(spec: Spec) -> float:
-    """Term-operations of the derivations: per hypothesis (units of the next layer +
-    :data:`HYPOTHESIS_TERMS`) × :func:`term_weight`, plus each fact's
-    (:func:`.facts.fact_symbolic`)."""
+def symbolic_parts(spec: Spec) -> list[tuple[str, float]]:
+    """(field, term-operations) of the derivations: per hypothesis (units of the next
+    layer + :data:`HYPOTHESIS_TERMS`) × :func:`term_weight`; the loss differentiated
+    in every output (``network.loss``, :func:`.facts.output_loss_symbolic`, once per
+    network); each fact's (:func:`.facts.fact_symbolic`)."""
     weight = term_weight(spec)
-    work = sum((next_width(spec, h) + HYPOTHESIS_TERMS) * weight for h in spec.hypotheses)
-    return work + sum(_facts.fact_symbolic(spec.network, f, weight) for f in spec.facts)
+    parts = [(f"hypothesis[{k}]", (next_width(spec, h) + HYPOTHESIS_TERMS) * weight)
+             for k, h in enumerate(spec.hypotheses, start=1)]
+    if spec.hypotheses:     # is the loss constant in the outputs? (once per network)
+        parts.append(("network.loss", _facts.output_loss_symbolic(spec.network)))
+    return parts + [(f"fact[{k}]", _facts.fact_symbolic(spec.network, f, weight))
+                    for k, f in enumerate(spec.facts, start=1)]
+
+
+def symbolic_work(spec: Spec) -> float:
+    """Term-operations of the derivations (:func:`symbolic_parts`)."""
+    return sum(work for _, work in symbolic_parts(spec))
 
 
 #: Seconds pdflatex takes for a PDF report or compiled slides: (the document, per
@@ -140,6 +150,6 @@ def elementwise_weight(spec: Spec) -> int:
     return ef + edf
 
 
-__all__ = ["symbolic_work", "numeric_work", "numeric_parts", "json_bytes", "term_weight",
+__all__ = ["symbolic_work", "symbolic_parts", "numeric_work", "numeric_parts", "json_bytes", "term_weight",
            "next_width", "elementwise_weight", "json_parts", "operations", "NUMBER_BYTES",
            "HYPOTHESIS_TERMS", "TERM_OPERATIONS", "passes"]

@@ -27,12 +27,41 @@ def _hidden_units(net: NetworkSpec) -> int:
     return sum(net.layers[1:-1])
 
 
+#: An integer multiply-add of the partition's block sums (NumPy's integer matmul has no
+#: BLAS: about 6 ns).
+INT_MADD = 20
+#: Rounds of the partition's refinement counted (one that splits, one that confirms).
+PARTITION_ROUNDS = 2
+
+
+def partition(sizes, given, classes, pinned) -> float:
+    """``engine.partition.coarsest_partition``, per round: each unit's sums of incoming
+    weights per class of the layer before, and of outgoing weights per class of the
+    layer after, where each pinned unit of that layer counts alone (a column of its own:
+    a pinned layer makes the product cubic in the width).  ``given[l]``: W^(l) is given
+    (not random); ``classes[l]``, ``pinned[l]``: at most how many classes and pinned
+    units layer l has."""
+    work = 0.0
+    for l in range(1, len(sizes) - 1):
+        if given[l]:
+            work += sizes[l] * sizes[l - 1] * classes[l - 1] * INT_MADD
+        if given[l + 1]:
+            work += sizes[l + 1] * sizes[l] * (classes[l + 1] + pinned[l + 1]) * INT_MADD
+        work += P.PYTHON_ITEM * sizes[l] * (classes[l - 1] + classes[l + 1] + pinned[l + 1])
+    return PARTITION_ROUNDS * work
+
+
 def zero_start(net: NetworkSpec, rows: int = 1) -> float:
-    """``facts.zero.zero_start`` and ``engine.frozen.frozen_parameters`` of the all-zero
-    start: an exact tensor of every parameter, and per round σ and σ' at every hidden
-    unit (pinned at 0) and sample row."""
+    """``facts.zero.zero_start``, ``engine.frozen.frozen_parameters`` and the classes of
+    the all-zero start: an exact tensor of every parameter; per round σ and σ' at every
+    hidden unit (pinned at 0) and sample row; the partition with every hidden unit
+    pinned."""
+    s = net.layers
+    hidden = [0] + list(s[1:-1]) + [0]
+    ones = [s[0]] + [1] * (len(s) - 2) + [s[-1]]
     return (EXACT_ENTRY * parameters(net)
-            + FROZEN_ROUNDS * _hidden_units(net) * rows * PINNED_UNIT)
+            + FROZEN_ROUNDS * _hidden_units(net) * rows * PINNED_UNIT
+            + partition(s, [True] * len(s), ones, hidden))
 
 
 def _group_entries(net: NetworkSpec, layer: int) -> int:
@@ -100,28 +129,45 @@ def fact_numeric(net: NetworkSpec, fact: FactSpec, steps: int) -> float:
     return 0.0
 
 
+#: Term-operations a second at which the measured symbolic costs below are counted: the
+#: symbolic limit (500 000) is then 30 s of them.
+TERMS_PER_SECOND = 16_700
+#: unit_gradient tidies a sum over the next layer with SymPy's ``collect``: 5.5e-5 s
+#: per squared unit (8.9 s for 400 units).
+UNIT_GRADIENT_SQUARE = 5.5e-5 * TERMS_PER_SECOND
+#: softmax cross-entropy couples the K outputs: its derivatives in all of them take
+#: 4e-5 s × K² (10 s for K = 512); another loss 1.2e-3 s per output (bce, 512: 0.6 s).
+SOFTMAX_SQUARE = 4e-5 * TERMS_PER_SECOND
+OUTPUT_TERM = 1.2e-3 * TERMS_PER_SECOND
+
+
+def output_loss_symbolic(network: NetworkSpec) -> float:
+    """Term-operations of differentiating the loss in each of the K outputs
+    (``engine.symmetry.constant_loss``, once per network; ``facts.losses``, per fact)."""
+    K = network.layers[-1]
+    return SOFTMAX_SQUARE * K * K if network.loss.name == "softmax_ce" else OUTPUT_TERM * K
+
+
 def fact_symbolic(network: NetworkSpec, fact: FactSpec, weight: int) -> float:
     """Term-operations of one fact's derivation (the guards' symbolic unit).
 
-    ``unit_gradient`` tidies a sum over the next layer with SymPy's ``collect``, which
-    grows with its square (8.9 s for 400 units); ``optimizer`` settles the all-tied
-    hypothesis; ``backprop_exact`` differentiates the whole loss only up to
-    ``facts.backprop.LIMIT`` parameter-samples (bounded)."""
+    ``unit_gradient`` tidies a sum over the next layer (:data:`UNIT_GRADIENT_SQUARE`);
+    ``loss_gradient`` differentiates the loss of every output; ``optimizer`` settles
+    the all-tied hypothesis; ``backprop_exact`` differentiates the whole loss only up
+    to ``facts.backprop.LIMIT`` parameter-samples (bounded)."""
     from ..facts import backprop
 
     s = network.layers
     if fact.kind == "unit_gradient" and "outgoing" not in fact.zero:
         nxt = s[fact.layer + 1]
         return UNIT_GRADIENT_SQUARE * nxt * nxt + (nxt + 20) * weight
+    if fact.kind == "loss_gradient":
+        return output_loss_symbolic(network)
     if fact.kind == "optimizer":
         return (s[fact.layer + 1] + 20) * weight
     if fact.kind == "backprop_exact":
         return backprop.LIMIT * weight
     return 20 * weight
-
-
-#: Term-operations per squared unit of the next layer in a unit_gradient derivation.
-UNIT_GRADIENT_SQUARE = 0.5
 
 
 def fact_json_numbers(net: NetworkSpec, fact: FactSpec) -> int:

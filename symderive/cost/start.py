@@ -21,7 +21,7 @@ from ..numeric import startpoint
 from ..numeric.trajectory import MAX_SHOWN, can_be_exact
 from ..spec import NetworkSpec, Spec
 from . import passes as P
-from .facts import EXACT_ENTRY, FROZEN_ROUNDS, PINNED_UNIT
+from .facts import EXACT_ENTRY, FROZEN_ROUNDS, PINNED_UNIT, partition
 from .passes import ARRAY_CALL, forward, full_pass, parameters, step
 
 #: A SymPy Rational multiply-add (the exact pinned pre-activations), about 20 µs.
@@ -71,7 +71,7 @@ def _zero(t) -> bool:
     return t is None or (t.values is not None and _nonzero(t) == 0)
 
 
-def frozen_forward(spec: Spec) -> float:
+def frozen_forward(spec: Spec) -> tuple[float, list[int]]:
     """The exact pre-activations of ``engine.frozen`` per round: a layer is pinned when
     its tensors are given and its inputs known (the data, or a pinned layer before) or
     its weights zero; its units then sum their non-zero weights times the known inputs
@@ -85,13 +85,14 @@ def frozen_forward(spec: Spec) -> float:
     zero_at_zero = network.activation.name != "any" and float(
         network.activation.np_f(np.zeros(1))[0]) == 0.0
     # the inputs: None unknown, 0 silent, 1 rational, ν > 1 nested ν − 1 levels deep
-    state, work = (1 if spec.data is not None else None), 0.0
+    state, work, pinned = (1 if spec.data is not None else None), 0.0, [0] * (L + 1)
     for l in range(1, (L if spec.data is not None else L - 1) + 1):
         W, b = tensors[f"W{l}"], tensors.get(f"b{l}")
         given = W.values is not None and (b is None or b.values is not None)
         if not given or (state is None and not _zero(W)):
             state = None
             continue
+        pinned[l] = s[l]
         terms = 0 if state == 0 or _zero(W) else _nonzero(W)
         level = state if terms else 1              # the size of what is summed
         grown = NESTING ** (level - 1)
@@ -102,7 +103,7 @@ def frozen_forward(spec: Spec) -> float:
             state = 0                               # σ(0) = 0: the layer is silent
         else:
             state = level + 1 if transcendental else level
-    return work
+    return work, pinned
 
 
 def frozen_and_classes(spec: Spec, net: NetworkSpec) -> float:
@@ -110,16 +111,10 @@ def frozen_and_classes(spec: Spec, net: NetworkSpec) -> float:
     tensors, s, L = _tensors(spec), net.layers, net.depth
     work = sum(EXACT_ENTRY * len(t.values) * len(t.values[0])
                for t in tensors.values() if t.values is not None)
-    work += frozen_forward(spec)
-    rounds = L + 1                                 # refinement until nothing splits
-    for l in range(1, L + 1):
-        W = tensors[f"W{l}"]
-        classes = 1 if _uniform(W) else s[l - 1]
-        if W.values is not None:
-            work += rounds * (3 * s[l] * s[l - 1] * classes + P.PYTHON_ITEM * s[l] * classes)
-        else:
-            work += rounds * P.PYTHON_ITEM * s[l]
-    return work
+    frozen, pinned = frozen_forward(spec)
+    given = [False] + [tensors[f"W{l}"].values is not None for l in range(1, L + 1)]
+    classes = [s[0]] + [_classes(spec, net, l) for l in range(1, L)] + [s[-1]]
+    return work + frozen + partition(s, given, classes, pinned)
 
 
 def trajectory(spec: Spec, net: NetworkSpec) -> float:
