@@ -150,6 +150,6 @@ def elementwise_weight(spec: Spec) -> int:
     return ef + edf
 
 
-__all__ = ["symbolic_work", "symbolic_parts", "numeric_work", "numeric_parts", "json_bytes", "term_weight",
-           "next_width", "elementwise_weight", "json_parts", "operations", "NUMBER_BYTES",
-           "HYPOTHESIS_TERMS", "TERM_OPERATIONS", "passes"]
+__all__ = ["symbolic_work", "symbolic_parts", "numeric_work", "numeric_parts", "json_bytes",
+           "json_parts", "term_weight", "next_width", "elementwise_weight", "operations",
+           "NUMBER_BYTES", "HYPOTHESIS_TERMS", "TERM_OPERATIONS", "TYPESETTING", "passes"]

@@ -32,7 +32,8 @@ def witness_search(net: NetworkSpec, h: Hypothesis) -> float:
     to REDRAWS times; a group that may differ tries until a point is clear of kinks."""
     N = net.samples
     evaluations, give_up = P.kink_settling(P.row_clear(net), N, witnesses.REDRAWS)
-    point = (P.draw(net, P.WITNESS_DRAW) + evaluations * (full_pass(net, N) + net.depth * ARRAY_CALL))
+    point = (P.draw(net, P.WITNESS_DRAW)
+             + evaluations * (full_pass(net, N) + net.depth * ARRAY_CALL))
     tries = P.expected_tries(give_up, witnesses.TRIES)
     return sum(point * (tries if _group_can_differ(net, h, g) else 1.0)
                for g in net.unit_groups(h.layer))
