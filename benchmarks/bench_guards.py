@@ -326,6 +326,9 @@ def estimates(text: str, fmt: str = "json") -> tuple[bool | None, dict[str, floa
                     else guards.refusals(spec))
     except SymderiveError as exc:
         return None, {}, str(exc)[:120]
+    except Exception as exc:            # the guards themselves failed: a finding too
+        print(f"GUARD ERROR {type(exc).__name__}: {exc}\n{text}", flush=True)
+        return None, {}, repr(exc)
     if hasattr(guards, "estimates"):
         fractions = {k: v / limit for k, (v, limit) in guards.estimates(spec, typeset).items()}
     else:   # the guards before this benchmark's findings
@@ -429,6 +432,11 @@ def measure(cfg: Config, args, workdir: Path, spent: list[float]) -> Row | None:
         return None
     timing = cold_run(pushed.text(), pushed.fmt, args.cutoff, workdir)
     spent[0] += timing.wall
+    if args.keep and timing.cpu > args.slow:       # keep the spec of a finding
+        keep = Path(args.keep)
+        keep.mkdir(parents=True, exist_ok=True)
+        name = "".join(c if c.isalnum() else "_" for c in pushed.name)
+        (keep / f"{name}_{pushed.axis}_{pushed.fmt}.toml").write_text(pushed.text())
     row = Row(pushed, fractions, timing)
     print(row.line(), flush=True)
     return row
@@ -479,6 +487,8 @@ def main() -> None:
                     help="formats the search may use (families keep their own)")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--dry", action="store_true", help="climb and estimate, do not run")
+    ap.add_argument("--keep", default="", help="write the specs slower than --slow here")
+    ap.add_argument("--slow", type=float, default=30, help="CPU seconds that make a finding")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     formats = tuple(args.formats.split(","))

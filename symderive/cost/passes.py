@@ -62,6 +62,9 @@ FORWARD_LAYER = 4_000
 DRAW_ARRAY = 4 * 1_500
 #: A named loss and its gradient, per output value (mse: about 3 ns).
 LOSS_ELEMENT = 10
+#: Lambdifying a LaTeX loss and its derivative (done at every call): a base and a cost
+#: per operation of the two formulas.
+LOSS_COMPILE, LOSS_COMPILE_OPERATION = 1_500_000, 200_000
 #: A piece of a Piecewise (``cases``): np.select evaluates every condition and value.
 PIECE_CALL = 40_000
 #: Per-element cost of a piece (its condition, its value and the selection).
@@ -74,6 +77,9 @@ NAMED = {"identity": ((1, 2), (0, 1)), "tanh": ((10, 18), (1, 3)), "relu": ((3, 
          "any": ((10, 18), (1, 3))}       # generic mode computes with tanh
 #: An elementary operation of a formula, per element; a transcendental function.
 OPERATION, TRANSCENDENTAL = 6, 25
+#: symderive's own functions in a formula, printed as calls to their NumPy versions:
+#: (per element, extra calls), as the named activations.
+OWN_FUNCTIONS = {"sigmoid": (160, 16), "softplus": (100, 1), "relu": (3, 1)}
 #: ``erf`` is math.erf called once per element (np.vectorize).
 ERF_ELEMENT = 1_500
 _TRANSCENDENTAL = (sp.exp, sp.log, sp.tanh, sp.sinh, sp.cosh, sp.sin, sp.cos, sp.tan,
@@ -88,11 +94,14 @@ def expression_costs(expr: sp.Expr) -> tuple[int, int]:
         if node.is_Atom or isinstance(node, (sp.Tuple, sp.logic.boolalg.BooleanAtom)):
             continue
         calls += 1
-        if isinstance(node, sp.Piecewise):
+        own = OWN_FUNCTIONS.get(type(node).__name__)
+        if own is not None:               # printed as a call to symderive's NumPy twin
+            element, calls = element + own[0], calls + own[1]
+        elif isinstance(node, sp.Piecewise):
             element += PIECE_ELEMENT * len(node.args)
             calls += len(node.args) * PIECE_CALL // ARRAY_CALL
         elif isinstance(node, sp.erf):
-            element += ERF_ELEMENT
+            element, calls = element + ERF_ELEMENT, calls + 5     # np.vectorize's setup
         elif isinstance(node, _TRANSCENDENTAL):
             element += TRANSCENDENTAL
         else:
@@ -147,11 +156,34 @@ def full_pass(net: NetworkSpec, rows: int) -> float:
 
 
 def loss_cost(net: NetworkSpec, rows: int) -> float:
-    """The loss and its gradient in ŷ (``np_value_and_grad``), for ``rows`` samples."""
+    """The loss and its gradient in ŷ (``np_value_and_grad``), for ``rows`` samples.  A
+    LaTeX loss is lambdified again at every call (``spec.functions._loss_numpy`` has no
+    cache): 0.5 to 1.4 ms, far more than a small network's pass."""
     if net.loss.expr is None or net.loss.latex_source is None:
         return LOSS_ELEMENT * rows * net.layers[-1] + 5 * ARRAY_CALL
-    element, calls = expression_costs(net.loss.expr)
-    return 3 * (element * rows * net.layers[-1] + calls * ARRAY_CALL)
+    return _latex_loss_cost(net.loss) + rows * net.layers[-1] * _latex_loss_element(net.loss)
+
+
+@lru_cache(maxsize=16)
+def _latex_loss_element(loss) -> int:
+    from ..spec.functions import YHAT
+
+    return sum(expression_costs(e)[0] for e in (loss.expr, sp.diff(loss.expr, YHAT)))
+
+
+@lru_cache(maxsize=16)
+def _latex_loss_cost(loss) -> float:
+    """The fixed cost of one call: the two lambdified functions' NumPy calls, and their
+    compilation when it is not cached (about 450 µs + 60 µs an operation)."""
+    from ..spec import functions
+    from ..spec.functions import YHAT
+
+    exprs = (loss.expr, sp.diff(loss.expr, YHAT))
+    calls = sum(expression_costs(e)[1] for e in exprs) + 6
+    compiled = hasattr(getattr(functions, "_loss_numpy", None), "cache_info")
+    operations = sum(int(sp.count_ops(e)) for e in exprs)
+    return calls * ARRAY_CALL + (0 if compiled else LOSS_COMPILE + LOSS_COMPILE_OPERATION
+                                 * operations)
 
 
 def step(net: NetworkSpec, optimizer: str) -> float:
@@ -205,7 +237,8 @@ def kink_settling(clear: float, rows: int, redraws: int) -> tuple[float, float]:
     times, the samples near a kink: after k evaluations a sample is still near one with
     probability (1 − clear)^k, and some of the ``rows`` samples with 1 − (1 − that)^rows."""
     def near_after(k: int) -> float:
-        return -math.expm1(rows * math.log1p(-min((1.0 - clear) ** k, 1.0 - 1e-300)))
+        still = (1.0 - clear) ** k          # one sample still near a kink
+        return 1.0 if still >= 1.0 else -math.expm1(rows * math.log1p(-still))
     evaluations = 1.0 + sum(near_after(k) for k in range(1, redraws + 1))
     return evaluations, near_after(redraws + 1)
 
