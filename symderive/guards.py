@@ -52,11 +52,8 @@ MAX_NEXT_WIDTH = 2048
 MAX_PARAMETERS = 4_000_000
 MAX_DEPTH = 100
 MAX_NUMERIC_WORK = 1e11
-#: Fixed symbolic cost of a hypothesis, in terms (display, witness, swap check).
-HYPOTHESIS_TERMS = 20
-#: Fixed cost of a term, in operations, on top of σ and σ' (fitted: a term costs
-#: about 0.12 ms × (10 + operations of σ and σ') on one core).
-TERM_OPERATIONS = 10
+#: JSON reports over this many bytes are refused (about 5 s to write, and unreadable).
+MAX_JSON_BYTES = 60_000_000
 
 GENERIC = ('activation = "any" (generic mode: a proof for every activation and every '
            'width, so a small network such as layers = [2, 3, 1] says the same)')
@@ -74,131 +71,77 @@ class Refusal:
 # ------------------------------------------------------------------ estimates
 
 
-def operations(expr: sp.Expr) -> int:
-    """Size of an expression: SymPy's operation count."""
-    return int(sp.count_ops(expr))
+def parameters(spec: Spec) -> int:
+    return Network(spec.network).parameter_count()
+
+
+def symbolic_work(spec: Spec) -> float:
+    """Term-operations of the derivations (:func:`symderive.cost.symbolic_work`)."""
+    from .cost import symbolic_work as work
+
+    return work(spec)
+
+
+def numeric_work(spec: Spec, fmt: str | None = None) -> float:
+    """Multiply-add equivalents of the NumPy work, and with ``fmt`` "pdf" or "beamer"
+    the typesetting (:func:`symderive.cost.numeric_work`)."""
+    from .cost import numeric_work as work
+
+    return work(spec, fmt)
+
+
+def json_bytes(spec: Spec) -> int:
+    """The JSON report's size (:func:`symderive.cost.json_bytes`)."""
+    from .cost import json_bytes as size
+
+    return size(spec)
 
 
 def term_weight(spec: Spec) -> int:
-    """Operations in one term of the local derivation: σ, σ' and the loss's ℓ, ∂ℓ/∂ŷ."""
-    act = spec.network.activation
-    weight = TERM_OPERATIONS + operations(act.expr) + operations(act.derivative_expr)
-    loss = spec.network.loss
-    if loss.expr is not None:
-        from .spec.functions import YHAT
+    from .cost import term_weight as weight
 
-        weight += operations(loss.expr) + operations(sp.diff(loss.expr, YHAT))
-    return weight
+    return weight(spec)
 
 
-def symbolic_work(spec: Spec) -> int:
-    """Term-operations of the local derivations: Σ over hypotheses of
-    (units of the next layer + :data:`HYPOTHESIS_TERMS`) × :func:`term_weight`."""
-    weight = term_weight(spec)
-    return sum((_next_width(spec, h) + HYPOTHESIS_TERMS) * weight for h in spec.hypotheses)
+def elementwise_weight(spec: Spec) -> int:
+    from .cost import elementwise_weight as weight
+
+    return weight(spec)
 
 
-def _next_width(spec: Spec, h) -> int:
+def next_width(spec: Spec, h) -> int:
     """Units of the layer after the hypothesis's (an output unit feeds the loss: 1 term)."""
     layers = spec.network.layers
     return layers[h.layer + 1] if h.layer + 1 < len(layers) else 1
 
 
-def parameters(spec: Spec) -> int:
-    return Network(spec.network).parameter_count()
-
-
-def numeric_work(spec: Spec) -> int:
-    """Multiply-adds of the numeric cross-check and the witness search, as they run:
-    per hypothesis, the training steps (:func:`symderive.numeric.training_steps`) and
-    the search for an informative start, the gradient check's points and finite
-    differences (each from the perturbed layer on), and the witnesses' passes; each
-    NumPy pass costs its matrix products plus the activation's elementwise work
-    (:func:`elementwise_weight`: a LaTeX formula or a Piecewise is many operations)."""
-    from .engine.mlp import pass_work
-    from .numeric import training_steps
-    from .numeric.gradcheck import MAX_COMPONENTS, POINTS
-    from .numeric.training import STARTS
-
-    net, work = spec.network, 0
-    units = sum(net.layers[1:]) * net.samples
-    per_pass = pass_work(net) + 3 * units * elementwise_weight(spec)
-    for h in spec.hypotheses:
-        layers, l = net.layers, h.layer
-        passes = training_steps(spec) + 1 + STARTS + POINTS + WITNESS_PASSES
-        into = (min(layers[l - 1], MAX_COMPONENTS) + 1) * _moved_unit(spec, l - 1)
-        out = (min(layers[l + 1], MAX_COMPONENTS) * _moved_unit(spec, l)
-               if l < net.depth else 0)
-        finite_differences = POINTS * 2 * 2 * (into + out)   # 2 units, 2 evaluations
-        work += passes * per_pass + finite_differences
-    if getattr(spec, "init", None) is not None:   # the simulation of the [init] start
-        work += (min(spec.check.steps, 60) + 1) * parameters(spec) * (net.samples + 4)
-    return int(work)
-
-
-def _moved_unit(spec: Spec, t: int) -> int:
-    """Multiply-adds of one finite-difference loss after a change in weight layer t+1
-    (:mod:`symderive.numeric.gradcheck`): the moved unit's column, then a rank-one update
-    of a wide next layer or the forward pass from the perturbed layer on."""
-    from .numeric.gradcheck import rank_one
-
-    layers, n = spec.network.layers, spec.network.samples
-    forward = lambda first: sum(layers[k] * layers[k - 1] for k in range(first, len(layers)))
-    if rank_one(spec.network, t):
-        return n * (layers[t] + layers[t + 2] + forward(t + 3))
-    return n * forward(t + 1)
-
-
-#: Witness passes counted per hypothesis (one per group, and a few kink redraws).
-WITNESS_PASSES = 6
-#: Operations a NumPy elementwise step costs, in multiply-adds (memory-bound).
-ELEMENT_COST = 4
-
-
-def elementwise_weight(spec: Spec) -> int:
-    """Multiply-adds per unit and pass for the activations: a named one is a few; a LaTeX
-    formula costs its operations and its derivative's (a Piecewise evaluates every piece)."""
-    act = spec.network.activation
-    if act.latex_source is None:
-        return ELEMENT_COST
-    return ELEMENT_COST * (1 + operations(act.expr) + operations(act.derivative_expr))
-
-
-def json_bytes(spec: Spec) -> int:
-    """Rough size of the JSON report: the witnesses (every parameter for a network of at
-    most :data:`~symderive.engine.witness.COMPACT_PARAMETERS`, else the two units' groups)
-    and the training gaps, at about :data:`NUMBER_BYTES` a number."""
-    from .engine.witness import is_compact
-    from .numeric import training_steps
-
-    net, total = spec.network, 0
-    data = net.samples * (net.layers[0] + net.layers[-1])
-    for h in spec.hypotheses:
-        units = net.layers[h.layer - 1] + 1 + (net.layers[h.layer + 1]
-                                               if h.layer < net.depth else 0)
-        witness = 2 * units if is_compact(net) else parameters(spec)
-        total += 3 * (witness + data) + training_steps(spec) + 1
-    return NUMBER_BYTES * total
-
-
-NUMBER_BYTES = 22
-#: JSON reports over this many bytes are refused (about 5 s to write, and unreadable).
-MAX_JSON_BYTES = 60_000_000
+def estimates(spec: Spec, fmt: str | None = None) -> dict[str, tuple[float, float]]:
+    """Every estimate the guards compare, with its limit: {name: (estimate, limit)}."""
+    return {"numeric": (numeric_work(spec, fmt), MAX_NUMERIC_WORK),
+            "symbolic": (symbolic_work(spec), MAX_SYMBOLIC_WORK),
+            "json": (json_bytes(spec), MAX_JSON_BYTES),
+            "parameters": (parameters(spec), MAX_PARAMETERS),
+            "depth": (spec.network.depth, MAX_DEPTH),
+            "next width": (max((next_width(spec, h) for h in spec.hypotheses), default=0),
+                           MAX_NEXT_WIDTH)}
 
 
 # ------------------------------------------------------------------ the limits
 
 
-def refusals(spec: Spec) -> list[Refusal]:
-    """Every limit ``spec`` exceeds, the most specific first."""
+def refusals(spec: Spec, fmt: str | None = None) -> list[Refusal]:
+    """Every limit ``spec`` exceeds, the most specific first; ``fmt`` "pdf" or "beamer"
+    (slides compiled to PDF) counts pdflatex's time too."""
     formulas = _exponents(spec) or _complexity(spec)
-    return formulas + _shape(spec) + _symbolic(spec) + _numeric(spec) + _json(spec)
+    return formulas + _shape(spec) + _symbolic(spec) + _numeric(spec, fmt) + _json(spec)
 
 
-def check_resources(spec: Spec, text: str | bytes | None = None) -> None:
+def check_resources(spec: Spec, text: str | bytes | None = None,
+                    fmt: str | None = None) -> None:
     """Raise a :class:`SpecError` (located in ``text``, the spec's source, if given)
-    for the first limit ``spec`` exceeds; return if it is within all of them."""
-    found = refusals(spec)
+    for the first limit ``spec`` exceeds; return if it is within all of them.  ``fmt``:
+    "pdf" or "beamer" when the report is typeset with pdflatex (slides to a PDF)."""
+    found = refusals(spec, fmt)
     if not found:
         return
     error = SpecError(found[0].message, source=spec.source, field=found[0].field)
@@ -256,7 +199,7 @@ def _shape(spec: Spec) -> list[Refusal]:
             f"cross-check keeps several copies of them; use narrower layers or {GENERIC}, "
             f"{FORCE}")))
     for k, h in enumerate(spec.hypotheses, start=1):
-        width = _next_width(spec, h)
+        width = next_width(spec, h)
         if width > MAX_NEXT_WIDTH:
             out.append(Refusal(f"hypothesis[{k}].layer", (
                 f"layer {h.layer + 1}, after layer {h.layer}, has {width} units, over the "
@@ -266,42 +209,94 @@ def _shape(spec: Spec) -> list[Refusal]:
     return out
 
 
+def _largest(parts: list[tuple[str, float]]) -> tuple[str, float]:
+    """The field whose parts add up to the most, and its share of the total."""
+    by_field: dict[str, float] = {}
+    for field, work in parts:
+        key = "hypotheses" if field.startswith("hypothesis[") else field
+        by_field[key] = by_field.get(key, 0.0) + work
+    field = max(by_field, key=by_field.get)
+    return field, by_field[field] / max(sum(by_field.values()), 1e-300)
+
+
 def _symbolic(spec: Spec) -> list[Refusal]:
-    work = symbolic_work(spec)
+    from .cost import symbolic_parts
+
+    parts = symbolic_parts(spec)
+    work = sum(w for _, w in parts)
     if work <= MAX_SYMBOLIC_WORK:
         return []
+    largest, share = _largest(parts)
+    over = f"over the limit of {MAX_SYMBOLIC_WORK:,}"
+    if largest.startswith("fact["):
+        return [Refusal(largest, (
+            f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "
+            f"it this fact's derivation (its sums over a layer's units), {over}; ask it "
+            f"about a narrower layer, or {GENERIC}, {FORCE}"))]
+    if largest == "network.loss":
+        return [Refusal(largest, (
+            f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "
+            f"it differentiating the loss in each of the {spec.network.layers[-1]} outputs "
+            f"(softmax couples them all), {over}; use fewer outputs or loss = \"any\", "
+            f"{FORCE}"))]
     latex = spec.network.activation.latex_source is not None
     field = "network.activation.latex" if latex else "network.layers"
     return [Refusal(field, (
-        f"the symbolic work would be about {work:,} term-operations (hypotheses x units of "
-        f"the next layer x size of the activation and its derivative), over the limit of "
-        f"{MAX_SYMBOLIC_WORK:,}; use {GENERIC}, a simpler activation, narrower layers or "
-        f"fewer hypotheses, {FORCE}"))]
+        f"the symbolic work would be about {work:,.0f} term-operations (hypotheses x units "
+        f"of the next layer x size of the activation and its derivative), {over}; use "
+        f"{GENERIC}, a simpler activation, narrower layers or fewer hypotheses, {FORCE}"))]
 
 
-def _numeric(spec: Spec) -> list[Refusal]:
-    work = numeric_work(spec)
+#: What to lower when a part of the numeric work is the largest.
+_NUMERIC_ADVICE = {
+    "hypotheses": ("lower [check] steps or network.samples, use fewer or narrower layers "
+                   "or fewer hypotheses"),
+    "init": ("use narrower or fewer layers, fewer [data] rows, or \"random\" tensors "
+             "(given numbers are analysed exactly)"),
+    "fact": ("ask the fact about a narrower or shallower network, or with fewer samples "
+             "(its check differentiates every entry of the units' groups)"),
+}
+
+
+def _numeric(spec: Spec, fmt: str | None = None) -> list[Refusal]:
+    from .cost import numeric_parts
+
+    parts = numeric_parts(spec, fmt)
+    work = sum(w for _, w in parts)
     if work <= MAX_NUMERIC_WORK:
         return []
+    largest, share = _largest(parts)
     steps, samples = spec.check.steps, spec.network.samples
-    field = ("check.steps" if steps > 1000 else "network.samples" if samples > 64
-             else "network.layers")
+    if largest == "hypotheses":
+        field = ("check.steps" if spec.check.steps_given and steps > 1000
+                 else "network.samples" if samples > 64 else "network.layers")
+        what = f"{len(spec.hypotheses)} hypotheses"
+    else:
+        field = largest
+        what = "the starting point [init]" if largest == "init" else f"[[{largest}]]"
+    advice = _NUMERIC_ADVICE[largest.split("[")[0]]
+    if fmt in ("pdf", "beamer"):
+        advice += " (pdflatex's typesetting is counted: --format latex is quicker)"
     return [Refusal(field, (
-        f"the numeric cross-check would need about {work:.2g} multiply-adds (training "
-        f"steps, finite differences and witnesses for {len(spec.hypotheses)} hypotheses on "
-        f"{parameters(spec):,} parameters and {samples} samples), over the limit of "
-        f"{MAX_NUMERIC_WORK:.0e} (about 30 s); lower [check] steps or network.samples, or use "
-        f"narrower layers, {FORCE}"))]
+        f"the numeric cross-check would need about {work:.2g} multiply-adds, {share:.0%} "
+        f"of it for {what} on {parameters(spec):,} parameters and {samples} samples "
+        f"(training steps, draws, passes, finite differences and witnesses as they run), "
+        f"over the limit of {MAX_NUMERIC_WORK:.0e} (about 30 s); {advice}, {FORCE}"))]
 
 
 def _json(spec: Spec) -> list[Refusal]:
-    size = json_bytes(spec)
+    from .cost import json_parts
+
+    parts = json_parts(spec)
+    size = sum(b for _, b in parts)
     if size <= MAX_JSON_BYTES:
         return []
-    return [Refusal("network.layers", (
-        f"the JSON report would be about {size / 1e6:.0f} MB (witnesses and training "
-        f"gaps), over the limit of {MAX_JSON_BYTES / 1e6:.0f} MB; lower [check] steps or "
-        f"network.samples, or use narrower layers, {FORCE}"))]
+    largest, _ = _largest(parts)
+    field = "network.layers" if largest == "hypotheses" else largest
+    return [Refusal(field, (
+        f"the JSON report would be about {size / 1e6:.0f} MB (witnesses, training "
+        f"gaps, trajectories), over the limit of {MAX_JSON_BYTES / 1e6:.0f} MB; lower [check] "
+        f"steps or network.samples, or use narrower layers, {FORCE}"))]
 
 
 # ------------------------------------------------------------------ progress
@@ -347,4 +342,5 @@ def is_terminal(stream: IO[str] | None) -> bool:
 __all__ = ["check_resources", "refusals", "Refusal", "symbolic_work", "numeric_work",
            "parameters", "term_weight", "Progress", "MAX_EXPONENT",
            "MAX_SYMBOLIC_WORK", "MAX_NEXT_WIDTH", "MAX_PARAMETERS", "MAX_DEPTH",
-           "MAX_NUMERIC_WORK", "json_bytes", "MAX_JSON_BYTES", "elementwise_weight"]
+           "MAX_NUMERIC_WORK", "json_bytes", "MAX_JSON_BYTES", "elementwise_weight",
+           "estimates", "next_width"]
