@@ -62,9 +62,6 @@ FORWARD_LAYER = 4_000
 DRAW_ARRAY = 4 * 1_500
 #: A named loss and its gradient, per output value (mse: about 3 ns).
 LOSS_ELEMENT = 10
-#: Lambdifying a LaTeX loss and its derivative (done at every call): a base and a cost
-#: per operation of the two formulas.
-LOSS_COMPILE, LOSS_COMPILE_OPERATION = 1_500_000, 200_000
 #: A piece of a Piecewise (``cases``): np.select evaluates every condition and value.
 PIECE_CALL = 40_000
 #: Per-element cost of a piece (its condition, its value and the selection).
@@ -156,9 +153,8 @@ def full_pass(net: NetworkSpec, rows: int) -> float:
 
 
 def loss_cost(net: NetworkSpec, rows: int) -> float:
-    """The loss and its gradient in ŷ (``np_value_and_grad``), for ``rows`` samples.  A
-    LaTeX loss is lambdified again at every call (``spec.functions._loss_numpy`` has no
-    cache): 0.5 to 1.4 ms, far more than a small network's pass."""
+    """The loss and its gradient in ŷ (``np_value_and_grad``), for ``rows`` samples (a
+    LaTeX loss's two functions are lambdified once, then called)."""
     if net.loss.expr is None or net.loss.latex_source is None:
         return LOSS_ELEMENT * rows * net.layers[-1] + 5 * ARRAY_CALL
     return _latex_loss_cost(net.loss) + rows * net.layers[-1] * _latex_loss_element(net.loss)
@@ -173,17 +169,11 @@ def _latex_loss_element(loss) -> int:
 
 @lru_cache(maxsize=16)
 def _latex_loss_cost(loss) -> float:
-    """The fixed cost of one call: the two lambdified functions' NumPy calls, and their
-    compilation when it is not cached (about 450 µs + 60 µs an operation)."""
-    from ..spec import functions
+    """The fixed cost of one call: the two lambdified functions' NumPy calls."""
     from ..spec.functions import YHAT
 
     exprs = (loss.expr, sp.diff(loss.expr, YHAT))
-    calls = sum(expression_costs(e)[1] for e in exprs) + 6
-    compiled = hasattr(getattr(functions, "_loss_numpy", None), "cache_info")
-    operations = sum(int(sp.count_ops(e)) for e in exprs)
-    return calls * ARRAY_CALL + (0 if compiled else LOSS_COMPILE + LOSS_COMPILE_OPERATION
-                                 * operations)
+    return (sum(expression_costs(e)[1] for e in exprs) + 6) * ARRAY_CALL
 
 
 def step(net: NetworkSpec, optimizer: str) -> float:
