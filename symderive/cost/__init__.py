@@ -21,7 +21,6 @@ from ..engine.generic import instantiated
 from ..spec import Spec
 from . import facts as _facts
 from . import passes, stages
-from . import start as _start
 
 #: Fixed symbolic cost of a hypothesis, in terms (display, witness, swap check).
 HYPOTHESIS_TERMS = 20
@@ -101,7 +100,9 @@ def numeric_parts(spec: Spec, fmt: str | None = None) -> list[tuple[str, float]]
         parts += [(f"fact[{k}]", _facts.fact_numeric(net, f, fact_steps) + fact_page)
                   for k, f in enumerate(spec.facts, start=1)]
     if spec.init is not None:
-        parts.append(("init", _start.start_numeric(spec, net) + start_page))
+        from .start import start_numeric   # here: a spec without [init] does not need it
+
+        parts.append(("init", start_numeric(spec, net) + start_page))
     if parts:
         parts[0] = (parts[0][0], parts[0][1] + document)
     return parts
@@ -133,7 +134,10 @@ def json_parts(spec: Spec) -> list[tuple[str, int]]:
                   ("check.steps", training_steps(spec) + 1)]
     parts += [(f"fact[{k}]", _facts.fact_json_numbers(net, f))
               for k, f in enumerate(spec.facts, start=1)]
-    parts.append(("init", _start.start_json_numbers(spec, net)))
+    if spec.init is not None:
+        from .start import start_json_numbers
+
+        parts.append(("init", start_json_numbers(spec, net)))
     return [(field, NUMBER_BYTES * numbers) for field, numbers in parts]
 
 
