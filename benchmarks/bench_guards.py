@@ -318,8 +318,9 @@ def current(cfg: Config) -> int:
 def estimates(text: str, fmt: str = "json") -> tuple[bool | None, dict[str, float], str]:
     """(allowed, {estimate: fraction of its limit}, the first refusal's field), or
     (None, {}, why) when the spec is invalid.  A PDF or slides compiled to PDF count
-    pdflatex's time (as ``derive --format pdf`` or ``beamer -o x.pdf`` does)."""
-    typeset = fmt if fmt in ("pdf", "beamer") else None
+    pdflatex's time (as ``derive --format pdf`` or ``beamer -o x.pdf`` does), JSON
+    its writing."""
+    typeset = fmt if fmt in ("pdf", "beamer", "json") else None
     try:
         spec = parse_spec(text, "bench.toml")
         refusals = (guards.refusals(spec, typeset) if hasattr(guards, "estimates")

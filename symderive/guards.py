@@ -131,7 +131,7 @@ def estimates(spec: Spec, fmt: str | None = None) -> dict[str, tuple[float, floa
 
 def refusals(spec: Spec, fmt: str | None = None) -> list[Refusal]:
     """Every limit ``spec`` exceeds, the most specific first; ``fmt`` "pdf" or "beamer"
-    (slides compiled to PDF) counts pdflatex's time too."""
+    (slides compiled to PDF) counts pdflatex's time too, "json" writing the report."""
     formulas = _exponents(spec) or _complexity(spec)
     return formulas + _shape(spec) + _symbolic(spec) + _numeric(spec, fmt) + _json(spec)
 
@@ -140,7 +140,8 @@ def check_resources(spec: Spec, text: str | bytes | None = None,
                     fmt: str | None = None) -> None:
     """Raise a :class:`SpecError` (located in ``text``, the spec's source, if given)
     for the first limit ``spec`` exceeds; return if it is within all of them.  ``fmt``:
-    "pdf" or "beamer" when the report is typeset with pdflatex (slides to a PDF)."""
+    "pdf" or "beamer" when the report is typeset with pdflatex (slides to a PDF),
+    "json" for a JSON report (its writing counted)."""
     found = refusals(spec, fmt)
     if not found:
         return

@@ -36,7 +36,8 @@ def read_spec(name: str, *, force: bool = True, typeset: str | None = None):
     """Load and validate the spec named on the command line (a path, a bundled name,
     or ``-`` for standard input); unless ``force``, refuse one over the resource
     limits of :mod:`symderive.guards` (exit 2, before any work), counting pdflatex's
-    time when ``typeset`` is "pdf" or "beamer" (slides compiled to a PDF)."""
+    time when ``typeset`` is "pdf" or "beamer" (slides compiled to a PDF), and writing
+    the report when it is "json"."""
     from ..spec import load_spec
 
     if name == STDIN:
@@ -152,7 +153,7 @@ def derive_one(spec_name: str, fmt: str, output: str | None, *, force: bool = Fa
     options = options or {}
     target = out.check_target(output, _input_files(spec_name), follow_symlinks=follow_symlinks)
     compiled = fmt == "pdf" or (fmt == "beamer" and (output or "").lower().endswith(".pdf"))
-    spec = read_spec(spec_name, force=force, typeset=fmt if compiled else None)
+    spec = read_spec(spec_name, force=force, typeset=fmt if compiled or fmt == "json" else None)
     progress = Progress(enabled=not quiet)
     progress.enabled = progress.enabled or (force and not quiet)  # a forced run may be long
     with time_budget(time_limit):
