@@ -172,7 +172,7 @@ def test_from_toml_gives_the_clis_message_for_every_bad_input(path, cli):
     try:
         source, data = read_source(str(path))     # over the size limit: before parsing
         spec = Spec.from_toml(data, source)
-        check_resources(spec, data, "json")       # the CLI's limits next, for its format
+        check_resources(spec, data, "json")       # the CLI's resource limits come next
     except SpecError as exc:
         assert f"symderive: {one_line(str(exc))}\n" == err
     else:

@@ -98,7 +98,7 @@ def test_work_per_parameter_is_counted():
     output = {"layer": 2, "units": [1, 2], "tie": ["incoming", "bias"]}
     layers = (1, 1990, 1990, 1)
     assert_refused(spec(layers, hypotheses=[output] * 48), "network.layers")
-    assert refused(spec(layers, hypotheses=[output] * 4)) == []
+    assert refused(spec(layers, hypotheses=[output] * 3)) == []
 
 
 def test_facts_are_counted():

@@ -35,9 +35,11 @@ RATE = 1e11 / 30
 # ---- per parameter: work that streams over every parameter
 #: A forward and backward pass, beyond its 3 multiply-adds per weight and sample (the
 #: gradient written, each weight matrix read three times: memory, not arithmetic).
-PASS_PER_PARAMETER = 12
+#: Memory-bound work depends on what the other core does: 1.7 ns a parameter alone,
+#: 4.5 to 7.5 ns beside other jobs; the loaded figure is counted.
+PASS_PER_PARAMETER = 22
 #: A forward pass, beyond its multiply-add per weight and sample.
-FORWARD_PER_PARAMETER = 1
+FORWARD_PER_PARAMETER = 4
 #: A parameter drawn from a normal (``numeric.points.initial_params``).
 DRAW = 75
 #: A witness parameter: drawn, rounded to 4 decimals, zeros replaced.
