@@ -2,8 +2,10 @@
 from a folder outside the checkout in a fresh virtual environment.
 
 Building needs the build backend (setuptools, from the package index through pip's
-build isolation); the virtual environment reuses this interpreter's site packages
-(``--system-site-packages``) for the dependencies, so installing needs no network.
+build isolation); the virtual environment reuses the site packages of the interpreter
+running the tests for the dependencies (a ``.pth`` file naming them, so that this works
+from inside a virtual environment too, where ``--system-site-packages`` would see the base
+interpreter's packages instead), so installing needs no network.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tomllib
 import venv
@@ -115,11 +118,27 @@ def test_the_wheels_metadata_is_what_an_index_shows(wheel):
 def installed(wheel, tmp_path_factory) -> Path:
     """A fresh virtual environment with the wheel installed: its bin/ folder."""
     env = tmp_path_factory.mktemp("venv")
-    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env)
+    venv.EnvBuilder(with_pip=True).create(env)
     bin_ = env / ("Scripts" if os.name == "nt" else "bin")
+    _see_our_dependencies(bin_ / "python")
     r = _run(bin_ / "python", "-m", "pip", "install", "--no-deps", "-q", wheel, cwd=env)
     assert r.returncode == 0, r.stderr
     return bin_
+
+
+def _see_our_dependencies(python: Path) -> None:
+    """Let the fresh environment import this interpreter's packages (sympy, numpy, ...).
+
+    A ``.pth`` line adds a folder to ``sys.path`` after the environment's own
+    site-packages, so the wheel installed there wins; the folder's own ``.pth`` files
+    (this checkout's editable install among them) are not run.
+    """
+    ours = sorted({sysconfig.get_paths()[k] for k in ("purelib", "platlib")})
+    r = _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+             cwd=python.parent)
+    assert r.returncode == 0, r.stderr
+    Path(r.stdout.strip(), "symderive-test-dependencies.pth").write_text(
+        "".join(f"{folder}\n" for folder in ours), encoding="utf-8")
 
 
 def test_the_installed_package_is_the_wheels_not_the_checkout(installed, tmp_path):
