@@ -12,7 +12,7 @@ import pytest
 
 from symderive.report import Theorem, build_report
 
-from report_helpers import (FOUNDING, ROOT, bundled_derivation, extra_derivation,
+from report_helpers import (FOUNDING, IN_CI, ROOT, bundled_derivation, extra_derivation,
                             overfull, pdflatex, tex_available)
 from symderive.api import derive
 from symderive.render import beamer, latex, pdf
@@ -22,6 +22,18 @@ from symderive.spec import load_spec, parse_spec
 
 needs_tex = pytest.mark.skipif(not tex_available(),
                                reason="pdflatex missing (CI installs TeX Live)")
+
+
+def _german_available() -> bool:
+    """babel's ngerman option (Debian: texlive-lang-german); CI must have it."""
+    found = shutil.which("kpsewhich") and subprocess.run(
+        ["kpsewhich", "ngerman.ldf"], capture_output=True, text=True).stdout.strip()
+    return bool(found) or IN_CI
+
+
+needs_german = pytest.mark.skipif(
+    not tex_available() or not _german_available(),
+    reason="babel's ngerman missing (install texlive-lang-german; CI does)")
 SECOND = ROOT / "derivations" / "zero_outgoing_weight.toml"
 PACKAGES = r"\usepackage{amsmath,amssymb,amsthm,booktabs,tabularx,pgfplots}" + "\n" + \
     r"\pgfplotsset{compat=1.18}"
@@ -145,7 +157,7 @@ def test_article_host_with_two_fragments_at_subsection_level():
     assert "1.2 Different biases" in flat or "1.2 " in flat or not text
 
 
-@needs_tex
+@needs_german
 @pytest.mark.parametrize("koma,level,chapter", [("scrreprt", "section", r"\chapter{Symmetrie}"),
                                                 ("scrartcl", "subsection", r"\section{Symmetrie}")])
 def test_koma_host_in_german_with_its_own_theorem_environment(koma, level, chapter):
