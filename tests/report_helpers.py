@@ -149,9 +149,45 @@ def math_blocks(markdown: str) -> list[dict]:
 IN_CI = bool(os.environ.get("SYMDERIVE_CI"))
 
 
+def mathjax_missing() -> str:
+    """Why the real MathJax cannot run here ("" when it can).
+
+    With node and npm present but the modules absent, they are installed once
+    (``npm ci`` in tests/mathjax, pinned by its package-lock.json; a file lock keeps
+    parallel test workers from installing twice). In CI nothing is missing: a test
+    that needs node then fails rather than skips.
+    """
+    if IN_CI:
+        return ""
+    if shutil.which("node") is None:
+        return "node is not installed (Debian: nodejs and npm; CI installs them)"
+    if not (MATHJAX / "node_modules" / "mathjax-full").is_dir():
+        return _install_mathjax()
+    return ""
+
+
+def _install_mathjax() -> str:
+    import fcntl
+
+    if shutil.which("npm") is None:
+        return "npm is not installed, so tests/mathjax's node modules cannot be set up"
+    with open(MATHJAX / ".npm-ci.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (MATHJAX / "node_modules" / "mathjax-full").is_dir():
+            return ""
+        try:
+            result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=MATHJAX,
+                                    capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            return "npm ci in tests/mathjax timed out (is the npm registry reachable?)"
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"npm ci in tests/mathjax failed: {last}"
+    return ""
+
+
 def node_available() -> bool:
-    found = shutil.which("node") and (MATHJAX / "node_modules" / "mathjax-full").is_dir()
-    return bool(found) or IN_CI
+    return mathjax_missing() == ""
 
 
 def tex_available() -> bool:

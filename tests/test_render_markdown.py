@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from report_helpers import (BUNDLED, EXTRA_SPECS, FOUNDING, bundled_derivation,
-                            extra_derivation, math_blocks, mathjax_errors, node_available,
-                            with_numeric)
+                            extra_derivation, math_blocks, mathjax_errors, mathjax_missing,
+                            node_available, with_numeric)
 from symderive.render.markdown import render
 from symderive.render.text import markdown_escape
 
@@ -88,8 +88,7 @@ def test_only_base_and_ams_macros(name, md):
     assert used <= ALLOWED_MACROS, used - ALLOWED_MACROS
 
 
-@pytest.mark.skipif(not node_available(), reason="node or tests/mathjax/node_modules missing "
-                    "(cd tests/mathjax && npm ci); CI installs them")
+@pytest.mark.skipif(not node_available(), reason=mathjax_missing() or "MathJax is here")
 @pytest.mark.parametrize("name,md", DOCUMENTS, ids=IDS)
 def test_real_mathjax_typesets_every_block(name, md):
     blocks = math_blocks(md)
@@ -97,7 +96,7 @@ def test_real_mathjax_typesets_every_block(name, md):
     assert mathjax_errors(blocks) == []
 
 
-@pytest.mark.skipif(not node_available(), reason="node or mathjax-full missing")
+@pytest.mark.skipif(not node_available(), reason=mathjax_missing() or "MathJax is here")
 def test_mathjax_checker_reports_errors():
     errors = mathjax_errors([{"tex": r"\undefinedmacro x", "display": True, "where": "a"},
                              {"tex": r"\begin{aligned} a \tag{1} \\ b \tag{2} \end{aligned}",
