@@ -119,3 +119,55 @@ def random_data(layers, samples: int, loss: str, rng: np.random.Generator):
     else:  # softmax_ce: not necessarily one-hot nor summing to 1, to test the general formula
         Y = rng.uniform(0, 1, (samples, layers[-1]))
     return X, Y
+
+
+# ------------------------------------------------------------------ test tiers
+# `python -m pytest` (the README's command) runs the default tier, sized to finish in a
+# few minutes on two cores. Tests marked `ci_tier` (the slowest compile, property and
+# whole-process tests) run with `--all-tiers`, which .ci/run adds.
+
+def pytest_addoption(parser):
+    parser.addoption("--all-tiers", action="store_true", default=False,
+                     help="also run the tests marked ci_tier (what CI runs)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "ci_tier: slow; runs only with --all-tiers (CI runs every tier)")
+
+
+#: The CI tier: test functions (by file) too slow for the default tier. Compile tests
+#: parametrized over every bundled derivation keep the founding question's case in the
+#: default tier (FOUNDING_CASE in the case's id) and run the others with --all-tiers.
+CI_TIER = {
+    "test_slides.py": {"test_slides_compile_with_no_overfull_box_over_10pt"},
+    "test_render_latex.py": {"test_article_compiles_without_overfull_boxes"},
+    "test_determinism.py": {"test_every_bundled_report_is_byte_identical_across_runs_and_hash_seeds"},
+    "test_cli.py": {"test_json_is_byte_identical_across_runs_and_hash_seeds"},
+    "test_api.py": {"test_from_dict_names_the_same_field_with_the_same_message"},
+    "test_packaging.py": {"test_the_sdist_holds_the_bundled_derivations_and_builds_a_complete_wheel"},
+    "test_hardening.py": {"test_in_a_fresh_process_only_the_one_line_reaches_stderr"},
+    "test_attack_properties.py": {"test_a_formula_is_refused_exactly_when_it_nests_too_deep"},
+}
+FOUNDING_CASE = ("weight_symmetry", "weight-symmetry")
+
+
+def _in_ci_tier(item) -> bool:
+    if item.get_closest_marker("ci_tier"):
+        return True
+    names = CI_TIER.get(item.path.name, set())
+    if getattr(item, "originalname", item.name) not in names:
+        return False
+    case = item.callspec.id if hasattr(item, "callspec") else ""
+    return not any(f in case for f in FOUNDING_CASE)
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--all-tiers"):
+        return
+    kept, deselected = [], []
+    for item in items:
+        (deselected if _in_ci_tier(item) else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept

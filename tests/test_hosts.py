@@ -24,16 +24,24 @@ needs_tex = pytest.mark.skipif(not tex_available(),
                                reason="pdflatex missing (CI installs TeX Live)")
 
 
-def _german_available() -> bool:
-    """babel's ngerman option (Debian: texlive-lang-german); CI must have it."""
-    found = shutil.which("kpsewhich") and subprocess.run(
-        ["kpsewhich", "ngerman.ldf"], capture_output=True, text=True).stdout.strip()
-    return bool(found) or IN_CI
+def _koma_german_missing() -> str:
+    """What a German KOMA-Script host with amsthm needs that TeX Live lacks here ("" if none).
+
+    babel's ngerman is Debian's texlive-lang-german; KOMA-Script patches amsthm with
+    xpatch, which is texlive-latex-extra. CI installs both, and fails rather than skips.
+    """
+    if IN_CI or not tex_available():
+        return ""
+    wanted = {"ngerman.ldf": "texlive-lang-german", "xpatch.sty": "texlive-latex-extra"}
+    found = {f: shutil.which("kpsewhich") and subprocess.run(
+        ["kpsewhich", f], capture_output=True, text=True).stdout.strip() for f in wanted}
+    return ", ".join(f"{f} missing (install {wanted[f]})" for f, path in found.items()
+                     if not path)
 
 
 needs_german = pytest.mark.skipif(
-    not tex_available() or not _german_available(),
-    reason="babel's ngerman missing (install texlive-lang-german; CI does)")
+    not tex_available() or bool(_koma_german_missing()),
+    reason=_koma_german_missing() or "pdflatex missing (CI installs TeX Live)")
 SECOND = ROOT / "derivations" / "zero_outgoing_weight.toml"
 PACKAGES = r"\usepackage{amsmath,amssymb,amsthm,booktabs,tabularx,pgfplots}" + "\n" + \
     r"\pgfplotsset{compat=1.18}"
