@@ -294,6 +294,17 @@ def _fd_group(net, p, X, Y, layer: int, unit: int, group: str,
                      for a, idx in _group_entries(p, layer, unit, group)])
 
 
+def _witness_point(net: NetworkSpec, result: FactResult) -> list:
+    """The fact's own witness as one more point, re-evaluated by finite differences: random
+    points can all miss where a gradient is non-zero (a ReLU unit dead at each of them),
+    and a non-zero gradient is then confirmed there or nowhere."""
+    w = result.witness
+    if not w:
+        return []
+    p = mlp.Params.from_json(net, w["parameters"])
+    return [(p, np.asarray(w["inputs"], dtype=float), np.asarray(w["targets"], dtype=float))]
+
+
 def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
     fact = result.fact
     other = fact.unit % net.layers[fact.layer] + 1
@@ -304,8 +315,7 @@ def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
             and 0.0 in net.activation.kinks)
     groups = [g for g in status if not (kink and g in ("incoming", "bias"))]
     largest = {g: 0.0 for g in groups}
-    for _ in range(POINTS):
-        p, X, Y = _point(net, hyp, rng)
+    for p, X, Y in [_point(net, hyp, rng) for _ in range(POINTS)] + _witness_point(net, result):
         for g in groups:
             v = _fd_group(net, p, X, Y, fact.layer, fact.unit, g)
             largest[g] = max(largest[g], float(np.max(np.abs(v), initial=0.0)))
@@ -315,7 +325,8 @@ def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
         if zero and largest[g] > ZERO_TOL:
             problems.append(_problem(result, f"the {g} gradient is {largest[g]:.3g}, not 0"))
         if not zero and largest[g] <= NONZERO_TOL:
-            problems.append(_problem(result, f"the {g} gradient was 0 at {POINTS} random points"))
+            problems.append(_problem(result, f"the {g} gradient was 0 at {POINTS} random points "
+                                     "and at the witness"))
     lines = tuple(f"{g}: largest |∂L/∂θ| {_size(largest[g], NONZERO_TOL)} (fact: {status[g]})"
                   for g in groups)
     if kink:
@@ -323,7 +334,7 @@ def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
                   "activation's kink",)
     return FactNumeric(
         f"Central finite differences of the NumPy loss for unit {fact.unit}'s groups, at "
-        f"{POINTS} random points with its groups {', '.join(fact.zero) or '(none)'} set to "
-        "zero.",
+        f"{POINTS} random points and at its witness, with its groups "
+        f"{', '.join(fact.zero) or '(none)'} set to zero.",
         (("points", POINTS), ("max_abs_gradient", largest), ("sigma_at_0", sigma0)),
         lines, tuple(problems))

@@ -169,7 +169,9 @@ def check_start(network: NetworkSpec, start: Start, partition: Partition, frozen
 def _simulate(network, start, partition, frozen, check, rng) -> StartCheck:
     p = float_parameters(start, rng)
     X, Y = training_data(start, network, rng)
-    probes = np.vstack([X, probe_inputs(partition.labels[0], rng)])
+    # with [data] the classes are proved on the data's inputs only: no probes off them
+    probes = X if start.data is not None else np.vstack([X, probe_inputs(partition.labels[0],
+                                                                          rng)])
     initial, watch = p.copy(), _Watch(partition, start.depth)
     optimizer = make(check.optimizer, check.learning_rate)
     steps, moved = 0, 0.0

@@ -10,6 +10,7 @@ difference itself (:mod:`.difference`), so it is true of the formula shown.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import sympy as sp
@@ -17,11 +18,11 @@ import sympy as sp
 from ..engine.generic import instantiation
 from ..engine.local import LocalModel
 from ..engine.output import is_output
-from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
+from ..engine.symmetry import BROKEN, CONSTANT_LOSS, DIFFERENT, PRESERVED, HypothesisResult
 from ..spec import NetworkSpec
 from .difference import ACTIVATION, SINGLE, SLOPE, SUM, shape
 from .model import Block, Inline, Items, Math, Paragraph, Strong, Text, inline
-from .proofs import joined
+from .proofs import constant_why, joined
 from .steps import GROUP_NAMES, settled
 
 #: At most this many sentences; the rest are counted (the full report lists each).
@@ -51,8 +52,8 @@ class Entry:
 
     def key(self) -> tuple:
         """Entries with the same key get one sentence: the same units, assumption and result."""
-        if self.result is None:
-            return (self.label,)
+        if self.result is None:   # the same table but for its name: the same fact
+            return ("F", dataclasses.replace(self.fact.fact, name=""), self.verdict)
         h = self.result.hypothesis
         statuses = tuple(g.status for g in self.result.groups)
         return ("H", h.layer, h.units, h.tie, h.zero, self.verdict, statuses)
@@ -200,8 +201,8 @@ def _reason(network: NetworkSpec, e: Entry, lower: bool = False) -> tuple[Inline
     """Why this verdict, in one sentence (ends with a full stop); ``lower``: it continues
     a sentence, so it starts in lower case."""
     parts = _why(network, e)
-    if lower and parts and isinstance(parts[0], Text) and parts[0].text.startswith("With "):
-        parts = (Text("with " + parts[0].text[5:]),) + parts[1:]
+    if lower and parts and isinstance(parts[0], Text) and parts[0].text[:2].istitle():
+        parts = (Text(parts[0].text[:1].lower() + parts[0].text[1:]),) + parts[1:]
     return parts
 
 
@@ -218,8 +219,12 @@ def _why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
 
 def _generic(network: NetworkSpec, r: HypothesisResult) -> str:
     """Generic mode (activation or loss "any"): what the verdict covers, and no more."""
-    undefined = joined([w for w, f in (("activation", network.activation),
-                                       ("loss", network.loss)) if f.name == "any"])
+    words = [w for w, f in (("activation", network.activation), ("loss", network.loss))
+             if f.name == "any"]
+    undefined = joined(words) if words else ""
+    if not undefined:     # no generic mode: what was assumed is the given data
+        said = "; ".join(a.removeprefix("the given data has ") for a in r.assumptions)
+        return f"This is proved on the given data, which has {said}."
     it = "them" if " and " in undefined else "it"
     if r.verdict == PRESERVED:
         return (f"This is proved with the {undefined} left undefined, so it holds for every "
@@ -227,6 +232,7 @@ def _generic(network: NetworkSpec, r: HypothesisResult) -> str:
     used = ", ".join(f"{k} := {v}" for k, v in instantiation(network).items())
     return (f"The formula is for an undefined {undefined}; the witness that shows it is not "
             f"identically zero uses {used} (generic mode).")
+
 
 
 #: What σ'(0) = 0 means for units whose pre-activation is 0 on every sample.
@@ -257,6 +263,10 @@ def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
     r = e.result
     units = _units(r, network)
     assumption = assumption_words(network, r.hypothesis)
+    if r.verdict == PRESERVED and r.swap_method == CONSTANT_LOSS:
+        return inline(f"The loss does not depend on the network's output ({constant_why(network)}), so "
+                      f"every gradient is 0: nothing moves, and {units} keep whatever they "
+                      "share at every step (proved for all steps).")
     if r.verdict == PRESERVED and not r.swap_invariant:
         return inline(f"With {assumption}, {units} never move: every gradient of their "
                       "parameters is zero at this start and stays zero, so they stay identical "
@@ -344,4 +354,4 @@ def difference_words(model: LocalModel, residual) -> tuple[Inline, ...]:
 
 
 __all__ = ["Entry", "entries", "merged", "opening", "assumption_words", "separating",
-           "difference_words", "possessive", "MAX_SENTENCES"]
+           "difference_words", "possessive", "constant_why", "MAX_SENTENCES"]

@@ -17,9 +17,10 @@ from ..engine import mlp
 from ..engine.local import LocalModel
 from ..engine.output import is_output
 from ..engine.witness import witness_params
-from ..engine.symmetry import BROKEN, PRESERVED
+from ..engine.symmetry import BROKEN, CONSTANT_LOSS, PRESERVED
 from ..notation import GradOf, LossOf, Step, Swap, number, vector
-from .answer import Entry, assumption_words, difference_words, entries, merged, separating
+from .answer import (Entry, assumption_words, constant_why, difference_words, entries, merged,
+                     separating)
 from .model import (Aligned, Block, Code, Equation, Items, Math, Ref, Row, Section, Strong, Text,
                     inline, para)
 from .numeric import as_json
@@ -45,6 +46,12 @@ def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
         body.append(para(f"{rest} break in the same way, each with its own formula and "
                          "witness in the full report."))
     preserved = [e for g in groups if g[0].verdict == PRESERVED for e in g]
+    constant = [e for e in preserved if e.result.swap_method == CONSTANT_LOSS]
+    if constant:
+        body.append(para(Strong(f"{joined(e.label for e in constant)}: preserved."), " The "
+                         f"loss does not depend on the network's output ({constant_why(network)}"
+                         "), so every gradient is identically 0 and no parameter ever moves."))
+    preserved = [e for e in preserved if e not in constant]
     swapped = [e for e in preserved if e.result is None or e.result.swap_invariant]
     if swapped:
         body += _preserved(swapped)
@@ -55,8 +62,8 @@ def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
                          "is zero and stays zero (the derivative of the activation vanishes "
                          "where they sit), so they stay identical at every step without any "
                          "exchange argument."))
-    for k, f in enumerate(getattr(derivation, "facts", ()), start=1):
-        body += _fact(k, f)
+    for group in merged([e for e in entries(derivation) if e.fact is not None]):
+        body += _fact(joined(e.label for e in group), group[0].fact)
     line = numeric_line(derivation)
     if line is not None:
         body.append(line)
@@ -156,12 +163,13 @@ def _preserved(labels: list[Entry]) -> list[Block]:
     ]
 
 
-def _fact(k: int, f) -> list[Block]:
+def _fact(labels: str, f) -> list[Block]:
+    """One fact's statements, or several facts' when they are the same table (``labels``)."""
     shown = f.statements[:MAX_STATEMENTS]
     if not shown:
         return []
     more = len(f.statements) - len(shown)
-    out: list[Block] = [para(Strong(f"F{k}: {f.verdict}."))]
+    out: list[Block] = [para(Strong(f"{labels}: {f.verdict}."))]
     for s in shown:
         out += [para(_claim_words(s.claim) + ":"), Equation((sp.Eq(s.lhs, s.rhs, evaluate=False),))]
     if more:
