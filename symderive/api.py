@@ -93,6 +93,11 @@ class Derivation:
             groups = ", ".join(f"{g.group} {g.status}" for g in r.groups)
             lines.append(f"  hypothesis {r.hypothesis.name!r}: {r.verdict} ({groups})")
         lines += [f"  fact {f.fact.name!r}: {f.verdict}" for f in self.facts]
+        if self.start is not None:
+            widths = ", ".join(str(self.start.partition.width(l))
+                               for l in range(1, self.start.start.depth))
+            lines.append(f"  starting point: {self.start.verdict} (effective widths: "
+                         f"{widths or 'no hidden layer'})")
         if self.numeric or any(f.numeric is not None for f in self.facts):
             lines.append("  numeric cross-check: "
                          + ("agrees" if self.agreement else "CONTRADICTS a proof"))

@@ -26,6 +26,10 @@ def report_dict(d: Derivation) -> dict[str, Any]:
         out["facts"] = [_fact(f, spec.network.samples) for f in d.facts]
     if getattr(d, "start", None) is not None:
         out["init"] = {**d.start.to_json(), "start": spec.init.to_json()}
+        claim = spec.init.claim
+        if claim is not None:
+            out["init"]["claim"] = {"verdict": claim.verdict, "by": claim.by,
+                                    "holds": d.start.holds(claim.verdict)}
         if spec.data is not None:
             out["data"] = spec.data.to_json()
     out["answer"] = answer_text(d)

@@ -23,6 +23,7 @@ from ..spec import NetworkSpec
 from .difference import ACTIVATION, SINGLE, SLOPE, SUM, shape
 from .model import Block, Inline, Items, Math, Paragraph, Strong, Text, inline
 from .proofs import constant_why, joined
+from .start_answer import capital, possessive, start_opening
 from .steps import GROUP_NAMES, settled
 
 #: At most this many sentences; the rest are counted (the full report lists each).
@@ -79,7 +80,7 @@ def opening(derivation, limit: int = MAX_SENTENCES) -> list[Block]:
     """The judgement of the claims (if any), then the one-sentence answers."""
     network = derivation.spec.network
     items = entries(derivation)
-    out: list[Block] = []
+    out: list[Block] = start_opening(derivation)     # a starting point is asked about first
     claimed = [e for e in items if e.claim is not None]
     if claimed:
         judgements = _judgements(network, claimed[:limit])
@@ -101,14 +102,6 @@ def opening(derivation, limit: int = MAX_SENTENCES) -> list[Block]:
 # ------------------------------------------------------------------ claims
 
 
-def possessive(who: str) -> str:
-    return who + ("'" if who.endswith("s") else "'s")
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _verdict_lead(claimed: list[Entry]) -> tuple[Inline, ...]:
     """'The student is right; the lecturer is wrong.' from who claimed what."""
     people: dict[str, list] = {}
@@ -127,7 +120,7 @@ def _verdict_lead(claimed: list[Entry]) -> tuple[Inline, ...]:
             words.append(f"{who} is partly right")
     if not words:
         return ()
-    return inline(Strong(_capital("; ".join(words)) + "."), " ")
+    return inline(Strong(capital("; ".join(words)) + "."), " ")
 
 
 def _judgements(network: NetworkSpec, claimed: list[Entry]) -> tuple[Inline, ...]:

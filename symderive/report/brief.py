@@ -23,6 +23,7 @@ from .answer import (Entry, assumption_words, constant_why, difference_words, en
                      separating)
 from .model import (Aligned, Block, Code, Equation, Items, Math, Ref, Row, Section, Strong, Text,
                     inline, para)
+from .init import brief_start_blocks
 from .numeric import as_json
 from .proofs import ETA, THETA, joined
 from .steps import GROUP_NAMES, difference, settled
@@ -37,7 +38,7 @@ def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
     """The brief answer's derivation, ending with the command for the full one."""
     network = derivation.spec.network
     groups = [g for g in merged(entries(derivation)) if g[0].result is not None]
-    body: list[Block] = []
+    body: list[Block] = brief_start_blocks(derivation)    # the starting point's tables
     broken = [g for g in groups if g[0].verdict == BROKEN]
     for group in broken[:limit]:
         body += _broken(network, group)

@@ -53,8 +53,7 @@ def build_report(derivation, detail: str = "full", limit: int | None = None) -> 
         body.append(Section("Question", _question(spec.question), label="sec:question"))
     start = start_section(derivation)   # a whole starting point: the asker's own answer
     if detail == "brief":
-        body += _brief(derivation, limit)
-        body += [start] if start is not None else []
+        body += _brief(derivation, limit)     # the start's tables are in its Why
         return Document(spec.title, tuple(body), name=_name(spec.source),
                         samples=spec.network.samples, key=document_key(spec))
     body.append(_answer(derivation))
