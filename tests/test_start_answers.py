@@ -197,3 +197,188 @@ claimed_by = "the poster"
     assert md.lower().count(summary) == 2       # the judgement once, the short answer once
     assert "F1 and F2" in md
     assert md.count("Layer 1 weights at the zero point") == 1
+
+
+# ------------------------------------------------------------------ the seven false sentences
+
+from reference_numpy import deltas_sample, forward_sample  # noqa: E402
+
+from symderive.report.why import tensor_factors  # noqa: E402
+from symderive.spec.init import tensor_names  # noqa: E402
+from test_startpoint import spec_text  # noqa: E402
+
+
+def test_1_tanh_zero_start_names_the_frozen_outgoing_weights_not_a_zero_slope():
+    """tanh'(0) = 1: the hidden deltas vanish because W2 is frozen at 0."""
+    d = derive("start-zero-tanh")
+    md, answer = d.to_markdown(detail="full"), report_dict(d)["answer"]
+    assert np.tanh(1e-8) / 1e-8 == pytest.approx(1.0)          # the slope at 0 is 1, not 0
+    for text in (md, answer):
+        assert "slope of the activation is 0" not in text and "tanh'(0)" not in text
+        assert "every weight out of them (W2) is frozen at 0" in text
+        assert "tanh(0) = 0" in text
+
+
+def test_2_zero_init_rows_do_not_contradict_stuck_iff_sigma0():
+    text = spec_text([3, 4, 1], "any", extra="samples = 2").replace("[init]\n", "")
+    text += '[[fact]]\nkind = "zero_init"\n'
+    r = report(text)
+    fact = r["facts"][0]
+    assert fact["verdict"] == "stuck iff sigma(0) = 0"
+    claims = " ".join(s["claim"] for s in fact["statements"])
+    assert "so these move later" not in claims
+    assert "with σ(0) = 0 they never move" in claims
+
+
+def test_3_pinned_dead_units_are_not_said_to_become_different():
+    """ReLU units 1, 2 pinned at z = -1 and -2 (their own classes, both dead for ever)."""
+    init = {"W1": [[0, 0], [0, 0], [1, 1]], "b1": [-1, -2, 0.5], "W2": [[1, 2, 3]], "b2": [0]}
+    r = report(spec_text([2, 3, 1], "relu", init))
+    assert r["init"]["classes"] == {"1": [[1], [2], [3]]}
+    assert r["init"]["frozen"]["b1"] == [[1], [2]]
+    assert "become different" not in r["answer"]
+    assert "units 1 and 2 of layer 1 are constant for ever" in r["answer"]
+    assert "relu'(-1) = 0" in r["answer"] and "relu'(-2) = 0" in r["answer"]
+    assert max(0.0, -1.0) == 0.0 and max(0.0, -2.0) == 0.0    # both dead: relu(z) = 0
+
+
+def test_4_a_sampling_check_says_nothing_about_the_start():
+    """Two ReLU units apart only in their outgoing weights, both dead on the check's
+    random data: never apart in the simulation, which must not speak for the start."""
+    init = {"W1": [[1, 1], [1, 1]], "b1": [-100, -100], "W2": [[1, 2]], "b2": [0]}
+    d = derive(parse_spec(spec_text([2, 2, 1], "relu", init)))
+    assert d.start.check.coincide                                  # the simulation's view
+    md = d.to_markdown(detail="full")
+    assert "they happen to" not in md
+    assert "says nothing about the starting point itself" in md
+
+
+def test_5_balanced_labels_make_the_zero_start_stationary():
+    """σ(0)·Σ_n (ŷ_n − y_n) = 0 on balanced targets: nothing moves (exactly)."""
+    X, Y = [[1, 2, 0.5], [0, 1, -1], [2, 2, 2], [1, 0, 1]], [[1], [-1], [1], [-1]]
+    init = {"W1": "zero", "b1": "zero", "W2": "zero", "b2": "zero"}
+    r = report(spec_text([3, 4, 1], "sigmoid", init, (X, Y)))
+    net = refnet(r["network"])
+    params = {"W1": np.zeros((4, 3)), "b1": np.zeros(4), "W2": np.zeros((1, 4)),
+              "b2": np.zeros(1)}
+    g = gradient(net, params, np.array(X, float), np.array(Y, float))
+    assert all(np.all(np.abs(v) < 1e-15) for v in g.values())     # the reference agrees
+    assert r["init"]["frozen"] == {"W1": "all", "b1": "all", "W2": "all", "b2": "all"}
+    assert r["init"]["verdict"] == "stuck"
+    assert "trains" not in r["answer"] and "no parameter ever moves" in r["answer"]
+    assert {s["loss"] for s in r["init"]["trajectory"]} == {2.0}
+
+
+def test_6_zeroed_identity_outputs_are_not_dead():
+    text = """
+[network]
+layers = [2, 3, 2]
+activation = "relu"
+samples = 2
+[[hypothesis]]
+layer = 2
+units = [1, 2]
+zero = ["incoming", "bias"]
+"""
+    r = report(text)
+    assert "σ'(0) = 0" not in r["answer"] and "dead on every sample" not in r["answer"]
+
+
+def test_7_output_units_with_free_incoming_weights():
+    text = """
+[network]
+layers = [2, 3, 2]
+activation = "tanh"
+samples = 2
+[[hypothesis]]
+layer = 2
+units = [1, 2]
+tie = ["bias"]
+"""
+    r = report(text)
+    h = r["hypotheses"][0]
+    assert h["verdict"] == "broken" and h["output_layer"]["same_prediction"] is False
+    assert "even equal predictions" not in r["answer"]
+    assert "leaves their pre-activations different" in r["answer"]
+
+
+# ------------------------------------------------------------------ property: every factor is 0
+
+
+def _reference_start(result, rng):
+    """Float parameters of a start (random tensors drawn) for the reference network."""
+    start, out = result.start, {}
+    for l in range(1, start.depth + 1):
+        for name, t in ((f"W{l}", start.W[l]), (f"b{l}", start.b[l])):
+            if t is None:
+                continue
+            shape = (start.network.layers[l], start.network.layers[l - 1] if name[0] == "W"
+                     else 1)
+            arr = (rng.normal(size=shape) if t.is_random
+                   else np.array([[int(v) / t.scale for v in row] for row in t.ints]))
+            out[name] = arr if name[0] == "W" else arr[:, 0]
+    return out
+
+
+def _factor_vanishes(f, net, params, X, Y, rows) -> bool:
+    """Evaluate one factor numerically with the reference network (tests/reference_numpy)."""
+    samples = [s - 1 for s in f.samples] or list(range(rows))
+    if f.kind == "stationary":
+        g = gradient(net, params, X, Y)
+        return all(np.all(np.abs(v) < 1e-12) for v in g.values())
+    ok = True
+    for n in samples:
+        z, a = forward_sample(net, params, X[n])
+        d = deltas_sample(net, params, X[n], Y[n])
+        for u in f.units:
+            if f.kind == "input":
+                ok &= X[n, u - 1] == 0
+            elif f.kind == "activation":
+                ok &= abs(a[f.layer][u - 1]) < 1e-12
+            elif f.kind == "slope":
+                ok &= net.act(f.layer)[1](z[f.layer][u - 1]) == 0
+            elif f.kind == "output":
+                ok &= abs(d[f.layer][u - 1]) < 1e-12
+            else:   # outgoing: weights frozen at 0, and deltas that are 0
+                W = params[f"W{f.layer + 1}"]
+                ok &= all(W[v - 1, u - 1] == 0 for v in f.zero_weights)
+                ok &= all(abs(d[f.layer + 1][v - 1]) < 1e-12 for v in f.still_next)
+    return bool(ok)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_every_why_clause_names_a_factor_that_is_zero(seed):
+    """Random starting points (small integers, so zeros and ties are common; some tensors
+    random; with or without data): every factor a why clause names evaluates to 0 with
+    the reference network, at the start and after a few steps of gradient descent."""
+    rng = np.random.default_rng(seed)
+    layers = [2, int(rng.integers(2, 4)), int(rng.integers(1, 3))][: 3]
+    if seed % 3 == 0:
+        layers = [2, 2, 2, 1]
+    act = ["relu", "tanh", "sigmoid", "identity"][seed % 4]
+    init = {}
+    for l in range(1, len(layers)):
+        init[f"W{l}"] = rng.choice([-1, 0, 0, 1], size=(layers[l], layers[l - 1])).tolist()
+        init[f"b{l}"] = rng.choice([-1, 0, 0, 1], size=layers[l]).tolist()
+    if seed % 5 == 1:
+        init["b1"] = "random"
+    data = None
+    if seed % 2 == 0:
+        data = (rng.choice([0, 1, 2], size=(3, 2)).tolist(),
+                rng.choice([0, 1], size=(3, layers[-1])).tolist())
+    r = derive(parse_spec(spec_text(layers, act, init, data)))
+    result = r.start
+    net = refnet(report_dict(r)["network"])
+    X = np.array(data[0], float) if data else rng.normal(size=(3, 2))
+    Y = np.array(data[1], float) if data else rng.normal(size=(3, layers[-1]))
+    params = _reference_start(result, rng)
+    named = 0
+    for step in range(3):
+        for name in tensor_names(result.start.network):
+            for f in tensor_factors(result, name):
+                named += 1
+                assert _factor_vanishes(f, net, params, X, Y, len(X)), (seed, step, name, f)
+        g = gradient(net, params, X, Y)
+        params = {k: v - 0.1 * g[k] for k, v in params.items()}
+    if result.frozen.summary("W1") != "none":
+        assert named

@@ -17,7 +17,7 @@ import sympy as sp
 
 from ..engine.generic import instantiation
 from ..engine.local import LocalModel
-from ..engine.output import is_output
+from ..engine.output import OutputModel, is_output
 from ..engine.symmetry import BROKEN, CONSTANT_LOSS, DIFFERENT, PRESERVED, HypothesisResult
 from ..spec import NetworkSpec
 from .difference import ACTIVATION, SINGLE, SLOPE, SUM, shape
@@ -200,7 +200,9 @@ def _reason(network: NetworkSpec, e: Entry, lower: bool = False) -> tuple[Inline
 
 
 def _why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
-    dead = (" " + _DEAD) if dead_at_zero(network) and zero_preactivations(network, e) else ""
+    output = e.result is not None and is_output(network, e.result.hypothesis)
+    dead = (" " + _DEAD) if dead_at_zero(network, output) and zero_preactivations(network, e) \
+        else ""
     if e.result is None:
         if dead and e.fact.fact.kind == "zero_init":
             dead = (" Every hidden unit is dead on every sample: at the all-zero start its "
@@ -234,9 +236,11 @@ _DEAD = ("The units concerned are dead on every sample: their pre-activation is 
          "incoming weights and bias.")
 
 
-def dead_at_zero(network: NetworkSpec) -> bool:
-    """σ'(0) = 0 for the hidden activation (ReLU, with H(0) = 0 as in PyTorch)."""
-    slope = network.activation.derivative(sp.S.Zero)
+def dead_at_zero(network: NetworkSpec, output: bool = False) -> bool:
+    """σ'(0) = 0 for the hidden activation, or the output activation when ``output``
+    (ReLU, with H(0) = 0 as in PyTorch)."""
+    f = network.output_activation if output else network.activation
+    slope = f.derivative(sp.S.Zero)
     return slope.is_number and slope == 0
 
 
@@ -273,9 +277,7 @@ def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
     if r.verdict == BROKEN and is_output(network, r.hypothesis):
         g = separating(r)
         return inline(f"With {assumption}, the gradients of the {GROUP_NAMES[g.group]} of "
-                      f"{units} differ: each output unit is compared with its own target, so "
-                      "even equal predictions get different updates unless the two units' "
-                      "targets agree in every sample.")
+                      f"{units} differ: " + _output_why(network, r))
     if r.verdict == BROKEN:
         g = separating(r)
         return inline(f"With {assumption}, the gradients of the {GROUP_NAMES[g.group]} of "
@@ -285,6 +287,17 @@ def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
                       "non-zero.")
     return inline(f"With {assumption}, neither conclusion could be proved for {units}; the "
                   "full report says what is missing.")
+
+
+def _output_why(network: NetworkSpec, r: HypothesisResult) -> str:
+    """Why two output units' updates differ, from whether the hypothesis makes their
+    predictions equal (:meth:`OutputModel.same_z`)."""
+    if OutputModel(network, r.hypothesis).same_z():
+        return ("the hypothesis makes their predictions equal, but each output is compared "
+                "with its own target, so the updates differ by a multiple of the difference "
+                "of the two targets, wherever the targets differ.")
+    return ("the hypothesis leaves their pre-activations different (a group it does not "
+            "tie), so their predictions, their errors and their updates differ.")
 
 
 def _fact_reason(fact) -> str:

@@ -31,7 +31,7 @@ def start_section(derivation) -> Section | None:
     body: list[Block] = [_given(spec)]
     body += [_classes(spec, result), _frozen(spec, result), _diagram(spec, result)]
     body += trajectory_blocks(spec, result.trajectory)
-    body += _check(result.check)
+    body += _check(result.check, exact_start(spec))
     return Section("The starting point", tuple(body), label="sec:init")
 
 
@@ -48,6 +48,11 @@ def brief_start_blocks(derivation) -> list[Block]:
     out += trajectory_blocks(spec, result.trajectory, tables=1)
     line = _check_line(result.check)
     return out + ([line] if line is not None else [])
+
+
+def exact_start(spec) -> bool:
+    """Does the simulation run this very start: data given, every tensor given?"""
+    return spec.data is not None and spec.init.concrete
 
 
 def _check_line(check) -> Paragraph | None:
@@ -237,8 +242,10 @@ def _diagram(spec, result) -> Diagram:
                           "frozen weights are dashed."), label="fig:network")
 
 
-def _check(check) -> list[Block]:
-    """The simulation's figures, the witnesses that classes differ, and any contradiction."""
+def _check(check, exact_start: bool = False) -> list[Block]:
+    """The simulation's figures, the witnesses that classes differ, and any contradiction.
+    ``exact_start``: the simulation ran this very start on the given data (nothing drawn),
+    so what it saw is a fact about the start; otherwise only about its own draws."""
     if check is None:
         return []
     out: list[Block] = []
@@ -258,9 +265,13 @@ def _check(check) -> list[Block]:
         lines.append(f"For example, in layer {l} classes {a} and {b} differ by {d:.3g} at step {t}.")
     if check.coincide:
         pairs = ", ".join(f"layer {l}: {a} and {b}" for l, a, b in check.coincide[:8])
-        lines.append(f"Never apart in the simulation: {pairs}"
-                     f"{', ...' if len(check.coincide) > 8 else ''}. The theorem does not claim "
-                     "these classes coincide; on these data and steps they happen to.")
+        more = ", ..." if len(check.coincide) > 8 else ""
+        lines.append(f"Never apart in the simulation: {pairs}{more}. The theorem does not claim "
+                     "these classes coincide; " + (
+                         f"from this start, on these data, they coincide in the first "
+                         f"{check.steps} steps." if exact_start else
+                         "the simulation drew random values (data or tensors), so this says "
+                         "nothing about the starting point itself."))
     out.append(para(Strong("Numeric check"), " (NumPy, from this starting point, random tensors "
                     "drawn with the seed; independent of the proof, and numbers can only "
                     "contradict it):"))

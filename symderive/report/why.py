@@ -29,9 +29,10 @@ _NAMED = ("tanh", "relu", "sigmoid", "identity", "softplus", "gelu", "elu", "sil
 @dataclass(frozen=True)
 class Factor:
     """One vanishing factor: ``kind`` (module doc), the 1-based ``units`` of ``layer`` it
-    is about, the pinned pre-activation ``value`` per sample (activation, slope), the
-    rows of W^{(layer+1)} frozen at 0 (``zero_weights``) and the units of layer + 1 whose
-    delta is 0 (``still_next``) for ``outgoing``."""
+    is about, the 1-based ``samples`` where it vanishes (() for every sample, and for
+    ``stationary``), the pinned pre-activation ``value`` per sample (activation, slope),
+    the rows of W^{(layer+1)} frozen at 0 (``zero_weights``) and the units of layer + 1
+    whose delta is 0 (``still_next``) for ``outgoing``."""
 
     kind: str
     layer: int
@@ -39,6 +40,7 @@ class Factor:
     value: tuple = ()
     zero_weights: tuple[int, ...] = ()
     still_next: tuple[int, ...] = ()
+    samples: tuple[int, ...] = ()
 
     def key(self) -> tuple:
         return (self.kind, self.layer, self.value, self.zero_weights, self.still_next)
@@ -58,20 +60,22 @@ def _slope_zero(network, c) -> bool:
 
 
 def delta_factors(result, l: int, u: int, n: int) -> list[Factor]:
-    """Why δ^{(l)}_{n,u} = 0 (``frozen.still[l][n, u]`` holds); 0-based u and n;
+    """Why δ^{(l)}_{n,u} = 0, or [] when the analysis did not prove it; 0-based u and n;
     ``result``: a :class:`~symderive.numeric.startpoint.StartResult`."""
     network, frozen = result.start.network, result.frozen
-    L = len(frozen.weights) - 1
-    if l == L:
-        return [Factor("output", l, (u + 1,))]
+    if not frozen.still[l][n, u]:
+        return []
+    if l == len(frozen.weights) - 1:
+        return [Factor("output", l, (u + 1,), samples=(n + 1,))]
     c = frozen.constant[l][u]
     out = []
     if c is not None and _slope_zero(network, c[n]):
-        out.append(Factor("slope", l, (u + 1,), (c[n],)))
+        out.append(Factor("slope", l, (u + 1,), (c[n],), samples=(n + 1,)))
     zero_w = tuple(int(v) + 1 for v in np.flatnonzero(pinned_zero(result, l + 1)[:, u]))
     rest = [v for v in range(network.layers[l + 1]) if v + 1 not in zero_w]
     if all(frozen.still[l + 1][n, v] for v in rest):
-        out.append(Factor("outgoing", l, (u + 1,), (), zero_w, tuple(v + 1 for v in rest)))
+        out.append(Factor("outgoing", l, (u + 1,), (), zero_w, tuple(v + 1 for v in rest),
+                          samples=(n + 1,)))
     return out
 
 
@@ -82,44 +86,60 @@ def pinned_zero(result, l: int) -> np.ndarray:
     return np.zeros_like(mask) if zero is None else (mask & zero)
 
 
-def activation_factors(result, l: int, k: int) -> Factor | None:
-    """Why a^{(l)}_k = 0 on every sample (``frozen.silent[l][:, k]`` holds); 0-based k."""
+def activation_factor(result, l: int, k: int, n: int) -> Factor | None:
+    """Why a^{(l)}_{n,k} = 0 (None when the analysis did not prove it); 0-based k, n."""
+    frozen = result.frozen
+    if not frozen.silent[l][n, k]:
+        return None
     if l == 0:
-        return Factor("input", 0, (k + 1,))
-    c = result.frozen.constant[l][k]
-    return Factor("activation", l, (k + 1,), tuple(c)) if c is not None else None
+        return Factor("input", 0, (k + 1,), samples=(n + 1,))
+    c = frozen.constant[l][k]
+    return Factor("activation", l, (k + 1,), (c[n],), samples=(n + 1,)) if c is not None \
+        else None
+
+
+def entry_factors(result, name: str, u: int, k: int | None) -> list[Factor]:
+    """The factor that vanishes in each sample for one entry (0-based row u, column k;
+    k None for a bias): the delta's when it is 0 in every sample, else the activation's
+    when that is, else sample by sample; the whole sum's when the start is stationary
+    and no factor vanishes in some sample."""
+    l = int(name[1:])
+    rows = range(result.frozen.still[l].shape[0])
+    deltas = [delta_factors(result, l, u, n)[:1] for n in rows]
+    acts = [[f] if k is not None and (f := activation_factor(result, l - 1, k, n)) else []
+            for n in rows]
+    for choice in (deltas, acts, [d or a for d, a in zip(deltas, acts)]):
+        if all(choice):
+            return [f for per in choice for f in per]
+    return [Factor("stationary", l, (u + 1,))] if result.frozen.stationary else []
 
 
 def tensor_factors(result, name: str) -> list[Factor]:
     """The vanishing factors behind every frozen entry of tensor ``name``, merged by kind."""
-    frozen = result.frozen
-    l = int(name[1:])
-    mask = frozen.entries(name)
+    mask = result.frozen.entries(name)
     found: list[Factor] = []
-    rows = range(frozen.still[l].shape[0])
     if name[0] == "b":
         for u in np.flatnonzero(mask[:, 0]):
-            for n in rows:
-                found += delta_factors(result, l, int(u), n)[:1]
+            found += entry_factors(result, name, int(u), None)
     else:
         for u, k in zip(*np.nonzero(mask)):
-            for n in rows:
-                if frozen.silent[l - 1][n, k]:
-                    f = activation_factors(result, l - 1, int(k))
-                    found += [f] if f is not None else []
-                else:
-                    found += delta_factors(result, l, int(u), n)[:1]
-    return merge(found)
+            found += entry_factors(result, name, int(u), int(k))
+    return merge(found, result.frozen.still[int(name[1:])].shape[0])
 
 
-def merge(factors: list[Factor]) -> list[Factor]:
-    """One factor per kind, layer and value, with the units of all of them."""
+def merge(factors: list[Factor], rows: int) -> list[Factor]:
+    """One factor per kind, layer and value, with the units and samples of all of them
+    (samples () when it holds in every one of the ``rows``)."""
     out: dict[tuple, Factor] = {}
     for f in factors:
         old = out.get(f.key())
         units = tuple(sorted(set(f.units) | set(old.units if old else ())))
-        out[f.key()] = Factor(f.kind, f.layer, units, f.value, f.zero_weights, f.still_next)
-    return list(out.values())
+        samples = tuple(sorted(set(f.samples) | set(old.samples if old else ())))
+        out[f.key()] = Factor(f.kind, f.layer, units, f.value, f.zero_weights, f.still_next,
+                              samples)
+    return [f if len(f.samples) < rows else Factor(f.kind, f.layer, f.units, f.value,
+                                                   f.zero_weights, f.still_next)
+            for f in out.values()]
 
 
 # ------------------------------------------------------------------ words
@@ -133,35 +153,45 @@ def _units(units: tuple[int, ...], layer: int, network=None) -> str:
 
 
 def _value(value: tuple) -> str:
-    values = sorted(set(value), key=str)
-    return str(values[0]) if len(values) == 1 else "its pinned value"
+    return str(value[0]) if value else "c"
+
+
+def _where(f: Factor) -> str:
+    """' in every sample' or ' in samples 1, 3' (the factor's rows of the data)."""
+    if not f.samples:
+        return " in every sample"
+    return f" in sample{'s' if len(f.samples) > 1 else ''} {', '.join(map(str, f.samples))}"
+
+
+def _list(units: tuple[int, ...]) -> str:
+    return ", ".join(map(str, units))
 
 
 def words(network, f: Factor) -> str:
-    """The factor in words, with the value that makes it 0."""
+    """The factor in words, with the value that makes it 0, and where."""
     fn = function_name(network)
+    if f.kind == "stationary":
+        return ("the gradient summed over the samples of the data is exactly 0 at the start "
+                "(computed exactly), so the start is a fixed point")
     if f.kind == "input":
-        which = ", ".join(map(str, f.units))
-        return f"input coordinate{'s' if len(f.units) > 1 else ''} {which} is 0 in every sample"
+        s = "s" if len(f.units) > 1 else ""
+        return f"input coordinate{s} {_list(f.units)} {'are' if s else 'is'} 0{_where(f)}"
     if f.kind == "output":
-        return (f"output {', '.join(map(str, f.units))} is pinned where the loss is already "
-                "stationary on every sample of the data")
+        return (f"output {_list(f.units)} is pinned where the loss is already stationary"
+                f"{_where(f)} of the data")
+    who = _units(f.units, f.layer, network)
     if f.kind == "activation":
-        c = _value(f.value)
-        return f"the activation of {_units(f.units, f.layer, network)} is {fn}({c}) = 0"
+        return f"the activation of {who} is {fn}({_value(f.value)}) = 0{_where(f)}"
     if f.kind == "slope":
-        c = _value(f.value)
-        return f"the delta of {_units(f.units, f.layer, network)} has the factor {fn}'({c}) = 0"
+        return f"the delta of {who} has the factor {fn}'({_value(f.value)}) = 0{_where(f)}"
     parts = []
     if f.zero_weights:
-        parts.append(f"every weight W{f.layer + 1} out of them is frozen at 0" if not
-                     f.still_next else
-                     f"the weights W{f.layer + 1} into units "
-                     f"{', '.join(map(str, f.zero_weights))} are frozen at 0")
+        into = (f"every weight out of them (W{f.layer + 1})" if not f.still_next else
+                f"their weights into units {_list(f.zero_weights)} of layer {f.layer + 1}")
+        parts.append(f"{into} {'is' if not f.still_next else 'are'} frozen at 0")
     if f.still_next:
-        parts.append(f"units {', '.join(map(str, f.still_next))} of layer {f.layer + 1} "
-                     "have delta 0")
-    return f"the delta of {_units(f.units, f.layer, network)} is 0: " + " and ".join(parts)
+        parts.append(f"units {_list(f.still_next)} of layer {f.layer + 1} have delta 0")
+    return f"the delta of {who} is 0{_where(f)}: " + " and ".join(parts)
 
 
 def tensor_why(result, name: str) -> str:
@@ -172,4 +202,4 @@ def tensor_why(result, name: str) -> str:
 
 
 __all__ = ["Factor", "tensor_factors", "tensor_why", "words", "function_name",
-           "delta_factors", "activation_factors", "pinned_zero"]
+           "delta_factors", "activation_factor", "entry_factors", "pinned_zero"]
