@@ -382,3 +382,129 @@ def test_every_why_clause_names_a_factor_that_is_zero(seed):
         params = {k: v - 0.1 * g[k] for k, v in params.items()}
     if result.frozen.summary("W1") != "none":
         assert named
+
+
+# ------------------------------------------------------------------ every report answers
+
+import re  # noqa: E402
+import shutil  # noqa: E402
+
+from report_helpers import BUNDLED, ROOT, bundled_derivation  # noqa: E402
+
+RENDERED = ROOT / "derivations" / "rendered"
+
+
+def markdown_answer(text: str) -> str:
+    """The body of the '## Answer' section (up to the next heading of its level)."""
+    m = re.search(r"^## Answer\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert m, "no Answer section"
+    return m.group(1).strip()
+
+
+def latex_answer(text: str) -> str:
+    """The body of \\section{Answer} up to the next \\section (frames' text for beamer)."""
+    m = re.search(r"\\section\*?\{Answer\}(?:\\label\{[^}]*\})?(.*?)(?=\\section|\\end\{document\})",
+                  text, re.S)
+    assert m, "no Answer section"
+    body = re.sub(r"\\(begin|end)\{frame\}(\[[^\]]*\])?|\\frametitle\{[^}]*\}|\\small", "",
+                  m.group(1))
+    return body.strip()
+
+
+def pdf_answer(path) -> str:
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, timeout=120).stdout
+    m = re.search(r"Answer\s*\n(.*?)(?=\n\s*\d*\s*(The starting point|The network|Why)\b)",
+                  text, re.S)
+    assert m, f"{path.name}: no Answer section"
+    return m.group(1).strip()
+
+
+@pytest.mark.parametrize("spec", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_every_bundled_report_opens_with_an_answer(spec):
+    """Live, in every format (JSON answer, Markdown brief and full, LaTeX, beamer, the
+    notebook's repr and display), and the committed reports of derivations/rendered/."""
+    from symderive.render import beamer, latex, markdown
+
+    d = bundled_derivation(spec)
+    assert report_dict(d)["answer"].strip()
+    assert markdown_answer(markdown.render(d))
+    assert markdown_answer(markdown.render(d, detail="full"))
+    assert latex_answer(latex.render(d))
+    assert latex_answer(beamer.render(d))
+    assert "nothing to settle" not in d._repr_latex_()
+    assert len(repr(d).splitlines()) > 1
+    stem = spec.stem.replace("_", "-")
+    for name in (f"{stem}.md", f"{stem}.full.md"):
+        assert markdown_answer((RENDERED / name).read_text(encoding="utf-8")), name
+    for name in (f"{stem}.tex", f"{stem}-slides.tex"):
+        assert latex_answer((RENDERED / name).read_text(encoding="utf-8")), name
+    if shutil.which("pdftotext"):
+        assert pdf_answer(RENDERED / f"{stem}.pdf")
+
+
+def test_bundled_start_brief_answers_are_short():
+    from symderive.render import markdown
+
+    for spec in BUNDLED:
+        if spec.stem.startswith("start_"):
+            text = markdown.render(bundled_derivation(spec))
+            assert len(text) < 3000, (spec.stem, len(text))
+
+
+# ------------------------------------------------------------------ [init] claim
+
+
+ZERO = {"W1": "zero", "b1": "zero", "W2": "zero", "b2": "zero"}
+
+
+def _claimed(act: str, claim: str, init=None) -> dict:
+    text = spec_text([3, 4, 1], act, init or ZERO)
+    text = text.replace("[check]", f'claim = "{claim}"\nclaimed_by = "my lecturer"\n[check]')
+    return report(text)
+
+
+@pytest.mark.parametrize("act,claim,holds,verdict", [
+    ("tanh", "stuck", True, "stuck"),          # every hidden parameter frozen (proved)
+    ("tanh", "symmetric", True, "stuck"),      # one class of 4 units (proved)
+    ("tanh", "broken", False, "stuck"),
+    ("sigmoid", "stuck", False, "symmetric"),  # W1 moved in the simulation: the witness
+    ("sigmoid", "symmetric", True, "symmetric"),
+    ("sigmoid", "broken", False, "symmetric"),
+])
+def test_init_claim_is_judged_first(act, claim, holds, verdict):
+    r = _claimed(act, claim)
+    assert r["init"]["verdict"] == verdict
+    assert r["init"]["claim"] == {"verdict": claim, "by": "my lecturer", "holds": holds}
+    first = r["answer"].splitlines()[0]
+    assert first.startswith("My lecturer is " + ("right" if holds else "wrong"))
+    if claim == "stuck" and not holds:
+        assert r["init"]["numeric"]["largest_hidden_change"] > 1e-9
+
+
+def test_sigmoid_zero_start_really_moves_the_hidden_layer():
+    """The 'stuck' refutation, recomputed: two reference steps move W1 (σ(0) = 1/2 makes
+    W2 non-zero after one step, and then W1's delta is non-zero)."""
+    net = refnet(report(spec_text([3, 4, 1], "sigmoid", ZERO))["network"])
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 1))
+    p = {"W1": np.zeros((4, 3)), "b1": np.zeros(4), "W2": np.zeros((1, 4)), "b2": np.zeros(1)}
+    for _ in range(2):
+        g = gradient(net, p, X, Y)
+        p = {k: v - 0.1 * g[k] for k, v in p.items()}
+    assert np.abs(p["W1"]).max() > 1e-6
+
+
+def test_broken_claim_on_a_generic_start():
+    r = _claimed("tanh", "broken", {"W1": "random", "b1": "random", "W2": "random",
+                                   "b2": "random"})
+    assert r["init"]["verdict"] == "broken"
+    assert r["init"]["claim"]["holds"] is True
+
+
+def test_bad_init_claim_names_the_field():
+    from symderive.errors import SpecError
+
+    with pytest.raises(SpecError) as e:
+        parse_spec(spec_text([2, 2, 1], "tanh", {"claim": "dead"}))
+    assert e.value.field == "init.claim" and "'stuck', 'symmetric', 'broken'" in str(e.value)
