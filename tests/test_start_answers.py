@@ -508,3 +508,54 @@ def test_bad_init_claim_names_the_field():
     with pytest.raises(SpecError) as e:
         parse_spec(spec_text([2, 2, 1], "tanh", {"claim": "dead"}))
     assert e.value.field == "init.claim" and "'stuck', 'symmetric', 'broken'" in str(e.value)
+
+
+# ------------------------------------------------------------------ comparing activations
+
+COMPARE = """
+question = "Does zero init get stuck whatever the activation?"
+[network]
+layers = [3, 4, 1]
+activation = ["relu", "tanh", "sigmoid", { latex = '\\frac{z}{1+|z|}' }]
+[init]
+W1 = "zero"
+b1 = "zero"
+W2 = "zero"
+b2 = "zero"
+"""
+
+
+def test_activation_list_compares_every_activation():
+    d = derive(parse_spec(COMPARE))
+    assert [v.spec.network.activation.name for v in d.variants][:3] == ["relu", "tanh",
+                                                                        "sigmoid"]
+    r = report_dict(d)
+    # each row is that activation derived alone
+    for row, v in zip(r["comparison"], d.variants):
+        alone = report_dict(derive(v.spec))
+        assert row["init_verdict"] == alone["init"]["verdict"]
+        assert r["variants"][d.variants.index(v)]["init"]["frozen"] == alone["init"]["frozen"]
+    # σ(0) recomputed independently: relu, tanh, softsign 0; sigmoid 1/2
+    assert [row["sigma_at_0"] for row in r["comparison"]] == [0.0, 0.0, 0.5, 0.0]
+    first = r["answer"].splitlines()[0]
+    assert first.startswith("Stuck for relu, tanh and σ(z) = ")
+    assert "where σ(0) = 0" in first and "for sigmoid, where σ(0) ≠ 0" in first
+    assert len(r["answer"].splitlines()) == 5
+    md = d.to_markdown()
+    assert markdown_answer(md).startswith("**It depends on the activation.** Stuck for relu")
+    assert "| sigmoid | 1/2 |" in md
+    from symderive.render import beamer, latex
+
+    assert "It depends on the activation" in latex_answer(latex.render(d))
+    assert "It depends on the activation" in latex_answer(beamer.render(d))
+
+
+def test_activation_list_is_validated():
+    from symderive.errors import SpecError
+
+    for bad, words in (('["relu"]', "2 to 6"), ('["relu", "relu"]', "twice"),
+                       ('["relu", "gelu2"]', "unknown activation")):
+        with pytest.raises(SpecError) as e:
+            parse_spec(COMPARE.replace('["relu", "tanh", "sigmoid", { latex = '
+                                       "'\\frac{z}{1+|z|}' }]", bad))
+        assert e.value.field == "network.activation" and words in str(e.value)

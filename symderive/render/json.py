@@ -33,6 +33,10 @@ def report_dict(d: Derivation) -> dict[str, Any]:
         if spec.data is not None:
             out["data"] = spec.data.to_json()
     out["answer"] = answer_text(d)
+    if getattr(d, "variants", ()):        # activation = [...]: the comparison first
+        from ..report.compare import comparison_json
+
+        out.update(comparison_json(d, report_dict))
     return out
 
 
