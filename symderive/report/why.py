@@ -71,7 +71,7 @@ def delta_factors(result, l: int, u: int, n: int) -> list[Factor]:
     out = []
     if c is not None and _slope_zero(network, c[n]):
         out.append(Factor("slope", l, (u + 1,), (c[n],), samples=(n + 1,)))
-    zero_w = tuple(int(v) + 1 for v in np.flatnonzero(pinned_zero(result, l + 1)[:, u]))
+    zero_w = tuple(int(v) + 1 for v in np.flatnonzero(_pinned_zero_column(result, l + 1, u)))
     rest = [v for v in range(network.layers[l + 1]) if v + 1 not in zero_w]
     if all(frozen.still[l + 1][n, v] for v in rest):
         out.append(Factor("outgoing", l, (u + 1,), (), zero_w, tuple(v + 1 for v in rest),
@@ -86,6 +86,14 @@ def pinned_zero(result, l: int) -> np.ndarray:
     return np.zeros_like(mask) if zero is None else (mask & zero)
 
 
+def _pinned_zero_column(result, l: int, u: int) -> np.ndarray:
+    """Column u of :func:`pinned_zero` (the weights out of unit u of layer l − 1)."""
+    t = result.start.W[l]
+    if t.is_random:
+        return np.zeros(result.start.network.layers[l], dtype=bool)
+    return result.frozen.weights[l][:, u] & (t.ints[:, u] == 0)
+
+
 def activation_factor(result, l: int, k: int, n: int) -> Factor | None:
     """Why a^{(l)}_{n,k} = 0 (None when the analysis did not prove it); 0-based k, n."""
     frozen = result.frozen
@@ -98,33 +106,64 @@ def activation_factor(result, l: int, k: int, n: int) -> Factor | None:
         else None
 
 
-def entry_factors(result, name: str, u: int, k: int | None) -> list[Factor]:
-    """The factor that vanishes in each sample for one entry (0-based row u, column k;
-    k None for a bias): the delta's when it is 0 in every sample, else the activation's
-    when that is, else sample by sample; the whole sum's when the start is stationary
-    and no factor vanishes in some sample."""
-    l = int(name[1:])
-    rows = range(result.frozen.still[l].shape[0])
-    deltas = [delta_factors(result, l, u, n)[:1] for n in rows]
-    acts = [[f] if k is not None and (f := activation_factor(result, l - 1, k, n)) else []
-            for n in rows]
-    for choice in (deltas, acts, [d or a for d, a in zip(deltas, acts)]):
-        if all(choice):
-            return [f for per in choice for f in per]
-    return [Factor("stationary", l, (u + 1,))] if result.frozen.stationary else []
+def _per_unit(result, l: int, units, rows) -> dict[int, list | None]:
+    """For each 0-based unit of layer l: its delta's factor per sample, or None when in
+    some sample the analysis did not prove its delta 0."""
+    out: dict[int, list | None] = {}
+    for u in units:
+        per = [delta_factors(result, l, int(u), n)[:1] for n in rows]
+        out[int(u)] = [f for p in per for f in p] if all(per) else None
+    return out
+
+
+def _per_input(result, l: int, cols, rows) -> dict[int, list | None]:
+    """For each 0-based unit of layer l − 1: its activation's factor per sample, or None."""
+    out: dict[int, list | None] = {}
+    for k in cols:
+        per = [activation_factor(result, l - 1, int(k), n) for n in rows]
+        out[int(k)] = per if all(f is not None for f in per) else None
+    return out
 
 
 def tensor_factors(result, name: str) -> list[Factor]:
-    """The vanishing factors behind every frozen entry of tensor ``name``, merged by kind."""
-    mask = result.frozen.entries(name)
-    found: list[Factor] = []
+    """The vanishing factors behind every frozen entry of tensor ``name``, merged by kind.
+
+    For an entry: the delta's factor when it is 0 in every sample, else the
+    activation's when that is, else sample by sample; the whole sum's (``stationary``)
+    when neither vanishes in some sample.  Worked out per unit, then per entry only
+    where the two differ, so that a wide layer costs its units, not its entries."""
+    frozen, l = result.frozen, int(name[1:])
+    mask = frozen.entries(name)
+    rows = range(frozen.still[l].shape[0])
+    units = np.flatnonzero(mask.any(axis=1))
+    deltas = _per_unit(result, l, units, rows)
+    found: list[Factor] = [f for u in units if deltas[int(u)] for f in deltas[int(u)]]
     if name[0] == "b":
-        for u in np.flatnonzero(mask[:, 0]):
-            found += entry_factors(result, name, int(u), None)
+        rest = [(int(u), None) for u in units if deltas[int(u)] is None]
     else:
-        for u, k in zip(*np.nonzero(mask)):
-            found += entry_factors(result, name, int(u), int(k))
-    return merge(found, result.frozen.still[int(name[1:])].shape[0])
+        open_rows = np.array([deltas.get(u, 0) is None for u in range(mask.shape[0])])
+        left = mask & open_rows[:, None]
+        cols = np.flatnonzero(left.any(axis=0))
+        acts = _per_input(result, l, cols, rows)
+        found += [f for k in cols if acts[int(k)] for f in acts[int(k)]]
+        closed = np.array([acts.get(k) is not None for k in range(mask.shape[1])])
+        rest = [(int(u), int(k)) for u, k in zip(*np.nonzero(left & ~closed[None, :]))]
+    for u, k in rest:
+        found += _entry_by_sample(result, l, u, k, rows)
+    return merge(found, len(rows))
+
+
+def _entry_by_sample(result, l: int, u: int, k: int | None, rows) -> list[Factor]:
+    """Sample by sample, the delta's or the activation's factor; the whole sum's when
+    neither vanishes in some sample (a stationary start)."""
+    found = []
+    for n in rows:
+        f = activation_factor(result, l - 1, k, n) if k is not None else None
+        per = [f] if f is not None else delta_factors(result, l, u, n)[:1]
+        if not per:
+            return [Factor("stationary", l, (u + 1,))] if result.frozen.stationary else []
+        found += per
+    return found
 
 
 def merge(factors: list[Factor], rows: int) -> list[Factor]:
@@ -202,4 +241,4 @@ def tensor_why(result, name: str) -> str:
 
 
 __all__ = ["Factor", "tensor_factors", "tensor_why", "words", "function_name",
-           "delta_factors", "activation_factor", "entry_factors", "pinned_zero"]
+           "delta_factors", "activation_factor", "pinned_zero"]
