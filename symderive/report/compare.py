@@ -127,26 +127,5 @@ def comparison_document(derivation, question: list[Block]) -> list[Block]:
     return question + [answer, Section("Why", tuple(why), label="sec:why")]
 
 
-def comparison_json(derivation, report) -> dict:
-    """The JSON of a comparison: ``answer`` (the sentence, then each activation's answer),
-    ``comparison`` (one row per activation) and ``variants`` (each activation's full
-    report, made by ``report``); docs/json-report.md."""
-    from ..render.json import answer_text
-
-    rows, lines = [], [comparison_sentence(derivation)]
-    for v in derivation.variants:
-        f = v.spec.network.activation
-        value = sigma_at_zero(f)
-        rows.append({"activation": v.spec.network.to_json()["activation"],
-                     "sigma_at_0": None if value is None else float(value),
-                     "outcome": outcome(v),
-                     "init_verdict": v.start.verdict if v.start is not None else None,
-                     "verdicts": [r.verdict for r in v.results],
-                     "fact_verdicts": [x.verdict for x in v.facts]})
-        lines.append(f"With {activation_name(f)}: " + " ".join(answer_text(v).split("\n")))
-    return {"answer": "\n".join(lines), "comparison": rows,
-            "variants": [report(v) for v in derivation.variants]}
-
-
-__all__ = ["comparison_json", "comparison_sentence", "comparison_blocks", "comparison_document", "outcome",
+__all__ = ["comparison_sentence", "comparison_blocks", "comparison_document", "outcome",
            "verdict_table", "activation_name", "sigma_at_zero"]
