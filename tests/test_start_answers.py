@@ -23,6 +23,14 @@ def report(text: str) -> dict:
     return report_dict(derive(parse_spec(text)))
 
 
+def hypothesis_spec(layers, activation: str, layer: int, units=(1, 2), tie=(), zero=(),
+                    network: str = "samples = 2") -> str:
+    """A spec of one [[hypothesis]] table (its [network] extra lines in ``network``)."""
+    return (f"[network]\nlayers = {json.dumps(list(layers))}\nactivation = \"{activation}\"\n"
+            f"{network}\n[[hypothesis]]\nlayer = {layer}\nunits = {json.dumps(list(units))}\n"
+            f"tie = {json.dumps(list(tie))}\nzero = {json.dumps(list(zero))}\n")
+
+
 def cli(path, *args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "symderive", "derive", str(path), "-q", *args],
                           capture_output=True, text=True, timeout=600)
@@ -30,18 +38,8 @@ def cli(path, *args) -> subprocess.CompletedProcess:
 
 # ------------------------------------------------------------------ output units, tied targets
 
-TIED_TARGETS = """
-[network]
-layers = [2, 3, 2]
-activation = "tanh"
-output_activation = "sigmoid"
-loss = "mse"
-
-[[hypothesis]]
-layer = 2
-units = [1, 2]
-tie = ["incoming", "bias"]
-
+TIED_TARGETS = hypothesis_spec([2, 3, 2], "tanh", 2, tie=["incoming", "bias"],
+                               network='output_activation = "sigmoid"\nloss = "mse"') + """
 [data]
 inputs = [[1, 2], [0.5, -1], [2, 0]]
 targets = [[1, 1], [0, 0], [0.5, 0.5]]
@@ -150,18 +148,8 @@ seed = {seed}
 
 def test_softmax_with_one_output_is_preserved():
     """A constant loss: nothing moves (the reference gradient is 0), so every tie holds."""
-    text = """
-[network]
-layers = [2, 2, 1]
-activation = "tanh"
-loss = "softmax_ce"
-samples = 2
-[[hypothesis]]
-layer = 1
-units = [1, 2]
-tie = ["incoming"]
-"""
-    r = report(text)
+    r = report(hypothesis_spec([2, 2, 1], "tanh", 1, tie=["incoming"],
+                               network='loss = "softmax_ce"\nsamples = 2'))
     h = r["hypotheses"][0]
     assert h["verdict"] == "preserved"
     net = refnet(r["network"])
@@ -270,32 +258,12 @@ def test_5_balanced_labels_make_the_zero_start_stationary():
 
 
 def test_6_zeroed_identity_outputs_are_not_dead():
-    text = """
-[network]
-layers = [2, 3, 2]
-activation = "relu"
-samples = 2
-[[hypothesis]]
-layer = 2
-units = [1, 2]
-zero = ["incoming", "bias"]
-"""
-    r = report(text)
+    r = report(hypothesis_spec([2, 3, 2], "relu", 2, zero=["incoming", "bias"]))
     assert "σ'(0) = 0" not in r["answer"] and "dead on every sample" not in r["answer"]
 
 
 def test_7_output_units_with_free_incoming_weights():
-    text = """
-[network]
-layers = [2, 3, 2]
-activation = "tanh"
-samples = 2
-[[hypothesis]]
-layer = 2
-units = [1, 2]
-tie = ["bias"]
-"""
-    r = report(text)
+    r = report(hypothesis_spec([2, 3, 2], "tanh", 2, tie=["bias"]))
     h = r["hypotheses"][0]
     assert h["verdict"] == "broken" and h["output_layer"]["same_prediction"] is False
     assert "even equal predictions" not in r["answer"]
