@@ -62,9 +62,11 @@ def _check_line(check) -> Paragraph | None:
     if check.problems:
         return para(Strong("Numeric check:"), " the simulation CONTRADICTS the proof: "
                     + "; ".join(check.problems) + " (see the full report).")
+    apart = (f", and separate all {check.pairs} pairs of classes (the witness that they "
+             "differ)" if check.pairs and not check.coincide else "")
     return para(Strong("Numeric check:"), f" {check.steps} steps of a NumPy simulation keep "
-                "every class together and every frozen entry in place; numbers can only "
-                "contradict a proof, never replace one.")
+                f"every class together and every frozen entry in place{apart}; numbers can "
+                "only contradict a proof, never replace one.")
 
 
 def _s(n: int) -> str:

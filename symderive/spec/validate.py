@@ -77,8 +77,8 @@ def _activation_list(value: Any) -> tuple:
     if not isinstance(value, list):
         return ()
     if not 2 <= len(value) <= MAX_ACTIVATIONS:
-        raise SpecError(f"a list compares 2 to {MAX_ACTIVATIONS} activations, got {len(value)}",
-                        field="network.activation")
+        raise SpecError(f"a list compares 2 to {MAX_ACTIVATIONS} activations (names or "
+                        f"{{ latex = '...' }}), got {len(value)}", field="network.activation")
     out = tuple(_activation(v, "network.activation") for v in value)
     names = [(a.name, a.latex_source) for a in out]
     if len(set(names)) < len(names):
