@@ -46,18 +46,33 @@ class Derivation:
     numeric: tuple[NumericResult, ...] = field(default=())  # per hypothesis, or () when not run
     facts: tuple[FactResult, ...] = field(default=())       # per [[fact]] table
     start: StartResult | None = None                        # the [init] starting point
+    #: ``activation = [...]``: one derivation per activation (the fields above: the first's)
+    variants: tuple[Derivation, ...] = field(default=())
 
     @property
     def problems(self) -> list[str]:
-        """The starting point's contradictions between proof and simulation."""
-        return list(self.start.check.problems) if self.start and self.start.check else []
+        """The starting point's contradictions between proof and simulation, and every
+        contradiction of the other activations compared (``variants``)."""
+        out = list(self.start.check.problems) if self.start and self.start.check else []
+        for v in self.variants[1:]:
+            name = v.spec.network.activation.name
+            out += [f"with {name}: {p}" for p in v.contradictions()]
+        return out
+
+    def contradictions(self) -> list[str]:
+        """Every place the numbers contradict a proof: hypotheses, facts, starting point."""
+        from .numeric import contradictions
+
+        found = contradictions(self.results, self.numeric)
+        found += [p for f in self.facts if f.numeric is not None for p in f.numeric.problems]
+        return found + self.problems
 
     @property
     def agreement(self) -> bool:
         """False when the numeric cross-check contradicts a symbolic result (or a fact)."""
         return (all(n.agreement for n in self.numeric)
                 and all(f.numeric is None or f.numeric.agreement for f in self.facts)
-                and not self.problems)
+                and not self.problems)   # the other activations' contradictions too
 
     def to_json(self, **options: Any) -> str:
         """The JSON report (the format of ``symderive derive --format json``)."""
@@ -93,6 +108,11 @@ class Derivation:
             groups = ", ".join(f"{g.group} {g.status}" for g in r.groups)
             lines.append(f"  hypothesis {r.hypothesis.name!r}: {r.verdict} ({groups})")
         lines += [f"  fact {f.fact.name!r}: {f.verdict}" for f in self.facts]
+        if self.start is not None:
+            widths = ", ".join(str(self.start.partition.width(l))
+                               for l in range(1, self.start.start.depth))
+            lines.append(f"  starting point: {self.start.verdict} (effective widths: "
+                         f"{widths or 'no hidden layer'})")
         if self.numeric or any(f.numeric is not None for f in self.facts):
             lines.append("  numeric cross-check: "
                          + ("agrees" if self.agreement else "CONTRADICTS a proof"))
@@ -150,6 +170,12 @@ def derive(spec: SpecLike, numeric: bool = True,
     """
     spec = load(spec)
     say = progress or (lambda message: None)
+    if spec.activations:    # compared: derived once per activation, reported together
+        variants = []
+        for v in spec.variants():
+            say(f"activation {v.network.activation.name}")
+            variants.append(derive(v, numeric, progress))
+        return replace(variants[0], spec=spec, variants=tuple(variants))
     total = len(spec.hypotheses)
     results = []
     targets = spec_targets(spec)

@@ -470,3 +470,60 @@ def test_wide_layer_diagram_shows_every_class():
     shown = shown_units(22, classes)
     assert len(shown) <= MAX_UNITS and {0, 20, 21} <= set(shown)
     assert shown == sorted(shown)
+
+
+# ------------------------------------------------------------------ issue 22: no biases
+
+
+def _numpy_fraction_steps(Ws, X, Y, lr, steps, act):
+    """An independent recomputation for a bias-free network: NumPy object arrays of
+    Fractions, forward and backward by matrix products (no biases anywhere)."""
+    F = Fraction
+    W = [np.array([[F(str(v)) for v in row] for row in w], dtype=object) for w in Ws]
+    X = np.array([[F(str(v)) for v in r] for r in X], dtype=object)
+    Y = np.array([[F(str(v)) for v in r] for r in Y], dtype=object)
+    f = np.vectorize((lambda z: max(z, F(0))) if act == "relu" else (lambda z: z), otypes=[object])
+    df = np.vectorize((lambda z: F(int(z > 0))) if act == "relu" else (lambda z: F(1)),
+                      otypes=[object])
+    out = []
+    for _ in range(steps + 1):
+        acts, zs = [X], [None]
+        for l, w in enumerate(W):
+            z = acts[-1].dot(w.T)
+            zs.append(z)
+            acts.append(z if l == len(W) - 1 else f(z))
+        err = acts[-1] - Y
+        out.append((sum(e * e for e in err.ravel()) / 2, [w.copy() for w in W]))
+        delta, grads = err, [None] * len(W)
+        for l in range(len(W), 0, -1):
+            grads[l - 1] = delta.T.dot(acts[l - 1])
+            if l > 1:
+                delta = delta.dot(W[l - 1]) * df(zs[l - 1])
+        W = [w - F(str(lr)) * g for w, g in zip(W, grads)]
+    return out
+
+
+@pytest.mark.parametrize("layers,act,Ws,X,Y,lr", [
+    ([1, 1, 1], "identity", [[[1]], [[1]]], [[1]], [[0]], 0.1),
+    ([2, 2, 1], "relu", [[[1, -0.5], [0.25, 1]], [[1, -1]]], [[0.8, 0.4], [0.3, 0.3]],
+     [[1], [0]], 0.5),
+    ([2, 3, 2], "identity", [[[0.5, 0], [1, 1], [-1, 0.5]], [[1, 0, 1], [0.5, 0.5, -1]]],
+     [[1, 2], [0, 1]], [[1, 0], [0, 1]], 0.05),
+])
+def test_bias_free_exact_trajectory_matches_a_numpy_fraction_recomputation(layers, act, Ws, X,
+                                                                           Y, lr):
+    """Issue 22: without biases, the exact trajectory was wrong from step 1 (the bias
+    gradient was applied to biases the network does not have)."""
+    init = {f"W{l}": w for l, w in enumerate(Ws, start=1)}
+    text = spec_text(layers, act, init, (X, Y), extra="bias = false",
+                     check=f'optimizer = "sgd"\nlearning_rate = {lr}\nsteps = 4')
+    r = report(text)
+    traj = r["init"]["trajectory"]
+    want = _numpy_fraction_steps(Ws, X, Y, lr, 4, act)
+    assert r["init"]["trajectory_arithmetic"] == "exact rationals"
+    for s, (loss, W) in zip(traj, want):
+        assert s["loss"] == float(loss)
+        for l, w in enumerate(W, start=1):
+            assert s["parameters"][f"W{l}"] == [[float(v) for v in row] for row in w]
+    if layers == [1, 1, 1]:
+        assert traj[1]["loss"] == 0.32805       # the issue's hand computation

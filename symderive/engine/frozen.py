@@ -43,6 +43,8 @@ class Frozen:
     silent: tuple[np.ndarray, ...]          # a^{(l)} ≡ 0: rows (samples) × units
     still: tuple[np.ndarray, ...]           # δ^{(l)} ≡ 0: rows × units
     constant: tuple[tuple, ...]             # z^{(l)}_u pinned to one value for all rows, or None
+    #: every gradient is exactly 0 at the start on the data (:func:`stationary`): all frozen
+    stationary: bool = False
 
     def entries(self, name: str) -> np.ndarray | None:
         """The mask of tensor W1, b1, ... (None for a bias of a network without biases)."""
@@ -247,8 +249,83 @@ def frozen_parameters(start: Start, sigma_at_zero: sp.Expr | None = None) -> Fro
                 changed |= bool((new_b != S_b[l]).any())
                 S_b[l] = new_b
         if not changed:
-            return Frozen(tuple(S_W), tuple(S_b), tuple(p.silent), tuple(p.still),
-                          tuple(p.constant))
+            break
+    if not all(m.all() for m in S_W[1:]) and stationary(start):
+        return _everything(start, values)
+    return Frozen(tuple(S_W), tuple(S_b), tuple(p.silent), tuple(p.still), tuple(p.constant))
+
+
+def _everything(start: Start, values: _Values) -> Frozen:
+    """Every parameter frozen: the start is a fixed point (:func:`stationary`)."""
+    sizes, L = start.network.layers, start.depth
+    S_W = [np.zeros((0, 0), dtype=bool)] + [np.ones((sizes[l], sizes[l - 1]), dtype=bool)
+                                            for l in range(1, L + 1)]
+    S_b = [None] + [np.ones((sizes[l], 1), dtype=bool) if start.network.bias else None
+                    for l in range(1, L + 1)]
+    p = _Pass(start, S_W, S_b, values)
+    p.forward()
+    p.backward()
+    return Frozen(tuple(S_W), tuple(S_b), tuple(p.silent), tuple(p.still), tuple(p.constant),
+                  stationary=True)
+
+
+#: Parameter-samples up to which :func:`stationary` computes the exact gradient.
+STATIONARY_LIMIT = 2000
+
+
+def stationary(start: Start) -> bool:
+    """Is every gradient exactly 0 at a fully given start, on its data?  Then gradient
+    descent (momentum and Adam too) never moves: every parameter is frozen.  The gradient
+    is summed over the samples in exact arithmetic (SymPy numbers: σ(0) = 1/2 exactly),
+    so cancellations between samples count, which the per-sample analysis cannot see:
+    an all-zero start on balanced targets.  False whenever it cannot decide."""
+    net = start.network
+    if (start.data is None or not _per_output(net) or net.activation.name == "any"
+            or any(t.is_random for t in start.W[1:])
+            or any(t is not None and t.is_random for t in start.b[1:])):
+        return False
+    size = sum(net.layers[l] * (net.layers[l - 1] + 1) for l in range(1, start.depth + 1))
+    if size * len(start.data.inputs) > STATIONARY_LIMIT:
+        return False
+    total = _exact_gradient(start)
+    return total is not None and all(_is_zero(g) for g in total)
+
+
+def _exact_gradient(start: Start) -> list | None:
+    """Every entry of the gradient (weights, then biases, layer by layer), or None when a
+    value grows past :data:`_MAX_OPS` operations."""
+    from .network import output_value, per_output_delta, preactivation, target
+
+    net, L = start.network, start.depth
+    W = [None] + [sp.Matrix(net.layers[l], net.layers[l - 1],
+                            lambda r, c: _exact(start.W[l], r, c)) for l in range(1, L + 1)]
+    b = [None] + [sp.Matrix(net.layers[l], 1, lambda r, c: _exact(start.b[l], r))
+                  if start.b[l] is not None else sp.zeros(net.layers[l], 1)
+                  for l in range(1, L + 1)]
+    d_out = per_output_delta(net, 1, 1)
+    zs, yh, y = preactivation(L, 1, 1), output_value(1, 1), target(1, 1)
+    gW = [None] + [sp.zeros(*W[l].shape) for l in range(1, L + 1)]
+    gb = [None] + [sp.zeros(*b[l].shape) for l in range(1, L + 1)]
+    for x, t in zip(start.data.inputs, start.data.targets):
+        a = [sp.Matrix([sp.Rational(v.numerator, v.denominator) for v in x])]
+        z = [None]
+        for l in range(1, L + 1):
+            f = net.output_activation if l == L else net.activation
+            z.append(W[l] * a[-1] + b[l])
+            a.append(z[-1].applyfunc(f))
+        delta = sp.Matrix([d_out.xreplace({zs: z[L][m], yh: a[L][m],
+                                           y: sp.Rational(t[m].numerator, t[m].denominator)})
+                           for m in range(net.layers[L])])
+        for l in range(L, 0, -1):
+            gW[l] += delta * a[l - 1].T
+            gb[l] += delta
+            if l > 1:
+                slope = z[l - 1].applyfunc(net.activation.derivative)
+                delta = (W[l].T * delta).multiply_elementwise(slope)
+        if any(sp.count_ops(v) > _MAX_OPS for v in delta):
+            return None
+    entries = [v for l in range(1, L + 1) for v in gW[l]]
+    return entries + ([v for l in range(1, L + 1) for v in gb[l]] if net.bias else [])
 
 
 __all__ = ["Frozen", "frozen_parameters"]

@@ -201,6 +201,8 @@ def settle_hypothesis(spec: NetworkSpec, hyp: Hypothesis, seed: int) -> Hypothes
     swap_ok, swap_method = swap_check(spec, hyp)
     if any(r.status == DIFFERENT for r in groups if r.group in assumed):
         verdict = BROKEN
+    elif constant_loss(spec):   # every gradient is 0: nothing moves, so every tie holds
+        verdict, swap_method = PRESERVED, CONSTANT_LOSS
     elif covered and swap_ok and all(r.status == EQUAL for r in groups):
         verdict = PRESERVED
     else:

@@ -158,13 +158,14 @@ def zero_init(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
     generic = network.activation.name == "any"
     frozen = frozen_parameters(start, sigma_at_zero=None)
     moving = _moving(network, frozen)
-    statements = tuple(_layer_rows(network, frozen))
+    frozen0 = frozen_parameters(start, sigma_at_zero=sp.S.Zero) if generic else None
+    statements = tuple(_layer_rows(network, frozen, frozen0))
     identical = _identical_layers(start, frozen)
     if not moving:
         verdict = "stuck"
         summary = ("From all-zero weights and biases, every gradient except the output "
                    "biases' is zero, for any output bias: the hidden layers never move.")
-    elif generic and not _moving(network, frozen_parameters(start, sigma_at_zero=sp.S.Zero)):
+    elif generic and not _moving(network, frozen0):
         verdict = "stuck iff sigma(0) = 0"
         summary = ("From all-zero weights and biases, only the last layer's weights can move, "
                    "with gradient proportional to σ(0): stuck exactly when σ(0) = 0; otherwise "
@@ -189,8 +190,10 @@ def _moving(network: NetworkSpec, frozen) -> list[str]:
             if n != f"b{network.depth}" and frozen.summary(n) != "all"]
 
 
-def _layer_rows(network: NetworkSpec, frozen) -> list[Statement]:
-    """∂L/∂W^{(l)}_{11} at the zero point, from the local formula δ^{(l)} a^{(l-1)}."""
+def _layer_rows(network: NetworkSpec, frozen, frozen0=None) -> list[Statement]:
+    """∂L/∂W^{(l)}_{11} at the zero point, from the local formula δ^{(l)} a^{(l-1)}; each
+    row's words from the frozen sets: ``frozen``, and ``frozen0`` (σ(0) = 0 assumed) for
+    an undefined activation, whose rows then say what depends on σ(0)."""
     rows = []
     L = network.depth
     for l in range(1, L + 1):
@@ -200,10 +203,15 @@ def _layer_rows(network: NetworkSpec, frozen) -> list[Statement]:
             rhs = sp.S.Zero
         else:       # δ^{(L)} a^{(L-1)} with a^{(L-1)} = σ(0)
             rhs = _over_samples(concrete(delta(L, "n", 1) * act(sp.S.Zero), network), network)
+        if_zero = frozen0 is not None and frozen0.summary(f"W{l}") == "all"
         what = ("every entry of W^({l}) has zero gradient, at every step" if all_frozen
+                else "proportional to σ(0): these weights move unless σ(0) = 0" if if_zero
+                and l == L
                 else "non-zero in general: these weights move" if l == L
-                else "zero at the start, but the weights after them move, so these move later"
-                     ).format(l=l)
+                else "zero at the start; they can move only once the weights after them have "
+                     "moved, which needs σ(0) ≠ 0; with σ(0) = 0 they never move" if if_zero
+                else "zero at the start, and not proved frozen: they can move once the "
+                     "weights after them have moved").format(l=l)
         rows.append(Statement(f"layer {l} weights at the zero point: {what}",
                               partial(LOSS, w), rhs))
     return rows
@@ -294,6 +302,17 @@ def _fd_group(net, p, X, Y, layer: int, unit: int, group: str,
                      for a, idx in _group_entries(p, layer, unit, group)])
 
 
+def _witness_point(net: NetworkSpec, result: FactResult) -> list:
+    """The fact's own witness as one more point, re-evaluated by finite differences: random
+    points can all miss where a gradient is non-zero (a ReLU unit dead at each of them),
+    and a non-zero gradient is then confirmed there or nowhere."""
+    w = result.witness
+    if not w:
+        return []
+    p = mlp.Params.from_json(net, w["parameters"])
+    return [(p, np.asarray(w["inputs"], dtype=float), np.asarray(w["targets"], dtype=float))]
+
+
 def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
     fact = result.fact
     other = fact.unit % net.layers[fact.layer] + 1
@@ -304,8 +323,7 @@ def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
             and 0.0 in net.activation.kinks)
     groups = [g for g in status if not (kink and g in ("incoming", "bias"))]
     largest = {g: 0.0 for g in groups}
-    for _ in range(POINTS):
-        p, X, Y = _point(net, hyp, rng)
+    for p, X, Y in [_point(net, hyp, rng) for _ in range(POINTS)] + _witness_point(net, result):
         for g in groups:
             v = _fd_group(net, p, X, Y, fact.layer, fact.unit, g)
             largest[g] = max(largest[g], float(np.max(np.abs(v), initial=0.0)))
@@ -315,7 +333,8 @@ def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
         if zero and largest[g] > ZERO_TOL:
             problems.append(_problem(result, f"the {g} gradient is {largest[g]:.3g}, not 0"))
         if not zero and largest[g] <= NONZERO_TOL:
-            problems.append(_problem(result, f"the {g} gradient was 0 at {POINTS} random points"))
+            problems.append(_problem(result, f"the {g} gradient was 0 at {POINTS} random points "
+                                     "and at the witness"))
     lines = tuple(f"{g}: largest |∂L/∂θ| {_size(largest[g], NONZERO_TOL)} (fact: {status[g]})"
                   for g in groups)
     if kink:
@@ -323,7 +342,7 @@ def unit_gradient_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
                   "activation's kink",)
     return FactNumeric(
         f"Central finite differences of the NumPy loss for unit {fact.unit}'s groups, at "
-        f"{POINTS} random points with its groups {', '.join(fact.zero) or '(none)'} set to "
-        "zero.",
+        f"{POINTS} random points and at its witness, with its groups "
+        f"{', '.join(fact.zero) or '(none)'} set to zero.",
         (("points", POINTS), ("max_abs_gradient", largest), ("sigma_at_0", sigma0)),
         lines, tuple(problems))

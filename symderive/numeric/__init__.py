@@ -83,12 +83,14 @@ def training_steps(spec: Spec) -> int:
 def cross_check(spec: Spec, result: HypothesisResult, index: int) -> NumericResult:
     """Gradient check and training simulation of hypothesis number ``index`` (0-based)."""
     hyp = result.hypothesis
-    check = gradient_check(spec.network, hyp, (spec.check.seed, index, GRADIENT_CHECK))
+    given = spec.data.targets if spec.data is not None else None   # the data's own targets
+    check = gradient_check(spec.network, hyp, (spec.check.seed, index, GRADIENT_CHECK), given)
     steps = training_steps(spec)
     search = result.verdict != PRESERVED
     run = simulate(spec.network, hyp, replace(spec.check, steps=steps),
                    (spec.check.seed, index, TRAINING), search=search,
-                   fallback=witness_start(spec.network, result) if search else None)
+                   fallback=witness_start(spec.network, result) if search else None,
+                   given=given)
     smooth = spec.network.activation.smooth and spec.network.output_activation.smooth
     problems = (gradient_problems(result, check, smooth)
                 + training_problems(spec.network, result, run))

@@ -240,14 +240,16 @@ def _differences(spec: NetworkSpec, hyp: Hypothesis,
     return tuple(GroupDifference(g, v, ok) for g, (v, ok) in worst.items())
 
 
-def gradient_check(spec: NetworkSpec, hyp: Hypothesis, seed: tuple[int, ...]) -> GradientCheck:
-    """Compare symbolic and finite-difference gradients at seeded random points."""
+def gradient_check(spec: NetworkSpec, hyp: Hypothesis, seed: tuple[int, ...],
+                   given: np.ndarray | None = None) -> GradientCheck:
+    """Compare symbolic and finite-difference gradients at seeded random points
+    (with the spec's own targets ``given``, if it has ``[data]``)."""
     rng = np.random.default_rng(seed)
     symbolic = evaluator(spec, hyp)
     tally, skipped, starts, imprecise = _Tally(), 0, [], 0
     with np.errstate(all="ignore"):
         for _ in range(POINTS):
-            start = check_point(spec, hyp, rng)
+            start = check_point(spec, hyp, rng, given)
             if start is None:
                 break
             starts.append(start)

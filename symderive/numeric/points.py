@@ -64,10 +64,17 @@ def targets(spec: NetworkSpec, rng: np.random.Generator) -> np.ndarray:
     return rng.normal(size=(n, m))
 
 
-def training_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -> Start:
-    """A random initialisation and data set; kinks do not matter to training."""
+def training_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator,
+                   given: np.ndarray | None = None) -> Start:
+    """A random initialisation and data set; kinks do not matter to training.
+
+    ``given``: the spec's own targets (its ``[data]``), used as they are: a result
+    proved on those data (two outputs whose targets agree) is checked on them, not
+    on drawn targets that would contradict it."""
     params = initial_params(spec, hyp, rng)
     X = inputs(spec, rng, spec.samples)
+    if given is not None:
+        return Start(params, X, np.array(given, dtype=float))
     return Start(params, X, mlp.distinct_targets(spec, hyp, targets(spec, rng)))
 
 
@@ -84,10 +91,11 @@ def near_kink_rows(spec: NetworkSpec, hyp: Hypothesis | None, params: mlp.Params
     return mlp.kink_rows(spec, hyp, mlp.forward(spec, params, X)[0])
 
 
-def check_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator) -> Start | None:
+def check_point(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator,
+                given: np.ndarray | None = None) -> Start | None:
     """A point away from kinks with a finite loss, or None if none was found."""
     for _ in range(TRIES):
-        start = training_start(spec, hyp, rng)
+        start = training_start(spec, hyp, rng, given)
         with np.errstate(all="ignore"):
             if settle_rows(spec, hyp, start.params, start.X, rng) and _finite_loss(spec, start):
                 return start

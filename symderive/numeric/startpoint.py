@@ -51,6 +51,7 @@ class StartCheck:
     coincide: tuple[tuple[int, int, int], ...]                # layer, class a, b never apart
     pairs: int                               # pairs compared
     problems: tuple[str, ...]
+    hidden_moved: float = 0.0                # largest relative change of a hidden-layer parameter
 
     @property
     def agreement(self) -> bool:
@@ -61,6 +62,7 @@ class StartCheck:
             "steps": self.steps,
             "largest_class_gap": self.largest_class_gap,
             "largest_frozen_change": self.largest_frozen_change,
+            "largest_hidden_change": self.hidden_moved,
             "pairs_compared": self.pairs,
             "pairs_separated": len(self.separated),
             "separated": [{"layer": l, "classes": [a, b], "step": t, "difference": d}
@@ -86,11 +88,58 @@ class StartResult:
     def agreement(self) -> bool:
         return self.check is None or self.check.agreement
 
+    @property
+    def stuck(self) -> bool:
+        """Proved: every hidden-layer parameter is frozen (a network with a hidden layer)."""
+        names = [n for n in self._names() if int(n[1:]) < self.start.depth]
+        return bool(names) and all(self.frozen.summary(n) == "all" for n in names)
+
+    @property
+    def symmetric(self) -> bool:
+        """Proved: some hidden layer keeps a class of two or more units for ever."""
+        return any(len(c) > 1 for l in range(1, self.start.depth)
+                   for c in self.partition.classes(l))
+
+    @property
+    def separated(self) -> bool:
+        """Witnessed: the simulation separated every pair of classes it compared (all pairs
+        up to :data:`MAX_PAIRWISE` classes a layer)."""
+        return (self.check is not None and not self.check.coincide
+                and all(self.partition.width(l) <= MAX_PAIRWISE
+                        for l in range(1, self.start.depth)))
+
+    @property
+    def verdict(self) -> str:
+        """stuck | symmetric | broken | undecided (docs/starting-points.md): the first that
+        is proved (stuck, symmetric) or witnessed (broken: every two units come apart)."""
+        if self.stuck:
+            return "stuck"
+        if self.symmetric:
+            return "symmetric"
+        return "broken" if self.separated else "undecided"
+
+    def holds(self, claim: str) -> bool | None:
+        """Is ``claim`` (stuck | symmetric | broken) true of this start?  None: neither
+        proved nor refuted.  Refutations are witnesses: a hidden parameter that moved in
+        the simulation, units the simulation separated, classes proved to stay."""
+        moved = self.check is not None and self.check.hidden_moved > 1e-9
+        if claim == "stuck":
+            return True if self.stuck else (False if moved else None)
+        if claim == "symmetric":
+            return True if self.symmetric else (False if self.separated else None)
+        return False if self.symmetric else (True if self.separated else None)
+
+    def _names(self) -> tuple[str, ...]:
+        from ..spec.init import tensor_names
+
+        return tensor_names(self.start.network)
+
     def to_json(self) -> dict[str, Any]:
         from ..spec.init import tensor_names
 
         network = self.start.network
         out: dict[str, Any] = {
+            "verdict": self.verdict,
             "classes": self.partition.to_json(),
             "effective_widths": {str(l): self.partition.width(l)
                                  for l in range(1, network.depth)},
@@ -169,22 +218,25 @@ def check_start(network: NetworkSpec, start: Start, partition: Partition, frozen
 def _simulate(network, start, partition, frozen, check, rng) -> StartCheck:
     p = float_parameters(start, rng)
     X, Y = training_data(start, network, rng)
-    probes = np.vstack([X, probe_inputs(partition.labels[0], rng)])
+    # with [data] the classes are proved on the data's inputs only: no probes off them
+    probes = X if start.data is not None else np.vstack([X, probe_inputs(partition.labels[0],
+                                                                          rng)])
     initial, watch = p.copy(), _Watch(partition, start.depth)
     optimizer = make(check.optimizer, check.learning_rate)
-    steps, moved = 0, 0.0
+    steps, moved, hidden = 0, 0.0, 0.0
     for step in range(min(check.steps, MAX_STEPS) + 1):
         zs, _ = mlp.forward(network, p, probes)
         if not all(np.all(np.isfinite(z)) for z in zs[1:]):
             break
         watch.see(step, zs)
         moved = max(moved, _frozen_change(p, initial, frozen, network.bias))
+        hidden = max(hidden, _hidden_change(p, initial))
         steps = step
         if step == min(check.steps, MAX_STEPS):
             break
         _, grad, _ = mlp.loss_and_gradient(network, p, X, Y)
         optimizer.step([*p.W, *p.b], [*grad.W, *grad.b])
-    return _result(watch, steps, moved)
+    return _result(watch, steps, moved, hidden)
 
 
 def _frozen_change(p, initial, frozen: Frozen, bias: bool) -> float:
@@ -200,7 +252,15 @@ def _frozen_change(p, initial, frozen: Frozen, bias: bool) -> float:
     return worst
 
 
-def _result(watch: _Watch, steps: int, moved: float) -> StartCheck:
+def _hidden_change(p, initial) -> float:
+    """Largest change of a hidden layer's weight or bias, relative to 1 + its initial value."""
+    pairs = [(a, b) for l in range(len(p.W) - 1)
+             for a, b in ((p.W[l], initial.W[l]), (p.b[l], initial.b[l]))]
+    return max((float(np.max(np.abs(a - b) / (1.0 + np.abs(b)), initial=0.0)) for a, b in pairs),
+               default=0.0)
+
+
+def _result(watch: _Watch, steps: int, moved: float, hidden: float) -> StartCheck:
     problems = []
     if watch.gap > SAME_TOL:
         problems.append(f"units of one class have pre-activations {watch.gap:.3g} apart "
@@ -212,7 +272,8 @@ def _result(watch: _Watch, steps: int, moved: float) -> StartCheck:
     separated = tuple((l, a + 1, b + 1, *watch.first[(l, a, b)]) for l, a, b in pairs
                       if (l, a, b) in watch.first)
     coincide = tuple((l, a + 1, b + 1) for l, a, b in pairs if (l, a, b) not in watch.first)
-    return StartCheck(steps, watch.gap, moved, separated, coincide, len(pairs), tuple(problems))
+    return StartCheck(steps, watch.gap, moved, separated, coincide, len(pairs), tuple(problems),
+                      hidden)
 
 
 __all__ = ["StartCheck", "check_start", "MAX_STEPS", "training_data"]

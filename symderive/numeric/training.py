@@ -177,7 +177,8 @@ def gradient_gap(spec: NetworkSpec, hyp: Hypothesis, start: Start,
 
 
 def informative_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generator,
-                      groups: tuple[str, ...], fallback: Start | None = None) -> Start:
+                      groups: tuple[str, ...], fallback: Start | None = None,
+                      given: np.ndarray | None = None) -> Start:
     """The first initialisation where the gradients of ``groups`` differ between the units.
 
     A start can be uninformative by chance: two tied ReLU units that are dead on
@@ -189,7 +190,7 @@ def informative_start(spec: NetworkSpec, hyp: Hypothesis, rng: np.random.Generat
     """
     first = None
     for _ in range(STARTS):
-        start = training_start(spec, hyp, rng)
+        start = training_start(spec, hyp, rng, given)
         first = first or start
         if gradient_gap(spec, hyp, start, groups) > SEPARATED:
             return start
@@ -204,16 +205,16 @@ def _scale(p: mlp.Params) -> float:
 
 def simulate(spec: NetworkSpec, hyp: Hypothesis, check: CheckSpec,
              seed: tuple[int, ...], search: bool = True,
-             fallback: Start | None = None) -> Training:
+             fallback: Start | None = None, given: np.ndarray | None = None) -> Training:
     """Run the simulation, halving the learning rate while the loss blows up.
 
     ``search``: start where the units' gradients differ (:func:`informative_start`,
-    which falls back on ``fallback``)."""
+    which falls back on ``fallback``); ``given``: the spec's own targets, if any."""
     groups = gap_groups(spec, hyp)
     rng = np.random.default_rng(seed)
     # A proved-preserved hypothesis has no start where the units differ: don't look.
-    start = (informative_start(spec, hyp, rng, groups, fallback) if search
-             else training_start(spec, hyp, rng))
+    start = (informative_start(spec, hyp, rng, groups, fallback, given) if search
+             else training_start(spec, hyp, rng, given))
     lr = check.learning_rate
     result = run(spec, hyp, start, check.optimizer, lr, check.steps, groups)
     for _ in range(HALVINGS):

@@ -178,7 +178,8 @@ def _exact_gradient(network: NetworkSpec, W, b, X, Y):
                  for yh, t, v in zip(acts[-1], y, zs[-1])]
         for l in range(L, 0, -1):
             for u, d in enumerate(delta):
-                gb[l][u] += d
+                if network.bias:     # without biases b stays 0: no gradient, no update
+                    gb[l][u] += d
                 for k, a in enumerate(acts[l - 1]):
                     gW[l][u][k] += d * a
             if l > 1:

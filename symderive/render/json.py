@@ -26,10 +26,36 @@ def report_dict(d: Derivation) -> dict[str, Any]:
         out["facts"] = [_fact(f, spec.network.samples) for f in d.facts]
     if getattr(d, "start", None) is not None:
         out["init"] = {**d.start.to_json(), "start": spec.init.to_json()}
+        claim = spec.init.claim
+        if claim is not None:
+            out["init"]["claim"] = {"verdict": claim.verdict, "by": claim.by,
+                                    "holds": d.start.holds(claim.verdict)}
         if spec.data is not None:
             out["data"] = spec.data.to_json()
     out["answer"] = answer_text(d)
+    if getattr(d, "variants", ()):        # activation = [...]: the comparison first
+        out.update(_comparison(d))
     return out
+
+
+def _comparison(d: Derivation) -> dict[str, Any]:
+    """``answer`` (the comparison, then each activation's answer), ``comparison`` (one row
+    per activation) and ``variants`` (each activation's report); docs/json-report.md."""
+    from ..report.compare import activation_name, comparison_sentence, outcome, sigma_at_zero
+
+    rows, lines = [], [comparison_sentence(d)]
+    for v in d.variants:
+        f = v.spec.network.activation
+        value = sigma_at_zero(f)
+        rows.append({"activation": v.spec.network.to_json()["activation"],
+                     "sigma_at_0": None if value is None else float(value),
+                     "outcome": outcome(v),
+                     "init_verdict": v.start.verdict if v.start is not None else None,
+                     "verdicts": [r.verdict for r in v.results],
+                     "fact_verdicts": [x.verdict for x in v.facts]})
+        lines.append(f"With {activation_name(f)}: " + " ".join(answer_text(v).split("\n")))
+    return {"answer": "\n".join(lines), "comparison": rows,
+            "variants": [report_dict(v) for v in d.variants]}
 
 
 def answer_text(d: Derivation) -> str:

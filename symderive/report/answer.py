@@ -10,18 +10,20 @@ difference itself (:mod:`.difference`), so it is true of the formula shown.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import sympy as sp
 
 from ..engine.generic import instantiation
 from ..engine.local import LocalModel
-from ..engine.output import is_output
-from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
+from ..engine.output import OutputModel, is_output
+from ..engine.symmetry import BROKEN, CONSTANT_LOSS, DIFFERENT, PRESERVED, HypothesisResult
 from ..spec import NetworkSpec
 from .difference import ACTIVATION, SINGLE, SLOPE, SUM, shape
 from .model import Block, Inline, Items, Math, Paragraph, Strong, Text, inline
-from .proofs import joined
+from .proofs import constant_why, joined
+from .start_answer import capital, possessive, start_opening
 from .steps import GROUP_NAMES, settled
 
 #: At most this many sentences; the rest are counted (the full report lists each).
@@ -51,8 +53,8 @@ class Entry:
 
     def key(self) -> tuple:
         """Entries with the same key get one sentence: the same units, assumption and result."""
-        if self.result is None:
-            return (self.label,)
+        if self.result is None:   # the same table but for its name: the same fact
+            return ("F", dataclasses.replace(self.fact.fact, name=""), self.verdict)
         h = self.result.hypothesis
         statuses = tuple(g.status for g in self.result.groups)
         return ("H", h.layer, h.units, h.tie, h.zero, self.verdict, statuses)
@@ -78,7 +80,7 @@ def opening(derivation, limit: int = MAX_SENTENCES) -> list[Block]:
     """The judgement of the claims (if any), then the one-sentence answers."""
     network = derivation.spec.network
     items = entries(derivation)
-    out: list[Block] = []
+    out: list[Block] = start_opening(derivation)     # a starting point is asked about first
     claimed = [e for e in items if e.claim is not None]
     if claimed:
         judgements = _judgements(network, claimed[:limit])
@@ -100,14 +102,6 @@ def opening(derivation, limit: int = MAX_SENTENCES) -> list[Block]:
 # ------------------------------------------------------------------ claims
 
 
-def possessive(who: str) -> str:
-    return who + ("'" if who.endswith("s") else "'s")
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _verdict_lead(claimed: list[Entry]) -> tuple[Inline, ...]:
     """'The student is right; the lecturer is wrong.' from who claimed what."""
     people: dict[str, list] = {}
@@ -126,7 +120,7 @@ def _verdict_lead(claimed: list[Entry]) -> tuple[Inline, ...]:
             words.append(f"{who} is partly right")
     if not words:
         return ()
-    return inline(Strong(_capital("; ".join(words)) + "."), " ")
+    return inline(Strong(capital("; ".join(words)) + "."), " ")
 
 
 def _judgements(network: NetworkSpec, claimed: list[Entry]) -> tuple[Inline, ...]:
@@ -200,13 +194,15 @@ def _reason(network: NetworkSpec, e: Entry, lower: bool = False) -> tuple[Inline
     """Why this verdict, in one sentence (ends with a full stop); ``lower``: it continues
     a sentence, so it starts in lower case."""
     parts = _why(network, e)
-    if lower and parts and isinstance(parts[0], Text) and parts[0].text.startswith("With "):
-        parts = (Text("with " + parts[0].text[5:]),) + parts[1:]
+    if lower and parts and isinstance(parts[0], Text) and parts[0].text[:2].istitle():
+        parts = (Text(parts[0].text[:1].lower() + parts[0].text[1:]),) + parts[1:]
     return parts
 
 
 def _why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
-    dead = (" " + _DEAD) if dead_at_zero(network) and zero_preactivations(network, e) else ""
+    output = e.result is not None and is_output(network, e.result.hypothesis)
+    dead = (" " + _DEAD) if dead_at_zero(network, output) and zero_preactivations(network, e) \
+        else ""
     if e.result is None:
         if dead and e.fact.fact.kind == "zero_init":
             dead = (" Every hidden unit is dead on every sample: at the all-zero start its "
@@ -218,8 +214,12 @@ def _why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
 
 def _generic(network: NetworkSpec, r: HypothesisResult) -> str:
     """Generic mode (activation or loss "any"): what the verdict covers, and no more."""
-    undefined = joined([w for w, f in (("activation", network.activation),
-                                       ("loss", network.loss)) if f.name == "any"])
+    words = [w for w, f in (("activation", network.activation), ("loss", network.loss))
+             if f.name == "any"]
+    undefined = joined(words) if words else ""
+    if not undefined:     # no generic mode: what was assumed is the given data
+        said = "; ".join(a.removeprefix("the given data has ") for a in r.assumptions)
+        return f"This is proved on the given data, which has {said}."
     it = "them" if " and " in undefined else "it"
     if r.verdict == PRESERVED:
         return (f"This is proved with the {undefined} left undefined, so it holds for every "
@@ -229,15 +229,18 @@ def _generic(network: NetworkSpec, r: HypothesisResult) -> str:
             f"identically zero uses {used} (generic mode).")
 
 
+
 #: What σ'(0) = 0 means for units whose pre-activation is 0 on every sample.
 _DEAD = ("The units concerned are dead on every sample: their pre-activation is z = 0, where "
          "this activation has σ'(0) = 0, so no gradient passes back through them to their "
          "incoming weights and bias.")
 
 
-def dead_at_zero(network: NetworkSpec) -> bool:
-    """σ'(0) = 0 for the hidden activation (ReLU, with H(0) = 0 as in PyTorch)."""
-    slope = network.activation.derivative(sp.S.Zero)
+def dead_at_zero(network: NetworkSpec, output: bool = False) -> bool:
+    """σ'(0) = 0 for the hidden activation, or the output activation when ``output``
+    (ReLU, with H(0) = 0 as in PyTorch)."""
+    f = network.output_activation if output else network.activation
+    slope = f.derivative(sp.S.Zero)
     return slope.is_number and slope == 0
 
 
@@ -257,6 +260,10 @@ def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
     r = e.result
     units = _units(r, network)
     assumption = assumption_words(network, r.hypothesis)
+    if r.verdict == PRESERVED and r.swap_method == CONSTANT_LOSS:
+        return inline(f"The loss does not depend on the network's output ({constant_why(network)}), so "
+                      f"every gradient is 0: nothing moves, and {units} keep whatever they "
+                      "share at every step (proved for all steps).")
     if r.verdict == PRESERVED and not r.swap_invariant:
         return inline(f"With {assumption}, {units} never move: every gradient of their "
                       "parameters is zero at this start and stays zero, so they stay identical "
@@ -270,9 +277,7 @@ def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
     if r.verdict == BROKEN and is_output(network, r.hypothesis):
         g = separating(r)
         return inline(f"With {assumption}, the gradients of the {GROUP_NAMES[g.group]} of "
-                      f"{units} differ: each output unit is compared with its own target, so "
-                      "even equal predictions get different updates unless the two units' "
-                      "targets agree in every sample.")
+                      f"{units} differ: " + _output_why(network, r))
     if r.verdict == BROKEN:
         g = separating(r)
         return inline(f"With {assumption}, the gradients of the {GROUP_NAMES[g.group]} of "
@@ -282,6 +287,17 @@ def _hypothesis_why(network: NetworkSpec, e: Entry) -> tuple[Inline, ...]:
                       "non-zero.")
     return inline(f"With {assumption}, neither conclusion could be proved for {units}; the "
                   "full report says what is missing.")
+
+
+def _output_why(network: NetworkSpec, r: HypothesisResult) -> str:
+    """Why two output units' updates differ, from whether the hypothesis makes their
+    predictions equal (:meth:`OutputModel.same_z`)."""
+    if OutputModel(network, r.hypothesis).same_z():
+        return ("the hypothesis makes their predictions equal, but each output is compared "
+                "with its own target, so the updates differ by a multiple of the difference "
+                "of the two targets, wherever the targets differ.")
+    return ("the hypothesis leaves their pre-activations different (a group it does not "
+            "tie), so their predictions, their errors and their updates differ.")
 
 
 def _fact_reason(fact) -> str:
@@ -344,4 +360,4 @@ def difference_words(model: LocalModel, residual) -> tuple[Inline, ...]:
 
 
 __all__ = ["Entry", "entries", "merged", "opening", "assumption_words", "separating",
-           "difference_words", "possessive", "MAX_SENTENCES"]
+           "difference_words", "possessive", "constant_why", "MAX_SENTENCES"]

@@ -17,11 +17,13 @@ from ..engine import mlp
 from ..engine.local import LocalModel
 from ..engine.output import is_output
 from ..engine.witness import witness_params
-from ..engine.symmetry import BROKEN, PRESERVED
+from ..engine.symmetry import BROKEN, CONSTANT_LOSS, PRESERVED
 from ..notation import GradOf, LossOf, Step, Swap, number, vector
-from .answer import Entry, assumption_words, difference_words, entries, merged, separating
+from .answer import (Entry, assumption_words, constant_why, difference_words, entries, merged,
+                     separating)
 from .model import (Aligned, Block, Code, Equation, Items, Math, Ref, Row, Section, Strong, Text,
                     inline, para)
+from .init import brief_start_blocks
 from .numeric import as_json
 from .proofs import ETA, THETA, joined
 from .steps import GROUP_NAMES, difference, settled
@@ -36,7 +38,7 @@ def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
     """The brief answer's derivation, ending with the command for the full one."""
     network = derivation.spec.network
     groups = [g for g in merged(entries(derivation)) if g[0].result is not None]
-    body: list[Block] = []
+    body: list[Block] = brief_start_blocks(derivation)    # the starting point's tables
     broken = [g for g in groups if g[0].verdict == BROKEN]
     for group in broken[:limit]:
         body += _broken(network, group)
@@ -45,6 +47,12 @@ def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
         body.append(para(f"{rest} break in the same way, each with its own formula and "
                          "witness in the full report."))
     preserved = [e for g in groups if g[0].verdict == PRESERVED for e in g]
+    constant = [e for e in preserved if e.result.swap_method == CONSTANT_LOSS]
+    if constant:
+        body.append(para(Strong(f"{joined(e.label for e in constant)}: preserved."), " The "
+                         f"loss does not depend on the network's output ({constant_why(network)}"
+                         "), so every gradient is identically 0 and no parameter ever moves."))
+    preserved = [e for e in preserved if e not in constant]
     swapped = [e for e in preserved if e.result is None or e.result.swap_invariant]
     if swapped:
         body += _preserved(swapped)
@@ -55,8 +63,8 @@ def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
                          "is zero and stays zero (the derivative of the activation vanishes "
                          "where they sit), so they stay identical at every step without any "
                          "exchange argument."))
-    for k, f in enumerate(getattr(derivation, "facts", ()), start=1):
-        body += _fact(k, f)
+    for group in merged([e for e in entries(derivation) if e.fact is not None]):
+        body += _fact(joined(e.label for e in group), group[0].fact)
     line = numeric_line(derivation)
     if line is not None:
         body.append(line)
@@ -156,12 +164,13 @@ def _preserved(labels: list[Entry]) -> list[Block]:
     ]
 
 
-def _fact(k: int, f) -> list[Block]:
+def _fact(labels: str, f) -> list[Block]:
+    """One fact's statements, or several facts' when they are the same table (``labels``)."""
     shown = f.statements[:MAX_STATEMENTS]
     if not shown:
         return []
     more = len(f.statements) - len(shown)
-    out: list[Block] = [para(Strong(f"F{k}: {f.verdict}."))]
+    out: list[Block] = [para(Strong(f"{labels}: {f.verdict}."))]
     for s in shown:
         out += [para(_claim_words(s.claim) + ":"), Equation((sp.Eq(s.lhs, s.rhs, evaluate=False),))]
     if more:

@@ -23,6 +23,7 @@ from .formulas import (activation_rows, backprop_rows, forward_rows, gradient_ro
 from .answer import difference_words, entries, merged, opening
 from .brief import why_section
 from .hypothesis import hypothesis_section
+from .compare import comparison_document
 from .init import start_section
 from .model import (Aligned, Block, Document, Math, Paragraph, Ref, Row, Section, Strong, Table,
                     inline, para)
@@ -51,10 +52,13 @@ def build_report(derivation, detail: str = "full", limit: int | None = None) -> 
     body: list[Block] = []
     if spec.question:
         body.append(Section("Question", _question(spec.question), label="sec:question"))
+    if getattr(derivation, "variants", ()):   # activation = [...]: one report comparing them
+        body = comparison_document(derivation, body)
+        return Document(spec.title, tuple(body), name=_name(spec.source),
+                        samples=spec.network.samples, key=document_key(spec))
     start = start_section(derivation)   # a whole starting point: the asker's own answer
     if detail == "brief":
-        body += _brief(derivation, limit)
-        body += [start] if start is not None else []
+        body += _brief(derivation, limit)     # the start's tables are in its Why
         return Document(spec.title, tuple(body), name=_name(spec.source),
                         samples=spec.network.samples, key=document_key(spec))
     body.append(_answer(derivation))

@@ -11,6 +11,7 @@ from ..spec.init import tensor_names
 from .model import (Alert, Block, Diagram, Items, Math, Paragraph, Proof, Section, Strong, Table,
                     Theorem, inline, para)
 from .trajectory import trajectory_blocks
+from .why import tensor_why
 
 #: Classes written out in a table cell at most (the JSON report has them all).
 SHOWN_CLASSES = 12
@@ -27,52 +28,45 @@ def start_section(derivation) -> Section | None:
     if result is None:
         return None
     spec = derivation.spec
-    body: list[Block] = [_in_short(spec, result), _given(spec)]
+    body: list[Block] = [_given(spec)]
     body += [_classes(spec, result), _frozen(spec, result), _diagram(spec, result)]
     body += trajectory_blocks(spec, result.trajectory)
-    body += _check(result.check)
+    body += _check(result.check, exact_start(spec))
     return Section("The starting point", tuple(body), label="sec:init")
 
 
-# ------------------------------------------------------------------ summary
+def brief_start_blocks(derivation) -> list[Block]:
+    """The brief answer's evidence on the starting point: the two tables (their proofs are
+    in the full report), the first steps of the trajectory and the simulation in one line."""
+    result = derivation.start
+    if result is None:
+        return []
+    spec = derivation.spec
+    out: list[Block] = [_classes_table(spec, result)]
+    if any(result.frozen.summary(n) != "none" for n in tensor_names(spec.network)):
+        out.append(_frozen_table(spec, result))
+    out += trajectory_blocks(spec, result.trajectory, tables=1)
+    line = _check_line(result.check)
+    return out + ([line] if line is not None else [])
 
 
-def _in_short(spec, result) -> Paragraph:
-    layers = range(1, spec.network.depth)
-    widths = [f"layer {l} has {spec.network.layers[l]} unit{_s(spec.network.layers[l])} in "
-              f"{result.partition.width(l)} class{'es' if result.partition.width(l) != 1 else ''}"
-              for l in layers]
-    names = tensor_names(spec.network)
-    summary = {n: result.frozen.summary(n) for n in names}
-    frozen = [n for n in names if summary[n] == "all"]
-    partly = [n for n in names if isinstance(summary[n], list)]
-    moving = [n for n in names if summary[n] == "none"]
-    text = ("; ".join(widths) + ". " if widths else "") + _verdict(spec, result) + " "
-    return para(Strong("In short:"), " " + text + _frozen_words(frozen, partly, moving))
+def exact_start(spec) -> bool:
+    """Does the simulation run this very start: data given, every tensor given?"""
+    return spec.data is not None and spec.init.concrete
 
 
-def _verdict(spec, result) -> str:
-    """Is the symmetry broken? Which layers are stuck narrower than they look?"""
-    narrow = [l for l in range(1, spec.network.depth)
-              if result.partition.width(l) < spec.network.layers[l]]
-    if not narrow:
-        return ("Every hidden unit is a class of its own: this starting point lets all of "
-                "them become different.")
-    parts = [f"layer {l} acts as a layer of {result.partition.width(l)} unit"
-             f"{_s(result.partition.width(l))}" for l in narrow]
-    return ("The symmetry is not broken: " + ", and ".join(parts) + " for ever, whatever the "
-            "learning rate or the number of steps (Theorem below).")
-
-
-def _frozen_words(frozen, partly, moving) -> str:
-    out = []
-    if frozen:
-        out.append(f"{', '.join(frozen)} never move (proved frozen)")
-    if partly:
-        out.append(f"some entries of {', '.join(partly)} never move")
-    if moving:
-        out.append(f"no entry of {', '.join(moving)} is proved frozen")
-    return (out[0][0].upper() + "; ".join(out)[1:] + ".") if out else ""
+def _check_line(check) -> Paragraph | None:
+    """The simulation in one sentence: it agrees, or it contradicts the proof."""
+    if check is None:
+        return None
+    if check.problems:
+        return para(Strong("Numeric check:"), " the simulation CONTRADICTS the proof: "
+                    + "; ".join(check.problems) + " (see the full report).")
+    apart = (f", and separate all {check.pairs} pairs of classes (the witness that they "
+             "differ)" if check.pairs and not check.coincide else "")
+    return para(Strong("Numeric check:"), f" {check.steps} steps of a NumPy simulation keep "
+                f"every class together and every frozen entry in place{apart}; numbers can "
+                "only contradict a proof, never replace one.")
 
 
 def _s(n: int) -> str:
@@ -112,18 +106,7 @@ def _number(v) -> str:
 
 
 def _classes(spec, result) -> Section:
-    p = result.partition
-    rows = []
-    for l in range(1, spec.network.depth):
-        cls = p.classes(l)
-        text = ", ".join("{" + ", ".join(map(str, c)) + "}" for c in cls[:SHOWN_CLASSES])
-        if len(cls) > SHOWN_CLASSES:
-            text += f", ... ({len(cls) - SHOWN_CLASSES} more)"
-        rows.append((inline(str(l)), inline(str(spec.network.layers[l])), inline(text),
-                     inline(str(p.width(l)))))
-    table = Table(("layer", "units", "classes of units", "effective width"), tuple(rows),
-                  inline("The classes of units of each hidden layer: units of a class compute "
-                         "the same function at every step."), label="tab:classes")
+    table = _classes_table(spec, result)
     data = " on the inputs of the data" if spec.data is not None else " of the input"
     statement = (para("From this starting point, at every step of gradient descent (plain, with "
                       "momentum, or Adam; any learning rate), the units of each class in the "
@@ -133,6 +116,21 @@ def _classes(spec, result) -> Section:
     body: list[Block] = [Theorem(statement, name="units that stay identical",
                                  label="thm:classes"), Proof(_classes_proof(spec))]
     return Section("Units that stay identical", tuple(body), label="sec:classes")
+
+
+def _classes_table(spec, result) -> Table:
+    p = result.partition
+    rows = []
+    for l in range(1, spec.network.depth):
+        cls = p.classes(l)
+        text = ", ".join("{" + ", ".join(map(str, c)) + "}" for c in cls[:SHOWN_CLASSES])
+        if len(cls) > SHOWN_CLASSES:
+            text += f", ... ({len(cls) - SHOWN_CLASSES} more)"
+        rows.append((inline(str(l)), inline(str(spec.network.layers[l])), inline(text),
+                     inline(str(p.width(l)))))
+    return Table(("layer", "units", "classes of units", "effective width"), tuple(rows),
+                 inline("The classes of units of each hidden layer: units of a class compute "
+                        "the same function at every step."), label="tab:classes")
 
 
 def _classes_proof(spec) -> tuple[Block, ...]:
@@ -190,16 +188,20 @@ def _classes_proof(spec) -> tuple[Block, ...]:
 # ------------------------------------------------------------------ frozen
 
 
-def _frozen(spec, result) -> Section:
+def _frozen_table(spec, result) -> Table:
     f = result.frozen
     rows = []
     for name in tensor_names(spec.network):
         s = f.summary(name)
         shown = s if isinstance(s, str) else _entries(s)
-        rows.append((inline(M(_tensor_tex(name))), inline(shown), inline(_why(f, name))))
-    table = Table(("tensor", "frozen entries", "why its gradient is 0"), tuple(rows),
-                  inline("The parameters that keep their initial values at every step."),
-                  label="tab:frozen")
+        rows.append((inline(M(_tensor_tex(name))), inline(shown), inline(tensor_why(result, name))))
+    return Table(("tensor", "frozen entries", "why its gradient is 0"), tuple(rows),
+                 inline("The parameters that keep their initial values at every step."),
+                 label="tab:frozen")
+
+
+def _frozen(spec, result) -> Section:
+    table = _frozen_table(spec, result)
     statement = (para("The entries marked frozen keep their initial values at every step of "
                       "gradient descent (plain, momentum or Adam), whatever the other parameters "
                       "do."), table)
@@ -228,42 +230,6 @@ def _entries(indices: list) -> str:
     return text + (f", ... ({len(indices)} in all)" if len(indices) > 16 else "")
 
 
-def _why(f, name: str) -> str:
-    """Which factor of the frozen entries' gradients vanishes, in words."""
-    mask = f.entries(name)
-    if not mask.any():
-        return "-"
-    l = int(name[1:])
-    still = f.still[l].all(axis=0)                  # δ^{(l)}_u ≡ 0 in every sample
-    reasons = []
-    if name[0] == "W":
-        silent = f.silent[l - 1].all(axis=0)
-        rows, cols = mask.nonzero()
-        if any(still[rows]):
-            reasons.append(f"the units' delta in layer {l} is 0 ({_still_why(f, l)})")
-        if any(silent[cols] & ~still[rows]):
-            reasons.append(f"the activation feeding it is 0 ({_silent_why(f, l - 1)})")
-        if not reasons:
-            reasons.append("in each sample, the delta or the activation feeding it is 0")
-    else:
-        reasons.append(f"the units' delta in layer {l} is 0 ({_still_why(f, l)})")
-    return "; ".join(reasons)
-
-
-def _still_why(f, l: int) -> str:
-    if l == len(f.weights) - 1:
-        return "the output is pinned where the loss is stationary on the data"
-    flat = any(z is not None for z in f.constant[l])
-    return ("its pre-activation is fixed where the slope of the activation is 0" if flat else
-            "every weight into the next layer is frozen at 0 or meets a zero delta")
-
-
-def _silent_why(f, l: int) -> str:
-    if l == 0:
-        return "the input coordinate is 0 in every sample"
-    return "the pre-activation is fixed where the activation is 0"
-
-
 # ------------------------------------------------------------------ picture and check
 
 
@@ -278,8 +244,10 @@ def _diagram(spec, result) -> Diagram:
                           "frozen weights are dashed."), label="fig:network")
 
 
-def _check(check) -> list[Block]:
-    """The simulation's figures, the witnesses that classes differ, and any contradiction."""
+def _check(check, exact_start: bool = False) -> list[Block]:
+    """The simulation's figures, the witnesses that classes differ, and any contradiction.
+    ``exact_start``: the simulation ran this very start on the given data (nothing drawn),
+    so what it saw is a fact about the start; otherwise only about its own draws."""
     if check is None:
         return []
     out: list[Block] = []
@@ -299,9 +267,13 @@ def _check(check) -> list[Block]:
         lines.append(f"For example, in layer {l} classes {a} and {b} differ by {d:.3g} at step {t}.")
     if check.coincide:
         pairs = ", ".join(f"layer {l}: {a} and {b}" for l, a, b in check.coincide[:8])
-        lines.append(f"Never apart in the simulation: {pairs}"
-                     f"{', ...' if len(check.coincide) > 8 else ''}. The theorem does not claim "
-                     "these classes coincide; on these data and steps they happen to.")
+        more = ", ..." if len(check.coincide) > 8 else ""
+        lines.append(f"Never apart in the simulation: {pairs}{more}. The theorem does not claim "
+                     "these classes coincide; " + (
+                         f"from this start, on these data, they coincide in the first "
+                         f"{check.steps} steps." if exact_start else
+                         "the simulation drew random values (data or tensors), so this says "
+                         "nothing about the starting point itself."))
     out.append(para(Strong("Numeric check"), " (NumPy, from this starting point, random tensors "
                     "drawn with the seed; independent of the proof, and numbers can only "
                     "contradict it):"))
@@ -309,4 +281,4 @@ def _check(check) -> list[Block]:
     return out
 
 
-__all__ = ["start_section"]
+__all__ = ["start_section", "brief_start_blocks"]

@@ -13,8 +13,10 @@ import sympy as sp
 from ..engine.generic import instantiation
 from ..engine.local import LocalModel, act
 from ..engine.network import bias, preactivation, weight
-from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, UNDECIDED, HypothesisResult
+from ..engine.symmetry import (BROKEN, CONSTANT_LOSS, DIFFERENT, PRESERVED, UNDECIDED,
+                               HypothesisResult)
 from ..notation import GradOf, LossOf, Step, Swap, display_order, index_sum, minus, partial
+from ..spec import NetworkSpec
 from .formulas import LOSS, sample
 from .model import Aligned, Block, Equation, Math, Paragraph, Proof, Ref, Row, Strong, Theorem, para
 from .steps import GROUP_NAMES, difference, parameter, settled
@@ -58,12 +60,36 @@ def _preserved_theorem(model: LocalModel, k: int, result: HypothesisResult) -> T
     text = (f"If {_units(model)} satisfy hypothesis H{k} at the start of training, they stay "
             "identical at every step of gradient descent, for every input, target, learning "
             f"rate and value of the other parameters: their {groups} stay equal.")
-    if result.hypothesis.zero:
+    if result.swap_method == CONSTANT_LOSS:
+        text = (f"If {_units(model)} satisfy hypothesis H{k} at the start of training, no "
+                f"parameter ever moves, so the groups that H{k} ties stay equal at every step "
+                "of gradient descent.")
+    elif result.hypothesis.zero:
         text += " (Zeroed groups stay equal to each other, though in general not zero.)"
     return Theorem((para(text),), name=_name(result), label=f"thm:h{k}")
 
 
+def constant_why(network: NetworkSpec) -> str:
+    """Why :func:`~symderive.engine.symmetry.constant_loss` holds, from the loss's name."""
+    if network.loss.name == "softmax_ce" and network.layers[-1] == 1:
+        return "softmax cross-entropy over one output is 0 for every prediction"
+    return "its derivative with respect to every output pre-activation is 0"
+
+
+def _constant_loss_proof(model: LocalModel, k: int) -> Proof:
+    """A constant loss: every gradient is 0, so every parameter keeps its value."""
+    return Proof((para("The loss does not depend on the network's output (",
+                       constant_why(model.network), "), so every gradient of the loss is "
+                       "identically 0 and one step of gradient descent gives ",
+                       Math(sp.Eq(Step(1), Step(0), evaluate=False)), ". By induction no "
+                       f"parameter ever moves, so what hypothesis H{k} makes equal at the "
+                       "start stays equal at every step, with any optimizer whose update is 0 "
+                       "for a zero gradient (momentum and Adam: their state stays 0)."),))
+
+
 def _preserved_proof(model: LocalModel, k: int, result: HypothesisResult) -> Proof:
+    if result.swap_method == CONSTANT_LOSS:
+        return _constant_loss_proof(model, k)
     l, (i, j), n = model.layer, model.hypothesis.units, sample(model.network)
     nxt = index_sum(lambda u: weight(l + 1, "m", u) * act(preactivation(l, n, u)), "u",
                     model.network.layers[l])

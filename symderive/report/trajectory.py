@@ -13,8 +13,9 @@ from .model import Block, Math, Table, inline, para
 STEPS_PER_TABLE, MAX_ROWS = 4, 40
 
 
-def trajectory_blocks(spec, trajectory) -> list[Block]:
-    """Tables of the trajectory, or nothing when there is none."""
+def trajectory_blocks(spec, trajectory, tables: int | None = None) -> list[Block]:
+    """Tables of the trajectory, or nothing when there is none; ``tables``: at most this
+    many tables of steps and no gradient table (the brief answer shows the first)."""
     if trajectory is None or not trajectory.steps:
         return []
     steps = trajectory.steps
@@ -30,11 +31,16 @@ def trajectory_blocks(spec, trajectory) -> list[Block]:
         out.append(para("The values became infinite or undefined after step "
                         f"{steps[-1].step}: the learning rate is too large for these numbers."))
     rows = _rows(steps[0])
-    for first in range(0, len(steps), STEPS_PER_TABLE):
+    starts = list(range(0, len(steps), STEPS_PER_TABLE))
+    for first in starts[:tables]:
         chunk = steps[first:first + STEPS_PER_TABLE]
         out.append(_table(rows, chunk, first // STEPS_PER_TABLE,
                           exact=any(s.exact for s in steps)))
-    out.append(_gradient_table(rows, steps[0]))
+    if tables is None:
+        out.append(_gradient_table(rows, steps[0]))
+    else:
+        out.append(para(f"Steps {STEPS_PER_TABLE * tables} to {steps[-1].step} and the "
+                        "gradients are in the full report and the JSON report."))
     if len(rows) > MAX_ROWS:
         out.append(para(f"Only the first {MAX_ROWS} of {len(rows)} parameters are shown; the "
                         "JSON report has them all."))

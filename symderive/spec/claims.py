@@ -25,6 +25,8 @@ FACT_CLAIMS: dict[str, tuple[str, ...]] = {
     "dropout": ("preserved", "broken"),
     "optimizer": ("preserved", "broken"),
 }
+#: What an [init] table can be claimed to be (docs/starting-points.md).
+INIT_CLAIMS: tuple[str, ...] = ("stuck", "symmetric", "broken")
 UNDECIDED = "undecided"
 
 
@@ -68,4 +70,5 @@ def parse_claim(table: dict[str, Any], where: str, allowed: tuple[str, ...]) -> 
 
 CLAIM_KEYS = {"claim", "claimed_by"}
 
-__all__ = ["Claim", "parse_claim", "HYPOTHESIS_CLAIMS", "FACT_CLAIMS", "CLAIM_KEYS"]
+__all__ = ["Claim", "parse_claim", "HYPOTHESIS_CLAIMS", "FACT_CLAIMS", "INIT_CLAIMS",
+           "CLAIM_KEYS"]

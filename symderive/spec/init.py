@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import SpecError
+from .claims import CLAIM_KEYS, INIT_CLAIMS, parse_claim
 from .fields import _table, _type_name
 from .model import DataSpec, InitSpec, Matrix, NetworkSpec, TensorInit
 
@@ -38,16 +39,19 @@ def parse_init(value: Any, network: NetworkSpec) -> InitSpec:
     table = _table(value, "init")
     names = tensor_names(network)
     for key in table:
-        if key not in names:
+        if key not in names and key not in CLAIM_KEYS:
             raise SpecError(_unknown_tensor(key, network), field=f"init.{key}")
-    return InitSpec(tuple(_tensor(name, table.get(name, "random"), network) for name in names))
+    claim = parse_claim(table, "init", INIT_CLAIMS)
+    return InitSpec(tuple(_tensor(name, table.get(name, "random"), network) for name in names),
+                    claim)
 
 
 def _unknown_tensor(key: str, network: NetworkSpec) -> str:
     names = ", ".join(tensor_names(network))
     if key[:1] == "b" and key[1:].isdigit() and not network.bias:
         return f"names a bias, but the network has bias = false; the tensors are {names}"
-    return f"unknown tensor; this network's tensors are {names}"
+    return (f"unknown tensor; this network's tensors are {names} (and claim, claimed_by: "
+            "the claim about the starting point)")
 
 
 def _tensor(name: str, value: Any, network: NetworkSpec) -> TensorInit:

@@ -155,6 +155,8 @@ class InitSpec:
     """The starting point: every tensor W1, b1, ..., WL, bL (the unnamed ones random)."""
 
     tensors: tuple[TensorInit, ...]
+    #: what someone asserts about the starting point: stuck | symmetric | broken
+    claim: Claim | None = field(default=None, compare=False)
 
     def tensor(self, name: str) -> TensorInit:
         return next(t for t in self.tensors if t.name == name)
@@ -165,9 +167,12 @@ class InitSpec:
         return all(not t.is_random for t in self.tensors)
 
     def to_json(self) -> dict[str, Any]:
+        """How each tensor starts (the claim is judged apart: the report's ``init.claim``)."""
         return {t.name: t.to_json() for t in self.tensors}
 
-    to_toml = to_json    # the [init] table as written (Spec.to_dict)
+    def to_toml(self) -> dict[str, Any]:
+        """The [init] table as written (Spec.to_dict): the tensors and the claim's keys."""
+        return self.to_json() | claim_keys(self.claim)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ class Spec:
     facts: tuple = ()                # [[fact]] tables: symderive.spec.facts.FactSpec
     init: InitSpec | None = None     # [init]: the starting point of training
     data: DataSpec | None = None     # [data]: concrete training data
+    #: ``activation = [...]``: the activations to compare (the network has the first)
+    activations: tuple = ()
 
     @classmethod
     def from_toml(cls, text: str | bytes, source: str = "<string>") -> Spec:
@@ -90,10 +92,19 @@ class Spec:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "source" or value is None or (f.name in _KEYS and value == ()):
+            if f.name in ("source", "activations") or value is None or (
+                    f.name in _KEYS and value == ()):
                 continue
             out[_KEYS.get(f.name, f.name)] = _plain(value)
+        if self.activations:     # activation = [...]: the list as written
+            out["network"]["activation"] = [_plain(a) for a in self.activations]
         return out
+
+    def variants(self) -> tuple[Spec, ...]:
+        """One spec per activation of ``activation = [...]`` (() for a single one)."""
+        return tuple(dataclasses.replace(self, network=dataclasses.replace(
+            self.network, activation=a), activations=())._mark_validated()
+            for a in self.activations)
 
     def validated(self) -> Spec:
         """This spec if a validator built it, else the spec the validator makes of its

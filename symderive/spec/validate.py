@@ -39,6 +39,9 @@ def spec_fields(data: dict[str, Any], source: str) -> dict[str, Any]:
     if question is not None:
         question = _string(question, "question")
     net = _table(data.get("network"), "network", required=True)
+    activations = _activation_list(net.get("activation"))
+    if activations:       # compared: the spec is derived once per activation
+        net = dict(net, activation=net["activation"][0])
     network = _network(net)
     concrete = parse_data(data["data"], network) if "data" in data else None
     network = _samples_from_data(network, net, concrete)
@@ -60,7 +63,27 @@ def spec_fields(data: dict[str, Any], source: str) -> dict[str, Any]:
     if description is not None:
         description = _string(description, "description", 300)
     return dict(title=title, question=question, network=network, hypotheses=hyps, check=check,
-                source=source, description=description, facts=facts, init=init, data=concrete)
+                source=source, description=description, facts=facts, init=init, data=concrete,
+                activations=activations)
+
+
+#: At most this many activations are compared in one spec.
+MAX_ACTIVATIONS = 6
+
+
+def _activation_list(value: Any) -> tuple:
+    """``activation = ["relu", "tanh", ...]``: each validated, 2 to :data:`MAX_ACTIVATIONS`
+    distinct ones; () when the activation is a single one."""
+    if not isinstance(value, list):
+        return ()
+    if not 2 <= len(value) <= MAX_ACTIVATIONS:
+        raise SpecError(f"a list compares 2 to {MAX_ACTIVATIONS} activations (names or "
+                        f"{{ latex = '...' }}), got {len(value)}", field="network.activation")
+    out = tuple(_activation(v, "network.activation") for v in value)
+    names = [(a.name, a.latex_source) for a in out]
+    if len(set(names)) < len(names):
+        raise SpecError("lists the same activation twice", field="network.activation")
+    return out
 
 
 
