@@ -75,10 +75,23 @@ class Derivation:
 
     def to_pdf(self, path: str | os.PathLike[str] | None = None, **options: Any) -> bytes:
         """The PDF report compiled with pdflatex (TeX Live needed), written to ``path``
-        when given; returns its bytes either way."""
-        data = self._render("pdf", options)
+        when given; returns its bytes either way.
+
+        ``path`` is written as the command line writes ``-o``: checked before
+        pdflatex runs (never the spec itself, a folder or a symbolic link), then
+        replaced only by the complete PDF (a temporary file renamed into place), so
+        a full disk leaves the old file as it was; a device or FIFO is written in
+        place.  Problems raise :class:`~symderive.errors.SpecError` naming ``path``."""
+        from .cli import output
+
+        target = None
         if path is not None:
-            Path(path).write_bytes(data)
+            inputs = (Path(self.spec.source),) if Path(self.spec.source).is_file() else ()
+            name = os.fspath(path)
+            target = output.check_target("./-" if name == output.STDOUT else name, inputs)
+        data = self._render("pdf", options)
+        if target is not None:
+            output.write(data, target, os.fspath(path))
         return data
 
     def _render(self, fmt: str, options: dict[str, Any]) -> Any:
