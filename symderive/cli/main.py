@@ -219,6 +219,9 @@ def _batch_worker(spec_name: str, output: str, fmt: str, options: dict,
         return status, one_line(err.getvalue().strip().removeprefix("symderive: "))
     except SymderiveError as exc:
         return 2, one_line(str(exc))
+    except Exception as exc:            # a bug, met by this spec only: the others go on
+        return 2, one_line(f"{spec_name}: internal error ({type(exc).__name__}: {exc}); "
+                           "please report it with the spec")
 
 
 def _numeric_status(derivation) -> int:
@@ -285,8 +288,18 @@ def no_library_warnings() -> Iterator[None]:
         yield
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag or value is one line on stderr and exit 2 (as every other
+    bad input), not the usage block."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("symderive").strip()
+        helps = f"symderive {command} --help" if command else "symderive --help"
+        self.exit(2, f"symderive: {one_line(message)} ({helps} lists the flags)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="symderive",
         description="Prove or refute gradient symmetries of hidden units, symbolically.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
