@@ -71,8 +71,10 @@ def single_threaded_blas() -> None:
 
 
 @contextlib.contextmanager
-def time_budget(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`ResourceLimitError` when the body runs longer than ``seconds``."""
+def time_budget(seconds: float | None,
+                raise_it: str = "--time-limit SECONDS (0: none)") -> Iterator[None]:
+    """Raise :class:`ResourceLimitError` when the body runs longer than ``seconds``;
+    its message says to raise the limit with ``raise_it``."""
     usable = (seconds and seconds > 0 and hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread())
     if not usable:
@@ -81,9 +83,10 @@ def time_budget(seconds: float | None) -> Iterator[None]:
 
     def expired(signum, frame):
         raise ResourceLimitError(
-            f"the derivation took longer than the time limit of {seconds:g} s and was "
+            f"the derivation (reading, deriving and rendering) took longer than the time "
+            f"limit of {seconds:g} s and was "
             "stopped; use a smaller network, fewer hypotheses or samples, or a simpler "
-            "activation, or raise the limit with --time-limit SECONDS (0: none)")
+            f"activation, or raise the limit with {raise_it}")
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)

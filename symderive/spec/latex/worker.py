@@ -52,19 +52,28 @@ class WorkerHandle:
         from ...errors import ResourceLimitError
         with self._lock:
             self._ensure_started(memory_limit, time_limit)
-            self._wait_ready(startup_timeout)
-            self._send.send(message)
-            if not self._recv.poll(time_limit):
-                self._stop()
-                raise ResourceLimitError(f"parsing the LaTeX formula took longer than "
-                                         f"{time_limit:g} s; refused")
             try:
-                return self._recv.recv()
+                return self._exchange(message, time_limit, startup_timeout)
             except EOFError:
                 code = self._proc.wait()
                 self._stop()
                 raise ResourceLimitError(f"the LaTeX parser process died (exit status {code}), "
                                          "probably over its memory limit; refused") from None
+            except BaseException:
+                # interrupted (a time budget, Ctrl-C) between request and reply: the
+                # reply would answer the next request, so this process must go
+                self._stop()
+                raise
+
+    def _exchange(self, message: tuple, time_limit: float, startup_timeout: float):
+        from ...errors import ResourceLimitError
+
+        self._wait_ready(startup_timeout)
+        self._send.send(message)
+        if not self._recv.poll(time_limit):
+            raise ResourceLimitError(f"parsing the LaTeX formula took longer than "
+                                     f"{time_limit:g} s; refused")
+        return self._recv.recv()
 
     def _ensure_started(self, memory_limit: int, time_limit: float) -> None:
         if self._owner != os.getpid():            # after fork the handles are the parent's
