@@ -1,0 +1,106 @@
+"""Issue 23, time: one budget covers reading, validating, deriving and rendering, and
+the kink search (done while a spec is read) is cheap whatever the degree."""
+from __future__ import annotations
+
+import importlib
+import time
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from conftest import DERIVATIONS, run_subprocess
+from symderive.errors import ResourceLimitError
+from symderive.spec import Spec
+from symderive.spec.functions import Z, kink_points
+
+SEED = DERIVATIONS / "weight_symmetry.toml"
+
+
+def _with_activation(formula: str) -> str:
+    return SEED.read_text().replace('activation = "tanh"',
+                                    f"activation = {{ latex = '{formula}' }}", 1)
+
+
+def _sign_changes(coefficients: list[int], low: float = -3, high: float = 3) -> list[float]:
+    """Where a polynomial changes sign on a fine grid: an independent look at its roots."""
+    z = np.linspace(low, high, 600_001) + 3.7e-7      # off the grid of simple rationals
+    v = np.polyval(np.array(coefficients, dtype=float), z)
+    k = np.nonzero(np.sign(v[:-1]) * np.sign(v[1:]) < 0)[0]
+    return list((z[k] + z[k + 1]) / 2)
+
+
+def test_the_degree_99_kink_is_found_at_once_and_right():
+    """|z^99 - z^98 + z^7 - z + 1| ran for ever while the spec was read."""
+    coefficients = [1, -1] + [0] * 90 + [1, 0, 0, 0, 0, 0, -1, 1]
+    u = sp.Poly(coefficients, Z).as_expr()
+    kinks = kink_points(sp.Abs(u))
+    expected = _sign_changes(coefficients)
+    assert len(kinks) == len(expected) == 1
+    assert abs(kinks[0] - expected[0]) < 1e-4
+
+
+def test_twelve_degree_12_kinks_agree_with_the_sign_changes():
+    """Twelve terms |z^12 - kz + 1| took 86 s to read; each root is checked on a grid."""
+    expr = sp.Add(*[sp.Abs(Z ** 12 - k * Z + 1) for k in range(1, 13)])
+    kinks = kink_points(expr)
+    expected = sorted(r for k in range(1, 13) for r in _sign_changes([1] + [0] * 10 + [-k, 1]))
+    assert len(kinks) == len(expected)
+    assert max(abs(a - b) for a, b in zip(kinks, expected)) < 1e-4
+
+
+def test_a_multiple_root_is_found_once_and_is_no_kink():
+    """np.roots scatters a triple root; the square-free part has it once, and |u| is
+    differentiable there (u and u' vanish), so only the simple root -2 is a kink."""
+    from symderive.spec.functions import _real_zeros
+
+    u = (Z - 1) ** 3 * (Z + 2)
+    assert sorted(_real_zeros(u)) == pytest.approx([-2.0, 1.0])
+    assert kink_points(sp.Abs(u)) == pytest.approx((-2.0,))
+
+
+def test_a_high_degree_kink_spec_is_refused_quickly_by_the_cli(tmp_path):
+    """Read in milliseconds now, then refused by the kink-degree guard (exit 2)."""
+    path = tmp_path / "k.toml"
+    path.write_text(_with_activation(r"|z^{99}-z^{98}+z^{7}-z+1|"))
+    result = run_subprocess("derive", str(path), "--format", "json")
+    assert result.returncode == 2
+    assert b"polynomial of degree 99" in result.stderr
+
+
+def test_the_time_budget_covers_reading_the_spec(monkeypatch, tmp_path):
+    """The command line's budget starts before the spec is read (kinks are solved there)."""
+    main = importlib.import_module("symderive.cli.main")
+    spec = importlib.import_module("symderive.spec")
+    real = spec.load_spec
+
+    def slow(*args):
+        time.sleep(5)
+        return real(*args)
+    monkeypatch.setattr(spec, "load_spec", slow)
+    started = time.monotonic()
+    with pytest.raises(ResourceLimitError, match="time limit of 0.3 s"):
+        main.derive_one(str(SEED), "json", str(tmp_path / "r.json"), time_limit=0.3)
+    assert time.monotonic() - started < 4.5
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_spec_with_many_kinks_reads_within_a_short_budget(tmp_path):
+    """The 12-term spec under --time-limit 5: stopped by the budget or finished, never
+    the 86 s it took to read before the time limit even started."""
+    terms = "+".join(f"|z^{{12}}-{k}z+1|" for k in range(1, 13))
+    path = tmp_path / "k.toml"
+    path.write_text(_with_activation(terms))
+    result = run_subprocess("derive", str(path), "--format", "json", "--force",
+                            "--time-limit", "5", "-o", str(tmp_path / "r.json"))
+    assert result.returncode in (0, 1, 2)
+    if result.returncode == 2:
+        assert b"time limit of 5 s" in result.stderr
+
+
+def test_spec_from_dict_reads_many_kinks_quickly():
+    terms = "+".join(f"|z^{{12}}-{k}z+1|" for k in range(1, 13))
+    data = Spec.from_toml(SEED.read_text()).to_dict()
+    data["network"]["activation"] = {"latex": terms}
+    spec = Spec.from_dict(data)
+    assert len(spec.network.activation.kinks) == 22
