@@ -49,8 +49,13 @@ from .spec.latex.complexity import MAX_EXPONENT, problem
 
 MAX_SYMBOLIC_WORK = 500_000
 MAX_NEXT_WIDTH = 2048
-MAX_PARAMETERS = 4_000_000
-MAX_DEPTH = 100
+#: About 64 bytes a parameter were measured at the peak (270 MB for 4.2 million), so
+#: this is about 1 GB, an eighth of the command line's address space; the time such a
+#: network takes is the numeric estimate's to judge ([8, 2048, 2048, 4] took 16 s).
+MAX_PARAMETERS = 16_000_000
+#: 400 layers of width 4 took 4 s of CPU, well within the estimates, which count each
+#: layer; the limit bounds the report's length (backpropagation written out per layer).
+MAX_DEPTH = 200
 MAX_NUMERIC_WORK = 1e11
 #: JSON reports over this many bytes are refused (about 5 s to write, and unreadable).
 MAX_JSON_BYTES = 60_000_000

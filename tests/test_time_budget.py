@@ -104,3 +104,59 @@ def test_spec_from_dict_reads_many_kinks_quickly():
     data["network"]["activation"] = {"latex": terms}
     spec = Spec.from_dict(data)
     assert len(spec.network.activation.kinks) == 22
+
+
+# ------------------------------------------------------------------ false refusals
+
+_H = [{"layer": 1, "units": [1, 2], "tie": ["incoming", "bias"]}]
+
+
+def _spec(**kw) -> Spec:
+    from conftest import spec_toml
+
+    return Spec.from_toml(spec_toml(**kw))
+
+
+#: (the spec refused before though it took seconds, its nearest neighbour that really
+#: costs over the limits).  Measured, alone on the 2-core machine, with
+#: benchmarks/bench_false_refusals.py: 1.4 s, 1.5 s and about 16 s of CPU.
+PAIRS = {
+    # a 1000-class softmax: the K^2 proof that the loss is constant runs only when
+    # NumPy sees it stand still; a loss_gradient fact really differentiates it in
+    # every output (40 s counted, 10 s measured at K = 512)
+    "softmax": (dict(layers=(16, 32, 1000), loss="softmax_ce", hypotheses=_H),
+                dict(layers=(32, 1000), loss="softmax_ce",
+                     extra='[[fact]]\nkind = "loss_gradient"\n')),
+    # 120 layers of width 4: a hypothesis costs about 7 ms of SymPy per layer, so forty
+    # of them are about a minute
+    "deep": (dict(layers=(4,) * 121, hypotheses=_H),
+             dict(layers=(4,) * 121, hypotheses=_H * 40)),
+    # 4.2 million parameters: the numeric estimate judges it (about 14 s); a next layer
+    # of 4096 units is compiled into one function that Python's compiler cannot take
+    # (RecursionError, tests/test_api_limits.py)
+    "wide": (dict(layers=(8, 2048, 2048, 4), hypotheses=_H),
+             dict(layers=(8, 2048, 4096, 4), hypotheses=_H)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_a_false_refusal_is_allowed_and_its_costly_neighbour_refused(name):
+    from symderive import guards
+
+    allowed, refused = (_spec(**kw) for kw in PAIRS[name])
+    assert guards.refusals(allowed) == []
+    assert guards.refusals(refused) != []
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_the_estimate_of_a_false_refusal_is_seconds_not_a_minute(name):
+    """In the guards' own units (the symbolic limit is a minute, the numeric 30 s), each
+    allowed spec is estimated at under a quarter of a limit, its neighbour over one."""
+    from symderive import guards
+
+    allowed, refused = (_spec(**kw) for kw in PAIRS[name])
+    share = lambda s: max(est / limit for key, (est, limit) in guards.estimates(s).items()
+                          if key in ("symbolic", "numeric"))
+    assert share(allowed) < 0.25 if name != "wide" else share(allowed) < 0.5
+    assert share(refused) > 1.0 or any(r.field.endswith(".layer")
+                                       for r in guards.refusals(refused))

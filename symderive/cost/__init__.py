@@ -27,6 +27,10 @@ HYPOTHESIS_TERMS = 20
 #: Fixed cost of a term, in operations, on top of σ and σ' (fitted: a term costs
 #: about 0.12 ms × (10 + operations of σ and σ') on one core).
 TERM_OPERATIONS = 10
+#: Symbolic cost of a hypothesis per weight layer of the network (its local model and
+#: the deltas written out layer by layer): 6 to 7 ms of CPU a layer, measured on 120
+#: and 400 layers of width 4 (``benchmarks/bench_false_refusals.py``).
+LAYER_TERMS = 110
 #: Bytes a number takes in the JSON report, on average.
 NUMBER_BYTES = 22
 
@@ -56,14 +60,17 @@ def next_width(spec: Spec, h) -> int:
 
 def symbolic_parts(spec: Spec) -> list[tuple[str, float]]:
     """(field, term-operations) of the derivations: per hypothesis (units of the next
-    layer + :data:`HYPOTHESIS_TERMS`) × :func:`term_weight`; the loss differentiated
-    in every output (``network.loss``, :func:`.facts.output_loss_symbolic`, once per
+    layer + :data:`HYPOTHESIS_TERMS`) × :func:`term_weight`, plus :data:`LAYER_TERMS`
+    per weight layer; the loss differentiated
+    in every output when it may be constant (``network.loss``,
+    :func:`.facts.constant_loss_symbolic`, once per
     network); each fact's (:func:`.facts.fact_symbolic`)."""
     weight = term_weight(spec)
-    parts = [(f"hypothesis[{k}]", (next_width(spec, h) + HYPOTHESIS_TERMS) * weight)
+    layers = LAYER_TERMS * spec.network.depth
+    parts = [(f"hypothesis[{k}]", (next_width(spec, h) + HYPOTHESIS_TERMS) * weight + layers)
              for k, h in enumerate(spec.hypotheses, start=1)]
     if spec.hypotheses:     # is the loss constant in the outputs? (once per network)
-        parts.append(("network.loss", _facts.output_loss_symbolic(spec.network)))
+        parts.append(("network.loss", _facts.constant_loss_symbolic(spec.network)))
     return parts + [(f"fact[{k}]", _facts.fact_symbolic(spec.network, f, weight))
                     for k, f in enumerate(spec.facts, start=1)]
 

@@ -143,9 +143,19 @@ OUTPUT_TERM = 1.2e-3 * TERMS_PER_SECOND
 
 def output_loss_symbolic(network: NetworkSpec) -> float:
     """Term-operations of differentiating the loss in each of the K outputs
-    (``engine.symmetry.constant_loss``, once per network; ``facts.losses``, per fact)."""
+    (``facts.losses``, per fact; ``engine.symmetry.proved_constant_loss``)."""
     K = network.layers[-1]
     return SOFTMAX_SQUARE * K * K if network.loss.name == "softmax_ce" else OUTPUT_TERM * K
+
+
+def constant_loss_symbolic(network: NetworkSpec) -> float:
+    """Term-operations of ``engine.symmetry.constant_loss`` (once per network): the
+    symbolic proof runs only when NumPy sees the loss stand still at a seeded point
+    (softmax of one output); a loss that moves costs that evaluation alone.  Counting
+    the proof always refused a 1000-class softmax as "about a minute" that took 2 s."""
+    from ..engine.symmetry import _loss_moves
+
+    return OUTPUT_TERM if _loss_moves(network) else output_loss_symbolic(network)
 
 
 def fact_symbolic(network: NetworkSpec, fact: FactSpec, weight: int) -> float:
