@@ -225,6 +225,15 @@ def _largest(parts: list[tuple[str, float]]) -> tuple[str, float]:
     return field, by_field[field] / max(sum(by_field.values()), 1e-300)
 
 
+#: What makes a fact's derivation large, and what to change: by kind.
+_FACT_WORK = {
+    "backprop_exact": ("the whole loss expanded into a sum of products, which a polynomial "
+                       "activation multiplies out layer by layer",
+                       "ask it about a shallower or narrower network or a named activation"),
+    None: ("its sums over a layer's units", "ask it about a narrower layer"),
+}
+
+
 def _symbolic(spec: Spec) -> list[Refusal]:
     from .cost import symbolic_parts
 
@@ -235,10 +244,11 @@ def _symbolic(spec: Spec) -> list[Refusal]:
     largest, share = _largest(parts)
     over = f"over the limit of {MAX_SYMBOLIC_WORK:,}"
     if largest.startswith("fact["):
+        kind = spec.facts[int(largest[5:-1]) - 1].kind
+        what, advice = _FACT_WORK.get(kind, _FACT_WORK[None])
         return [Refusal(largest, (
             f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "
-            f"it this fact's derivation (its sums over a layer's units), {over}; ask it "
-            f"about a narrower layer, or {GENERIC}, {FORCE}"))]
+            f"it this fact's derivation ({what}), {over}; {advice}, or {GENERIC}, {FORCE}"))]
     if largest == "network.loss":
         return [Refusal(largest, (
             f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "

@@ -160,3 +160,43 @@ def test_the_estimate_of_a_false_refusal_is_seconds_not_a_minute(name):
     assert share(allowed) < 0.25 if name != "wide" else share(allowed) < 0.5
     assert share(refused) > 1.0 or any(r.field.endswith(".layer")
                                        for r in guards.refusals(refused))
+
+
+# ------------------------------------------------------------------ backprop_exact
+
+
+def _backprop_spec(layers: str, formula: str | None) -> Spec:
+    text = SEED.read_text().replace("layers = [2, 2, 1]", f"layers = {layers}", 1)
+    if formula is not None:
+        text = text.replace('activation = "tanh"', f"activation = {{ latex = '{formula}' }}", 1)
+    spec = Spec.from_toml(text)
+    assert [f.kind for f in spec.facts] == ["backprop_exact"]
+    return spec
+
+
+@pytest.mark.parametrize("layers,formula,refused", [
+    ("[2, 3, 3, 1]", None, False),             # tanh is not multiplied out
+    ("[2, 2, 1]", "z^{3}+z", False),           # 1.1 s of CPU
+    ("[2, 2, 2, 1]", "z^{2}", True),           # did not finish in 5 minutes
+    ("[2, 3, 3, 1]", "z^{7}", True),           # past the 120 s limit before
+])
+def test_backprop_exact_on_a_polynomial_activation_is_estimated(layers, formula, refused):
+    from symderive import guards
+
+    found = guards.refusals(_backprop_spec(layers, formula))
+    assert bool(found) == refused
+    if refused:
+        assert found[0].field == "fact[1]" and "expanded" in found[0].message
+
+
+def test_the_expansion_estimate_counts_what_backprop_exact_expands():
+    """An independent count: the terms of the expanded loss of z^3 + z on [2, 2, 1]
+    against the estimate (which must not under-rate it)."""
+    from symderive.cost.facts import expanded_terms
+    from symderive.engine.network import Network
+
+    spec = _backprop_spec("[2, 2, 1]", "z^{3}+z")
+    net = Network(spec.network)
+    loss = net.loss
+    counted = len(sp.Add.make_args(sp.expand(loss)))
+    assert expanded_terms(spec.network) >= counted / 3
