@@ -219,7 +219,8 @@ def _largest(parts: list[tuple[str, float]]) -> tuple[str, float]:
     """The field whose parts add up to the most, and its share of the total."""
     by_field: dict[str, float] = {}
     for field, work in parts:
-        key = "hypotheses" if field.startswith("hypothesis[") else field
+        key = ("hypotheses" if field.startswith("hypothesis[") and not field.endswith(".swap")
+               else field)
         by_field[key] = by_field.get(key, 0.0) + work
     field = max(by_field, key=by_field.get)
     return field, by_field[field] / max(sum(by_field.values()), 1e-300)
@@ -255,6 +256,13 @@ def _symbolic(spec: Spec) -> list[Refusal]:
             f"it differentiating the loss in each of the {spec.network.layers[-1]} outputs "
             f"(softmax couples them all), {over}; use fewer outputs or loss = \"any\", "
             f"{FORCE}"))]
+    if largest.endswith(".swap"):
+        return [Refusal(largest.removesuffix(".swap") + ".layer", (
+            f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "
+            "it the whole-loss check that swapping the two output units leaves the loss "
+            "unchanged (the loss expanded into a sum of products, which a polynomial "
+            f"activation or loss multiplies out), {over}; use a named activation or loss, "
+            f"a smaller network, or {GENERIC}, {FORCE}"))]
     latex = spec.network.activation.latex_source is not None
     field = "network.activation.latex" if latex else "network.layers"
     return [Refusal(field, (

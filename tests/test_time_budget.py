@@ -200,3 +200,30 @@ def test_the_expansion_estimate_counts_what_backprop_exact_expands():
     loss = net.loss
     counted = len(sp.Add.make_args(sp.expand(loss)))
     assert expanded_terms(spec.network) >= counted / 3
+
+
+# ------------------------------------------------------------------ the output swap check
+
+
+def _output_spec(formula: str | None, loss: str | None) -> Spec:
+    from conftest import spec_toml
+
+    text = spec_toml(layers=(3, 4, 2),
+                     hypotheses=[{"layer": 2, "units": [1, 2], "tie": ["incoming", "bias"]}])
+    if formula:
+        text = text.replace('activation = "tanh"', f"activation = {{ latex = '{formula}' }}", 1)
+    if loss:
+        text = text.replace('loss = "mse"', f"loss = {{ latex = '{loss}' }}", 1)
+    return Spec.from_toml(text)
+
+
+def test_the_output_swap_check_of_a_polynomial_network_is_refused():
+    """[3, 4, 2] with z^3 + z and a quartic loss: the whole-loss swap check expanded
+    for over a minute (a random campaign's find); tanh and MSE expand to little."""
+    from symderive import guards
+
+    found = guards.refusals(_output_spec("z^{3}+z", r"(\hat{y}-y)^{4}"))
+    assert [r.field for r in found] == ["hypothesis[1].layer"]
+    assert "swapping the two output units" in found[0].message
+    assert guards.refusals(_output_spec(None, None)) == []
+    assert guards.refusals(_output_spec("z^{3}+z", None)) == []

@@ -61,7 +61,8 @@ def next_width(spec: Spec, h) -> int:
 def symbolic_parts(spec: Spec) -> list[tuple[str, float]]:
     """(field, term-operations) of the derivations: per hypothesis (units of the next
     layer + :data:`HYPOTHESIS_TERMS`) × :func:`term_weight`, plus :data:`LAYER_TERMS`
-    per weight layer; the loss differentiated
+    per weight layer; an output-layer hypothesis's whole-loss swap check
+    (``hypothesis[k].swap``, :func:`.facts.swap_check_symbolic`); the loss differentiated
     in every output when it may be constant (``network.loss``,
     :func:`.facts.constant_loss_symbolic`, once per
     network); each fact's (:func:`.facts.fact_symbolic`)."""
@@ -69,6 +70,8 @@ def symbolic_parts(spec: Spec) -> list[tuple[str, float]]:
     layers = LAYER_TERMS * spec.network.depth
     parts = [(f"hypothesis[{k}]", (next_width(spec, h) + HYPOTHESIS_TERMS) * weight + layers)
              for k, h in enumerate(spec.hypotheses, start=1)]
+    parts += [(f"hypothesis[{k}].swap", _facts.swap_check_symbolic(spec.network))
+              for k, h in enumerate(spec.hypotheses, start=1) if h.layer == spec.network.depth]
     if spec.hypotheses:     # is the loss constant in the outputs? (once per network)
         parts.append(("network.loss", _facts.constant_loss_symbolic(spec.network)))
     return parts + [(f"fact[{k}]", _facts.fact_symbolic(spec.network, f, weight))
