@@ -83,7 +83,7 @@ class Derivation:
         replaced only by the complete PDF (a temporary file renamed into place), so
         a full disk leaves the old file as it was; a device or FIFO is written in
         place.  Problems raise :class:`~symderive.errors.SpecError` naming ``path``."""
-        from .cli import output
+        from . import files as output
 
         target = None
         if path is not None:
@@ -166,7 +166,7 @@ def derive(spec: SpecLike, numeric: bool = True,
     (:class:`symderive.guards.Progress`).  ``limits=True`` applies what the command
     line applies: the resource guards (a spec over a limit raises
     :class:`~symderive.errors.SpecError` before any work) and a time budget of
-    :data:`~symderive.cli.limits.DEFAULT_TIME_LIMIT` seconds over loading and deriving
+    :data:`~symderive.budget.DEFAULT_TIME_LIMIT` seconds over loading and deriving
     (:class:`~symderive.errors.ResourceLimitError` when it runs out); a number is
     that many seconds instead.  The default, ``False``, runs whatever it is given, as
     long as it takes.  The budget needs ``SIGALRM``: in the main thread of a POSIX
@@ -179,7 +179,7 @@ def derive(spec: SpecLike, numeric: bool = True,
         >>> d.to_markdown()[:40]
         '# Do identical incoming weights keep two'
     """
-    from .cli.limits import time_budget
+    from .budget import time_budget
 
     with symderive_errors(), time_budget(_seconds(limits), "limits=SECONDS"):
         spec = load(spec)
@@ -192,7 +192,7 @@ def derive(spec: SpecLike, numeric: bool = True,
 
 def _seconds(limits: Limits) -> float | None:
     """The time budget ``limits`` asks for (None: no budget)."""
-    from .cli.limits import DEFAULT_TIME_LIMIT
+    from .budget import DEFAULT_TIME_LIMIT
 
     if isinstance(limits, bool):
         return DEFAULT_TIME_LIMIT if limits else None

@@ -10,7 +10,7 @@ import pytest
 import symderive
 from conftest import DERIVATIONS, spec_toml
 from symderive import api
-from symderive.cli.limits import DEFAULT_TIME_LIMIT
+from symderive.budget import DEFAULT_TIME_LIMIT
 from symderive.errors import (OutputError, ResourceLimitError, SpecError, SymderiveError,
                               translated)
 from symderive.guards import check_resources, refusals

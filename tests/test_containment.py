@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import DERIVATIONS, ROOT, run_subprocess
-from symderive.cli import main, output
+from symderive import files as output
+from symderive.cli import main
 from symderive.errors import SpecError
 
 SEED = DERIVATIONS / "weight_symmetry.toml"

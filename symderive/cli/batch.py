@@ -121,8 +121,8 @@ def _kill(pool) -> None:
 
 
 def _remove_partial(outputs: list[str]) -> None:
-    """Temporary files of reports that a killed worker was writing (see cli.output)."""
-    from .output import partials
+    """Temporary files of reports that a killed worker was writing (see symderive.files)."""
+    from ..files import partials
 
     for out in outputs:
         for partial in partials(Path(out)):

@@ -147,7 +147,7 @@ def derive_one(spec_name: str, fmt: str, output: str | None, *, force: bool = Fa
     Slides written to a ``.pdf`` file are compiled (``--format beamer -o talk.pdf``)."""
     from ..api import derive
     from ..guards import Progress
-    from . import output as out
+    from .. import files as out
     from .limits import time_budget
 
     options = options or {}
@@ -348,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import limits, output
+    from .. import files as output
+    from . import limits
 
     args = build_parser().parse_args(argv)
     limits.install_handlers()

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..errors import SpecError
+from .errors import SpecError
 
 STDOUT = "-"
 #: A report being written is ``.NAME.<random>.partial`` beside its target (see :func:`partials`).
