@@ -119,3 +119,29 @@ def random_data(layers, samples: int, loss: str, rng: np.random.Generator):
     else:  # softmax_ce: not necessarily one-hot nor summing to 1, to test the general formula
         Y = rng.uniform(0, 1, (samples, layers[-1]))
     return X, Y
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The single line a failed run wrote on stderr (no traceback, nothing else)."""
+    err = result.stderr.decode()
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, stack = set(), [pid]
+    while stack:
+        for c in children.get(stack.pop(), []):
+            found.add(c)
+            stack.append(c)
+    return found

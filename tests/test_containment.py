@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DERIVATIONS, ROOT, run_subprocess
+from conftest import DERIVATIONS, ROOT, descendants, one_line_error, run_subprocess
 from symderive import files as output
-from symderive.cli import main
 from symderive.errors import SpecError
 
 SEED = DERIVATIONS / "weight_symmetry.toml"
@@ -33,13 +32,6 @@ def spec(tmp_path) -> Path:
     path.write_bytes(SEED.read_bytes())
     return path
 
-
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    err = result.stderr.decode()
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture
@@ -240,22 +232,6 @@ def test_to_pdf_replaces_a_file_atomically(derivation, tmp_path, monkeypatch):
 # ------------------------------------------------------------------ processes
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat_file.parent.name))
-    found, stack = set(), [pid]
-    while stack:
-        for c in children.get(stack.pop(), []):
-            found.add(c)
-            stack.append(c)
-    return found
-
 
 def _running_symderive(pids: set[int]) -> set[int]:
     """The ``pids`` still running symderive code (not zombies, not reused pids)."""
@@ -291,8 +267,8 @@ def test_sigkill_on_a_batch_takes_its_workers_and_parsers_with_it(tmp_path):
     below: set[int] = set()
     while time.monotonic() < deadline and len(below) < 4:   # 2 workers, 2 parsers
         time.sleep(0.1)
-        below |= _descendants(proc.pid)
-    below |= _descendants(proc.pid)
+        below |= descendants(proc.pid)
+    below |= descendants(proc.pid)
     assert len(_running_symderive(below)) >= 4, "no worker and parser processes seen"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
@@ -311,7 +287,7 @@ def test_a_latex_parser_dies_with_the_process_that_started_it(tmp_path):
               "time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE)
     proc.stdout.readline()
-    parsers = _running_symderive(_descendants(proc.pid))
+    parsers = _running_symderive(descendants(proc.pid))
     assert parsers, "no parser process started"
     proc.kill()
     proc.wait(timeout=10)

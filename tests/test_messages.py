@@ -11,20 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DERIVATIONS, run_subprocess
+from conftest import DERIVATIONS, one_line_error, run_subprocess
 from symderive.errors import SpecError
 from symderive.render.text import latex_escape
 from symderive.spec import Spec
 
 SEED = DERIVATIONS / "weight_symmetry.toml"
 
-
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    err = result.stderr.decode()
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_a_number_over_pythons_digit_limit_is_one_line_with_its_line(tmp_path):
