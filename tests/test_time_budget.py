@@ -227,3 +227,21 @@ def test_the_output_swap_check_of_a_polynomial_network_is_refused():
     assert "swapping the two output units" in found[0].message
     assert guards.refusals(_output_spec(None, None)) == []
     assert guards.refusals(_output_spec("z^{3}+z", None)) == []
+
+
+def test_slides_of_64_long_named_hypotheses_are_refused_as_a_pdf():
+    """64 hypotheses with 500-character names made 753 slides and pdflatex ran out its
+    time after 69 s; short names (24 s) stay allowed, and --format latex costs no
+    typesetting."""
+    from conftest import spec_toml
+    from symderive import guards
+
+    def slides(length: int) -> Spec:
+        hyps = [{"name": (f"h{k} " + "x" * length)[:length], "layer": 1, "units": [1, 2],
+                 "tie": ["incoming", "bias"]} for k in range(64)]
+        return Spec.from_toml(spec_toml(layers=(2, 3, 1), hypotheses=hyps))
+    long_names, short_names = slides(500), slides(20)
+    assert guards.refusals(long_names, "beamer")
+    assert "pdflatex" in guards.refusals(long_names, "beamer")[0].message
+    assert guards.refusals(short_names, "beamer") == []
+    assert guards.refusals(long_names, "latex") == []
