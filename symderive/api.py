@@ -14,6 +14,7 @@ from .engine.generic import instantiated
 from .engine.mlp import single_threaded_blas
 from .engine.output import settle, spec_targets
 from .engine.symmetry import HypothesisResult
+from .errors import symderive_errors
 from .sources import read_source
 from .spec import Spec, load_spec
 
@@ -90,16 +91,30 @@ class Derivation:
 
     def to_pdf(self, path: str | os.PathLike[str] | None = None, **options: Any) -> bytes:
         """The PDF report compiled with pdflatex (TeX Live needed), written to ``path``
-        when given; returns its bytes either way."""
-        data = self._render("pdf", options)
+        when given; returns its bytes either way.
+
+        ``path`` is written as the command line writes ``-o``: checked before
+        pdflatex runs (never the spec itself, a folder or a symbolic link), then
+        replaced only by the complete PDF (a temporary file renamed into place), so
+        a full disk leaves the old file as it was; a device or FIFO is written in
+        place.  Problems raise :class:`~symderive.errors.SpecError` naming ``path``."""
+        from . import files as output
+
+        target = None
         if path is not None:
-            Path(path).write_bytes(data)
+            inputs = (Path(self.spec.source),) if Path(self.spec.source).is_file() else ()
+            name = os.fspath(path)
+            target = output.check_target("./-" if name == output.STDOUT else name, inputs)
+        data = self._render("pdf", options)
+        if target is not None:
+            output.write(data, target, os.fspath(path))
         return data
 
     def _render(self, fmt: str, options: dict[str, Any]) -> Any:
         import importlib
 
-        return importlib.import_module(f"symderive.render.{fmt}").render(self, **options)
+        with symderive_errors():
+            return importlib.import_module(f"symderive.render.{fmt}").render(self, **options)
 
     def __repr__(self) -> str:
         """A few lines: the title, each hypothesis's verdict, each fact's, the check."""
@@ -146,21 +161,37 @@ def load(spec: SpecLike) -> Spec:
         (2, 2, 1)
     """
     if isinstance(spec, Spec):
-        return spec.validated()
+        with symderive_errors():
+            return spec.validated()
     if not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"symderive.load takes a Spec, a bundled name or a path, not "
                         f"{type(spec).__name__}")
-    return load_spec(*read_source(os.fspath(spec)))
+    with symderive_errors():
+        return load_spec(*read_source(os.fspath(spec)))
+
+
+#: What ``derive(spec, limits=...)`` accepts: False (none), True (the command line's
+#: guards and its default time budget) or a number of seconds for the budget.
+Limits = Union[bool, float]
 
 
 def derive(spec: SpecLike, numeric: bool = True,
-           progress: Callable[[str], None] | None = None) -> Derivation:
+           progress: Callable[[str], None] | None = None, *,
+           limits: Limits = False) -> Derivation:
     """Settle every hypothesis of ``spec`` symbolically, then cross-check it
     numerically (gradient check and training simulation) unless ``numeric`` is false.
 
     ``spec`` is a :class:`Spec`, the name of a bundled derivation or a path (see
     :func:`load`).  ``progress`` receives one line per stage
-    (:class:`symderive.guards.Progress`).  ::
+    (:class:`symderive.guards.Progress`).  ``limits=True`` applies what the command
+    line applies: the resource guards (a spec over a limit raises
+    :class:`~symderive.errors.SpecError` before any work) and a time budget of
+    :data:`~symderive.budget.DEFAULT_TIME_LIMIT` seconds over loading and deriving
+    (:class:`~symderive.errors.ResourceLimitError` when it runs out); a number is
+    that many seconds instead.  The default, ``False``, runs whatever it is given, as
+    long as it takes.  The budget needs ``SIGALRM``: in the main thread of a POSIX
+    process; elsewhere only the guards apply.  Every error is a
+    :class:`~symderive.errors.SymderiveError` with a message.  ::
 
         >>> d = symderive.derive("weight-symmetry")
         >>> [r.verdict for r in d.results]
@@ -168,13 +199,42 @@ def derive(spec: SpecLike, numeric: bool = True,
         >>> d.to_markdown()[:40]
         '# Do identical incoming weights keep two'
     """
-    spec = load(spec)
-    say = progress or (lambda message: None)
+    from .budget import time_budget
+
+    with symderive_errors(), time_budget(_seconds(limits), "limits=SECONDS"):
+        spec = load(spec)
+        if limits is not False:
+            from .guards import check_resources
+
+            check_resources(spec, _text_of(spec))
+        return _derive(spec, numeric, progress or (lambda message: None))
+
+
+def _seconds(limits: Limits) -> float | None:
+    """The time budget ``limits`` asks for (None: no budget)."""
+    from .budget import DEFAULT_TIME_LIMIT
+
+    if isinstance(limits, bool):
+        return DEFAULT_TIME_LIMIT if limits else None
+    if not isinstance(limits, (int, float)) or not limits >= 0:
+        raise TypeError(f"limits must be True, False or seconds >= 0, not {limits!r}")
+    return float(limits) or None
+
+
+def _text_of(spec: Spec) -> str | None:
+    """The spec's file text, so that a refusal names the line of its field."""
+    try:
+        return Path(spec.source).read_text(encoding="utf-8-sig")
+    except (OSError, ValueError):
+        return None
+
+
+def _derive(spec: Spec, numeric: bool, say: Callable[[str], None]) -> Derivation:
     if spec.activations:    # compared: derived once per activation, reported together
         variants = []
         for v in spec.variants():
             say(f"activation {v.network.activation.name}")
-            variants.append(derive(v, numeric, progress))
+            variants.append(_derive(v, numeric, say))
         return replace(variants[0], spec=spec, variants=tuple(variants))
     total = len(spec.hypotheses)
     results = []

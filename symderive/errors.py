@@ -6,6 +6,9 @@ status 2.  Anything else escaping is a bug.
 """
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 
 def one_line(text: str) -> str:
     """``text`` as one printable line: newlines and other control or separator
@@ -56,3 +59,43 @@ class ResourceLimitError(SymderiveError, RuntimeError):
 
 class NumericMismatchError(SymderiveError, RuntimeError):
     """The numeric cross-check contradicts a symbolic verdict."""
+
+
+class OutputError(SymderiveError, OSError):
+    """A file could not be read or written (names the file and the reason)."""
+
+
+def translated(exc: BaseException) -> SymderiveError | None:
+    """The :class:`SymderiveError` that tells a user what a library error means, or None
+    for anything else.  Python's limits (recursion, memory, float range) are met only
+    past the resource guards (``--force``, ``limits=False``); an ``OSError`` is a file."""
+    if isinstance(exc, RecursionError):
+        return ResourceLimitError("an expression is too deep for Python to handle; use a "
+                                  "smaller network or generic mode (activation = \"any\")")
+    if isinstance(exc, MemoryError):
+        return ResourceLimitError("out of memory: the derivation needs more memory than "
+                                  "this process may use; use a smaller network or fewer "
+                                  "samples or hypotheses")
+    if isinstance(exc, OverflowError):
+        return ResourceLimitError(f"a number grew too large to compute with "
+                                  f"({one_line(str(exc))}); use a tamer activation or "
+                                  "smaller values")
+    if isinstance(exc, OSError) and not isinstance(exc, SymderiveError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return OutputError(f"{where}{exc.strerror or exc}")
+    return None
+
+
+@contextlib.contextmanager
+def symderive_errors() -> Iterator[None]:
+    """Every error raised inside is a :class:`SymderiveError` with a message
+    (:func:`translated`), the original chained as its cause; bugs pass unchanged."""
+    try:
+        yield
+    except SymderiveError:
+        raise
+    except (RecursionError, MemoryError, OverflowError, OSError) as exc:
+        error = translated(exc)
+        if error is None:
+            raise
+        raise error from exc

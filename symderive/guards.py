@@ -49,8 +49,13 @@ from .spec.latex.complexity import MAX_EXPONENT, problem
 
 MAX_SYMBOLIC_WORK = 500_000
 MAX_NEXT_WIDTH = 2048
-MAX_PARAMETERS = 4_000_000
-MAX_DEPTH = 100
+#: About 64 bytes a parameter were measured at the peak (270 MB for 4.2 million), so
+#: this is about 1 GB, an eighth of the command line's address space; the time such a
+#: network takes is the numeric estimate's to judge ([8, 2048, 2048, 4] took 16 s).
+MAX_PARAMETERS = 16_000_000
+#: 400 layers of width 4 took 4 s of CPU, well within the estimates, which count each
+#: layer; the limit bounds the report's length (backpropagation written out per layer).
+MAX_DEPTH = 200
 MAX_NUMERIC_WORK = 1e11
 #: JSON reports over this many bytes are refused (about 5 s to write, and unreadable).
 MAX_JSON_BYTES = 60_000_000
@@ -214,10 +219,20 @@ def _largest(parts: list[tuple[str, float]]) -> tuple[str, float]:
     """The field whose parts add up to the most, and its share of the total."""
     by_field: dict[str, float] = {}
     for field, work in parts:
-        key = "hypotheses" if field.startswith("hypothesis[") else field
+        key = ("hypotheses" if field.startswith("hypothesis[") and not field.endswith(".swap")
+               else field)
         by_field[key] = by_field.get(key, 0.0) + work
     field = max(by_field, key=by_field.get)
     return field, by_field[field] / max(sum(by_field.values()), 1e-300)
+
+
+#: What makes a fact's derivation large, and what to change: by kind.
+_FACT_WORK = {
+    "backprop_exact": ("the whole loss expanded into a sum of products, which a polynomial "
+                       "activation multiplies out layer by layer",
+                       "ask it about a shallower or narrower network or a named activation"),
+    None: ("its sums over a layer's units", "ask it about a narrower layer"),
+}
 
 
 def _symbolic(spec: Spec) -> list[Refusal]:
@@ -230,16 +245,24 @@ def _symbolic(spec: Spec) -> list[Refusal]:
     largest, share = _largest(parts)
     over = f"over the limit of {MAX_SYMBOLIC_WORK:,}"
     if largest.startswith("fact["):
+        kind = spec.facts[int(largest[5:-1]) - 1].kind
+        what, advice = _FACT_WORK.get(kind, _FACT_WORK[None])
         return [Refusal(largest, (
             f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "
-            f"it this fact's derivation (its sums over a layer's units), {over}; ask it "
-            f"about a narrower layer, or {GENERIC}, {FORCE}"))]
+            f"it this fact's derivation ({what}), {over}; {advice}, or {GENERIC}, {FORCE}"))]
     if largest == "network.loss":
         return [Refusal(largest, (
             f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "
             f"it differentiating the loss in each of the {spec.network.layers[-1]} outputs "
             f"(softmax couples them all), {over}; use fewer outputs or loss = \"any\", "
             f"{FORCE}"))]
+    if largest.endswith(".swap"):
+        return [Refusal(largest.removesuffix(".swap") + ".layer", (
+            f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "
+            "it the whole-loss check that swapping the two output units leaves the loss "
+            "unchanged (the loss expanded into a sum of products, which a polynomial "
+            f"activation or loss multiplies out), {over}; use a named activation or loss, "
+            f"a smaller network, or {GENERIC}, {FORCE}"))]
     latex = spec.network.activation.latex_source is not None
     field = "network.activation.latex" if latex else "network.layers"
     return [Refusal(field, (

@@ -121,6 +121,32 @@ def random_data(layers, samples: int, loss: str, rng: np.random.Generator):
     return X, Y
 
 
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The single line a failed run wrote on stderr (no traceback, nothing else)."""
+    err = result.stderr.decode()
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, stack = set(), [pid]
+    while stack:
+        for c in children.get(stack.pop(), []):
+            found.add(c)
+            stack.append(c)
+    return found
+
+
 # ------------------------------------------------------------------ test tiers
 # `python -m pytest` (the README's command) runs the default tier, sized to finish in a
 # few minutes on two cores. Tests marked `ci_tier` (the slowest compile, property and

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import DERIVATIONS
-from symderive.cli import output
+from symderive import files as output
 from symderive.errors import SpecError
 from symderive.spec import parse_spec
 from symderive.spec.latex import parse_activation

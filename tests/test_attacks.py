@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DERIVATIONS, ROOT, run_subprocess
+from conftest import DERIVATIONS, ROOT, descendants, one_line_error, run_subprocess
 from symderive.cli import batch
 from symderive.render.text import latex_escape
 from symderive.spec.latex import parse_activation
@@ -30,13 +30,6 @@ def spec(tmp_path) -> Path:
     path.write_bytes(SEED.read_bytes())
     return path
 
-
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    err = result.stderr.decode()
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 # ------------------------------------------------------------------ data loss
@@ -135,22 +128,6 @@ def test_sigterm_during_a_run_leaves_the_old_report_and_no_partial_file(spec, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["q.toml", "r.json"]
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, stack = set(), [pid]
-    while stack:
-        for c in children.get(stack.pop(), []):
-            found.add(c)
-            stack.append(c)
-    return found
-
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -164,9 +141,9 @@ def test_an_interrupted_batch_leaves_no_worker_behind(tmp_path, sig):
                              str(out), "--jobs", "2", "--format", "json"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(_descendants(proc.pid)) < 2:
+    while time.monotonic() < deadline and len(descendants(proc.pid)) < 2:
         time.sleep(0.1)
-    workers = _descendants(proc.pid)
+    workers = descendants(proc.pid)
     assert workers, "the batch started no worker"
     proc.send_signal(sig)
     started = time.monotonic()

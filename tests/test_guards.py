@@ -76,7 +76,7 @@ def test_depth_parameters_and_next_width_limits():
     assert refusal.field == "hypothesis[1].layer"
     assert f"{guards.MAX_NEXT_WIDTH + 1} units" in refusal.message
     assert guards.refusals(spec_of(layers=(2, 3, guards.MAX_NEXT_WIDTH))) == []
-    big = spec_of(layers=(2048, 2048, 4))
+    big = spec_of(layers=(4096, 4096, 4))
     assert guards.parameters(big) > guards.MAX_PARAMETERS
     assert any("parameters" in r.message for r in guards.refusals(big))
 

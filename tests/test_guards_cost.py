@@ -133,10 +133,11 @@ def test_a_unit_gradient_fact_over_a_wide_next_layer_is_refused():
 
 def test_softmax_over_many_outputs_is_refused():
     """Differentiating softmax cross-entropy in each of K outputs is K²: one loss_gradient
-    fact with K = 4096 took 507 s; a hypothesis checks the same once per network."""
+    fact with K = 4096 took 507 s.  A hypothesis needs that proof only when NumPy sees
+    the loss stand still (never, for K > 1): K = 4096 takes 0.2 s of CPU (issue 23)."""
     def softmax(K, extra="", hypotheses=(TIED,)):
         return spec((2, 4, 4, K), loss="softmax_ce", hypotheses=hypotheses, extra=extra)
-    assert_refused(softmax(4096), "network.loss")
+    assert refused(softmax(4096)) == []
     assert_refused(softmax(4096, fact("loss_gradient"), ()), "fact[1]")
     assert refused(softmax(256)) == [] and refused(softmax(256, fact("loss_gradient"), ())) == []
     mse = spec((2, 4, 4, 2048), hypotheses=(TIED,))
@@ -242,7 +243,8 @@ def test_the_estimate_grows_with_width_for_every_activation(activation):
 
 def test_the_symbolic_estimate_grows_with_the_outputs_and_the_facts_layers():
     def out(K):
-        return guards.symbolic_work(spec((2, 4, 4, K), loss="softmax_ce"))
+        return guards.symbolic_work(spec((2, 4, 4, K), loss="softmax_ce", hypotheses=(),
+                                         extra=fact("loss_gradient")))
     assert out(2) < out(64) < out(1024)
     def unit(w):
         return guards.symbolic_work(spec((4, 4, w, 1), hypotheses=(),

@@ -54,7 +54,7 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("api.py", "derive", "load"):
         "symderive.api.load, our own function: it reads a spec's bytes and validates them "
         "through tomllib and the spec validator; nothing is unpickled or evaluated",
-    ("spec/latex/worker.py", "WorkerHandle.request", "recv"):
+    ("spec/latex/worker.py", "WorkerHandle._exchange", "recv"):
         "unpickles the reply of our own worker process, which writes only SymPy objects it "
         "built from generated symbols, or strings; its stdout is redirected so that nothing "
         "else reaches the pipe",

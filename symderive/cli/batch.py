@@ -70,10 +70,15 @@ def _in_workers(one: Callable[[str, str], tuple[int, str]], pairs: list[tuple[st
     """``one`` over ``pairs`` in ``jobs`` worker processes.  Interrupted (Ctrl-C,
     SIGTERM), it cancels the queued specs and kills the workers with everything they
     started (LaTeX parser, pdflatex): no process outlives the run, and no half-written
-    report is left behind."""
+    report or temporary folder is left behind.  Killed itself (SIGKILL), the workers
+    die with it (:func:`_worker_setup`)."""
+    import shutil
+    import tempfile
     from concurrent.futures import ProcessPoolExecutor  # a batch only: 25 ms at start-up
 
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_setup)
+    scratch = tempfile.mkdtemp(prefix="symderive-batch-")
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_setup,
+                               initargs=(os.getpid(), scratch))
     try:
         futures = [pool.submit(one, s, o) for s, o in pairs]
         results = [f.result() for f in futures]
@@ -81,16 +86,26 @@ def _in_workers(one: Callable[[str, str], tuple[int, str]], pairs: list[tuple[st
         _kill(pool)
         _remove_partial([o for _, o in pairs])
         raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)     # what killed workers left there
     pool.shutdown()
     return results
 
 
-def _worker_setup() -> None:
-    """A worker leads its own process group (so the parent can end it with all its
-    children at once) and leaves Ctrl-C to the parent."""
+def _worker_setup(parent: int, scratch: str) -> None:
+    """A worker dies with the batch (even a SIGKILLed one), leads its own process group
+    (so the parent can end it with all its children at once), leaves Ctrl-C to the
+    parent, and keeps its temporary folders (pdflatex's) in ``scratch``, which the
+    parent removes whatever happens to the worker."""
+    import tempfile
+
+    from ..spec.latex.worker import die_with_parent
+
+    die_with_parent(parent)
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.environ["TMPDIR"] = tempfile.tempdir = scratch
 
 
 def _kill(pool) -> None:
@@ -106,8 +121,8 @@ def _kill(pool) -> None:
 
 
 def _remove_partial(outputs: list[str]) -> None:
-    """Temporary files of reports that a killed worker was writing (see cli.output)."""
-    from .output import partials
+    """Temporary files of reports that a killed worker was writing (see symderive.files)."""
+    from ..files import partials
 
     for out in outputs:
         for partial in partials(Path(out)):

@@ -4,24 +4,20 @@ The resource guards (:mod:`symderive.guards`) refuse specs whose estimated cost
 is too high before any work starts; these limits catch what an estimate
 cannot foresee.  SymPy is pure Python, so a ``SIGALRM`` handler that raises
 interrupts it between bytecodes: the run ends with one line and exit 2
-instead of hanging.  Only the command line sets them (the Python API leaves
-the caller's process alone).
+instead of hanging (:mod:`symderive.budget`, shared with the Python API's
+``derive(spec, limits=True)``).  Only the command line sets the others (the
+Python API leaves the caller's process alone).
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
 import threading
-from typing import Iterator
 
+from ..budget import DEFAULT_TIME_LIMIT, time_budget  # noqa: F401  (the CLI's names)
 from ..engine import BLAS_THREAD_VARIABLES
-from ..errors import ResourceLimitError
 
-#: Seconds a derivation may take by default (``--time-limit``; 0 = none).  With
-#: ``--force`` there is no default budget: the user asked for the long run.
-DEFAULT_TIME_LIMIT = 120.0
 #: Address space of the whole run (Python, SymPy, NumPy, the LaTeX worker has its own).
 MEMORY_LIMIT_BYTES = 8 << 30
 
@@ -68,27 +64,3 @@ def single_threaded_blas() -> None:
         return
     for variable in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
-
-
-@contextlib.contextmanager
-def time_budget(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`ResourceLimitError` when the body runs longer than ``seconds``."""
-    usable = (seconds and seconds > 0 and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
-
-    def expired(signum, frame):
-        raise ResourceLimitError(
-            f"the derivation took longer than the time limit of {seconds:g} s and was "
-            "stopped; use a smaller network, fewer hypotheses or samples, or a simpler "
-            "activation, or raise the limit with --time-limit SECONDS (0: none)")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .. import __version__
-from ..errors import SpecError, SymderiveError, one_line
+from ..errors import SpecError, SymderiveError, one_line, translated
 from ..sources import STDIN_NAME, bundled_key, bundled_specs, read_source, read_stdin
 from ..render.preamble import HEADING_LEVELS, PAPERS
 
@@ -147,16 +147,17 @@ def derive_one(spec_name: str, fmt: str, output: str | None, *, force: bool = Fa
     Slides written to a ``.pdf`` file are compiled (``--format beamer -o talk.pdf``)."""
     from ..api import derive
     from ..guards import Progress
-    from . import output as out
+    from .. import files as out
     from .limits import time_budget
 
     options = options or {}
     target = out.check_target(output, _input_files(spec_name), follow_symlinks=follow_symlinks)
     compiled = fmt == "pdf" or (fmt == "beamer" and (output or "").lower().endswith(".pdf"))
-    spec = read_spec(spec_name, force=force, typeset=fmt if compiled or fmt == "json" else None)
     progress = Progress(enabled=not quiet)
     progress.enabled = progress.enabled or (force and not quiet)  # a forced run may be long
-    with time_budget(time_limit):
+    with time_budget(time_limit):     # reading too: a formula's kinks are solved there
+        spec = read_spec(spec_name, force=force,
+                         typeset=fmt if compiled or fmt == "json" else None)
         derivation = derive(spec, progress=progress)
         progress(f"writing {fmt}")
         module = importlib.import_module(
@@ -219,6 +220,9 @@ def _batch_worker(spec_name: str, output: str, fmt: str, options: dict,
         return status, one_line(err.getvalue().strip().removeprefix("symderive: "))
     except SymderiveError as exc:
         return 2, one_line(str(exc))
+    except Exception as exc:            # a bug, met by this spec only: the others go on
+        return 2, one_line(f"{spec_name}: internal error ({type(exc).__name__}: {exc}); "
+                           "please report it with the spec")
 
 
 def _numeric_status(derivation) -> int:
@@ -285,8 +289,18 @@ def no_library_warnings() -> Iterator[None]:
         yield
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag or value is one line on stderr and exit 2 (as every other
+    bad input), not the usage block."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("symderive").strip()
+        helps = f"symderive {command} --help" if command else "symderive --help"
+        self.exit(2, f"symderive: {one_line(message)} ({helps} lists the flags)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="symderive",
         description="Prove or refute gradient symmetries of hidden units, symbolically.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -334,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import limits, output
+    from .. import files as output
+    from . import limits
 
     args = build_parser().parse_args(argv)
     limits.install_handlers()
@@ -350,20 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     except SymderiveError as exc:
         print(f"symderive: {one_line(str(exc))}", file=sys.stderr)
         return 2
-    except MemoryError:
-        print("symderive: out of memory: the derivation needs more than "
-              f"{limits.MEMORY_LIMIT_BYTES >> 30} GiB; use a smaller network or fewer "
-              "samples or hypotheses", file=sys.stderr)
-        return 2
-    except OverflowError as exc:
-        print(f"symderive: a number grew too large to compute with ({one_line(str(exc))}); "
-              "use a tamer activation or smaller values", file=sys.stderr)
-        return 2
-    except RecursionError:
-        # Python's compiler and printers recurse on very deep expressions; only
-        # reachable past the resource guard (--force).
-        print("symderive: an expression is too deep for Python to handle; use a smaller "
-              "network or generic mode (activation = \"any\")", file=sys.stderr)
+    except (MemoryError, OverflowError, RecursionError) as exc:
+        # Python's limits, met past the resource guards (--force) outside the API
+        # (which says the same, symderive.errors.translated)
+        print(f"symderive: {translated(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("symderive: interrupted", file=sys.stderr)

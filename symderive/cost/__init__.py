@@ -27,6 +27,10 @@ HYPOTHESIS_TERMS = 20
 #: Fixed cost of a term, in operations, on top of σ and σ' (fitted: a term costs
 #: about 0.12 ms × (10 + operations of σ and σ') on one core).
 TERM_OPERATIONS = 10
+#: Symbolic cost of a hypothesis per weight layer of the network (its local model and
+#: the deltas written out layer by layer): 6 to 7 ms of CPU a layer, measured on 120
+#: and 400 layers of width 4 (``benchmarks/bench_false_refusals.py``).
+LAYER_TERMS = 110
 #: Bytes a number takes in the JSON report, on average.
 NUMBER_BYTES = 22
 
@@ -56,14 +60,20 @@ def next_width(spec: Spec, h) -> int:
 
 def symbolic_parts(spec: Spec) -> list[tuple[str, float]]:
     """(field, term-operations) of the derivations: per hypothesis (units of the next
-    layer + :data:`HYPOTHESIS_TERMS`) × :func:`term_weight`; the loss differentiated
-    in every output (``network.loss``, :func:`.facts.output_loss_symbolic`, once per
+    layer + :data:`HYPOTHESIS_TERMS`) × :func:`term_weight`, plus :data:`LAYER_TERMS`
+    per weight layer; an output-layer hypothesis's whole-loss swap check
+    (``hypothesis[k].swap``, :func:`.facts.swap_check_symbolic`); the loss differentiated
+    in every output when it may be constant (``network.loss``,
+    :func:`.facts.constant_loss_symbolic`, once per
     network); each fact's (:func:`.facts.fact_symbolic`)."""
     weight = term_weight(spec)
-    parts = [(f"hypothesis[{k}]", (next_width(spec, h) + HYPOTHESIS_TERMS) * weight)
+    layers = LAYER_TERMS * spec.network.depth
+    parts = [(f"hypothesis[{k}]", (next_width(spec, h) + HYPOTHESIS_TERMS) * weight + layers)
              for k, h in enumerate(spec.hypotheses, start=1)]
+    parts += [(f"hypothesis[{k}].swap", _facts.swap_check_symbolic(spec.network))
+              for k, h in enumerate(spec.hypotheses, start=1) if h.layer == spec.network.depth]
     if spec.hypotheses:     # is the loss constant in the outputs? (once per network)
-        parts.append(("network.loss", _facts.output_loss_symbolic(spec.network)))
+        parts.append(("network.loss", _facts.constant_loss_symbolic(spec.network)))
     return parts + [(f"fact[{k}]", _facts.fact_symbolic(spec.network, f, weight))
                     for k, f in enumerate(spec.facts, start=1)]
 
@@ -83,6 +93,17 @@ TYPESETTING = {"pdf": (0.5, 0.07, 0.05, 1.0), "beamer": (1.0, 0.4, 0.15, 2.0)}
 JSON_BYTE = 280
 
 
+#: A hypothesis's name is repeated in its headings and frame titles: one of the longest
+#: names allowed (500 characters) wraps them onto more slides, and 64 such hypotheses
+#: made 753 slides that pdflatex typeset in 69 s, three times 64 short names' 24 s.
+LONG_NAME = 500
+
+
+def name_pages(name: str) -> float:
+    """How many times a short-named hypothesis's typesetting one named ``name`` costs."""
+    return 1.0 + 2.0 * min(len(name), LONG_NAME) / LONG_NAME
+
+
 def numeric_parts(spec: Spec, fmt: str | None = None) -> list[tuple[str, float]]:
     """(field, multiply-add equivalents) of every part of the numeric work: each
     hypothesis (its witnesses, gradient check and training), each fact, the [init]
@@ -95,7 +116,8 @@ def numeric_parts(spec: Spec, fmt: str | None = None) -> list[tuple[str, float]]
     steps, optimizer = training_steps(spec), spec.check.optimizer
     document, page, fact_page, start_page = (
         seconds * passes.RATE for seconds in TYPESETTING.get(fmt, (0, 0, 0, 0)))
-    parts = [(f"hypothesis[{k}]", stages.hypothesis(net, h, steps, optimizer) + page)
+    parts = [(f"hypothesis[{k}]", stages.hypothesis(net, h, steps, optimizer)
+              + page * name_pages(h.name))
              for k, h in enumerate(spec.hypotheses, start=1)]
     if spec.facts:
         from ..facts.checks import MAX_STEPS

@@ -37,6 +37,16 @@ CLASS_WATCH = 8 * ARRAY_CALL
 NESTING = 5
 
 
+def _levels(net: NetworkSpec) -> int:
+    """Levels of nesting one layer adds to an exact value: one for a named σ, as many as
+    a LaTeX σ nests functions (\\tanh nested 5 deep adds 5, and made the frozen
+    analysis's simplify run past the time limit)."""
+    from ..spec.latex.complexity import nesting
+
+    f = net.activation
+    return max(1, nesting(f.expr)) if f.latex_source is not None else 1
+
+
 def _transcendental(net: NetworkSpec) -> bool:
     """Does σ of a rational leave the rationals (so that exact constants nest)?"""
     f = net.activation
@@ -77,11 +87,13 @@ def frozen_forward(spec: Spec) -> tuple[float, list[int]]:
     its weights zero; its units then sum their non-zero weights times the known inputs
     (silent inputs, σ(0) = 0 at z = 0, drop out) in SymPy, for every data row, and
     σ' is differentiated at each.  A transcendental σ nests its values a level per
-    layer (σ(Σ w σ(...))), each level about :data:`NESTING` times costlier."""
+    layer (σ(Σ w σ(...))), each level about :data:`NESTING` times costlier; a LaTeX σ
+    nests as many levels a layer as it nests functions (:func:`_levels`)."""
     network, tensors = spec.network, _tensors(spec)
     s, L = network.layers, network.depth
     rows = len(spec.data.inputs) if spec.data is not None else 1
     transcendental = _transcendental(network)
+    levels = _levels(network)
     zero_at_zero = network.activation.name != "any" and float(
         network.activation.np_f(np.zeros(1))[0]) == 0.0
     # the inputs: None unknown, 0 silent, 1 rational, ν > 1 nested ν − 1 levels deep
@@ -102,7 +114,7 @@ def frozen_forward(spec: Spec) -> tuple[float, list[int]]:
         if not terms and _zero(b) and zero_at_zero:
             state = 0                               # σ(0) = 0: the layer is silent
         else:
-            state = level + 1 if transcendental else level
+            state = level + levels if transcendental else level
     return work, pinned
 
 

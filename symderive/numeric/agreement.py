@@ -139,8 +139,9 @@ def notes(spec: NetworkSpec, result: HypothesisResult, check: GradientCheck, run
     if check.imprecise:
         out.append(f"{check.imprecise} of {check.imprecise + check.components} comparisons "
                    "were left out: there the finite differences at steps 1e-6, 1e-4, 1e-3 and 1e-2 "
-                   "disagreed with one another (rounding noise of a saturated loss), so they "
-                   "measure no derivative")
+                   "disagreed with one another (rounding noise of a saturated loss), or even the "
+                   "largest moved the loss by less than its rounding (a very large loss), so "
+                   "they measure no derivative")
     if check.skipped_at_kink:
         i, j = result.hypothesis.units
         out.append(f"{check.skipped_at_kink} incoming parameters of units {i} and {j} sit on "

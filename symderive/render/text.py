@@ -19,7 +19,7 @@ _LATEX_ASCII = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
     "^": r"\texttt{\string^}", "_": r"\_", "%": r"\%", "~": r"\texttt{\string~}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", "[": "{[}", "]": "{]}",
-    '"': "''",
+    '"': "''", "`": r"\texttt{\string`}",
 }
 _LATEX_UNICODE = {
     "\u2013": "--", "\u2014": "---", "\u2018": "`", "\u2019": "'", "\u201c": "``",
@@ -45,12 +45,22 @@ _GREEK_CAPITALS = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Up
                    "Psi", "Omega"}
 
 
+#: Pairs of characters a font joins into another glyph (a ligature): ``--`` a dash,
+#: ``''`` a closing quote, ``!``` ¡, ``,,`` and ``<<`` quotes in T1 fonts.
+_LIGATURES = {("-", "-"), ("'", "'"), ("`", "`"), ("!", "`"), ("?", "`"), (",", ","),
+              ("<", "<"), (">", ">")}
+
+
 def latex_escape(text: str) -> str:
-    """Plain text as LaTeX source that typesets it literally (pure ASCII output)."""
-    text = unicodedata.normalize("NFC", text)
-    # "-{}-": two hyphens stay two hyphens, not an en dash
-    return "".join("-{}" if c == "-" and text[k + 1:k + 2] == "-" else _latex_char(c)
-                   for k, c in enumerate(text))
+    """Plain text as LaTeX source that typesets it literally (pure ASCII output); ``{}``
+    between two characters that would form a ligature (``-{}-`` stays two hyphens)."""
+    out: list[str] = []
+    for c in unicodedata.normalize("NFC", text):
+        chunk = _latex_char(c)
+        if out and (out[-1][-1], chunk[0]) in _LIGATURES:
+            out.append("{}")
+        out.append(chunk)
+    return "".join(out)
 
 
 def _latex_char(c: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SpecError
-from .fields import _string
+from .fields import _string, visible
 
 #: The verdicts a hypothesis can be claimed to have (CONTRACT.md: preserved | broken).
 HYPOTHESIS_CLAIMS: tuple[str, ...] = ("preserved", "broken")
@@ -52,8 +52,9 @@ def parse_claim(table: dict[str, Any], where: str, allowed: tuple[str, ...]) -> 
     by = table.get("claimed_by")
     if by is not None:
         by = " ".join(_string(by, f"{where}.claimed_by", 200).split())
-        if not by:
-            raise SpecError("must name who makes the claim (an empty string names nobody)",
+        if not visible(by):
+            raise SpecError("must name who makes the claim (an empty string, or one of "
+                            "only invisible characters, names nobody)",
                             field=f"{where}.claimed_by")
     if "claim" not in table:
         if by is not None:

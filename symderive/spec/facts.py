@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import SpecError
 from .claims import CLAIM_KEYS, FACT_CLAIMS, Claim, parse_claim
-from .fields import _groups, _int, _string, _unknown, unit_pair
+from .fields import _groups, _int, _shown_text, _unknown, unit_pair
 from .model import GROUPS, OPTIMIZERS, NetworkSpec, claim_keys
 
 _COMMON = {"kind", "name"} | CLAIM_KEYS
@@ -95,7 +95,8 @@ def _fact(f: Any, k: int, network: NetworkSpec) -> FactSpec:
                         f"{list(network.layers)} has no hidden layer; kinds for such a network: "
                         f"{', '.join(NO_HIDDEN_LAYER)}", field=f"{where}.kind")
     _unknown(f, _COMMON | KINDS[kind], where)
-    name = _string(f.get("name", kind.replace("_", " ")), f"{where}.name", 500)
+    name = _shown_text(f.get("name", kind.replace("_", " ")), f"{where}.name", 500,
+                       "fact's name")
     keys: dict[str, Any] = {}
     if KINDS[kind] & {"layer"}:
         keys["layer"] = _layer(f, where, network)

@@ -5,6 +5,7 @@ Shared by :mod:`.validate` (network, hypotheses, check) and :mod:`.facts` (the
 """
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from ..errors import SpecError
@@ -33,6 +34,27 @@ def _string(value: Any, where: str, max_len: int = 2000) -> str:
     if len(value) > max_len:
         raise SpecError(f"is {len(value)} characters long; at most {max_len} allowed", field=where)
     return value
+
+
+#: Letters that show nothing (Hangul fillers, the blank Braille pattern).
+_BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+
+
+def visible(text: str) -> bool:
+    """Does ``text`` show anything?  Not when it is only spaces, control or format
+    characters (NUL, zero-width spaces and joiners, direction marks), lone combining
+    marks or blank letters."""
+    return any(unicodedata.category(c)[0] not in "CZM" and c not in _BLANK_LETTERS
+               for c in text)
+
+
+def _shown_text(value: Any, where: str, max_len: int = 2000, what: str = "text") -> str:
+    """A string a report shows (a title, a name): it must have a visible character."""
+    text = _string(value, where, max_len)
+    if not visible(text):
+        raise SpecError(f"has no visible character (it would show as nothing): give the "
+                        f"{what}, or leave the key out", field=where)
+    return text
 
 
 def _type_name(value: Any) -> str:

@@ -329,9 +329,17 @@ def _branch(expr: sp.Expr, at: float) -> sp.Expr | None:
     return expr.func(*args)
 
 
+#: Polynomials up to this degree are solved exactly; higher ones numerically (an exact
+#: solution of z^12 - 3z + 1 takes SymPy seconds, of degree 99 for ever).
+EXACT_DEGREE = 4
+
+
 def _real_zeros(u: sp.Expr) -> set[float]:
     if Z not in u.free_symbols:
         return set()
+    poly = _polynomial(u)
+    if poly is not None and poly.degree() > EXACT_DEGREE:
+        return _numeric_real_roots(poly)
     if sp.count_ops(u) <= 12:
         try:
             sol = sp.solveset(u, Z, domain=sp.S.Reals)
@@ -340,6 +348,32 @@ def _real_zeros(u: sp.Expr) -> set[float]:
         except (NotImplementedError, TypeError, ValueError):
             pass
     return {0.0}
+
+
+def _polynomial(u: sp.Expr) -> sp.Poly | None:
+    """``u`` as a polynomial in :data:`Z` with numeric coefficients, else None."""
+    try:
+        if not u.is_polynomial(Z):
+            return None
+        poly = sp.Poly(u, Z)
+    except (sp.PolynomialError, TypeError, ValueError):
+        return None
+    return poly if all(c.is_number for c in poly.all_coeffs()) else None
+
+
+def _numeric_real_roots(poly: sp.Poly) -> set[float]:
+    """The real roots of ``poly`` in floating point (eigenvalues of its companion
+    matrix, milliseconds for any degree the guards allow): a kink is a place where
+    samples are redrawn, so its position matters to far less than 1e-3."""
+    if all(c.is_Rational for c in poly.all_coeffs()):
+        poly = poly.sqf_part()        # simple roots only: np.roots scatters a multiple one
+    coefficients = np.array([float(c) for c in poly.all_coeffs()], dtype=float)
+    if not np.all(np.isfinite(coefficients)):
+        return {0.0}
+    with np.errstate(all="ignore"):
+        roots = np.roots(coefficients)
+    real = roots[np.abs(roots.imag) <= 1e-6 * (1.0 + np.abs(roots.real))].real
+    return {float(r) for r in real if np.isfinite(r)}
 
 
 def activation_from_expr(expr: sp.Expr, latex_source: str) -> Activation:

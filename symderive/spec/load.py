@@ -7,6 +7,7 @@ is :mod:`.request`'s job; this module knows nothing of the data model.
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from typing import Any
 
@@ -26,10 +27,26 @@ def read_toml(text: str, source: str = "<spec>") -> dict[str, Any]:
         hint = _BACKSLASH_HINT if "Unescaped '\\'" in str(exc) else ""
         raise SpecError(f"invalid TOML: {exc}{hint}", source=source,
                         line=_toml_line(exc)) from None
+    except ValueError:
+        # Python's limit on int(str) (4300 digits), met inside tomllib: no spec number
+        # comes near it, and the report would refuse it anyway.
+        raise SpecError(f"a number has more than {sys.get_int_max_str_digits()} digits, "
+                        "too many to read; numbers in a spec have a few digits at most",
+                        source=source,
+                        line=_long_number_line(text)) from None
     except RecursionError:
         # tomllib reads nested arrays and inline tables recursively.
         raise SpecError("invalid TOML: arrays or inline tables are nested too deeply",
                         source=source) from None
+
+
+_LONG_NUMBER = re.compile(r"[0-9_]{1000,}")
+
+
+def _long_number_line(text: str) -> int | None:
+    """The line of the first number of over a thousand digits in ``text``."""
+    m = _LONG_NUMBER.search(text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
 
 
 def decode(source: str, data: bytes | str) -> str:

@@ -15,7 +15,7 @@ from ..errors import LatexInputError, ResourceLimitError, SpecError
 from .functions import ACTIVATIONS, LOSSES, Activation, Loss, activation_from_expr
 from .claims import CLAIM_KEYS, HYPOTHESIS_CLAIMS, parse_claim
 from .facts import parse_facts
-from .fields import (_groups, _int, _string, _table, _type_name, _unknown, unit_layer,
+from .fields import (_groups, _int, _shown_text, _string, _table, _type_name, _unknown, unit_layer,
                      unit_pair)
 from .init import parse_data, parse_init
 from .model import (MAX_HYPOTHESES, MAX_LAYER_WIDTH, MAX_SAMPLES, OPTIMIZERS, CheckSpec,
@@ -34,10 +34,11 @@ def spec_fields(data: dict[str, Any], source: str) -> dict[str, Any]:
     """The validated fields of a :class:`~symderive.spec.request.Spec` from its tables
     (the request module builds the Spec, so that Spec.from_dict can call this)."""
     _unknown(data, _TOP_KEYS, "")
-    title = _string(data.get("title", _default_title(source)), "title")
+    title = _shown_text(data.get("title", _default_title(source)), "title",
+                        what="report's heading")
     question = data.get("question")
     if question is not None:
-        question = _string(question, "question")
+        question = _shown_text(question, "question", what="question")
     net = _table(data.get("network"), "network", required=True)
     activations = _activation_list(net.get("activation"))
     if activations:       # compared: the spec is derived once per activation
@@ -254,7 +255,8 @@ def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
     if both:
         raise SpecError(f"group {sorted(both)[0]!r} is both tied and zeroed; choose one",
                         field=f"{where}.zero")
-    name = _string(h.get("name", _default_name(layer, u, tie, zero)), f"{where}.name", 500)
+    name = _shown_text(h.get("name", _default_name(layer, u, tie, zero)), f"{where}.name",
+                       500, "hypothesis's name")
     claim = parse_claim(h, where, HYPOTHESIS_CLAIMS)
     return Hypothesis(name, layer, (u[0], u[1]), tie, zero, claim)
 

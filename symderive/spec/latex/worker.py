@@ -1,7 +1,7 @@
 """The process that parses untrusted LaTeX for :mod:`symderive.spec.latex`, and its handle.
 
-Child side: ``python -m symderive.spec.latex.worker MEMORY_BYTES TIME_LIMIT_S``
-reads pickled ``(kind, text)`` requests on stdin and writes pickled replies on
+Child side: ``python -m symderive.spec.latex.worker MEMORY_BYTES TIME_LIMIT_S
+PARENT_PID`` (it exits when that process dies, :func:`die_with_parent`) reads pickled ``(kind, text)`` requests on stdin and writes pickled replies on
 stdout: ``("ok", expr)``, ``("LatexInputError" | "ResourceLimitError",
 message)`` or ``("bug", traceback)``.  It runs under an address-space limit
 and arms ``SIGALRM`` (default action: terminate) around each request, so it
@@ -52,19 +52,28 @@ class WorkerHandle:
         from ...errors import ResourceLimitError
         with self._lock:
             self._ensure_started(memory_limit, time_limit)
-            self._wait_ready(startup_timeout)
-            self._send.send(message)
-            if not self._recv.poll(time_limit):
-                self._stop()
-                raise ResourceLimitError(f"parsing the LaTeX formula took longer than "
-                                         f"{time_limit:g} s; refused")
             try:
-                return self._recv.recv()
+                return self._exchange(message, time_limit, startup_timeout)
             except EOFError:
                 code = self._proc.wait()
                 self._stop()
                 raise ResourceLimitError(f"the LaTeX parser process died (exit status {code}), "
                                          "probably over its memory limit; refused") from None
+            except BaseException:
+                # interrupted (a time budget, Ctrl-C) between request and reply: the
+                # reply would answer the next request, so this process must go
+                self._stop()
+                raise
+
+    def _exchange(self, message: tuple, time_limit: float, startup_timeout: float):
+        from ...errors import ResourceLimitError
+
+        self._wait_ready(startup_timeout)
+        self._send.send(message)
+        if not self._recv.poll(time_limit):
+            raise ResourceLimitError(f"parsing the LaTeX formula took longer than "
+                                     f"{time_limit:g} s; refused")
+        return self._recv.recv()
 
     def _ensure_started(self, memory_limit: int, time_limit: float) -> None:
         if self._owner != os.getpid():            # after fork the handles are the parent's
@@ -79,7 +88,7 @@ class WorkerHandle:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), OMP_NUM_THREADS="1",
                    OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")   # fit under RLIMIT_AS
         command = self._command or [sys.executable, "-m", "symderive.spec.latex.worker",
-                                    str(memory_limit), str(time_limit)]
+                                    str(memory_limit), str(time_limit), str(os.getpid())]
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=env, close_fds=True)
         self._send = Connection(os.dup(proc.stdin.fileno()), readable=False)
@@ -114,6 +123,37 @@ class WorkerHandle:
 
 
 # ---------------------------------------------------------------------------- child side
+
+#: How often a child checks that its parent is still there (seconds).
+PARENT_POLL = 0.5
+
+
+def die_with_parent(parent: int, *, kernel_signal: bool = True) -> None:
+    """End this process when ``parent`` (its parent's pid) dies, even by SIGKILL, which
+    no handler sees: a daemon thread notices within :data:`PARENT_POLL` seconds that
+    the process was re-parented, and with ``kernel_signal`` on Linux the kernel sends
+    SIGKILL at once (``PR_SET_PDEATHSIG``; it follows the *thread* that started the
+    process, so only where that thread lives as long as its process).  An orphan would
+    finish its queue and then block for ever, holding the caller's stdout and stderr
+    (a ``| tee`` or a CI step would never end)."""
+    import time
+
+    if kernel_signal and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)        # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:                          # died before anything took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+    threading.Thread(target=watch, name="symderive-parent-watch", daemon=True).start()
 
 
 def _limit_memory(max_bytes: int) -> None:
@@ -151,6 +191,8 @@ def main(argv: list[str]) -> int:
 
     memory = int(argv[0]) if argv else 1 << 30
     time_limit = float(argv[1]) if len(argv) > 1 else 10.0
+    if len(argv) > 2:        # an API caller's thread that started us may end: no prctl
+        die_with_parent(int(argv[2]), kernel_signal=False)
     replies = Connection(os.dup(1), readable=False)
     requests = Connection(os.dup(0), writable=False)
     os.dup2(2, 1)                                 # stray prints must not corrupt replies
