@@ -19,7 +19,6 @@ _LATEX_ASCII = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
     "^": r"\texttt{\string^}", "_": r"\_", "%": r"\%", "~": r"\texttt{\string~}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", "[": "{[}", "]": "{]}",
-    '"': "''",
 }
 _LATEX_UNICODE = {
     "\u2013": "--", "\u2014": "---", "\u2018": "`", "\u2019": "'", "\u201c": "``",
@@ -49,8 +48,15 @@ def latex_escape(text: str) -> str:
     """Plain text as LaTeX source that typesets it literally (pure ASCII output)."""
     text = unicodedata.normalize("NFC", text)
     # "-{}-": two hyphens stay two hyphens, not an en dash
-    return "".join("-{}" if c == "-" and text[k + 1:k + 2] == "-" else _latex_char(c)
+    return "".join("-{}" if c == "-" and text[k + 1:k + 2] == "-" else
+                   _quote(text, k) if c == '"' else _latex_char(c)
                    for k, c in enumerate(text))
+
+
+def _quote(text: str, k: int) -> str:
+    """A straight double quote as TeX's opening ``...'' or closing one: it opens at the start
+    and after a space or an opening bracket, and closes everywhere else."""
+    return "``" if k == 0 or text[k - 1].isspace() or text[k - 1] in "([{/-" else "''"
 
 
 def _latex_char(c: str) -> str:
