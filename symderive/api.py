@@ -14,6 +14,7 @@ from .engine.generic import instantiated
 from .engine.mlp import single_threaded_blas
 from .engine.output import settle, spec_targets
 from .engine.symmetry import HypothesisResult
+from .errors import SpecError
 from .sources import read_source
 from .spec import Spec, load_spec
 
@@ -130,6 +131,10 @@ def load(spec: SpecLike) -> Spec:
     if not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"symderive.load takes a Spec, a bundled name or a path, not "
                         f"{type(spec).__name__}")
+    if isinstance(spec, str) and "\n" in spec and not os.path.exists(spec):
+        raise SpecError("looks like the text of a spec, not a file name or a bundled "
+                        "derivation: give symderive.Spec.from_toml(text) instead",
+                        source="<text>")
     return load_spec(*read_source(os.fspath(spec)))
 
 

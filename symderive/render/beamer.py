@@ -84,7 +84,7 @@ def render_document(doc: Document, *, fragment: bool = False, label_prefix: str 
     derivation after ``\\appendix``: the talk's own labels are dropped, so that the
     appendix's theorems and equations keep theirs."""
     if fragment and paper is not None:
-        raise OptionError("--paper applies to whole documents, not to --fragment")
+        raise OptionError("paper applies to whole documents, not to a fragment")
     if fragment:
         check_for_beamer(host)
     host = host if fragment else HostOptions()

@@ -41,7 +41,7 @@ def render_document(doc: Document, *, fragment: bool = False, label_prefix: str 
     that two fragments in one document do not clash.
     """
     if fragment and paper is not None:
-        raise OptionError("--paper applies to whole documents, not to --fragment (the host "
+        raise OptionError("paper applies to whole documents, not to a fragment (the host "
                           "document sets the paper)")
     host = host if fragment else HostOptions()
     renderer = LatexRenderer(doc, prefix_for(doc, fragment, label_prefix),
