@@ -187,3 +187,13 @@ def test_emptiness_is_measured_from_the_lowest_word():
     assert emptiness(height, title + [(100.0, 110.0, "x")] + foot) == pytest.approx(
         1 - (110 - 27.2) / (260 - 27.2))
     assert emptiness(height, title + [(250.0, 259.0, "x")] + foot) < 0.01
+
+
+def test_the_cli_gives_the_talk_by_default_and_the_appendix_with_detail_full(cli):
+    status, talk, _ = cli("derive", "weight-symmetry", "--format", "beamer", "-q")
+    assert status == 0
+    status, full, _ = cli("derive", "weight-symmetry", "--format", "beamer", "--detail",
+                          "full", "-q")
+    assert status == 0 and r"\appendix" in full and r"\appendix" not in talk
+    assert talk == beamer.render(bundled_derivation(FOUNDING))
+    assert _frames(talk) <= SEED_FRAMES < _frames(full)
