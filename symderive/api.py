@@ -14,7 +14,7 @@ from .engine.generic import instantiated
 from .engine.mlp import single_threaded_blas
 from .engine.output import settle, spec_targets
 from .engine.symmetry import HypothesisResult
-from .errors import symderive_errors
+from .errors import SpecError, symderive_errors
 from .sources import read_source
 from .spec import Spec, load_spec
 
@@ -166,6 +166,10 @@ def load(spec: SpecLike) -> Spec:
     if not isinstance(spec, (str, os.PathLike)):
         raise TypeError(f"symderive.load takes a Spec, a bundled name or a path, not "
                         f"{type(spec).__name__}")
+    if isinstance(spec, str) and "\n" in spec and not os.path.exists(spec):
+        raise SpecError("looks like the text of a spec, not a file name or a bundled "
+                        "derivation: give symderive.Spec.from_toml(text) instead",
+                        source="<text>")
     with symderive_errors():
         return load_spec(*read_source(os.fspath(spec)))
 

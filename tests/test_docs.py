@@ -138,3 +138,41 @@ def test_readme_example_gives_the_answer_shown(tmp_path):
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert answer in done.stdout, "the README's example answer is not what symderive prints"
+
+
+# ---------------------------------------------------------------- the Python API page
+
+API_PAGE = DOCS / "python-api.md"
+
+
+def test_python_api_repr_example_is_the_real_repr():
+    """The printed Derivation in docs/python-api.md is what the seed's derivation prints."""
+    import symderive
+
+    text = API_PAGE.read_text(encoding="utf-8")
+    shown = re.search(r"^>>> d\n(<Derivation .*?>)\n```", text, re.M | re.S)
+    assert shown is not None, "python-api.md has no `>>> d` example"
+    assert shown.group(1) == repr(symderive.derive("weight-symmetry"))
+
+
+def test_python_api_documents_every_field_of_a_derivation():
+    import dataclasses
+
+    from symderive.api import Derivation
+    from symderive.numeric.startpoint import StartResult
+
+    text = API_PAGE.read_text(encoding="utf-8")
+    fields = [f.name for f in dataclasses.fields(Derivation) if not f.name.startswith("_")]
+    missing = [f for f in fields + ["agreement"] if f"`d.{f}`" not in text]
+    assert missing == [], f"python-api.md does not document Derivation.{missing}"
+    start = [f.name for f in dataclasses.fields(StartResult) if f.name != "start"]
+    assert [f for f in start if f"`.{f}`" not in text] == []
+
+
+def test_install_page_describes_what_ci_checks_of_the_installed_wheel():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    verdicts = re.search(r"assert verdicts == \[(.*?)\]", ci).group(1).split(",")
+    claims = re.search(r"assert claims == \[(.*?)\]", ci).group(1).split(",")
+    words = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+    text = " ".join((DOCS / "install.md").read_text(encoding="utf-8").split())
+    assert f"{words[len(verdicts)]} hypothesis verdicts and {words[len(claims)]} claims" in text

@@ -191,7 +191,7 @@ def test_koma_host_in_german_with_its_own_theorem_environment(koma, level, chapt
 def test_beamer_host_with_fragments_between_its_frames():
     a = beamer.render(bundled_derivation(FOUNDING), fragment=True)
     b = beamer.render(bundled_derivation(SECOND), fragment=True, heading_level="subsection",
-                      theorem_env="satz")
+                      theorem_env="satz", detail="full")      # the talk, then the theorems
     host = "\n".join([r"\documentclass{beamer}", r"\usepackage{booktabs,tabularx,pgfplots}",
                       r"\pgfplotsset{compat=1.18}", r"\setbeamertemplate{theorems}[numbered]",
                       r"\newtheorem{satz}{Satz}",

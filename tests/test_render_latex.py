@@ -45,6 +45,8 @@ IDS = [name for name, _ in CASES]
     ("😀", r"\texttt{[U+1F600]}"),
     ("a\tb\x00c", "a b c"),
     ("“quoted” – dash", "``quoted'' -- dash"),
+    ('the rows marked "backpropagation" below', "the rows marked ``backpropagation'' below"),
+    ('"a" ("b") x"', "``a'' (``b'') x''"),
 ])
 def test_latex_escape(text, escaped):
     assert latex_escape(text) == escaped

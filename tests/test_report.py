@@ -201,9 +201,17 @@ def test_numeric_section_plot_and_warning():
     doc = build_report(d)
     numeric = _section(doc, "sec:numeric")
     plot = next(b for b in numeric.body if isinstance(b, Plot))
-    assert [s.name for s in plot.series] == ["H1", "H2", "H3", "H4", "H5"]
+    gaps = {f"H{k}": n.to_json()["training"]["gaps"] for k, n in enumerate(d.numeric, start=1)}
+    zero = [h for h, g in gaps.items() if not any(g)]
+    assert zero == ["H3", "H4"]                               # exactly 0: said, not drawn
+    assert [s.name for s in plot.series] == [h for h in gaps if h not in zero]
+    caption = "".join(getattr(p, "text", "") for p in plot.caption)
+    assert "H3 and H4 are not drawn: their gaps are exactly 0 at every step." in caption
     assert all(len(s.points) <= MAX_POINTS for s in plot.series)
-    assert plot.series[2].points[0] == (0.0, FLOOR)           # zero gaps are clamped
+    assert all(y > 0 for s in plot.series for _, y in s.points)   # no zero on a log axis
+    dropped = [h for h in gaps if h not in zero and 0.0 in gaps[h]]
+    assert ("left out" in caption) == bool(dropped)
+    assert min(y for s in plot.series for _, y in s.points) >= FLOOR
     assert plot.series[0].points[-1][0] == 999.0               # the last step is kept
     assert isinstance(numeric.body[1], Alert)
     without = replace(bundled_derivation(FOUNDING), numeric=())

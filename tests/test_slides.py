@@ -9,6 +9,7 @@ import sympy as sp
 from report_helpers import (BUNDLED, EXTRA_SPECS, FOUNDING, bundled_derivation, extra_derivation,
                             pdflatex, tex_available)
 from symderive.report import build_report
+from symderive.report.talk import talk_report
 from symderive.report.model import (Aligned, Document, Items, Paragraph, Plot, Proof, Row,
                                     Section, Table, Text, Theorem, inline, para)
 from symderive.render import beamer
@@ -100,24 +101,28 @@ def test_sentences_split_text_but_not_math():
 def test_every_theorem_and_the_plot_reach_the_slides():
     d = bundled_derivation(FOUNDING)
     doc = build_report(d)
-    tex = beamer.render(d)
+    tex = beamer.render(d, detail="full")
     theorems = [b for b in doc.blocks() if isinstance(b, Theorem)]
-    assert tex.count(r"\begin{theorem}") == len(theorems) >= 4
+    talk = [b for b in talk_report(d).blocks() if isinstance(b, Theorem)]
+    assert tex.count(r"\begin{theorem}") == len(theorems) + len(talk) and len(theorems) >= 4
     assert tex.count(r"\begin{proof}") >= len([b for b in doc.blocks() if isinstance(b, Proof)])
     assert r"\begin{semilogyaxis}" in tex and "allowframebreaks" not in tex
     for section in (b for b in doc.body if isinstance(b, Section)):
         assert rf"\section{{{section.title}}}" in tex or section.title.startswith("Hypothesis")
     assert tex.count(r"\begin{frame}") == tex.count(r"\end{frame}") > 20
-    assert beamer.render(d) == tex                                   # deterministic
+    assert beamer.render(d, detail="full") == tex                    # deterministic
 
 
 def test_fragment_is_frames_alone_and_follows_the_host():
     d = bundled_derivation(FOUNDING)
-    tex = beamer.render(d, fragment=True, heading_level="subsection", theorem_env="satz")
+    tex = beamer.render(d, fragment=True, heading_level="subsection", theorem_env="satz",
+                        detail="full")
     assert r"\documentclass" not in tex and r"\begin{document}" not in tex
     assert r"\newtheorem" not in tex and r"\begin{theorem}" not in tex
-    assert tex.count(r"\begin{satz}") == sum(isinstance(b, Theorem)
-                                             for b in build_report(d).blocks())
+    assert r"\appendix" not in tex            # it goes between the host's frames
+    talk = sum(isinstance(b, Theorem) for b in talk_report(d).blocks())
+    assert tex.count(r"\begin{satz}") == talk + sum(isinstance(b, Theorem)
+                                                    for b in build_report(d).blocks())
     assert re.search(r"^\\subsection\{Do identical", tex, re.M)
     assert not re.search(r"^\\section\{", tex, re.M)
     outside = re.sub(r"\\begin\{frame\}.*?\\end\{frame\}", "", tex, flags=re.S)
@@ -132,6 +137,6 @@ def test_fragment_is_frames_alone_and_follows_the_host():
 @needs_tex
 @pytest.mark.parametrize("name,get", CASES, ids=[c[0] for c in CASES])
 def test_slides_compile_with_no_overfull_box_over_10pt(name, get):
-    log = pdflatex(beamer.render(get()))
+    log = pdflatex(beamer.render(get(), detail="full"))     # the talk and the appendix
     assert overfull_over(log, SLIDE_OVERFULL_PT) == []
     assert "undefined references" not in log and "Missing character" not in log

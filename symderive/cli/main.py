@@ -71,7 +71,9 @@ def _input_files(name: str) -> tuple[Path, ...]:
 FRAGMENT_FORMATS = ("latex", "beamer")
 PAPER_FORMATS = ("latex", "pdf", "beamer")
 #: Formats with a brief and a full detail (--detail).
-DETAIL_FORMATS = ("markdown", "latex", "pdf")
+DETAIL_FORMATS = ("markdown", "latex", "pdf", "beamer")
+#: Formats whose default detail is brief (a Q&A answer; slides: a talk).
+BRIEF_FORMATS = ("markdown", "beamer")
 
 
 def _derive(args: argparse.Namespace) -> int:
@@ -117,9 +119,10 @@ def render_options(args: argparse.Namespace, fmt: str) -> dict:
     if args.math is not None and fmt != "markdown":
         raise SymderiveError(f"--math applies to --format markdown only, not {fmt}")
     if args.detail is not None and fmt not in DETAIL_FORMATS:
-        raise SymderiveError(f"--detail applies to --format markdown, latex and pdf, not {fmt}")
+        raise SymderiveError(f"--detail applies to --format markdown, latex, pdf and beamer, "
+                             f"not {fmt}")
     if fmt in DETAIL_FORMATS:
-        options["detail"] = args.detail or ("brief" if fmt == "markdown" else "full")
+        options["detail"] = args.detail or ("brief" if fmt in BRIEF_FORMATS else "full")
     options |= {"math": args.math} if args.math is not None else {}
     return options
 
@@ -326,8 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--paper", choices=sorted(PAPERS), help="LaTeX and PDF: the paper size "
                    "(default letter); beamer: a handout, two slides per page of this paper")
     d.add_argument("--detail", choices=("brief", "full"),
-                   help="brief: an answer for a Q&A site (default for markdown); full: every "
-                   "step of the derivation (default for latex and pdf)")
+                   help="brief: an answer for a Q&A site (default for markdown), for beamer a "
+                   "talk (the default); full: every step of the derivation (default for latex "
+                   "and pdf; beamer: the talk, then the derivation as appendix frames)")
     d.add_argument("--math", choices=("mathjax", "unicode"),
                    help="markdown only: math for MathJax (default) or as Unicode text in code "
                    "blocks, for sites without MathJax")

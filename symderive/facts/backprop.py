@@ -24,7 +24,7 @@ from ..numeric.gradcheck import ATOL, RTOL
 from ..spec import NetworkSpec
 from ..spec.facts import FactSpec
 from .checks import (MAX_PARAMETERS, REDRAWS, FactNumeric, H, _errors, _problem, _random_params,
-                     _slots, below, central_difference, loss)
+                     _slots, below, central_difference, counted, loss)
 from .result import PROVED, UNDECIDED, FactResult, Statement
 
 #: Whole-loss differentiation is attempted up to this many parameters times samples.
@@ -112,7 +112,7 @@ def backprop_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
     return FactNumeric(
         "NumPy backpropagation (symderive.mlp) against central finite differences of the "
         f"NumPy loss (h = {H:g}) for each parameter, at a random point "
-        f"with {net.samples} sample(s).",
+        f"with {counted(net.samples, 'sample')}.",
         (("parameters_checked", len(entries)), ("max_abs_error", abs_err),
          ("max_rel_error", rel_err), ("passed", ok)),
         (f"{len(entries)} parameters checked: "

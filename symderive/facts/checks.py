@@ -67,6 +67,11 @@ ZERO_TOL, NONZERO = 1e-7, 1e-6
 LAMBDA, PER_UNIT = 0.01, 2.0
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 sample', '3 samples': a count with its noun in the right number."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 @dataclass(frozen=True)
 class FactNumeric:
     """The numeric check of one fact: what was computed, the figures, any contradiction."""

@@ -23,7 +23,7 @@ from ..numeric.gradcheck import ATOL, RTOL
 from ..spec import NetworkSpec
 from ..spec.facts import FactSpec
 from ..spec.functions import sigmoid
-from .checks import FactNumeric, _errors, _problem, below, central_difference
+from .checks import FactNumeric, _errors, counted, _problem, below, central_difference
 from .result import PROVED, UNDECIDED, FactResult, Statement
 
 ELL = sp.Symbol("ell")
@@ -160,7 +160,7 @@ def loss_gradient_check(net: NetworkSpec, result: FactResult, rng, rows: int = 4
     return FactNumeric(
         f"{what[0].upper()}{what[1:]}, evaluated in NumPy, against central finite "
         f"differences of the NumPy loss in the output pre-activations z, at {rows} random "
-        f"points with {K} output(s)" + (" (targets summing to 1)" if pair == "softmax_ce"
+        f"points with {counted(K, 'output')}" + (" (targets summing to 1)" if pair == "softmax_ce"
                                          else "") + ".",
         (("points", rows), ("max_abs_error", abs_err), ("max_rel_error", rel_err),
          ("passed", ok)),

@@ -37,7 +37,7 @@ from ..spec.facts import FactSpec
 from .checks import GAP_TOL
 from .checks import NONZERO as NONZERO_TOL
 from .checks import (POINTS, ZERO_TOL, FactNumeric, _point, _problem, _size, _slots, below,
-                     central_difference, loss)
+                     central_difference, counted, loss)
 from .result import FactResult, Statement
 
 LOSS = sp.Symbol("L")
@@ -277,7 +277,7 @@ def zero_init_check(net: NetworkSpec, result: FactResult, rng, steps: int,
     return FactNumeric(
         f"{steps} steps of full-batch gradient descent (learning rate {lr:g}) in NumPy from "
         "all-zero weights and biases (random output biases), on random data with "
-        f"{net.samples} sample(s).",
+        f"{counted(net.samples, 'sample')}.",
         (("steps", steps), ("moved", moved), ("max_change", change),
          ("max_hidden_unit_spread", spread), ("sigma_at_0", sigma0)),
         (("parameters that moved (output biases aside): " + (", ".join(moved) or "none")),

@@ -17,8 +17,10 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from dataclasses import replace
 
 from ..report import build_report
+from ..report.builder import DETAILS
 from ..report.model import Document, Math, Paragraph, Ref, Text
 from .breaking import width
 from .frames import Frame, Heading, Part, paginate
@@ -30,12 +32,13 @@ from .text import latex_escape
 #: Characters of math on a line of a slide (4:3, 11pt class, \small body: ~307pt of ~6pt).
 SLIDE_LINE = 48
 #: Characters of prose on a line of a slide.
-CHARS_PER_LINE = 56
+CHARS_PER_LINE = 64
 #: Characters of \footnotesize text on a line of a table on a slide.
 TABLE_CHARS = 70
 _COLUMN = re.compile(r">\{[^}]*\}X|l")      # the column types LatexRenderer._columns writes
-#: Lines of \small text a frame holds below its title (and subtitle).
-FRAME_LINES = 15.5
+#: Lines of \small text a frame holds below its title and subtitle (19 without a subtitle,
+#: measured; a little is kept back for the estimates' errors).
+FRAME_LINES = 17.5
 #: Displays wider than the slide, or taller than this much of it, are scaled down.
 _FIT = r"""\makeatletter
 \@ifundefined{symderivebox}{\newsavebox{\symderivebox}}{}
@@ -51,11 +54,20 @@ _FIT = r"""\makeatletter
 
 def render(derivation, *, fragment: bool = False, label_prefix: str | None = None,
            heading_level: str = "section", theorem_env: str | None = None,
-           paper: str | None = None) -> str:
-    """The beamer presentation (or fragment) of a derivation; ``paper`` makes a handout,
-    two slides per page of that paper."""
-    return render_document(build_report(derivation), fragment=fragment, label_prefix=label_prefix,
-                           host=HostOptions(heading_level, theorem_env), paper=paper)
+           paper: str | None = None, detail: str = "brief") -> str:
+    """The beamer presentation (or fragment) of a derivation: a talk
+    (:func:`symderive.report.talk.talk_report`), and with ``detail="full"`` the full
+    derivation after it as appendix frames; ``paper`` makes a handout, two slides per
+    page of that paper."""
+    from ..report.talk import talk_report
+
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {', '.join(DETAILS)}, not {detail!r}")
+    appendix = build_report(derivation) if detail == "full" else None
+    return render_document(talk_report(derivation), fragment=fragment,
+                           label_prefix=label_prefix,
+                           host=HostOptions(heading_level, theorem_env), paper=paper,
+                           appendix=appendix)
 
 
 def render_pdf(derivation, **options) -> bytes:
@@ -66,19 +78,29 @@ def render_pdf(derivation, **options) -> bytes:
 
 
 def render_document(doc: Document, *, fragment: bool = False, label_prefix: str | None = None,
-                    host: HostOptions = HostOptions(), paper: str | None = None) -> str:
+                    host: HostOptions = HostOptions(), paper: str | None = None,
+                    appendix: Document | None = None) -> str:
+    """The frames of ``doc``, then (``appendix``) those of a second document of the same
+    derivation after ``\\appendix``: the talk's own labels are dropped, so that the
+    appendix's theorems and equations keep theirs."""
     if fragment and paper is not None:
-        raise OptionError("--paper applies to whole documents, not to --fragment")
+        raise OptionError("paper applies to whole documents, not to a fragment")
     if fragment:
         check_for_beamer(host)
-    renderer = BeamerRenderer(doc, prefix_for(doc, fragment, label_prefix),
-                              host if fragment else HostOptions())
-    slides = paginate(doc, renderer.height, FRAME_LINES)
+    host = host if fragment else HostOptions()
     start = HEADINGS.index(host.heading_level) + 1 if fragment else 1
-    body = "".join(renderer.slide(s, start) for s in slides)
+    prefix = prefix_for(doc, fragment, label_prefix)
+    renderer = BeamerRenderer(doc, prefix, host, labels=appendix is None)
+    body = "".join(renderer.slide(s, start)
+                   for s in paginate(doc, renderer.height, FRAME_LINES))
+    if appendix is not None:
+        renderer = BeamerRenderer(appendix, prefix, host)
+        body += ("" if fragment else "\\appendix\n\n") + "".join(
+            renderer.slide(s, start) for s in paginate(appendix, renderer.height, FRAME_LINES))
+    whole = doc if appendix is None else replace(doc, body=doc.body + appendix.body)
     if fragment:
-        return _fragment_head(doc, host) + body
-    return _preamble(doc, paper) + body + "\\end{document}\n"
+        return _fragment_head(whole, host) + body
+    return _preamble(whole, paper) + body + "\\end{document}\n"
 
 
 def _preamble(doc: Document, paper: str | None) -> str:
@@ -123,10 +145,15 @@ class BeamerRenderer(LatexRenderer):
     table_size = r"\footnotesize"
     wrap_after = 10
 
-    def __init__(self, doc: Document, prefix: str, host: HostOptions) -> None:
+    def __init__(self, doc: Document, prefix: str, host: HostOptions,
+                 labels: bool = True) -> None:
         super().__init__(doc, prefix, depth=1, host=host)
         self.line = SLIDE_LINE
         self.theorem_word = r"\symderivetheoremname"
+        self.labels = labels        # False: another part of the deck holds the labels
+
+    def label(self, label: str | None) -> str:
+        return super().label(label) if self.labels else ""
 
     # ---- frames ------------------------------------------------------------
     def slide(self, slide, start: int) -> str:
@@ -269,14 +296,13 @@ class BeamerRenderer(LatexRenderer):
     _height_Diagram = _height_Plot
 
     def _block_Diagram(self, node) -> str:
-        """The network's picture, scaled down to the slide's width and to 62% of its height
-        (a wide or deep layer would run off it)."""
+        """The network's picture, scaled to the slide's width and at most 62% of its
+        height (a small network is drawn large, a wide or deep one is not run off it)."""
         from .diagram import tikz
 
         return ("\\begin{center}\n  \\refstepcounter{figure}" + self.label(node.label) + "\n"
                 f"\\sbox{{\\symderivebox}}{{{tikz(node).strip()}}}%\n"
-                "\\ifdim\\wd\\symderivebox>\\linewidth \\sbox{\\symderivebox}{\\resizebox"
-                "{\\linewidth}{!}{\\usebox{\\symderivebox}}}\\fi\n"
+                "\\sbox{\\symderivebox}{\\resizebox{\\linewidth}{!}{\\usebox{\\symderivebox}}}%\n"
                 "\\ifdim\\dimexpr\\ht\\symderivebox+\\dp\\symderivebox\\relax>0.62\\textheight "
                 "\\sbox{\\symderivebox}{\\resizebox*{!}{0.62\\textheight}"
                 "{\\usebox{\\symderivebox}}}\\fi\n"

@@ -142,12 +142,24 @@ def _pack(blocks: list[Block], title: str, subtitle: str | None, measure: Measur
             current, used = [], 0.0
         opens = piece.container and not (current and current[-1].container == piece.container)
         height = measure(piece.block) + (PART_OVERHEAD if opens else 0.0)
+        follower = queue[0] if queue and not queue[0].breaks else None
+        if current and follower is not None and glued(piece.block, follower.block) and \
+                used + height + _first_line(follower.block, measure) > budget:
+            frames.append(current)           # a sentence and the value it announces together
+            current, used = [], 0.0
+            queue.insert(0, piece)
+            continue
         if used + height <= budget:
             current.append(piece)
             used += height
             continue
         room = budget - used - (PART_OVERHEAD if opens else 0.0)
+        if current and isinstance(piece.block, Table) and height <= budget:
+            room = -1.0                      # a table that fits a frame is not split
         head, tail = split(piece.block, room, measure)
+        short = budget / 3 - (measure(tail) if tail is not None else budget)
+        if head is not None and not queue and short > 0:   # no last frame nearly empty
+            head, tail = split(piece.block, room - short, measure)
         if head is None and current:          # nothing of it fits here: a fresh frame
             frames.append(current)
             current, used = [], 0.0
@@ -187,23 +199,60 @@ def _part(pieces: list[_Piece]) -> Part:
                 name=theorem.name if theorem else None)
 
 
+def glued(block: Block, follower: Block) -> bool:
+    """Whether ``block`` and the block after it belong on one frame: a paragraph that does
+    not end a sentence ("... the difference is") announces what follows, and a paragraph
+    that starts in lower case ("that is, ...") ends the sentence before it."""
+    if isinstance(block, Paragraph) and not _ends_sentence(block):
+        return True
+    return isinstance(follower, Paragraph) and _starts_lower(follower)
+
+
+def _ends_sentence(block: Paragraph) -> bool:
+    last = block.parts[-1] if block.parts else None
+    return getattr(last, "text", "").rstrip().endswith((".", "!", "?"))
+
+
+def _starts_lower(block: Paragraph) -> bool:
+    first = block.parts[0] if block.parts else None
+    return isinstance(first, Text) and first.text[:1].islower()
+
+
+def _first_line(block: Block, measure: Measure) -> float:
+    """The height of the smallest head of ``block`` a frame may end with (all of it when it
+    cannot be split)."""
+    seams = _seams(block)
+    if seams is None or len(seams[0]) < 2:
+        return measure(block)
+    seq, make = seams
+    return measure(make(tuple(seq[:1]), False))
+
+
 # ------------------------------------------------------------------ splitting
 
 
 def split(block: Block, room: float, measure: Measure) -> tuple[Block | None, Block | None]:
     """The largest head of ``block`` that fits in ``room``, and the rest (None: nothing)."""
+    seams = _seams(block)
+    if seams is None:
+        return None, block
+    return _split_seq(seams[0], room, measure, seams[1])
+
+
+def _seams(block: Block):
+    """Where ``block`` may be split: its rows, items or sentences, and how to rebuild a run of
+    them (``make(run, is_last)``); None when it cannot be split."""
     if isinstance(block, Aligned):
-        return _split_seq(block.rows, room, measure,
-                          lambda rows, last: Aligned(rows, block.label if last else None))
+        return block.rows, lambda rows, last: Aligned(rows, block.label if last else None)
     if isinstance(block, Items):
-        return _split_seq(block.items, room, measure, lambda items, last: Items(items))
+        return block.items, lambda items, last: Items(items)
     if isinstance(block, Table):
-        return _split_seq(block.rows, room, measure, lambda rows, last: Table(
-            block.header, rows, block.caption if last else (), block.label if last else None))
+        return block.rows, lambda rows, last: Table(
+            block.header, rows, block.caption if last else (), block.label if last else None)
     if isinstance(block, Paragraph):
-        return _split_seq(sentences(block.parts), room, measure,
-                          lambda runs, last: Paragraph(tuple(p for run in runs for p in run)))
-    return None, block
+        return sentences(block.parts), lambda runs, last: Paragraph(
+            tuple(p for run in runs for p in run))
+    return None
 
 
 def _split_seq(seq, room: float, measure: Measure, make) -> tuple[Block | None, Block | None]:

@@ -41,7 +41,7 @@ def render_document(doc: Document, *, fragment: bool = False, label_prefix: str 
     that two fragments in one document do not clash.
     """
     if fragment and paper is not None:
-        raise OptionError("--paper applies to whole documents, not to --fragment (the host "
+        raise OptionError("paper applies to whole documents, not to a fragment (the host "
                           "document sets the paper)")
     host = host if fragment else HostOptions()
     renderer = LatexRenderer(doc, prefix_for(doc, fragment, label_prefix),
@@ -95,7 +95,7 @@ def _preamble(doc: Document, paper: str) -> str:
         if p == "pgfplots":
             lines.append(r"\pgfplotsset{compat=1.18}")
     lines += [pdf_metadata(doc, keywords(doc)),
-              r"\setlength{\parindent}{0pt}", r"\setlength{\parskip}{0.6ex plus 0.3ex}",
+              r"\setlength{\parindent}{0pt}", r"\setlength{\parskip}{0.6ex plus 0.3ex}", *_NEED,
               r"\newtheorem{theorem}{Theorem}", rf"\title{{{latex_escape(doc.title)}}}",
               r"\author{derived by symderive}", r"\date{}", "", r"\begin{document}",
               r"\maketitle", ""]
@@ -130,6 +130,7 @@ class LatexRenderer(Renderer):
                  host: HostOptions = HostOptions()) -> None:
         super().__init__(doc, line=FRAGMENT_LINE if depth else LINE)
         self.prefix, self.depth, self.host = prefix, depth, host
+        self.article = depth == 0     # a whole article: it defines \symderiveneed
         #: a fragment's host may call its theorems something else (Satz)
         self.theorem_word = r"\symderivetheoremname" if depth else "Theorem"
 
@@ -168,7 +169,8 @@ class LatexRenderer(Renderer):
         command = self.host.heading(self.depth)
         out = rf"\{command}{{{latex_escape(node.title)}}}{self.label(node.label)}" + "\n\n"
         self.depth += 1
-        out += "".join(self.block(b) for b in node.body)
+        out += "".join((_keep_with_plot(node.body, k) if self.article else "") + self.block(b)
+                       for k, b in enumerate(node.body))
         self.depth -= 1
         return out
 
@@ -276,6 +278,41 @@ class LatexRenderer(Renderer):
     def _block_Proof(self, node) -> str:
         body = "".join(self.block(b) for b in node.body).rstrip("\n")
         return f"\\begin{{proof}}\n{body}\n\\end{{proof}}\n\n"
+
+
+#: Defined in an article's preamble: a page break here unless #1 of the page is left.
+_NEED = (r"\makeatletter", r"\newcommand{\symderiveneed}[1]{\par\penalty-100\begingroup"
+         r"\setlength{\dimen@}{#1}\dimen@ii\pagegoal\advance\dimen@ii-\pagetotal"
+         r"\ifdim\dimen@>\dimen@ii\ifdim\dimen@ii>\z@\vfil\fi\break\fi\endgroup}",
+         r"\makeatother")
+#: Rough heights in cm on an article's page (11pt): a line of text, a table row, a plot.
+_LINE_CM, _ROW_CM, _PLOT_CM, _CHARS = 0.5, 0.55, 8.5, 95
+
+
+def _keep_with_plot(body, k: int) -> str:
+    """Before the block that precedes a plot: a new page unless it and the plot fit on what
+    is left of this one, so that a plot never stands alone on the last page."""
+    from ..report.model import Plot
+
+    if k + 1 >= len(body) or not isinstance(body[k + 1], Plot):
+        return ""
+    need = min(_height_cm(body[k]), 8.0) + _PLOT_CM
+    return rf"\symderiveneed{{{need:.1f}cm}}" + "\n"
+
+
+def _height_cm(block) -> float:
+    """A generous estimate of how tall a block is on the page."""
+    name = type(block).__name__
+    if name == "Plot":
+        return _PLOT_CM
+    if name == "Table":
+        caption = _text_length(block.caption) // _CHARS + 1 if block.caption else 0
+        return (len(block.rows) + 2) * _ROW_CM + caption * _LINE_CM + 0.6
+    if name == "Items":
+        return sum((_text_length(i) // _CHARS + 1) * _LINE_CM for i in block.items) + 0.4
+    if name == "Paragraph":
+        return (_text_length(block.parts) // _CHARS + 1) * _LINE_CM + 0.3
+    return 3.0
 
 
 def _text_length(parts) -> int:

@@ -78,7 +78,7 @@ def paper_option(paper: str | None) -> str:
     """``a4paper`` or ``letterpaper``; a clear error for anything else."""
     paper = DEFAULT_PAPER if paper is None else paper
     if paper not in PAPERS:
-        raise OptionError(f"--paper {paper!r}: choose one of " + ", ".join(PAPERS))
+        raise OptionError(f"paper {paper!r}: choose one of " + ", ".join(PAPERS))
     return PAPERS[paper]
 
 

@@ -52,15 +52,23 @@ _LIGATURES = {("-", "-"), ("'", "'"), ("`", "`"), ("!", "`"), ("?", "`"), (",", 
 
 
 def latex_escape(text: str) -> str:
-    """Plain text as LaTeX source that typesets it literally (pure ASCII output); ``{}``
-    between two characters that would form a ligature (``-{}-`` stays two hyphens)."""
+    """Plain text as LaTeX source that typesets it literally (pure ASCII output): a
+    straight double quote as TeX's opening or closing quote, and ``{}`` between two
+    characters that would form a ligature (``-{}-`` stays two hyphens)."""
+    text = unicodedata.normalize("NFC", text)
     out: list[str] = []
-    for c in unicodedata.normalize("NFC", text):
-        chunk = _latex_char(c)
+    for k, c in enumerate(text):
+        chunk = _quote(text, k) if c == '"' else _latex_char(c)
         if out and (out[-1][-1], chunk[0]) in _LIGATURES:
             out.append("{}")
         out.append(chunk)
     return "".join(out)
+
+
+def _quote(text: str, k: int) -> str:
+    """A straight double quote as TeX's opening ``...'' or closing one: it opens at the start
+    and after a space or an opening bracket, and closes everywhere else."""
+    return "``" if k == 0 or text[k - 1].isspace() or text[k - 1] in "([{/-" else "''"
 
 
 def _latex_char(c: str) -> str:

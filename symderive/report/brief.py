@@ -21,9 +21,9 @@ from ..engine.symmetry import BROKEN, CONSTANT_LOSS, PRESERVED
 from ..notation import GradOf, LossOf, Step, Swap, number, vector
 from .answer import (Entry, assumption_words, constant_why, difference_words, entries, merged,
                      separating)
-from .model import (Aligned, Block, Code, Equation, Items, Math, Ref, Row, Section, Strong, Text,
-                    inline, para)
 from .init import brief_start_blocks
+from .model import (Aligned, Block, Code, Equation, Items, Math, Proof, Ref, Row, Section, Strong,
+                    Text, Theorem, inline, para)
 from .numeric import as_json
 from .proofs import ETA, THETA, joined
 from .steps import GROUP_NAMES, difference, settled
@@ -36,40 +36,75 @@ MAX_STATEMENTS = 2
 
 def why_section(derivation, command: str, limit: int = MAX_BROKEN) -> Section:
     """The brief answer's derivation, ending with the command for the full one."""
+    body = [b for _, _, blocks in why_parts(derivation, command, limit) for b in blocks]
+    return Section("Why", tuple(body), label="sec:why")
+
+
+def why_parts(derivation, command: str, limit: int = MAX_BROKEN,
+              theorems: bool = False) -> list[tuple[str, str, list]]:
+    """The pieces of the brief derivation in order, each as (kind, title, blocks): kind
+    "broken" (one per merged case, at most ``limit``), "rest" (the broken cases counted),
+    "preserved", "frozen", "fact", "numeric" (one line) and "command" (the full one).
+    Slides give each piece a frame of its own (:mod:`.talk`); with ``theorems`` the
+    preserved cases are a theorem and the swap argument its proof."""
     network = derivation.spec.network
     groups = [g for g in merged(entries(derivation)) if g[0].result is not None]
-    body: list[Block] = brief_start_blocks(derivation)    # the starting point's tables
+    parts: list[tuple[str, str, list]] = []
+    start = brief_start_blocks(derivation)    # the starting point's tables
+    if start:
+        parts.append(("start", "The starting point", start))
     broken = [g for g in groups if g[0].verdict == BROKEN]
     for group in broken[:limit]:
-        body += _broken(network, group)
+        parts.append(("broken", f"{_few(e.label for e in group)}: broken",
+                      _broken(network, group)))
     if len(broken) > limit:
-        rest = joined(e.label for g in broken[limit:] for e in g)
-        body.append(para(f"{rest} break in the same way, each with its own formula and "
-                         "witness in the full report."))
+        others = [e.label for g in broken[limit:] for e in g]
+        rest = joined(others)
+        parts.append(("rest", f"{_few(others)}: broken", [para(
+            f"{rest} break in the same way, each with its own formula and witness in the "
+            "full report.")]))
     preserved = [e for g in groups if g[0].verdict == PRESERVED for e in g]
     constant = [e for e in preserved if e.result.swap_method == CONSTANT_LOSS]
     if constant:
-        body.append(para(Strong(f"{joined(e.label for e in constant)}: preserved."), " The "
-                         f"loss does not depend on the network's output ({constant_why(network)}"
-                         "), so every gradient is identically 0 and no parameter ever moves."))
+        names = joined(e.label for e in constant)
+        parts.append(("preserved", f"{_few(e.label for e in constant)}: preserved", [para(
+            Strong(f"{names}: preserved."), " The loss does not depend on the network's output"
+            f" ({constant_why(network)}), so every gradient is identically 0 and no parameter "
+            "ever moves.")]))
     preserved = [e for e in preserved if e not in constant]
     swapped = [e for e in preserved if e.result is None or e.result.swap_invariant]
     if swapped:
-        body += _preserved(swapped)
+        names = _few(e.label for e in swapped)
+        blocks = _swap_theorem(swapped) if theorems else _preserved(swapped)
+        parts.append(("preserved", f"{names}: preserved", blocks))
     frozen = [e for e in preserved if e not in swapped]
     if frozen:
-        body.append(para(Strong(f"{joined(e.label for e in frozen)}: preserved."), " The two "
-                         "units never move: at this start every gradient of their parameters "
-                         "is zero and stays zero (the derivative of the activation vanishes "
-                         "where they sit), so they stay identical at every step without any "
-                         "exchange argument."))
+        names = joined(e.label for e in frozen)
+        parts.append(("frozen", f"{_few(e.label for e in frozen)}: preserved", [para(
+            Strong(f"{names}: preserved."), " The two units never move: at this start every "
+            "gradient of their parameters is zero and stays zero (the derivative of the "
+            "activation vanishes where they sit), so they stay identical at every step "
+            "without any exchange argument.")]))
     for group in merged([e for e in entries(derivation) if e.fact is not None]):
-        body += _fact(joined(e.label for e in group), group[0].fact)
+        labels = joined(e.label for e in group)
+        blocks = _fact(labels, group[0].fact)
+        if blocks:
+            parts.append(("fact", f"{_few(e.label for e in group)}: {group[0].fact.verdict}",
+                          blocks))
     line = numeric_line(derivation)
     if line is not None:
-        body.append(line)
-    body.append(para("The full derivation, with every step: ", Code(command), "."))
-    return Section("Why", tuple(body), label="sec:why")
+        parts.append(("numeric", "Numeric cross-check", [line]))
+    parts.append(("command", "The full derivation",
+                  [para("The full derivation, with every step: ", Code(command), ".")]))
+    return parts
+
+
+def _few(labels, shown: int = 3) -> str:
+    """'H1 and H2', or 'H1, H2, H3 and 31 more' for a title that must stay one line."""
+    labels = list(labels)
+    if len(labels) <= shown + 1:
+        return joined(labels)
+    return f"{', '.join(labels[:shown])} and {len(labels) - shown} more"
 
 
 def _broken(network, group: list[Entry]) -> list[Block]:
@@ -141,13 +176,14 @@ def _shown(values) -> sp.Basic:
     return number(values[0]) if len(values) == 1 else vector(values)
 
 
-def _preserved(labels: list[Entry]) -> list[Block]:
+def _preserved(labels: list[Entry], lead: bool = True) -> list[Block]:
+    """The swap argument; ``lead`` opens it with the cases' names in bold."""
     names = joined(e.label for e in labels)
     theta = THETA
+    head = (Strong(f"{names}: preserved."), " Each") if lead else ("Each",)
     return [
-        para(Strong(f"{names}: preserved."), " Each ties (or zeroes) every parameter group of "
-             "its two units, so the exchange P of the two units maps the starting point to "
-             "itself. Then:"),
+        para(*head, " ties (or zeroes) every parameter group of its two units, so the "
+             "exchange P of the two units maps the starting point to itself. Then:"),
         Items((
             inline(Strong("swap invariance:"), " P only reorders the terms of the next "
                    "layer's pre-activations, so ", Math(sp.Eq(LossOf(Swap(theta)),
@@ -162,6 +198,16 @@ def _preserved(labels: list[Entry]) -> list[Block]:
                    ", so the two units are identical at every step."),
         )),
     ]
+
+
+def _swap_theorem(labels: list[Entry]) -> list[Block]:
+    """The preserved cases as a theorem (unlabelled: the full report has the labelled ones)
+    with the swap argument as its proof."""
+    names = joined(e.label for e in labels)
+    cases = f"each of {names}" if len(labels) > 1 else names
+    statement = para(f"Under {cases}, the two units stay identical at every step of gradient "
+                     "descent.")
+    return [Theorem((statement,), name=_few(e.label for e in labels)), Proof(tuple(_preserved(labels, lead=False)))]
 
 
 def _fact(labels: str, f) -> list[Block]:
@@ -218,4 +264,4 @@ def numeric_line(derivation) -> Block | None:
     return para(*parts)
 
 
-__all__ = ["why_section", "numeric_line", "witness_sentence", "MAX_BROKEN"]
+__all__ = ["why_section", "why_parts", "numeric_line", "witness_sentence", "MAX_BROKEN"]

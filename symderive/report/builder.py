@@ -208,17 +208,22 @@ def _backprop_paragraph(derivation) -> Paragraph:
 # ------------------------------------------------------------------ network
 
 
-def _network(network: NetworkSpec) -> Section:
+def network_sentence(network: NetworkSpec) -> str:
+    """'A multilayer perceptron with layer sizes 2, 2, 1 (...), ... summed over one sample.'"""
     sizes = ", ".join(str(n) for n in network.layers)
     act = network.activation.name
     samples = "one sample" if network.samples == 1 else f"{network.samples} samples"
+    return (f"A multilayer perceptron with layer sizes {sizes} ({_roles(network)}), "
+            f"{_hidden(network, act)}output activation "
+            f"{_function_name(network.output_activation.name)}, "
+            f"{'with' if network.bias else 'without'} biases, and "
+            f"{_LOSS_NAMES.get(network.loss.name, network.loss.name)} summed over {samples}.")
+
+
+def _network(network: NetworkSpec) -> Section:
     body: list[Block] = [
-        para(f"A multilayer perceptron with layer sizes {sizes} ({_roles(network)}), "
-             f"{_hidden(network, act)}output activation "
-             f"{_function_name(network.output_activation.name)}, "
-             f"{'with' if network.bias else 'without'} biases, and "
-             f"{_LOSS_NAMES.get(network.loss.name, network.loss.name)} summed over "
-             f"{samples}. The forward pass, for every unit ", Math(sp.Symbol("i")), " (",
+        para(network_sentence(network) + " The forward pass, for every unit ",
+             Math(sp.Symbol("i")), " (",
              Math(sp.Symbol("m")), " in the output layer):"),
         Aligned(forward_rows(network), label="eq:forward"),
     ]
@@ -252,4 +257,4 @@ def _function_name(name: str) -> str:
     return _FUNCTION_NAMES.get(name, name)
 
 
-__all__ = ["build_report"]
+__all__ = ["build_report", "network_sentence", "full_command"]

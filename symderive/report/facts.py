@@ -7,9 +7,13 @@ the claim in words), the assumptions, and the witness's figures.
 """
 from __future__ import annotations
 
+import math
+import re
+
 import sympy as sp
 
-from .model import Alert, Block, Equation, Items, Section, Strong, Theorem, inline, para
+from ..notation import number
+from .model import Alert, Block, Equation, Items, Math, Section, Strong, Theorem, inline, para
 
 #: Witness entries shown in the report; parameters, inputs and targets stay in the JSON.
 _BULKY = ("parameters", "inputs", "targets")
@@ -71,10 +75,34 @@ def numeric_blocks(check) -> list[Block]:
                           Items(tuple(inline(p) for p in check.problems)))))
     out.append(para(Strong("Numeric check"), " (NumPy, independent of the symbolic "
                     "derivation; numbers can only contradict a proof): " + check.method))
-    out.append(Items(tuple(inline(line) for line in check.lines)
+    out.append(Items(tuple(with_tolerance(line) for line in check.lines)
                      + (inline("agrees with the verdict: " + ("yes" if check.agreement
                                                                 else "NO")),)))
     return out
+
+
+#: How the facts' checks word their tolerance: |a − n| ≤ ATOL + RTOL|n| (a: analytic, n: numeric).
+_TOLERANCE = re.compile(r"\|a − n\| ≤ ([0-9.e+-]+) \+ ([0-9.e+-]+)\|n\|")
+
+
+def with_tolerance(line: str) -> tuple:
+    """A line of a numeric check with its tolerance typeset as math, not as text."""
+    match = _TOLERANCE.search(line)
+    if match is None:
+        return inline(line)
+    a, n = sp.Symbol("a"), sp.Symbol("n")
+    atol, rtol = (_constant(float(x)) for x in match.groups())
+    bound = sp.Le(sp.Abs(a - n), sp.Add(atol, sp.Mul(rtol, sp.Abs(n), evaluate=False),
+                                        evaluate=False), evaluate=False)
+    return inline(line[:match.start()], Math(bound), line[match.end():])
+
+
+def _constant(value: float) -> sp.Basic:
+    """10^k for a power of ten (1e-05 reads as 10^{-5}), else the number."""
+    exponent = round(math.log10(value)) if value > 0 else None
+    if exponent is not None and value == 10.0 ** exponent:
+        return sp.Pow(10, exponent, evaluate=False)
+    return number(value)
 
 
 def _short(value) -> str:
@@ -87,4 +115,4 @@ def _short(value) -> str:
     return str(value)
 
 
-__all__ = ["extra_sections", "generic_section", "fact_section", "numeric_blocks"]
+__all__ = ["extra_sections", "generic_section", "fact_section", "numeric_blocks", "with_tolerance"]

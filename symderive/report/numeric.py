@@ -50,7 +50,7 @@ def numeric_section(results, numerics) -> Section | None:
                   for note in d.get("notes") or [])
     if notes:
         body.append(Items(notes))
-    plot = _plot(data)
+    plot = _plot(data)         # a plot, or the words that every gap is exactly 0
     if plot is not None:
         body.append(plot)
     return Section("Numeric cross-check", tuple(body), label="sec:numeric")
@@ -132,19 +132,48 @@ def thin(values: list[float], limit: int = MAX_POINTS) -> list[tuple[int, float]
     return [(s, values[s]) for s in steps]
 
 
-def _plot(data) -> Plot | None:
-    series = []
+def gap_plot(numerics) -> Block | None:
+    """The gaps over the training steps as a plot (None when no hypothesis was trained).
+    A curve that is exactly 0 at every step is said in words, not drawn: a log axis has
+    no 0, and drawn at a floor such curves would lie on top of each other."""
+    return _plot([as_json(x) for x in numerics] if numerics else [])
+
+
+def _plot(data) -> Block | None:
+    series, zero, clamped, dropped = [], [], False, False
     for k, d in enumerate(data, start=1):
-        gaps = ((d or {}).get("training") or {}).get("gaps")
-        if gaps:
-            points = tuple((float(s), max(float(v), FLOOR)) for s, v in thin(list(gaps)))
-            series.append(Series(f"H{k}", points))
+        gaps = [float(v) for v in ((d or {}).get("training") or {}).get("gaps") or ()]
+        if not gaps:
+            continue
+        if all(v == 0.0 for v in gaps):
+            zero.append(f"H{k}")
+            continue
+        points = tuple((float(s), max(v, FLOOR)) for s, v in thin(gaps) if v != 0.0)
+        clamped = clamped or any(0.0 < v < FLOOR for _, v in thin(gaps))
+        dropped = dropped or any(v == 0.0 for _, v in thin(gaps))
+        series.append(Series(f"H{k}", points))
+    words = _zero_words(zero)
     if not series:
-        return None
-    caption = inline("Gap between the two units' assumed parameters over the training steps, "
-                     "per hypothesis (log scale). Gaps below ", Math(number(FLOOR)),
-                     ", exact zeros included, are drawn at ", Math(number(FLOOR)), ".")
-    return Plot(tuple(series), "step", "gap", caption, _gap_table(data), label="fig:gaps")
+        return para(words) if words else None
+    caption: list = ["Gap between the two units' assumed parameters over the training steps, "
+                     "per hypothesis (log scale)."]
+    caption += [" " + words] if words else []
+    caption += [" Steps where a gap is exactly 0 are left out (a log axis has no 0)."] \
+        if dropped else []
+    caption += [" Gaps below ", Math(number(FLOOR)), " are drawn at ", Math(number(FLOOR)),
+                "."] if clamped else []
+    return Plot(tuple(series), "step", "gap", inline(*caption), _gap_table(data),
+                label="fig:gaps")
+
+
+def _zero_words(labels: list[str]) -> str:
+    if not labels:
+        return ""
+    from .proofs import joined
+
+    whose = "its gap is" if len(labels) == 1 else "their gaps are"
+    return (f"{joined(labels)} {'is' if len(labels) == 1 else 'are'} not drawn: {whose} "
+            "exactly 0 at every step.")
 
 
 def _gap_table(data) -> Table:
@@ -162,4 +191,4 @@ def _gap_table(data) -> Table:
                                               "after selected training steps."))
 
 
-__all__ = ["numeric_section", "numeric_alerts", "thin", "as_json", "FLOOR", "MAX_POINTS"]
+__all__ = ["numeric_section", "numeric_alerts", "gap_plot", "thin", "as_json", "FLOOR", "MAX_POINTS"]

@@ -119,9 +119,12 @@ def _default_title(source: str) -> str:
 def _network(net: dict[str, Any]) -> NetworkSpec:
     _unknown(net, _NETWORK_KEYS, "network")
     layers = net.get("layers")
-    if not isinstance(layers, list):
+    if layers is None:
         raise SpecError("is required: an array of layer sizes [input, hidden..., output]",
                         field="network.layers")
+    if not isinstance(layers, (list, tuple)):
+        raise SpecError(f"must be an array of layer sizes [input, hidden..., output], such "
+                        f"as [2, 2, 1], not {_type_name(layers)}", field="network.layers")
     if len(layers) < 2:
         raise SpecError("needs at least an input and an output layer: [input, hidden..., "
                         "output]", field="network.layers")

@@ -1,0 +1,199 @@
+"""Slides are a talk: the brief answer in few frames, the full derivation only as an appendix.
+
+The frame counts and how full each frame is are measured from the compiled PDF
+(pdftotext's word boxes), not from the renderer's own height estimates.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from report_helpers import BUNDLED, FOUNDING, IN_CI, bundled_derivation
+from symderive.api import derive
+from symderive.report.model import Aligned, Diagram, Document, Plot, Row, Section, Table, \
+    Theorem, inline, para
+from symderive.report.talk import talk_report
+from symderive.render import beamer
+from symderive.render.frames import Frame, paginate
+from symderive.spec import Spec
+
+needs_tools = pytest.mark.skipif(
+    not IN_CI and not (shutil.which("pdflatex") and shutil.which("pdftotext")),
+    reason="pdflatex or pdftotext missing (CI installs TeX Live and poppler-utils)")
+#: The issue's limits: frames of the seed's talk, frames per hypothesis, emptiness.
+SEED_FRAMES = 15
+PER_CASE = 3
+MOST_EMPTY = 2 / 3
+
+
+def _frames(tex: str) -> int:
+    return tex.count(r"\begin{frame}")
+
+
+def _cases(d) -> int:
+    return len(d.results) + len(d.facts)
+
+
+def sixty_four():
+    """64 hypotheses on the pairs of an 8-unit hidden layer, four assumptions."""
+    ties = [["incoming", "bias"], ["outgoing"], ["incoming", "bias", "outgoing"], ["incoming"]]
+    hyps = [{"name": f"case {k + 1}", "layer": 1, "units": [k % 8 + 1, (k + 1) % 8 + 1],
+             "tie": ties[k // 16], "zero": []} for k in range(64)]
+    return derive(Spec.from_dict({
+        "title": "Sixty-four cases", "question": "Which pairs of hidden units stay identical?",
+        "network": {"layers": [2, 8, 1], "activation": "tanh", "output_activation": "identity",
+                    "bias": True, "loss": "mse", "samples": 1}, "hypothesis": hyps}))
+
+
+# ------------------------------------------------------------------ the talk's document
+
+
+def test_the_talk_follows_the_brief_answer_with_the_pictures():
+    d = bundled_derivation(FOUNDING)
+    doc = talk_report(d)
+    titles = [b.title for b in doc.body if isinstance(b, Section)]
+    assert titles == ["Question", "Answer", "The network", "Why", "Numeric cross-check"]
+    network = doc.body[2]
+    assert [type(b) for b in network.body] == [Diagram]
+    assert network.body[0].sizes == (2, 2, 1)
+    assert network.body[0].classes[1] == (0, 0)          # the compared units are shaded
+    why = doc.body[3]
+    cases = [s.title for s in why.body]
+    assert cases == ["H1 and H5: broken", "H2: broken", "H3 and H4: preserved", "F1: exact"]
+    preserved = why.body[2].body
+    assert isinstance(preserved[0], Theorem) and preserved[0].label is None
+    plot = doc.body[4].body[0]
+    assert isinstance(plot, Plot) and plot.label is None
+    assert [s.name for s in plot.series] == ["H1", "H2", "H5"]     # H3, H4: exactly 0
+    assert "H3 and H4 are not drawn" in "".join(getattr(p, "text", "") for p in plot.caption)
+
+
+def test_the_seed_talk_is_short_and_the_full_one_adds_the_derivation():
+    d = bundled_derivation(FOUNDING)
+    talk, full = beamer.render(d), beamer.render(d, detail="full")
+    assert _frames(talk) <= SEED_FRAMES
+    assert r"\appendix" not in talk and "\\label{" not in talk
+    title = "\\begin{frame}\n\\titlepage\n\\end{frame}\n\n"
+    frames = talk.split(title, 1)[1].split("\\end{document}")[0]
+    assert full.split(title, 1)[1].split("\\appendix\n", 1)[0] == frames   # the talk, first
+    assert _frames(full) > 3 * _frames(talk)
+    assert full.count(r"\begin{theorem}") > talk.count(r"\begin{theorem}") >= 1
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_at_most_three_frames_per_case(path):
+    d = bundled_derivation(path)
+    assert _frames(beamer.render(d)) - 1 <= PER_CASE * max(_cases(d), SEED_FRAMES // PER_CASE)
+
+
+def test_sixty_four_hypotheses_stay_bounded():
+    d = sixty_four()
+    assert len(d.results) == 64
+    frames = _frames(beamer.render(d))
+    assert frames <= PER_CASE * 64 and frames <= 2 * SEED_FRAMES
+
+
+# ------------------------------------------------------------------ pagination
+
+
+def _by_rows(block) -> float:
+    return float(len(block.rows)) if isinstance(block, (Aligned, Table)) else 1.0
+
+
+def test_a_sentence_stays_with_the_value_it_announces():
+    x = [para(f"Filler {k}.") for k in range(4)]
+    value = Aligned((Row(1, 2),))
+    doc = Document("t", (Section("S", (*x, para("There the difference is"), value)),))
+    frames = [s for s in paginate(doc, _by_rows, budget=5) if isinstance(s, Frame)]
+    ending = [f.blocks[-1] for f in frames]
+    assert para("There the difference is") not in ending
+    holder = next(f for f in frames if value in f.blocks)
+    assert para("There the difference is") in holder.blocks
+    tail = para("that is, the rest of the sentence.")
+    doc = Document("t", (Section("S", (*x, value, tail)),))
+    frames = [s for s in paginate(doc, _by_rows, budget=5) if isinstance(s, Frame)]
+    assert next(f for f in frames if tail in f.blocks).blocks[0] == value
+
+
+def test_a_table_that_fits_a_frame_is_not_split():
+    table = Table(("a",), tuple((inline(str(k)),) for k in range(6)))
+    doc = Document("t", (Section("S", (para("a."), para("b."), para("c."), table)),))
+    frames = [s for s in paginate(doc, _by_rows, budget=8) if isinstance(s, Frame)]
+    assert [f.blocks[-1] for f in frames] == [para("c."), table]
+    big = Table(("a",), tuple((inline(str(k)),) for k in range(12)))
+    doc = Document("t", (Section("S", (big,)),))
+    frames = [s for s in paginate(doc, _by_rows, budget=8) if isinstance(s, Frame)]
+    assert len(frames) == 2          # taller than a frame: split, nothing lost
+    assert sum(len(f.blocks[0].rows) for f in frames) == 12
+
+
+# ------------------------------------------------------------------ compiled
+
+
+def compiled_pages(tex: str) -> list[tuple[float, list[tuple[float, float, str]]]]:
+    """Compile ``tex``; per page its height and its words as (top, bottom, text)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "talk.tex").write_text(tex, encoding="ascii")
+        for _ in range(2):
+            r = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode",
+                                "-halt-on-error", "talk.tex"], cwd=tmp, capture_output=True,
+                               timeout=300)
+            assert r.returncode == 0, r.stdout[-2000:]
+        html = subprocess.run(["pdftotext", "-bbox", "talk.pdf", "-"], cwd=tmp,
+                              capture_output=True, text=True, check=True).stdout
+    pages = []
+    for page in re.findall(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>', html, re.S):
+        words = re.findall(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" '
+                           r'yMax="([\d.]+)">([^<]*)</word>', page[1])
+        pages.append((float(page[0]), [(float(a), float(b), w) for a, b, w in words]))
+    return pages
+
+
+def emptiness(height: float, words) -> float:
+    """How much of a frame's body is empty below its lowest word: the body runs from the
+    frame title's band (the top tenth) to the footline (the frame number)."""
+    foot = height - 12.0
+    body = [bottom for top, bottom, _ in words if top < foot]
+    top = 0.1 * height
+    lowest = max(body, default=top)
+    return 1.0 - max(0.0, lowest - top) / (foot - top)
+
+
+@needs_tools
+@pytest.mark.parametrize("name", ["seed", "sixty-four"])
+def test_compiled_talk_frames_are_few_and_none_mostly_empty(name):
+    d = bundled_derivation(FOUNDING) if name == "seed" else sixty_four()
+    tex = beamer.render(d)
+    pages = compiled_pages(tex)
+    assert len(pages) == _frames(tex)          # one page per frame, the title's included
+    assert len(pages) <= (SEED_FRAMES if name == "seed" else PER_CASE * 64)
+    empty = {k: round(emptiness(h, w), 2) for k, (h, w) in enumerate(pages[1:], start=2)
+             if emptiness(h, w) > MOST_EMPTY}
+    assert empty == {}, f"pages more than two-thirds empty: {empty}"
+    words = {w for _, ws in pages for _, _, w in ws}
+    assert "??" not in words
+
+
+def test_emptiness_is_measured_from_the_lowest_word():
+    height = 272.0
+    title = [(11.0, 24.0, "Title")]
+    foot = [(264.0, 270.0, "3/9")]
+    assert emptiness(height, title + foot) == 1.0
+    assert emptiness(height, title + [(100.0, 110.0, "x")] + foot) == pytest.approx(
+        1 - (110 - 27.2) / (260 - 27.2))
+    assert emptiness(height, title + [(250.0, 259.0, "x")] + foot) < 0.01
+
+
+def test_the_cli_gives_the_talk_by_default_and_the_appendix_with_detail_full(cli):
+    status, talk, _ = cli("derive", "weight-symmetry", "--format", "beamer", "-q")
+    assert status == 0
+    status, full, _ = cli("derive", "weight-symmetry", "--format", "beamer", "--detail",
+                          "full", "-q")
+    assert status == 0 and r"\appendix" in full and r"\appendix" not in talk
+    assert talk == beamer.render(bundled_derivation(FOUNDING))
+    assert _frames(talk) <= SEED_FRAMES < _frames(full)
