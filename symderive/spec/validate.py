@@ -43,6 +43,7 @@ def spec_fields(data: dict[str, Any], source: str) -> dict[str, Any]:
     network = _network(net, data.get("layer"))
     concrete = parse_data(data["data"], network) if "data" in data else None
     network = _samples_from_data(network, net, concrete)
+    _stack_supports(network, data)
     init = parse_init(data["init"], network) if "init" in data else None
     raw_hyps = data.get("hypothesis")
     facts = _facts(data.get("fact"), network)
@@ -119,6 +120,21 @@ def _network(net: dict[str, Any], tables: Any = None) -> NetworkSpec:
     )
     _check_bce_output(spec)
     return spec
+
+
+def _stack_supports(network: NetworkSpec, data: dict[str, Any]) -> None:
+    """What a ``[[layer]]`` network cannot have yet: the tables that analyse a dense
+    network only, and generic mode."""
+    if not network.stack:
+        return
+    for key in ("init", "data", "fact"):
+        if key in data:
+            raise SpecError("is not supported yet with [[layer]] tables (only with "
+                            "network.layers)", field=key)
+    if ANY_ACTIVATION in (network.activation, network.output_activation) or \
+            network.loss == ANY_LOSS or any(s.activation == ANY_ACTIVATION for s in network.stack):
+        raise SpecError('"any" (generic mode) is not supported yet with [[layer]] tables',
+                        field="network")
 
 
 def _stack_network(net: dict[str, Any], tables: Any) -> NetworkSpec:

@@ -70,6 +70,16 @@ class LayerKind(ABC):
         channel; flatten: to its block of features)."""
         return np.full(layer.out_shape, NO_UNIT)
 
+    def input_axis(self, layer: LayerSpec) -> int:
+        """The axis of one sample's input along which the layer reads units."""
+        return 0
+
+    def reduced(self, layer: LayerSpec) -> LayerSpec:
+        """A small layer of the same kind and geometry (3 channels, the smallest
+        positions): the swap's statements are checked on it when the layer itself is
+        large (:mod:`.swap`).  The default is the layer itself."""
+        return layer
+
     # ---- passes ----------------------------------------------------------------
     @abstractmethod
     def forward(self, layer: LayerSpec, theta: dict[str, np.ndarray],
@@ -97,8 +107,8 @@ class LayerKind(ABC):
         return "unit"
 
     def difference(self, layer: LayerSpec, group: str) -> str:
-        """The local difference formula of a group of two units in words (LaTeX math
-        in ``$...$``): what the difference of their gradients is a sum of."""
+        """The local difference formula of a group of two units, in words (plain text,
+        no markup: reports escape it): what the difference of their gradients is made of."""
         return ""
 
     def symbol(self, layer: LayerSpec, tensor: str) -> str:

@@ -24,7 +24,8 @@ class LayerSpec:
 
     ``index`` is the layer's number (1-based, as hypotheses name it); ``in_shape`` and
     ``out_shape`` are one sample's shapes before and after it (PyTorch axes);
-    ``units`` is how many units it has (0 for a kind without units);
+    ``units`` is how many units it has (0 for a kind without units; the table's own key
+    for it, ``units`` or ``channels``, is among the options);
     ``activation`` is None for a kind that applies none; ``skip`` is the layer whose
     output is added to this one's (a residual connection), or None; ``options`` holds
     the kind's own keys, validated, as (name, value) pairs in a fixed order."""
@@ -38,6 +39,8 @@ class LayerSpec:
     bias: bool = True
     skip: int | None = None
     options: tuple[tuple[str, Any], ...] = ()
+    #: the layer has tensors a ``bias`` key can switch (a bias, a norm's shift)
+    has_bias: bool = True
     #: the groups a hypothesis may name for its units (``incoming``, ``bias``,
     #: ``gain``, ``shift``, ``outgoing``), filled in once the whole stack is read
     groups: tuple[str, ...] = ()
@@ -49,13 +52,12 @@ class LayerSpec:
     def to_json(self) -> dict[str, Any]:
         """The table as the report states it: defaults filled in."""
         out: dict[str, Any] = {"kind": self.kind}
-        if self.units:
-            out["units"] = self.units
         out.update({k: list(v) if isinstance(v, tuple) else v for k, v in self.options})
         if self.activation is not None:
             act = self.activation
             out["activation"] = act.name if act.latex_source is None else {"latex": act.latex_source}
-        out["bias"] = self.bias
+        if self.has_bias:
+            out["bias"] = self.bias
         if self.skip is not None:
             out["skip"] = self.skip
         out["shape"] = list(self.out_shape)

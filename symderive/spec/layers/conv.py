@@ -39,7 +39,7 @@ class Conv(SpecKind):
                 raise SpecError(f"is {k}, larger than the padded input ({n} + 2·{p})",
                                 field=f"{field}.kernel")
             sizes.append((n + 2 * p - k) // s + 1)
-        options = (("kernel", kernel), ("stride", stride), ("padding", padding))
+        options = (("channels", channels), ("kernel", kernel), ("stride", stride), ("padding", padding))
         return (channels, *sizes), channels, options
 
 

@@ -21,7 +21,7 @@ class Dense(SpecKind):
         if "units" not in table:
             raise SpecError("is required: the number of units", field=f"{field}.units")
         units = _int(table["units"], f"{field}.units", 1, MAX_LAYER_WIDTH)
-        return in_shape[:-1] + (units,), units, ()
+        return in_shape[:-1] + (units,), units, (("units", units),)
 
 
 KIND = Dense()

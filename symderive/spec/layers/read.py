@@ -70,12 +70,16 @@ def _layer(table: Any, k: int, in_shape: tuple[int, ...], before: tuple[LayerSpe
     kind = spec_kind(name)
     _unknown(table, set(kind.keys) | _COMMON, field)
     out_shape, units, options = kind.read(table, field, in_shape, before)
-    own_bias = table.get("bias", bias)
+    has_bias = kind.has_units or bool(kind.attaches)
+    if "bias" in table and not has_bias:
+        raise SpecError("this kind of layer has no parameters", field=f"{field}.bias")
+    own_bias = table.get("bias", bias) and has_bias
     if not isinstance(own_bias, bool):
         raise SpecError(f"must be true or false, not {_type_name(own_bias)}", field=f"{field}.bias")
     act = _activation(kind.applies_activation, table, field, default, activation)
     skip = _skip(table.get("skip"), field, k, out_shape, _axis(kind, units, before), before)
-    return LayerSpec(name, k, in_shape, out_shape, units, act, own_bias, skip, options)
+    return LayerSpec(name, k, in_shape, out_shape, units, act, own_bias, skip, options,
+                     has_bias=has_bias)
 
 
 def _activation(applies: str, table: dict[str, Any], field: str, default: Any,
