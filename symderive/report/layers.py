@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..engine.layers import layer_kind
 from ..engine.layers.units import Units
 from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, HypothesisResult
+from ..engine.symmetry import UNDECIDED as UNDECIDED_VERDICT
 from ..spec import NetworkSpec, Spec
 from .model import Block, Document, Items, Paragraph, Section, Strong, Table, Text
 
@@ -36,9 +37,23 @@ def build_stack_report(derivation, detail: str, key: str, name: str) -> Document
 
 def opening(derivation) -> list[Block]:
     """One item per hypothesis: its verdict and the reason, from the results."""
-    items = tuple((Strong(r.hypothesis.name), Text(": " + _reason(derivation.spec.network, r)))
+    items = tuple((Strong(r.hypothesis.name), Text(": " + _reason(derivation.spec.network, r)
+                                                     + _claim(r)))
                   for r in derivation.results)
     return [Items(items)] if items else []
+
+
+def _claim(r: HypothesisResult) -> str:
+    """What the results say of a claim: confirmed, refuted, or not settled."""
+    claim = r.hypothesis.claim
+    if claim is None:
+        return ""
+    who = f" by {claim.by}" if claim.by else ""
+    if r.verdict == UNDECIDED_VERDICT:
+        judged = "neither confirmed nor refuted"
+    else:
+        judged = "confirmed" if r.verdict == claim.verdict else "refuted"
+    return f" The claim{who} that it is {claim.verdict}: {judged}."
 
 
 def _reason(network: NetworkSpec, r: HypothesisResult) -> str:
