@@ -4,7 +4,9 @@ leaves the loss unchanged.
 The loss is a composition of layers, so it is invariant when every layer is:
 
 - a layer of the units' residual stream, with the two units' own entries exchanged,
-  exchanges their two output channels (*owns*);
+  exchanges their two output channels (*owns*); if it also reads the stream's channels,
+  with its reading entries exchanged too and its input's channels exchanged
+  (*owns and reads*);
 - a layer without units between (pool, flatten, a norm with the two channels' gains
   and shifts exchanged) passes the exchange on to the positions the channels' labels
   reach (*carries*);
@@ -43,9 +45,7 @@ def swap_check(spec: NetworkSpec, units: Units) -> tuple[bool, str]:
     if not lemmas or stack.parameter_count() * spec.samples > WHOLE_LIMIT:
         return lemmas, "layer by layer"
     loss = stack.loss()
-    swap = {}
-    for (a, ia), (b, ib) in units.swap():
-        swap.update({stack.theta[a][ia]: stack.theta[b][ib], stack.theta[b][ib]: stack.theta[a][ia]})
+    swap = {stack.theta[a][ia]: stack.theta[b][ib] for (a, ia), (b, ib) in units.swap()}
     swapped = loss.xreplace(swap)
     return swapped == loss or sp.expand(swapped - loss) == 0, "whole loss"
 
@@ -56,7 +56,7 @@ def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str]]:
     following = False
     for s in spec.stack:
         if s.index in units.stream:
-            out.append((s, "owns"))
+            out.append((s, "owns and reads" if following else "owns"))
             following = True
         elif following and s.units:
             out.append((s, "reads"))
@@ -74,20 +74,22 @@ def _lemma(layer: LayerSpec, role: str) -> bool:
     theta = {name: symbols(f"{name}q", shape) for name, shape in kind.tensors(layer).items()}
     x = symbols("xq", (2, *layer.in_shape))
     out = kind.forward(layer, theta, x)
+    own = [(a, b) for g in ("incoming", "bias")
+           for a, b in zip(kind.own_entries(layer, i, g), kind.own_entries(layer, j, g))] \
+        if role.startswith("owns") else []
+    out_labels = own_labels(layer.out_shape, kind.unit_axis) if own else None
     if role == "owns":
-        moved = _exchange_entries(theta, [
-            (a, b) for g in ("incoming", "bias")
-            for a, b in zip(kind.own_entries(layer, i, g), kind.own_entries(layer, j, g))])
-        expected = _exchange_positions(out, own_labels(layer.out_shape, kind.unit_axis), i, j)
-        return _same(kind.forward(layer, moved, x), expected)
+        expected = _exchange_positions(out, out_labels, i, j)
+        return _same(kind.forward(layer, _exchange_entries(theta, own), x), expected)
     labels = _input_labels(layer)
     reads_i, reads_j = kind.reads(layer, labels, i), kind.reads(layer, labels, j)
-    pairs = [(a, b) for g in reads_i for a, b in zip(reads_i[g], reads_j[g])]
-    moved_x = _exchange_positions(x, labels, i, j)
-    result = kind.forward(layer, _exchange_entries(theta, pairs), moved_x)
+    pairs = own + [(a, b) for g in reads_i for a, b in zip(reads_i[g], reads_j[g])]
+    result = kind.forward(layer, _exchange_entries(theta, pairs),
+                          _exchange_positions(x, labels, i, j))
     if role == "reads":
         return _same(result, out)
-    return _same(result, _exchange_positions(out, kind.carry(layer, labels), i, j))
+    carried = out_labels if own else kind.carry(layer, labels)
+    return _same(result, _exchange_positions(out, carried, i, j))
 
 
 def _input_labels(layer: LayerSpec) -> np.ndarray:
@@ -96,9 +98,11 @@ def _input_labels(layer: LayerSpec) -> np.ndarray:
 
 
 def _exchange_entries(theta, pairs) -> dict[str, np.ndarray]:
+    """``theta`` with the pairs exchanged one after the other (a layer that owns and
+    reads the channels: rows, then columns, composed)."""
     out = {k: v.copy() for k, v in theta.items()}
     for (a, ia), (b, ib) in pairs:
-        out[a][ia], out[b][ib] = theta[b][ib], theta[a][ia]
+        out[a][ia], out[b][ib] = out[b][ib], out[a][ia]
     return out
 
 

@@ -47,11 +47,28 @@ class Units:
         return group if layer == self.hyp.layer else f"{group}@{layer}"
 
     @cached_property
-    def groups(self) -> dict[str, tuple[list[Entry], list[Entry]]]:
-        """Every group's entries of unit i and of unit j (paired in order), by name."""
+    def permutation(self) -> dict[Entry, Entry]:
+        """The swap P, entry -> entry: the exchange of the two units' own entries, of the
+        entries that read them, ... composed.  In a stream a layer may both own the
+        channels and read them (its rows and its columns): P then takes W[i, i] to
+        W[j, j] and W[i, j] to W[j, i], as the CONTRACT's aligned ties say."""
         i, j = self.hyp.units
-        return {name: (self._entries(i)[name], self._entries(j)[name])
-                for name in self._entries(i)}
+        mine, theirs = self._entries(i), self._entries(j)
+        perm: dict[Entry, Entry] = {}
+        for name in mine:
+            step = {}
+            for a, b in zip(mine[name], theirs[name]):
+                step[a], step[b] = b, a
+            perm = {e: step.get(perm.get(e, e), perm.get(e, e)) for e in set(perm) | set(step)}
+        return {e: f for e, f in perm.items() if e != f}
+
+    @cached_property
+    def groups(self) -> dict[str, tuple[list[Entry], list[Entry]]]:
+        """Every group's entries of unit i, and their images under P (unit j's), by name."""
+        i = self.hyp.units[0]
+        perm = self.permutation
+        return {name: (entries, [perm.get(e, e) for e in entries])
+                for name, entries in self._entries(i).items()}
 
     def _entries(self, unit: int) -> dict[str, list[Entry]]:
         return _unit_entries(self.spec, self.stream, self.hyp.layer, unit)
@@ -72,8 +89,8 @@ class Units:
         return tuple(m for m in self.stream if m != self.hyp.layer)
 
     def swap(self) -> list[tuple[Entry, Entry]]:
-        """The pairs of entries the swap P exchanges."""
-        return [(a, b) for ei, ej in self.groups.values() for a, b in zip(ei, ej)]
+        """The swap P as (entry, its image) pairs: (Pθ)[P(e)] = θ[e]."""
+        return sorted(self.permutation.items())
 
     def impose(self, theta: dict[str, np.ndarray]) -> None:
         """Make ``theta`` satisfy the hypothesis in place: copy i's tied entries to j,
