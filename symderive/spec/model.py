@@ -141,12 +141,12 @@ class TensorInit:
         if self.kind == "zero":
             return "zero"
         if self.kind == "number":
-            return _number(self.values[0][0])
-        rows = [[_number(v) for v in row] for row in self.values]
+            return toml_number(self.values[0][0])
+        rows = [[toml_number(v) for v in row] for row in self.values]
         return [r[0] for r in rows] if self.name.startswith("b") else rows
 
 
-def _number(v: Fraction) -> int | float | str:
+def toml_number(v: Fraction) -> int | float | str:
     """An exact value as TOML can write it: an integer, a float whose shortest decimal is
     the value itself, else the exact decimal (or fraction) as a string."""
     if v.denominator == 1:
@@ -200,7 +200,7 @@ class DataSpec:
     targets: Matrix
 
     def to_json(self) -> dict[str, Any]:
-        return {"inputs": [[_number(v) for v in r] for r in self.inputs],
-                "targets": [[_number(v) for v in r] for r in self.targets]}
+        return {"inputs": [[toml_number(v) for v in r] for r in self.inputs],
+                "targets": [[toml_number(v) for v in r] for r in self.targets]}
 
     to_toml = to_json    # the [data] table as written (Spec.to_dict)
