@@ -67,8 +67,9 @@ def read(model: Any, inputs: Any, targets: Any = None, loss: Any = "mse", lr: An
               "network": network_table(b, how.name),
               "init": {k: _values(v) for k, v in b.tensors.items()},
               "data": {"inputs": _values(exact(inputs)), "targets": _values(how.targets)},
-              "check": _check(how, lr, optimizer),
-              "hypothesis": [_hypothesis(p, b) for p in pairs[:MAX_PAIRS]]}
+              "check": _check(how, lr, optimizer)}
+    if pairs:
+        tables["hypothesis"] = [_hypothesis(p, b) for p in pairs[:MAX_PAIRS]]
     tables["question"] = question(type(model).__name__, b, how, lr, optimizer)
     return Reading(b, how, tuple(pairs), tables)
 
@@ -181,14 +182,14 @@ def describe_layer(layer: Layer) -> str:
     act = layer.entry.get("activation")
     act = act if isinstance(act, str) else (act or {}).get("latex")
     units = f", {layer.units} units" if layer.units else ""
-    return f"`{layer.where}` ({layer.what}{units}{', ' + act if act else ''})"
+    return f"'{layer.where}' ({layer.what}{units}{', ' + act if act else ''})"
 
 
 def question(model: str, b: Builder, how: LossPlan, lr: Any, optimizer: str) -> str:
     """The question, with the mapping from the spec's layer numbers to the module."""
     names = "; ".join(f"layer {k} is {describe_layer(layer)}"
                       for k, layer in enumerate(b.layers, start=1))
-    text = (f"Which units of my PyTorch model `{model}` are identical at its current "
+    text = (f"Which units of my PyTorch model '{model}' are identical at its current "
             f"parameters on this batch, and do they stay identical? Read from the module: "
             f"{names}. The loss: {how.described}.")
     if lr is not None:

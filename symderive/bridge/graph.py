@@ -88,6 +88,8 @@ def _call(node: Any, modules: dict[str, Any]) -> Call:
     if node.op == "call_module":
         return Call(node.name, "module", modules[node.target], node.target, inputs, args,
                     dict(node.kwargs))
+    if node.op == "get_attr":
+        return Call(node.name, "get_attr", node.target, node.target, inputs)
     if node.op == "call_function" and node.target is operator.getitem:
         return Call(node.name, "getitem", None, node.name, inputs, (node.args[1],))
     op = "function" if node.op == "call_function" else "method"

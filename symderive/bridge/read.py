@@ -39,6 +39,9 @@ class Value:
 
 def read_model(model: Any, sample_shape: tuple[int, ...]) -> Builder:
     """The builder of ``model`` for inputs of one sample's ``sample_shape``."""
+    if type(model).__module__.startswith("torch.nn.modules") and \
+            not isinstance(model, torch.nn.Sequential):
+        model = torch.nn.Sequential(model)    # fx would trace into a bare nn.Linear
     first, calls, last = trace(model)
     b = Builder(tuple(sample_shape))
     values = {first: Value("tensor", 0, False)}
@@ -65,6 +68,9 @@ def _step(call: Call, b: Builder, values: dict[str, Value], head: str) -> Value:
     if call.op == "function" and call.target in _ADDS or call.op == "method" and \
             call.target in ("add", "add_"):
         return _skip(call, b, values, head)
+    if call.op == "get_attr":
+        raise refuse(call.where, "forward reads a parameter directly; the bridge reads "
+                     "parameters through modules (nn.Linear, ...)")
     if call.inputs != (head,):
         raise refuse(call.where, "reads a value other than the previous call's; the bridge "
                      "reads a chain of layers with residual sums x + f(x)")
