@@ -26,12 +26,13 @@ def exact(tensor: Any) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Write:
-    """How a contract tensor goes back into the state_dict: ``key`` gets the tensor
-    (``rows``: into those rows only; ``name`` None: zeros)."""
+    """How a contract tensor goes back into the state_dict: ``key`` gets tensor
+    ``name`` (``rows``: into those rows only; ``zero``: zeros, when ``name`` is given)."""
 
     key: str
-    name: str | None
+    name: str
     rows: tuple[int, int] | None = None
+    zero: bool = False
 
 
 @dataclass
@@ -81,9 +82,9 @@ class Builder:
         self.tensors[name] = values
         self.writes.append(Write(key, name, rows))
 
-    def zero(self, key: str) -> None:
-        """The way back writes zeros into state_dict ``key`` (a part folded elsewhere)."""
-        self.writes.append(Write(key, None))
+    def zero(self, key: str, name: str) -> None:
+        """Writing ``name`` back zeroes state_dict ``key`` (a part folded into it)."""
+        self.writes.append(Write(key, name, zero=True))
 
     def ensure_plain(self, where: str, what: str) -> None:
         """A layer reads a pooled value only after a Flatten (torch keeps [C, 1, 1])."""

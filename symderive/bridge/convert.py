@@ -59,7 +59,11 @@ def read(model: Any, inputs: Any, targets: Any = None, loss: Any = "mse", lr: An
         raise refuse("optimizer", f"must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
     b = read_model(model, tuple(inputs.shape[1:]))
     last = b.layers[-1]
-    outputs = last.shape[-1] if last.entry["kind"] == "dense" else last.units
+    if len(last.shape) != 1:
+        raise refuse("output", f"one sample's output has shape {list(last.shape)}; the "
+                     "bridge reads models whose output per sample is a vector (pool or "
+                     "flatten before the last layer)")
+    outputs = last.shape[0]
     how = plan(loss, last.entry["activation"], targets, len(inputs), outputs)
     last.entry["activation"] = how.output_activation
     pairs = identical_pairs(b)
@@ -113,7 +117,7 @@ def network_table(b: Builder, loss: str) -> dict[str, Any]:
     activation and one bias setting; else the input shape and ``[[layer]]`` tables."""
     entries = [layer.entry for layer in b.layers]
     input_shape = list(b.input_shape)
-    hidden = [e["activation"] for e in entries[:-1]]
+    hidden = [e.get("activation") for e in entries[:-1]]
     plain = (len(input_shape) == 1 and all(e["kind"] == "dense" and "skip" not in e
                                            for e in entries)
              and all(h == hidden[0] for h in hidden)

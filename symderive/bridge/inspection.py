@@ -128,7 +128,7 @@ def _classes(names: list[str], d: Derivation, verdicts) -> list[str]:
 
 def _frozen(reading: Reading, d: Derivation) -> list[str]:
     """Tensors with frozen entries, by their state_dict names."""
-    keys = {w.name: w.key for w in reading.builder.writes if w.name}
+    keys = {w.name: w.key for w in reading.builder.writes if not w.zero}
     parts = []
     for t in d.spec.init.tensors:
         summary = d.start.frozen.summary(t.name)

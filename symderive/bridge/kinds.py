@@ -168,12 +168,12 @@ def lstm(m: Any, where: str, b: Builder) -> None:
         raise refuse(where, "LSTM without biases is not supported")
     b.expect(where, "LSTM", len(b.shape) == 2 and b.shape[1] == m.input_size,
              f"[tokens, {m.input_size}]")
-    l = b.add(where, "LSTM", {"kind": "lstm", "units": m.hidden_size}, b.shape,
-              units=m.hidden_size)
+    l = b.add(where, "LSTM", {"kind": "lstm", "units": m.hidden_size}, (m.hidden_size,),
+              units=m.hidden_size)    # the contract's output: the last hidden state
     b.tensor(f"W{l}", exact(m.weight_ih_l0), f"{where}.weight_ih_l0")
     b.tensor(f"U{l}", exact(m.weight_hh_l0), f"{where}.weight_hh_l0")
     b.tensor(f"b{l}", exact(m.bias_ih_l0) + exact(m.bias_hh_l0), f"{where}.bias_ih_l0")
-    b.zero(f"{where}.bias_hh_l0")
+    b.zero(f"{where}.bias_hh_l0", f"b{l}")
 
 
 def identity(m: Any, where: str, b: Builder) -> None:

@@ -31,10 +31,10 @@ def state_dict(model: Any, parameters: Any, inputs: Any) -> dict[str, Any]:
     out = {k: v.detach().clone() for k, v in model.state_dict().items()}
     for w in b.writes:
         target = out[w.key]
-        if w.name is None:
-            target.zero_()
-            continue
         if w.name not in given:
+            continue
+        if w.zero:
+            target.zero_()
             continue
         value = torch.tensor(_floats(given[w.name]), dtype=target.dtype)
         part = target[w.rows[0]:w.rows[1]] if w.rows else target
