@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 
 from ..api import Derivation, derive
-from .convert import Pair, Reading, read
+from .convert import MAX_PAIRS, Pair, Reading, read
 
 #: Activations whose derivative is 0 for every pre-activation <= 0 (a "dead" unit).
 DEAD = ("relu",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)      # repr: the Derivation's summary
 class Inspection(Derivation):
     """A :class:`~symderive.Derivation` whose question is the judgement, plus the
     facts behind it: ``pairs`` (identical now, with verdicts), ``dead`` (layer ->
@@ -54,7 +54,7 @@ def _verdicts(reading: Reading, d: Derivation) -> tuple[tuple[Pair, str], ...]:
     exchanging units maps one hypothesis onto the other, so the verdicts agree."""
     derived = {(p.layer, p.tie, p.zero): r.verdict
                for p, r in zip(reading.pairs, d.results)}
-    return tuple((p, derived.get((p.layer, p.tie, p.zero), "undecided"))
+    return tuple((p, derived.get((p.layer, p.tie, p.zero), "not derived"))
                  for p in reading.pairs)
 
 
@@ -102,14 +102,24 @@ def judgement(reading: Reading, d: Derivation, verdicts, dead) -> str:
 
 
 def _identical(names: list[str], verdicts) -> str:
-    parts = []
+    """One sentence per group of identical units whose pairs share their groups and
+    verdict (else one per pair), in the order the pairs were found."""
+    groups: dict[tuple, list[tuple[int, int]]] = {}
     for p, verdict in verdicts:
+        groups.setdefault((p.layer, p.tie, p.zero, verdict), []).append(p.units)
+    parts = []
+    for (layer, tie, zero, verdict), pairs in groups.items():
+        units = sorted({u for pair in pairs for u in pair})
         fate = {"preserved": "will stay identical for ever (proved)",
                 "broken": "separate after one step (proved, with a witness)",
-                "undecided": "may or may not separate (undecided)"}[verdict]
-        shared = ", ".join(p.tie + tuple(f"{g} zero" for g in p.zero))
-        parts.append(f"Units {p.units[0]} and {p.units[1]} of '{names[p.layer - 1]}' are "
-                     f"identical now ({shared}) and {fate}.")
+                "undecided": "may or may not separate (undecided)",
+                "not derived": f"were not derived (beyond the first {MAX_PAIRS} pairs)"}[verdict]
+        shared = ", ".join(tie + tuple(f"{g} zero" for g in zero))
+        each = f", for each of the {len(pairs)} pairs" if len(pairs) > 1 else ""
+        linked = len(pairs) == len(units) * (len(units) - 1) // 2
+        for chunk in ([units] if linked else [list(pair) for pair in pairs]):
+            parts.append(f"{_units(chunk)} of '{names[layer - 1]}' are identical now "
+                         f"({shared}) and {fate[:-1] + each + ')' if linked else fate}.")
     return " ".join(parts)
 
 

@@ -1,0 +1,82 @@
+"""Do two duplicated units stay bitwise identical when torch trains them on the CPU?
+
+symderive proves in exact arithmetic that units with tied incoming weights, bias and
+outgoing weights stay identical.  In floating point they stay *bitwise* identical
+when the library computes both with the same operations on the same numbers.  This
+script measures it: a network [d, width, width, m] with two hidden units of layer 1
+duplicated (the second copy placed far from the first, in another block of the
+matrix kernels), trained by SGD or Adam in float32 and float64, with 1 or 2 threads;
+it prints the first step at which the two units' parameters or activations differ
+bitwise (or "never"), per configuration.  Run: python benchmarks/torch_bitwise.py
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+
+import torch
+
+STEPS = 200
+
+
+def net2net(width: int, dtype: torch.dtype, seed: int, far: bool, d: int = 7, m: int = 3):
+    """Units 0 and 1 (``far``: 0 and width-2) of the first hidden layer duplicated;
+    their outgoing weights halved and shared (Net2Net's split: the same function)."""
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(d, width), torch.nn.Tanh(),
+                                torch.nn.Linear(width, width), torch.nn.ReLU(),
+                                torch.nn.Linear(width, m)).to(dtype)
+    i, j = (0, width - 2) if far else (0, 1)
+    with torch.no_grad():
+        model[0].weight[j] = model[0].weight[i]
+        model[0].bias[j] = model[0].bias[i]
+        model[2].weight[:, i] *= 0.5
+        model[2].weight[:, j] = model[2].weight[:, i]
+    return model, (i, j)
+
+
+def first_split(width, dtype, optimizer, threads, batch, far, seed=0):
+    """(the first step at which units i and j differ bitwise or None, the largest
+    relative difference of their incoming weights after STEPS steps)."""
+    torch.set_num_threads(threads)
+    model, (i, j) = net2net(width, dtype, seed, far)
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(batch, 7, generator=g, dtype=dtype)
+    y = torch.randn(batch, 3, generator=g, dtype=dtype)
+    opt = (torch.optim.SGD(model.parameters(), lr=0.05) if optimizer == "sgd"
+           else torch.optim.Adam(model.parameters(), lr=1e-3))
+    first = None
+    for step in range(STEPS + 1):
+        W1, b1, W2 = model[0].weight, model[0].bias, model[2].weight
+        h = torch.tanh(model[0](x))
+        same = (torch.equal(W1[i], W1[j]) and torch.equal(b1[i], b1[j])
+                and torch.equal(W2[:, i], W2[:, j]) and torch.equal(h[:, i], h[:, j]))
+        if not same and first is None:
+            first = step
+        if step == STEPS:
+            gap = ((W1[i] - W1[j]).abs().max() / W1[i].abs().max()).item()
+            return first, gap
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+
+
+def main() -> None:
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads available, "
+          f"{STEPS} steps; first step with a bitwise difference (never = identical)")
+    print("cells: first step / relative gap of the incoming weights at the end")
+    print(f"| dtype | optimizer | threads | batch | pair | " +
+          " | ".join(f"width {w}" for w in WIDTHS) + " |")
+    for dtype, optimizer, threads, batch, far in itertools.product(
+            (torch.float32, torch.float64), ("sgd", "adam"), (1, 2), (1, 64), (False, True)):
+        row = [first_split(w, dtype, optimizer, threads, batch, far) for w in WIDTHS]
+        pair = "0, w-2" if far else "0, 1"
+        print(f"| {str(dtype)[6:]} | {optimizer} | {threads} | {batch} | {pair} | " +
+              " | ".join("never" if s is None else f"{s} / {g:.0e}" for s, g in row) + " |")
+        sys.stdout.flush()
+
+
+WIDTHS = (4, 16, 64, 256, 1024)
+
+if __name__ == "__main__":
+    main()
