@@ -7,11 +7,12 @@ script measures it: a network [d, width, width, m] with two hidden units of laye
 duplicated (the second copy placed far from the first, in another block of the
 matrix kernels), trained by SGD or Adam in float32 and float64, with 1 or 2 threads;
 it prints the first step at which the two units' parameters or activations differ
-bitwise (or "never"), per configuration.  Run: python benchmarks/torch_bitwise.py
+bitwise (or "never"), per configuration.  Run: [THREADS=1,2] python benchmarks/torch_bitwise.py [float32] [float64]
 """
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 
 import torch
@@ -67,8 +68,9 @@ def main() -> None:
     print("cells: first step / relative gap of the incoming weights at the end")
     print(f"| dtype | optimizer | threads | batch | pair | " +
           " | ".join(f"width {w}" for w in WIDTHS) + " |")
+    dtypes = [getattr(torch, a) for a in sys.argv[1:]] or [torch.float32, torch.float64]
     for dtype, optimizer, threads, batch, far in itertools.product(
-            (torch.float32, torch.float64), ("sgd", "adam"), (1, 2), (1, 64), (False, True)):
+            dtypes, ("sgd", "adam"), THREADS, (1, 64), (False, True)):
         row = [first_split(w, dtype, optimizer, threads, batch, far) for w in WIDTHS]
         pair = "0, w-2" if far else "0, 1"
         print(f"| {str(dtype)[6:]} | {optimizer} | {threads} | {batch} | {pair} | " +
@@ -77,6 +79,8 @@ def main() -> None:
 
 
 WIDTHS = (4, 16, 64, 256, 1024)
+#: Thread counts to try (environment THREADS="1,2"); see docs/pytorch.md.
+THREADS = tuple(int(t) for t in os.environ.get("THREADS", "1,2").split(","))
 
 if __name__ == "__main__":
     main()

@@ -72,6 +72,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name == "bridge":      # symderive.bridge.state_dict without importing it first
+        return importlib.import_module("symderive.bridge")
     raise AttributeError(f"module 'symderive' has no attribute {name!r}")
 
 
