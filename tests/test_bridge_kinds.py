@@ -94,6 +94,25 @@ def test_attention_layer_norm_lstm_tables():
                                      + Fraction(float(m.lstm.bias_hh_l0.detach()[5])))
 
 
+def test_two_identical_heads_are_a_pair_with_their_groups():
+    torch.manual_seed(5)
+    m = Block()
+    E, d = 4, 2
+    with torch.no_grad():
+        w, bias = m.attn.in_proj_weight, m.attn.in_proj_bias
+        for k in range(3):                       # head 2 := head 1 in Q, K and V
+            w[k * E + d:k * E + 2 * d] = w[k * E:k * E + d]
+            bias[k * E + d:k * E + 2 * d] = bias[k * E:k * E + d]
+    r = read(m, torch.randn(2, 5, 4), torch.randn(2, 1))
+    assert [(p.layer, p.units, p.tie, p.zero) for p in r.pairs] == [
+        (1, (1, 2), ("query", "key", "value"), ())]
+    assert r.tables["hypothesis"][0]["tie"] == ["query", "key", "value"]
+    with torch.no_grad():
+        m.attn.out_proj.weight[:, d:] = m.attn.out_proj.weight[:, :d]
+    r = read(m, torch.randn(2, 5, 4), torch.randn(2, 1))
+    assert r.pairs[0].tie == ("query", "key", "value", "output")
+
+
 @pytest.mark.parametrize("make, shape", [(Residual, (4, 2, 5, 5)), (Block, (2, 5, 4))])
 def test_state_dict_back_runs_the_same_model(make, shape):
     torch.manual_seed(2)

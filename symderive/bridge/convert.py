@@ -135,6 +135,8 @@ def identical_pairs(b: Builder) -> list[Pair]:
     bias now, with the groups they share (tie) or both have at zero (zero)."""
     pairs = []
     for l, layer in enumerate(b.layers, start=1):
+        if layer.entry["kind"] == "attention":
+            pairs += _head_pairs(b, l, layer.units)
         if layer.entry["kind"] not in ("dense", "conv"):
             continue
         W, bias = b.tensors[f"W{l}"], b.tensors.get(f"b{l}")
@@ -144,6 +146,31 @@ def identical_pairs(b: Builder) -> list[Pair]:
                 if _same(W[i], W[j]) and (bias is None or bias[i] == bias[j]):
                     pairs.append(_pair(l, i, j, W, bias, out))
     return pairs
+
+
+def _head_pairs(b: Builder, l: int, heads: int) -> list[Pair]:
+    """Pairs of heads with equal query, key and value rows (and biases) now; their
+    groups as the contract names them (``output``: the head's columns of O)."""
+    t = b.tensors
+    d = len(t[f"Q{l}"]) // heads
+
+    def group(h: int) -> dict[str, np.ndarray]:
+        rows = slice(h * d, (h + 1) * d)
+        out = {name: np.concatenate([t[f"{name[0].upper()}{l}"][rows].ravel()]
+                                    + ([t[f"b{name[0]}{l}"][rows]] if f"bq{l}" in t else []))
+               for name in ("query", "key", "value")}
+        return out | {"output": t[f"O{l}"][:, rows].ravel()}
+
+    found = []
+    for h in range(heads):
+        for k in range(h + 1, heads):
+            a, c = group(h), group(k)
+            if all(_same(a[g], c[g]) for g in ("query", "key", "value")):
+                shared = [g for g in a if _same(a[g], c[g])]
+                zero = tuple(g for g in shared if not np.any(a[g] != 0))
+                found.append(Pair(l, (h + 1, k + 1),
+                                  tuple(g for g in shared if g not in zero), zero))
+    return found
 
 
 def _outgoing(b: Builder, l: int) -> np.ndarray | None:

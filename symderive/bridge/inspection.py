@@ -90,7 +90,8 @@ def _fraction(v: Any) -> Fraction:
 def judgement(reading: Reading, d: Derivation, verdicts, dead) -> str:
     """The opening sentences, each from something computed."""
     names = [layer.where for layer in reading.builder.layers]
-    lines = [_identical(names, verdicts)] if verdicts else [
+    kinds = [layer.entry["kind"] for layer in reading.builder.layers]
+    lines = [_identical(names, kinds, verdicts)] if verdicts else [
         "No two units are identical now (no two units of a layer have equal incoming "
         "weights and bias)."]
     lines += [f"{_units(u)} of '{names[l - 1]}' {'is' if len(u) == 1 else 'are'} dead on this "
@@ -101,7 +102,7 @@ def judgement(reading: Reading, d: Derivation, verdicts, dead) -> str:
     return " ".join(lines)
 
 
-def _identical(names: list[str], verdicts) -> str:
+def _identical(names: list[str], kinds: list[str], verdicts) -> str:
     """One sentence per group of identical units whose pairs share their groups and
     verdict (else one per pair), in the order the pairs were found."""
     groups: dict[tuple, list[tuple[int, int]]] = {}
@@ -118,7 +119,8 @@ def _identical(names: list[str], verdicts) -> str:
         each = f", for each of the {len(pairs)} pairs" if len(pairs) > 1 else ""
         linked = len(pairs) == len(units) * (len(units) - 1) // 2
         for chunk in ([units] if linked else [list(pair) for pair in pairs]):
-            parts.append(f"{_units(chunk)} of '{names[layer - 1]}' are identical now "
+            word = "Head" if kinds[layer - 1] == "attention" else "Unit"
+            parts.append(f"{_units(chunk, word)} of '{names[layer - 1]}' are identical now "
                          f"({shared}) and {fate[:-1] + each + ')' if linked else fate}.")
     return " ".join(parts)
 
@@ -151,11 +153,12 @@ def _frozen(reading: Reading, d: Derivation) -> list[str]:
     return ["These parameters never move (proved frozen): " + ", ".join(parts) + "."]
 
 
-def _units(units) -> str:
+def _units(units, word: str = "Unit") -> str:
+    """"Unit 3", "Units 1, 2 and 4" (or heads)."""
     units = list(units)
     if len(units) == 1:
-        return f"Unit {units[0]}"
-    return "Units " + ", ".join(str(u) for u in units[:-1]) + f" and {units[-1]}"
+        return f"{word} {units[0]}"
+    return f"{word}s " + ", ".join(str(u) for u in units[:-1]) + f" and {units[-1]}"
 
 
 __all__ = ["Inspection", "dead_units", "inspect", "judgement"]
