@@ -16,7 +16,7 @@ import torch
 
 from .builder import Builder
 from .graph import Call, function_name, refuse, trace
-from .kinds import activation_of, convert_module, elu_latex, flatten, leaky_latex
+from .kinds import convert_module, elu_latex, flatten, leaky_latex
 
 _F = torch.nn.functional
 #: Functions and methods that are activations -> the spec's activation.
@@ -173,4 +173,4 @@ def _skip(call: Call, b: Builder, values: dict[str, Value], head: str) -> Value:
     return _state(b, "tensor")
 
 
-__all__ = ["Value", "activation_of", "read_model"]
+__all__ = ["Value", "read_model"]
