@@ -25,6 +25,8 @@ Names:
 - ``Spec``: a derivation request (``Spec.from_toml``, ``Spec.from_dict``);
 - ``SpecError``: what bad input raises; its message names the file, line and field;
 - ``bundled()``: the names of the bundled derivations;
+- ``from_torch(model, inputs, targets, loss)``: a PyTorch model as a Spec, and
+  ``inspect(...)``: its units judged (needs torch: ``pip install 'symderive[torch]'``);
 - ``__version__``.
 
 The command line (``symderive derive``, ``symderive list``) does the same from a shell.
@@ -44,13 +46,16 @@ _LAZY = {
     "load": "symderive.api",
     "Derivation": "symderive.api",
     "Spec": "symderive.spec.request",
+    "from_torch": "symderive.bridge",
+    "inspect": "symderive.bridge",
 }
 
 __all__ = ["derive", "load", "bundled", "Spec", "SpecError", "SymderiveError", "Derivation",
-           "__version__"]
+           "from_torch", "inspect", "__version__"]
 
 if TYPE_CHECKING:
     from .api import Derivation, derive, load
+    from .bridge import from_torch, inspect
     from .spec.request import Spec
 
 
@@ -67,6 +72,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name == "bridge":      # symderive.bridge.state_dict without importing it first
+        return importlib.import_module("symderive.bridge")
     raise AttributeError(f"module 'symderive' has no attribute {name!r}")
 
 

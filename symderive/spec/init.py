@@ -8,6 +8,7 @@ computed in rationals to match a hand computation.
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from typing import Any
 
@@ -57,6 +58,9 @@ def _unknown_tensor(key: str, network: NetworkSpec) -> str:
 def _tensor(name: str, value: Any, network: NetworkSpec) -> TensorInit:
     where = f"init.{name}"
     rows, cols = tensor_shape(network, name)
+    if isinstance(value, str) and _EXACT_STRING.fullmatch(value):
+        return TensorInit(name, "number", _filled(_exact(value, where, "must be a number"),
+                                                   rows, cols))
     if isinstance(value, str):
         if value not in WORDS:
             raise SpecError(f'must be "zero", "random", a number or {_shape_words(name, rows, cols)}'
@@ -103,8 +107,12 @@ def _rows(value: Any, rows: int, cols: int, where: str, shape: str) -> Matrix:
 
 
 def _exact(value: Any, where: str, what: str) -> Fraction:
-    """A finite TOML number as an exact rational (a float as the decimal it was written as)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite number as an exact rational: a TOML float as the decimal it was written
+    as, a string as the exact decimal or fraction it spells (``"0.100000001490116119384765625"``,
+    ``"13421773/134217728"``), for values a float literal cannot carry exactly."""
+    if isinstance(value, str):
+        value = _exact_string(value, where, what)
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"{what}, not {_type_name(value)}", field=where)
     if isinstance(value, float) and not math.isfinite(value):
         raise SpecError(f"{what}; {value} is not a finite number", field=where)
@@ -112,6 +120,23 @@ def _exact(value: Any, where: str, what: str) -> Fraction:
         raise SpecError(f"{what}; {value} is too large (at most 1e6 in absolute value)",
                         field=where)
     return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+
+
+#: An exact number written as a string: a decimal without exponent, or p/q.
+_EXACT_STRING = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+|[0-9]+/[0-9]+)")
+#: The longest such string (a float64's exact decimal has at most 767 significant digits).
+MAX_EXACT_CHARS = 1100
+
+
+def _exact_string(text: str, where: str, what: str) -> Fraction:
+    """The rational a string spells (read by a regular expression, never evaluated)."""
+    if len(text) > MAX_EXACT_CHARS or not _EXACT_STRING.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise SpecError(f'{what}, not a string {shown!r} (a number may be written as an '
+                        f'exact string such as "0.125" or "1/3")', field=where)
+    if "/" in text and int(text.split("/")[1]) == 0:
+        raise SpecError(f"{what}; {text!r} divides by zero", field=where)
+    return Fraction(text)   # the pattern admits only digits, one point or one slash
 
 
 _DATA_KEYS = {"inputs", "targets"}

@@ -153,13 +153,35 @@ class TensorInit:
         if self.kind == "zero":
             return "zero"
         if self.kind == "number":
-            return _number(self.values[0][0])
-        rows = [[_number(v) for v in row] for row in self.values]
+            return toml_number(self.values[0][0])
+        rows = [[toml_number(v) for v in row] for row in self.values]
         return [r[0] for r in rows] if self.name.startswith("b") else rows
 
 
-def _number(v: Fraction) -> int | float:
-    return int(v) if v.denominator == 1 else float(v)
+def toml_number(v: Fraction) -> int | float | str:
+    """An exact value as TOML can write it: an integer, a float whose shortest decimal is
+    the value itself, else the exact decimal (or fraction) as a string."""
+    if v.denominator == 1:
+        return int(v)
+    if Fraction(repr(float(v))) == v:
+        return float(v)
+    return exact_decimal(v)
+
+
+def exact_decimal(v: Fraction) -> str:
+    """``v`` as an exact decimal string when its denominator is 2^a·5^b (every binary
+    float is), else as ``"p/q"``."""
+    q, twos, fives = v.denominator, 0, 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    if q != 1:
+        return f"{v.numerator}/{v.denominator}"
+    digits = max(twos, fives)
+    scaled = abs(v.numerator) * 10 ** digits // v.denominator
+    whole, frac = divmod(scaled, 10 ** digits)
+    return f"{'-' if v < 0 else ''}{whole}.{frac:0{digits}d}".rstrip("0")
 
 
 @dataclass(frozen=True)
@@ -195,7 +217,7 @@ class DataSpec:
     targets: Matrix
 
     def to_json(self) -> dict[str, Any]:
-        return {"inputs": [[_number(v) for v in r] for r in self.inputs],
-                "targets": [[_number(v) for v in r] for r in self.targets]}
+        return {"inputs": [[toml_number(v) for v in r] for r in self.inputs],
+                "targets": [[toml_number(v) for v in r] for r in self.targets]}
 
     to_toml = to_json    # the [data] table as written (Spec.to_dict)

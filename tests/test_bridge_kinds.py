@@ -1,0 +1,184 @@
+"""The converters of layer kinds beyond the dense layer, at the level of spec tables.
+
+The engine states dense networks today; convolutions, norms, pooling, attention and
+LSTMs are being added.  Their converters already write the contract's ``[[layer]]``
+tables and tensors (PyTorch layouts); here the tables are compared with the modules,
+the way back (``state_dict``) is checked by running the model, and a spec the
+validator cannot state yet must be a clean SpecError.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the PyTorch bridge's tests need torch "
+                            "(pip install 'symderive[torch]')")
+nn = torch.nn
+
+import symderive  # noqa: E402
+from symderive.bridge import state_dict  # noqa: E402
+from symderive.bridge.convert import read  # noqa: E402
+
+
+class Residual(nn.Module):
+    """conv -> batch norm -> relu, then h + bn(conv(h)), pooled, dense."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3)
+        self.conv2, self.bn2 = nn.Conv2d(3, 3, 3, padding=1), nn.BatchNorm2d(3)
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(3, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        h = h + self.bn2(self.conv2(h))
+        return self.fc(torch.flatten(self.pool(h), 1))
+
+
+class Block(nn.Module):
+    """self-attention -> layer norm -> LSTM (last hidden state) -> dense."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(4, 2, batch_first=True)
+        self.ln, self.lstm = nn.LayerNorm(4), nn.LSTM(4, 3, batch_first=True)
+        self.fc = nn.Linear(3, 1)
+
+    def forward(self, x):
+        a, _ = self.attn(x, x, x)
+        out, (h, c) = self.lstm(self.ln(a))
+        return self.fc(out[:, -1])
+
+
+def _exact(value):
+    return Fraction(value) if isinstance(value, str) else Fraction(repr(value))
+
+
+def test_residual_cnn_tables():
+    torch.manual_seed(0)
+    x = torch.randn(4, 2, 5, 5)
+    r = read(Residual(), x, torch.randn(4, 2))
+    assert r.tables["network"] == {"input": [2, 5, 5], "loss": "mse", "layer": [
+        {"kind": "conv", "channels": 3, "kernel": 3, "stride": 1, "padding": 1,
+         "activation": "identity", "bias": True},
+        {"kind": "norm", "over": "batch", "eps": 1e-05, "bias": True, "activation": "relu"},
+        {"kind": "conv", "channels": 3, "kernel": 3, "stride": 1, "padding": 1,
+         "activation": "identity", "bias": True},
+        {"kind": "norm", "over": "batch", "eps": 1e-05, "bias": True, "skip": 2},
+        {"kind": "pool", "mode": "mean"},
+        {"kind": "dense", "units": 2, "activation": "identity", "bias": True}]}
+    assert list(r.tables["init"]) == ["W1", "b1", "g2", "s2", "W3", "b3", "g4", "s4", "W6", "b6"]
+    w = r.tables["init"]["W3"]                    # [out, in, kh, kw], as PyTorch
+    assert (len(w), len(w[0]), len(w[0][0]), len(w[0][0][0])) == (3, 3, 3, 3)
+    assert _exact(w[2][1][0][2]) == Fraction(float(r.builder.tensors["W3"][2, 1, 0, 2]))
+
+
+def test_attention_layer_norm_lstm_tables():
+    torch.manual_seed(1)
+    m = Block()
+    r = read(m, torch.randn(2, 5, 4), torch.randn(2, 1))
+    assert r.tables["network"] == {"input": [5, 4], "loss": "mse", "layer": [
+        {"kind": "attention", "heads": 2, "head_dim": 2, "bias": True},
+        {"kind": "norm", "over": "features", "eps": 1e-05, "bias": True},
+        {"kind": "lstm", "units": 3},
+        {"kind": "dense", "units": 1, "activation": "identity", "bias": True}]}
+    init = r.tables["init"]
+    assert list(init) == ["Q1", "K1", "V1", "bq1", "bk1", "bv1", "O1", "bo1", "g2", "s2",
+                          "W3", "U3", "b3", "W4", "b4"]
+    E = 4
+    assert [_exact(v) for v in init["K1"][1]] == [
+        Fraction(float(v)) for v in m.attn.in_proj_weight.detach()[E + 1]]
+    assert len(init["U3"]) == 12 and len(init["W3"][0]) == 4       # [4·units, in], i f g o
+    assert _exact(init["b3"][5]) == (Fraction(float(m.lstm.bias_ih_l0.detach()[5]))
+                                     + Fraction(float(m.lstm.bias_hh_l0.detach()[5])))
+
+
+def test_two_identical_heads_are_a_pair_with_their_groups():
+    torch.manual_seed(5)
+    m = Block()
+    E, d = 4, 2
+    with torch.no_grad():
+        w, bias = m.attn.in_proj_weight, m.attn.in_proj_bias
+        for k in range(3):                       # head 2 := head 1 in Q, K and V
+            w[k * E + d:k * E + 2 * d] = w[k * E:k * E + d]
+            bias[k * E + d:k * E + 2 * d] = bias[k * E:k * E + d]
+    r = read(m, torch.randn(2, 5, 4), torch.randn(2, 1))
+    assert [(p.layer, p.units, p.tie, p.zero) for p in r.pairs] == [
+        (1, (1, 2), ("query", "key", "value"), ())]
+    assert r.tables["hypothesis"][0]["tie"] == ["query", "key", "value"]
+    with torch.no_grad():
+        m.attn.out_proj.weight[:, d:] = m.attn.out_proj.weight[:, :d]
+    r = read(m, torch.randn(2, 5, 4), torch.randn(2, 1))
+    assert r.pairs[0].tie == ("query", "key", "value", "output")
+
+
+@pytest.mark.parametrize("make, shape", [(Residual, (4, 2, 5, 5)), (Block, (2, 5, 4))])
+def test_state_dict_back_runs_the_same_model(make, shape):
+    torch.manual_seed(2)
+    m = make()
+    x = torch.randn(*shape)
+    r = read(m, x, torch.randn(shape[0], m.fc.out_features))
+    before = m(x).detach()
+    twin = make()
+    twin.load_state_dict(state_dict(twin, r.tables["init"], x))
+    buffers = {k: v for k, v in m.state_dict().items() if "running" in k or "batches" in k}
+    twin.load_state_dict(buffers, strict=False)
+    assert torch.allclose(twin(x), before, rtol=1e-5, atol=1e-6)
+    same = state_dict(m, {}, x)                  # nothing given: the model's own
+    assert same.keys() == m.state_dict().keys()
+    assert all(torch.equal(same[k], v) for k, v in m.state_dict().items())
+
+
+def test_state_dict_writes_each_tensor_where_it_came_from():
+    torch.manual_seed(3)
+    m = Block()
+    x = torch.randn(2, 5, 4)
+    ones = [[1.0] * 4 for _ in range(4)]
+    sd = state_dict(m, {"K1": ones, "b3": [0.5] * 12}, x)
+    w = sd["attn.in_proj_weight"]
+    assert torch.equal(w[4:8], torch.ones(4, 4))
+    assert torch.equal(w[:4], m.attn.in_proj_weight.detach()[:4])
+    assert torch.equal(sd["lstm.bias_ih_l0"], torch.full((12,), 0.5))
+    assert torch.equal(sd["lstm.bias_hh_l0"], torch.zeros(12))
+    with pytest.raises(symderive.SpecError, match="W9 is not a tensor"):
+        state_dict(m, {"W9": ones}, x)
+
+
+@pytest.mark.parametrize("make, shape", [(Residual, (4, 2, 5, 5)), (Block, (2, 5, 4))])
+def test_kinds_the_engine_cannot_state_yet_are_clean_spec_errors(make, shape):
+    m = make()
+    try:
+        spec = symderive.from_torch(m, torch.randn(*shape), torch.randn(shape[0], m.fc.out_features))
+    except symderive.SpecError as exc:
+        assert str(exc).startswith("<torch>: network")
+    else:                     # the layer kinds have landed: the spec states the model
+        assert spec.network is not None
+
+
+def test_leaky_relu_and_elu_become_latex_activations():
+    m = nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.2), nn.Linear(3, 3), nn.ELU(),
+                      nn.Linear(3, 1))
+    r = read(m, torch.randn(2, 2), torch.randn(2, 1))
+    layers = r.tables["network"]["layer"]
+    assert layers[0]["activation"] == {"latex": "\\max(z, 0.2 z)"}
+    assert layers[1]["activation"] == {"latex": "\\max(z, 0) - \\max(0, 1.0 (1 - \\exp(z)))"}
+
+
+@pytest.mark.parametrize("module, message", [
+    (nn.Conv1d(2, 3, 3, dilation=2), "dilation"),
+    (nn.BatchNorm1d(2).eval(), "eval mode"),
+    (nn.AdaptiveAvgPool1d(2), "only to 1"),
+    (nn.MultiheadAttention(2, 1), "batch_first=True"),
+    (nn.LSTM(2, 2, num_layers=2, batch_first=True), "num_layers=1"),
+    (nn.GELU(approximate="tanh"), "approximate"),
+])
+def test_module_settings_outside_the_contract_are_refused(module, message):
+    from symderive.bridge.builder import Builder
+    from symderive.bridge.kinds import convert_module
+
+    b = Builder((2, 6))
+    b.add("prev", "Conv1d", {"kind": "conv", "channels": 2, "activation": "identity"}, (2, 6))
+    with pytest.raises(symderive.SpecError, match=message) as exc:
+        convert_module(module, "enc.3", b)
+    assert exc.value.field == "enc.3"
