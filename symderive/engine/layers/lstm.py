@@ -108,12 +108,14 @@ def np_forward(p: dict[str, np.ndarray], X: np.ndarray, shape: LSTMShape
 
 def np_backward(p: dict[str, np.ndarray], X: np.ndarray, states: dict[str, list[np.ndarray]],
                 dH: np.ndarray, shape: LSTMShape
-                ) -> tuple[dict[str, np.ndarray], np.ndarray, list[np.ndarray]]:
+                ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, list[np.ndarray]]]:
     """Backpropagation through time from dH = ∂ℓ/∂h_T: the gradients of W, U, b
-    (summed over samples), ∂ℓ/∂X, and the gate deltas ∂ℓ/∂z_t of every step."""
+    (summed over samples), ∂ℓ/∂X, and the deltas of every step: ``dz`` = ∂ℓ/∂z_t
+    (the four gates' pre-activations), ``dc`` = ∂ℓ/∂c_t (all paths), 0-based t."""
     grads = {name: np.zeros_like(p[name]) for name in TENSORS}
     dX = np.zeros_like(X)
-    dz_steps: list[np.ndarray] = [np.empty(0)] * shape.steps
+    steps: dict[str, list[np.ndarray]] = {"dz": [np.empty(0)] * shape.steps,
+                                          "dc": [np.empty(0)] * shape.steps}
     dh, dc = dH, np.zeros_like(dH)
     for t in range(shape.steps - 1, -1, -1):
         i, f, g, o = (states[name][t] for name in GATES)
@@ -121,13 +123,13 @@ def np_backward(p: dict[str, np.ndarray], X: np.ndarray, states: dict[str, list[
         dc = dc + dh * o * (1.0 - tanh_c ** 2)
         dz = np.concatenate([dc * g * i * (1.0 - i), dc * states["c"][t] * f * (1.0 - f),
                              dc * i * (1.0 - g ** 2), dh * tanh_c * o * (1.0 - o)], axis=1)
-        dz_steps[t] = dz
+        steps["dz"][t], steps["dc"][t] = dz, dc
         grads["W"] += dz.T @ X[:, t]
         grads["U"] += dz.T @ states["h"][t]
         grads["b"] += dz.sum(axis=0)
         dX[:, t] = dz @ p["W"]
         dh, dc = dz @ p["U"], dc * f
-    return grads, dX, dz_steps
+    return grads, dX, steps
 
 
 def pass_work(shape: LSTMShape, samples: int) -> int:
