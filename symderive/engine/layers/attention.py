@@ -185,3 +185,96 @@ def head_values(p: dict[str, np.ndarray], h: int, group: str, shape: AttentionSh
     s = shape.head_slice(h)
     return np.concatenate([(p[n][s] if axis == 0 else p[n][:, s]).ravel()
                            for n, axis in GROUPS[group]])
+
+
+# ---- the kind in a stack ------------------------------------------------------
+from dataclasses import replace as _replace  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ...spec.layers import LayerSpec  # noqa: E402
+from .base import Entry, LayerKind  # noqa: E402
+
+
+def layer_shape(layer: LayerSpec) -> AttentionShape:
+    tokens, features = layer.in_shape
+    return AttentionShape(tokens, features, layer.option("heads"), layer.option("head_dim"),
+                          layer.option("causal"))
+
+
+def _tensors(layer: LayerSpec, theta: dict[str, np.ndarray], zeros) -> dict[str, np.ndarray]:
+    """The stack's ``Q2``, ``bq2``, ... as this module's names (zero biases without bias)."""
+    shape = layer_shape(layer)
+    return {n: theta[f"{n}{layer.index}"] if f"{n}{layer.index}" in theta else zeros(s)
+            for n, s in shape.tensor_shapes().items()}
+
+
+class Attention(LayerKind):
+    name = "attention"
+    unit_axis = None      # the heads are summed through O: the output has no head axis
+
+    def tensors(self, layer: LayerSpec) -> dict[str, tuple[int, ...]]:
+        return {f"{n}{layer.index}": s for n, s in layer_shape(layer).tensor_shapes().items()
+                if layer.bias or not n.startswith("b")}
+
+    def own_entries(self, layer: LayerSpec, unit: int, group: str) -> list[Entry]:
+        shape, out = layer_shape(layer), []
+        rows = range((unit - 1) * shape.head_dim, unit * shape.head_dim)
+        for name, axis in GROUPS[group]:
+            if name.startswith("b") and not layer.bias:
+                continue
+            t, dims = f"{name}{layer.index}", shape.tensor_shapes()[name]
+            other = [()] if len(dims) == 1 else [(k,) for k in range(dims[1 - axis])]
+            out += [(t, (r, *k) if axis == 0 else (*k, r)) for r in rows for k in other]
+        return out
+
+    def reduced(self, layer: LayerSpec) -> LayerSpec:
+        options = (("heads", 2), ("head_dim", 1), ("causal", layer.option("causal")))
+        shape = (min(layer.in_shape[0], 2), 2)
+        return _replace(layer, in_shape=shape, out_shape=shape, units=2, options=options)
+
+    def forward(self, layer: LayerSpec, theta: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        p = _tensors(layer, theta, lambda s: np.full(s, sp.S.Zero, dtype=object))
+        shape = layer_shape(layer)
+        return np.array([symbolic_forward(p, x[n].tolist(), shape) for n in range(len(x))],
+                        dtype=object).reshape(x.shape)
+
+    def np_forward(self, layer: LayerSpec, theta: dict[str, np.ndarray],
+                   x: np.ndarray) -> tuple[np.ndarray, Any]:
+        return np_forward(_tensors(layer, theta, np.zeros), x, layer_shape(layer))
+
+    def np_backward(self, layer: LayerSpec, theta: dict[str, np.ndarray], cache: Any,
+                    dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        grads, dx = np_backward(_tensors(layer, theta, np.zeros), cache, dout, layer_shape(layer))
+        return dx, {f"{n}{layer.index}": g for n, g in grads.items()
+                    if f"{n}{layer.index}" in theta}
+
+    def flops(self, layer: LayerSpec) -> int:
+        return pass_work(layer_shape(layer), 1) // 3
+
+    def unit_word(self, layer: LayerSpec) -> str:
+        return "head"
+
+    def difference(self, layer: LayerSpec, group: str) -> str:
+        if group == "output":
+            return ("a head's output columns get the layer's error times the head's output "
+                    "(its attention-weighted values), summed over tokens and samples: the "
+                    "difference is the error times the difference of the two heads' outputs")
+        if group == "value":
+            return ("a head's value rows get its output columns' share of the error, carried "
+                    "back by its attention weights to each token: with the same attention, the "
+                    "difference is the attention-weighted difference of the output columns "
+                    "times the error")
+        return ("a head's query and key rows get the error through the softmax Jacobian: "
+                "each weight times the error carried by the output columns, applied to the "
+                "value's deviation from the token's attention mean; with tied queries, keys "
+                "and values the difference is that Jacobian applied to the difference of the "
+                "output columns, and it vanishes where every value equals its attention mean "
+                "(one visible token)")
+
+    def symbol(self, layer: LayerSpec, tensor: str) -> str:
+        head, number = tensor.rstrip("0123456789"), tensor[len(tensor.rstrip("0123456789")):]
+        return rf"{head[0]}^{{({number})}}" if len(head) == 1 else \
+            rf"{head[0]}_{{\mathrm{{{head[1:]}}}}}^{{({number})}}"
+
+
+KIND = Attention()

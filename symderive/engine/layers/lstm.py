@@ -175,3 +175,81 @@ def unit_values(p: dict[str, np.ndarray], unit: int, group: str, shape: LSTMShap
     if group == "recurrent_outgoing":
         return p["U"][:, unit]
     raise ValueError(f"unknown lstm group {group!r}")
+
+
+# ---- the kind in a stack ------------------------------------------------------
+from typing import Any  # noqa: E402
+
+from ...spec.layers import LayerSpec  # noqa: E402
+from .base import Entry, LayerKind  # noqa: E402
+
+
+def layer_shape(layer: LayerSpec) -> LSTMShape:
+    return LSTMShape(layer.in_shape[0], layer.in_shape[1], layer.units)
+
+
+def _tensors(layer: LayerSpec, theta: dict[str, np.ndarray], zeros) -> dict[str, np.ndarray]:
+    shape = layer_shape(layer)
+    return {n: theta[f"{n}{layer.index}"] if f"{n}{layer.index}" in theta else zeros(s)
+            for n, s in shape.tensor_shapes().items()}
+
+
+class LSTM(LayerKind):
+    name = "lstm"
+    unit_axis = -1
+
+    def tensors(self, layer: LayerSpec) -> dict[str, tuple[int, ...]]:
+        return {f"{n}{layer.index}": s for n, s in layer_shape(layer).tensor_shapes().items()
+                if layer.bias or n != "b"}
+
+    def own_entries(self, layer: LayerSpec, unit: int, group: str) -> list[Entry]:
+        """Natural order; the swap composes rows and columns, so each entry's image is
+        its aligned partner (U[i, i] -> U[j, j])."""
+        shape, u, l = layer_shape(layer), unit - 1, layer.index
+        rows = shape.rows(u)
+        if group == "incoming":
+            return [(f"W{l}", (r, k)) for r in rows for k in range(shape.inputs)]
+        if group == "recurrent":
+            return [(f"U{l}", (r, k)) for r in rows for k in range(shape.units)]
+        if group == "bias":
+            return [(f"b{l}", (r,)) for r in rows] if layer.bias else []
+        return [(f"U{l}", (r, u)) for r in range(4 * shape.units)]
+
+    def forward(self, layer: LayerSpec, theta: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        p = _tensors(layer, theta, lambda s: np.full(s, sp.S.Zero, dtype=object))
+        shape = layer_shape(layer)
+        out = np.empty((len(x), shape.units), dtype=object)
+        for n in range(len(x)):
+            out[n, :] = symbolic_forward(p, x[n].tolist(), shape)
+        return out
+
+    def np_forward(self, layer: LayerSpec, theta: dict[str, np.ndarray],
+                   x: np.ndarray) -> tuple[np.ndarray, Any]:
+        H, states = np_forward(_tensors(layer, theta, np.zeros), x, layer_shape(layer))
+        return H, (x, states)
+
+    def np_backward(self, layer: LayerSpec, theta: dict[str, np.ndarray], cache: Any,
+                    dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        x, states = cache
+        grads, dx, _ = np_backward(_tensors(layer, theta, np.zeros), x, states, dout,
+                                   layer_shape(layer))
+        return dx, {f"{n}{layer.index}": g for n, g in grads.items()
+                    if f"{n}{layer.index}" in theta}
+
+    def flops(self, layer: LayerSpec) -> int:
+        return pass_work(layer_shape(layer), 1) // 3
+
+    def difference(self, layer: LayerSpec, group: str) -> str:
+        if group in ("outgoing", "recurrent_outgoing"):
+            return ("a weight that reads a unit gets the reader's error times the unit's hidden "
+                    "state, summed over steps and samples: from the zero state, two units with "
+                    "tied rows have the same states at every step, and the difference is made "
+                    "of their error signals on the diagonal of U")
+        return ("a unit's rows get its gate errors times the step's input (W), previous hidden "
+                "state (U) or 1 (b), summed over steps; its hidden-state error at step t is its "
+                "outgoing column times the next layer's error at the last step plus its "
+                "recurrent_outgoing column times the gate errors of step t + 1: the difference "
+                "is made of the differences of those columns, carried back through the gates")
+
+
+KIND = LSTM()
