@@ -20,6 +20,8 @@ KINDS: dict[str, str] = {
     "pool": "pool",
     "flatten": "flatten",
     "norm": "norm",
+    "attention": "attention",
+    "lstm": "lstm",
 }
 
 

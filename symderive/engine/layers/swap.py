@@ -25,7 +25,7 @@ import numpy as np
 import sympy as sp
 
 from ...spec import NetworkSpec
-from ...spec.layers import LayerSpec
+from ...spec.layers import LayerSpec, spec_kind
 from . import layer_kind, symbols
 from .stack import Stack
 from .units import Units, own_labels
@@ -74,12 +74,13 @@ def _lemma(layer: LayerSpec, role: str) -> bool:
     theta = {name: symbols(f"{name}q", shape) for name, shape in kind.tensors(layer).items()}
     x = symbols("xq", (2, *layer.in_shape))
     out = kind.forward(layer, theta, x)
-    own = [(a, b) for g in ("incoming", "bias")
+    own = [(a, b) for g in spec_kind(layer.kind).own_groups(layer.bias)
            for a, b in zip(kind.own_entries(layer, i, g), kind.own_entries(layer, j, g))] \
         if role.startswith("owns") else []
-    out_labels = own_labels(layer.out_shape, kind.unit_axis) if own else None
-    if role == "owns":
-        expected = _exchange_positions(out, out_labels, i, j)
+    out_labels = own_labels(layer.out_shape, kind.unit_axis) \
+        if own and kind.unit_axis is not None else None
+    if role == "owns":   # units without an output axis (heads) leave the output as it is
+        expected = out if out_labels is None else _exchange_positions(out, out_labels, i, j)
         return _same(kind.forward(layer, _exchange_entries(theta, own), x), expected)
     labels = _input_labels(layer)
     reads_i, reads_j = kind.reads(layer, labels, i), kind.reads(layer, labels, j)

@@ -20,6 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from ...spec import Hypothesis, NetworkSpec
+from ...spec.layers import spec_kind
 from ...spec.layers.groups import owner, stream
 from . import NO_UNIT, Entry, layer_kind
 
@@ -126,10 +127,11 @@ def _unit_entries(spec: NetworkSpec, members: tuple[int, ...], layer: int,
         if s.index in members or (s.skip is not None and owner(spec.stack, s.index) in members):
             source = owner(spec.stack, s.index)
             axis = layer_kind(spec.stack[source - 1].kind).unit_axis
-            labels = own_labels(s.out_shape, axis if s.units else _carried_axis(spec, s.index))
+            labels = None if axis is None else \
+                own_labels(s.out_shape, axis if s.units else _carried_axis(spec, s.index))
         if s.index in members:
             for group in s.groups:
-                if group in ("incoming", "bias"):
+                if group in spec_kind(s.kind).own_groups(s.bias):
                     name = group if s.index == layer else f"{group}@{s.index}"
                     out[name] = kind.own_entries(s, unit, group)
         if labels is not None and not np.any(labels != NO_UNIT):
@@ -141,7 +143,8 @@ def _carried_axis(spec: NetworkSpec, index: int) -> int:
     return layer_kind(spec.stack[owner(spec.stack, index) - 1].kind).unit_axis
 
 
-_ORDER = ("incoming", "bias", "gain", "shift", "outgoing")
+_ORDER = ("incoming", "recurrent", "bias", "recurrent_outgoing", "query", "key", "value",
+          "output", "gain", "shift", "outgoing")
 
 
 def _ordered(names) -> list[str]:

@@ -19,6 +19,8 @@ KINDS: dict[str, str] = {
     "pool": "pool",
     "flatten": "flatten",
     "norm": "norm",
+    "attention": "attention",
+    "lstm": "lstm",
 }
 
 

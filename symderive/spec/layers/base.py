@@ -82,6 +82,9 @@ class SpecKind:
     applies_activation: ClassVar[str] = "none"
     #: the axis of one sample's output that indexes the units (0: channels first)
     unit_axis: ClassVar[int] = -1
+    #: do later layers read its units (``outgoing``)?  Not attention heads: they are
+    #: summed through the layer's own output tensor
+    read_by_later: ClassVar[bool] = True
 
     def read(self, table: dict[str, Any], field: str, in_shape: Shape,
              before: tuple[LayerSpec, ...]) -> tuple[Shape, int, tuple[tuple[str, Any], ...]]:

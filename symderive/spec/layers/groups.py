@@ -22,7 +22,7 @@ def stack_groups(stack: tuple[LayerSpec, ...], index: int) -> tuple[str, ...]:
     after = stack[index:]
     if after and spec_kind(after[0].kind).attaches:
         out += [g for g in spec_kind(after[0].kind).attaches if after[0].bias or g != "shift"]
-    if any(s.units for s in after):
+    if spec_kind(layer.kind).read_by_later and any(s.units for s in after):
         out.append("outgoing")
     return tuple(out)
 
