@@ -50,4 +50,8 @@ class FactResult:
             "witness": self.witness,
         })
         out.update(self.details)
+        check = self.numeric
+        if check is not None and getattr(check, "items_key", None) in out:
+            out[check.items_key] = [{**entry, "numeric": figures} for entry, figures
+                                    in zip(out[check.items_key], check.items)]
         return out

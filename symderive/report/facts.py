@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .model import Alert, Block, Equation, Items, Section, Strong, Theorem, inline, para
+from .model import (Alert, Block, Equation, Items, Plot, Section, Series, Strong, Table, Text,
+                    Theorem, inline, para)
+from .numeric import thin
 
 #: Witness entries shown in the report; parameters, inputs and targets stay in the JSON.
 _BULKY = ("parameters", "inputs", "targets")
@@ -74,7 +76,31 @@ def numeric_blocks(check) -> list[Block]:
     out.append(Items(tuple(inline(line) for line in check.lines)
                      + (inline("agrees with the verdict: " + ("yes" if check.agreement
                                                                 else "NO")),)))
-    return out
+    plot = _plot(dict(check.figures).get("plot"))
+    return out + ([plot] if plot is not None else [])
+
+
+#: Steps shown in the table that stands for a fact's plot.
+_TABLE_STEPS = 5
+
+
+def _plot(series) -> Plot | None:
+    """A check's curves (name, values after 0, 1, ... steps), drawn on a linear scale."""
+    if not series:
+        return None
+    curves = tuple(Series(name, tuple((float(s), float(v)) for s, v in thin(list(values))))
+                   for name, values in series)
+    longest = max(len(values) for _, values in series)
+    steps = sorted({round(k * (longest - 1) / (_TABLE_STEPS - 1)) for k in range(_TABLE_STEPS)})
+    rows = tuple((inline(name),) + tuple((Text(f"{values[s]:.6g}"),) for s in steps)
+                 for name, values in series)
+    norm = (" (a matrix law by its Frobenius norm)"
+            if any("(norm)" in name for name, _ in series) else "")
+    table = Table(("after step", *(str(s) for s in steps)), rows,
+                  inline(f"The watched quantities after selected steps of gradient descent{norm}."))
+    caption = inline(f"The watched quantities over the steps of gradient descent{norm}; the "
+                     f"first {len(series)} laws are drawn.")
+    return Plot(curves, "step", "quantity", caption, table, log_y=False)
 
 
 def _short(value) -> str:
