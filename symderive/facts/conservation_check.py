@@ -166,8 +166,16 @@ def conservation_check(net: NetworkSpec, result: FactResult, rng, steps: int,
               "each step's change of every law against its formula.")
     return FactNumeric(method, (("steps", steps), ("learning_rate", lr), ("momentum", MU),
                                 ("weight_decay", LAMBDA), ("max_step_error", worst),
-                                ("max_flow_drift", drift), ("plot", series)),
+                                ("max_flow_drift", drift), ("plot", _plot(series))),
                        lines, tuple(problems), items_key="laws", items=tuple(items))
+
+
+def _plot(series: list) -> dict:
+    norm = (" (a matrix law by its Frobenius norm)"
+            if any("(norm)" in name for name, _ in series) else "")
+    return {"ylabel": "Q", "series": series,
+            "caption": f"The conserved quantities Q over the steps of gradient descent{norm}; "
+                       f"the first {len(series)} laws are drawn."}
 
 
 def _label(law: dict) -> str:

@@ -51,6 +51,9 @@ def fact_section(k: int, result) -> Section:
         theorem.append(Equation((sp.Eq(s.lhs, s.rhs, evaluate=False),)))
     if theorem:
         body.append(Theorem(tuple(theorem), name=result.fact.name, label=f"thm:f{k}"))
+    for words, lhs, rhs in getattr(result, "computed", ()):
+        body.append(para(f"{words[:1].upper()}{words[1:]} (computed numbers, not proved):"))
+        body.append(Equation((sp.Eq(lhs, rhs, evaluate=False),)))
     if result.assumptions:
         body.append(para("Assumed:"))
         body.append(Items(tuple(inline(a) for a in result.assumptions)))
@@ -84,33 +87,18 @@ def numeric_blocks(check) -> list[Block]:
 _TABLE_STEPS = 5
 
 
-def _plot(series) -> Plot | None:
-    """A check's curves (name, values after 0, 1, ... steps), drawn on a linear scale."""
-    if not series:
+def _plot(plot) -> Plot | None:
+    """A check's curves ``{"series": [(name, values after 0, 1, ... steps)], "ylabel",
+    "caption"}``, on a linear scale, with a table of a few steps standing for it."""
+    if not plot or not plot.get("series"):
         return None
+    series = plot["series"]
     curves = tuple(Series(name, tuple((float(s), float(v)) for s, v in thin(list(values))))
                    for name, values in series)
     longest = max(len(values) for _, values in series)
     steps = sorted({round(k * (longest - 1) / (_TABLE_STEPS - 1)) for k in range(_TABLE_STEPS)})
-    rows = tuple((inline(name),) + tuple((Text(f"{values[s]:.6g}"),) for s in steps)
+    rows = tuple((inline(name),) + tuple((Text(f"{values[s]:.6g}" if s < len(values)
+                                               else "n/a"),) for s in steps)
                  for name, values in series)
-    norm = (" (a matrix law by its Frobenius norm)"
-            if any("(norm)" in name for name, _ in series) else "")
-    table = Table(("after step", *(str(s) for s in steps)), rows,
-                  inline(f"The watched quantities after selected steps of gradient descent{norm}."))
-    caption = inline(f"The watched quantities over the steps of gradient descent{norm}; the "
-                     f"first {len(series)} laws are drawn.")
-    return Plot(curves, "step", "quantity", caption, table, log_y=False)
-
-
-def _short(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, dict):
-        return "; ".join(f"{k} = {_short(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return "[" + ", ".join(_short(v) for v in value[:8]) + (", ..." if len(value) > 8 else "") + "]"
-    return str(value)
-
-
-__all__ = ["extra_sections", "generic_section", "fact_section", "numeric_blocks"]
+    table = Table(("after step", *(str(s) for s in steps)), rows, inline(plot["caption"]))
+    return Plot(curves, "step", plot["ylabel"], inline(plot["caption"]), table, log_y=False)
