@@ -11,16 +11,19 @@ The numeric check (:mod:`.conservation_check`) trains the network and compares.
 """
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import sympy as sp
 
 from ..engine.network import bias, weight
-from ..notation import index_sum
+from ..notation import index_sum, tex
 from ..engine.network import preactivation
 from ..notation.symbols import BufferOf, QuantityOf, Step, minus
 from ..spec import NetworkSpec
 from ..spec.facts import FactSpec
 from .conservation_check import conservation_check  # noqa: F401 - the kind's check
-from .laws import (LOSS, ZI, ZJ, Law, euler_residual, grad, layer_reduction, linear_residual,
+from .laws import (LOSS, MAX_SOFTMAX_OUTPUTS, ZI, ZJ, Law, euler_residual, grad, layer_reduction, linear_residual,
                    residual_at, translation_applies, translation_proved, vanishes)
 from .result import PROVED, UNDECIDED, FactResult, Statement
 
@@ -195,13 +198,12 @@ def translation_laws(net: NetworkSpec) -> tuple[list[Law], list[Statement], str]
                        "cross-entropy on identity outputs unchanged"
     status = translation_proved(net)
     L, K = net.depth, net.layers[-1]
-    yhat = sp.Symbol("haty_1_k", real=True)
-    statements = [Statement("softmax cross-entropy: Σ_k ∂ℓ/∂ŷ_k, differentiated for the "
-                            f"{K} outputs and simplified", index_sum(
+    statements = [Statement("softmax cross-entropy is unchanged when every logit is shifted by "
+                            f"c (ℓ(ŷ + c) − ℓ(ŷ) expanded to 0 for the {K} outputs); its "
+                            "derivative in c at 0", index_sum(
                                 lambda k: sp.Derivative(sp.Symbol("ell"), sp.Symbol(
                                     f"haty_1_{k}", real=True), evaluate=False), "k", K),
                             sp.Integer(0), status)]
-    del yhat
     columns = [None] if net.bias else []
     laws = [Law("translation", L, c, tuple(f"b{L}_{k}" if c is None else f"W{L}_{k}_{c}"
                                             for k in range(1, K + 1)),
@@ -298,33 +300,79 @@ def conservation(network: NetworkSpec, fact: FactSpec) -> FactResult:
     for law in laws:
         counts[law.symmetry] = counts.get(law.symmetry, 0) + 1
     found = ", ".join(f"{n} {k}" for k, n in counts.items())
+    open_ = sorted({l.symmetry for l in laws if l.status != PROVED}
+                   | {s.claim.split(":")[0] for s in statements if s.status != PROVED})
     summary = (f"{len(laws)} conservation laws ({found}); their gradient identities and "
-               f"per-step changes are {'proved' if verdict == 'proved' else 'not all proved'}."
+               "per-step changes are proved." if verdict == "proved" else
+               f"{len(laws)} conservation laws ({found}); not proved: {'; '.join(open_)}"
+               + (f" (the shift of softmax is expanded for at most {MAX_SOFTMAX_OUTPUTS} "
+                  "outputs)" if network.layers[-1] > MAX_SOFTMAX_OUTPUTS
+                  and "translation" in open_ else "") + "."
                if laws else "No continuous symmetry of the kinds checked.")
     summary += " Absent: " + "; ".join(absent) + "."
     return FactResult(fact, verdict, summary, tuple(statements),
                       ("backpropagation's formulas for δ (the fact backprop_exact proves them)",
                        "momentum and weight decay as in torch.optim.SGD (no dampening; weight "
                        "decay added to the gradient); the momentum buffer starts at 0"),
-                      None, details={"laws": [law_json(l, network.samples) for l in laws],
-                                     "absent": absent})
+                      None, details={"laws": laws_json(network, laws), "absent": absent})
 
 
-def law_json(law: Law, samples: int) -> dict:
-    from ..notation import tex
+_LATEX_KEYS = ("quantity_latex", "gradient_identity_latex", "per_step_change_latex",
+               "per_step_change_momentum_latex", "per_step_change_weight_decay_latex")
+#: The generic index standing for a law's own (unit or column) in its group's template.
+_PLACEHOLDER = {"rescale": "u", "translation": "j"}
+_SUBSCRIPT = re.compile(r"_\{([^{}]*)\}")
 
+
+def _formulas(law: Law, samples: int) -> dict[str, str]:
     lhs, rhs = identity(law)
     steps = per_step(law)
-    return {"symmetry": law.symmetry, "layer": law.layer, "index": law.index,
-            "status": law.status, "parameters": list(law.parameters),
-            "quantity_latex": tex(quantity(law), samples),
-            "gradient_identity_latex": tex(sp.Eq(lhs, rhs, evaluate=False), samples),
-            "per_step_change_latex": tex(sp.Eq(CHANGE, steps["gd"], evaluate=False), samples),
-            "per_step_change_momentum_latex": tex(sp.Eq(CHANGE, steps["momentum"],
-                                                        evaluate=False), samples),
-            "per_step_change_weight_decay_latex": tex(sp.Eq(CHANGE, steps["weight_decay"],
-                                                            evaluate=False), samples)}
+    exprs = (quantity(law), sp.Eq(lhs, rhs, evaluate=False),
+             *(sp.Eq(CHANGE, steps[r], evaluate=False) for r in ("gd", "momentum",
+                                                                  "weight_decay")))
+    return {k: tex(e, samples) for k, e in zip(_LATEX_KEYS, exprs)}
+
+
+def _with_index(latex: str, letter: str, number: int) -> str:
+    """A template's formula for law ``number``: the letter replaced in every subscript,
+    written as the printer writes indices (commas when one has more than one character)."""
+    def one(m: re.Match) -> str:
+        body = m.group(1)
+        if "=" in body or letter not in body:
+            return m.group(0)
+        parts = body.split(",") if "," in body else list(body)
+        parts = [str(number) if p == letter else p for p in parts]
+        sep = "," if any(len(p) > 1 for p in parts) else ""
+        return "_{" + sep.join(parts) + "}"
+    return _SUBSCRIPT.sub(one, latex)
+
+
+def laws_json(net: NetworkSpec, laws: list[Law]) -> list[dict]:
+    """Every law's JSON entry; the formulas are printed once per group (a symmetry and a
+    layer) with a generic index, then given each law's own unit or column."""
+    templates: dict[tuple[str, int], dict[str, str]] = {}
+    out = []
+    for law in laws:
+        key = (law.symmetry, law.layer)
+        if key not in templates:
+            templates[key] = _formulas(_template(net, law), net.samples)
+        letter = _PLACEHOLDER.get(law.symmetry)
+        latex = {k: v if letter is None or law.index is None else
+                 _with_index(v, letter, law.index) for k, v in templates[key].items()}
+        if law.symmetry == "translation" and law.index is None:
+            latex = _formulas(law, net.samples)
+        out.append({"symmetry": law.symmetry, "layer": law.layer, "index": law.index,
+                    "status": law.status, "parameters": list(law.parameters), **latex})
+    return out
+
+
+def _template(net: NetworkSpec, law: Law) -> Law:
+    if law.symmetry == "rescale":
+        return replace(law, display=_rescale_form(net, law.layer, "u"))
+    if law.symmetry == "translation":
+        return replace(law, display=_translation_form(net, "j"))
+    return law
 
 
 __all__ = ["conservation", "find_laws", "quantity", "identity", "per_step", "step_statements",
-           "law_json", "LOSS"]
+           "laws_json", "LOSS"]

@@ -31,42 +31,50 @@ FLOW_TOL = 1e-3
 PLOTTED = 6
 
 
-def bilinear(law: dict, p: mlp.Params, q: mlp.Params) -> np.ndarray:
-    """B(p, q) of a quadratic law (Q(θ) = B(θ, θ)), or Q(p) of a linear one (q unused)."""
-    l, i = law["layer"] - 1, law["index"]
-    if law["symmetry"] == "rescale":
-        u = i - 1
-        out = p.W[l][u] @ q.W[l][u] + p.b[l][u] * q.b[l][u] - p.W[l + 1][:, u] @ q.W[l + 1][:, u]
-        return np.asarray(out)
-    if law["symmetry"] == "linear":
+Group = tuple[str, int]     # (symmetry, layer): the laws computed together
+
+
+def bilinear(group: Group, p: mlp.Params, q: mlp.Params) -> np.ndarray:
+    """B(p, q) of every law of a group at once (Q(θ) = B(θ, θ)), or Q(p) of a linear one:
+    rescale, one entry per unit; linear, the r × r matrix; translation, the output biases'
+    sum then each column's sum of the last weight matrix."""
+    symmetry, layer = group
+    l = layer - 1
+    if symmetry == "rescale":
+        return ((p.W[l] * q.W[l]).sum(axis=1) + p.b[l] * q.b[l]
+                - (p.W[l + 1] * q.W[l + 1]).sum(axis=0))
+    if symmetry == "linear":
         return p.W[l] @ q.W[l].T + np.outer(p.b[l], q.b[l]) - p.W[l + 1].T @ q.W[l + 1]
-    return np.asarray(p.b[l].sum() if i is None else p.W[l][:, i - 1].sum())
+    return np.concatenate([[p.b[l].sum()], p.W[l].sum(axis=0)])
 
 
-def _quadratic(law: dict) -> bool:
-    return law["symmetry"] != "translation"
+def pick(law: dict, values: np.ndarray) -> np.ndarray:
+    """The law's own entries of its group's array."""
+    if law["symmetry"] == "rescale":
+        return values[..., law["index"] - 1]
+    if law["symmetry"] == "linear":
+        return values
+    column = 0 if law["index"] is None else law["index"]
+    return values[..., column]
 
 
-def value(law: dict, p: mlp.Params) -> np.ndarray:
-    return bilinear(law, p, p)
+def value(group: Group, p: mlp.Params) -> np.ndarray:
+    return bilinear(group, p, p)
 
 
-def _cross(law: dict, p: mlp.Params, q: mlp.Params) -> np.ndarray:
-    return bilinear(law, p, q) + bilinear(law, q, p)
-
-
-def predicted(law: dict, rule: str, p: mlp.Params, g: mlp.Params, nu: mlp.Params | None,
-              eta: float) -> np.ndarray:
+def predicted(group: Group, rule: str, p: mlp.Params, g: mlp.Params,
+              nu: mlp.Params | None, eta: float) -> np.ndarray:
     """The derivation's exact change of Q over one step from p (gradient g, buffer nu)."""
-    zero = np.zeros_like(value(law, p))
-    if not _quadratic(law):
-        return -eta * LAMBDA * value(law, p) if rule == "weight_decay" else zero
+    if group[0] == "translation":
+        decay = -eta * LAMBDA * value(group, p)
+        return decay if rule == "weight_decay" else np.zeros_like(decay)
     if rule == "gd":
-        return eta ** 2 * value(law, g)
+        return eta ** 2 * value(group, g)
     if rule == "weight_decay":
-        return ((1 - eta * LAMBDA) ** 2 - 1) * value(law, p) + eta ** 2 * value(law, g)
+        return ((1 - eta * LAMBDA) ** 2 - 1) * value(group, p) + eta ** 2 * value(group, g)
     after = _combine(nu, g, MU)
-    return -eta * MU * _cross(law, p, nu) + eta ** 2 * value(law, after)
+    cross = bilinear(group, p, nu) + bilinear(group, nu, p)
+    return -eta * MU * cross + eta ** 2 * value(group, after)
 
 
 def _combine(a: mlp.Params, b: mlp.Params, c: float) -> mlp.Params:
@@ -78,40 +86,40 @@ def _gradient(net, p, X, Y) -> mlp.Params:
     return mlp.loss_and_gradient(net, p, X, Y)[1]
 
 
-def run(net: NetworkSpec, laws: list[dict], rule: str, start: mlp.Params, X, Y, steps: int,
-        eta: float) -> tuple[list[list[np.ndarray]], list[float], float, list[np.ndarray]]:
-    """Q of every law after each step, the largest step error per law, the final loss, and
-    per law the sum of the formula's changes over the run."""
+def run(net: NetworkSpec, groups: list[Group], rule: str, start: mlp.Params, X, Y,
+        steps: int, eta: float) -> dict:
+    """Per group: Q after each step (``values``), the largest error of the formula per entry
+    relative to 1 + |Q| (``errors``), the sum of the formula's changes (``totals``); and
+    the final loss."""
     p = start.copy()
     opt = make("momentum" if rule == "momentum" else "sgd", eta,
                LAMBDA if rule == "weight_decay" else 0.0)
     nu = mlp.Params([np.zeros_like(w) for w in p.W], [np.zeros_like(b) for b in p.b])
-    values = [[value(law, p)] for law in laws]
-    errors = [0.0] * len(laws)
-    totals = [np.zeros_like(v[0]) for v in values]
+    values = {k: [value(k, p)] for k in groups}
+    errors = {k: np.zeros_like(values[k][0]) for k in groups}
+    totals = {k: np.zeros_like(values[k][0]) for k in groups}
     for _ in range(steps):
         g = _gradient(net, p, X, Y)
-        expected = [predicted(law, rule, p, g, nu, eta) for law in laws]
+        expected = {k: predicted(k, rule, p, g, nu, eta) for k in groups}
         opt.step(p.W + p.b, g.W + g.b)
         if rule == "momentum":
             nu = _combine(nu, g, MU)
-        for k, law in enumerate(laws):
-            now = value(law, p)
+        for k in groups:
+            now = value(k, p)
+            miss = np.abs(now - values[k][-1] - expected[k]) / (1 + np.abs(now))
+            errors[k] = np.fmax(errors[k], np.where(np.isfinite(miss), miss, np.inf))
             totals[k] = totals[k] + expected[k]
-            step_error = np.max(np.abs(now - values[k][-1] - expected[k]))
-            scale = 1 + np.max(np.abs(now))
-            errors[k] = max(errors[k], float(step_error / scale))
             values[k].append(now)
     final = float(mlp.loss_and_gradient(net, p, X, Y)[0])
-    return values, errors, final, totals
+    return {"values": values, "errors": errors, "totals": totals, "final": final}
 
 
-def flow(net: NetworkSpec, laws: list[dict], start: mlp.Params, X, Y, steps: int,
-         eta: float) -> list[list[np.ndarray]]:
+def flow(net: NetworkSpec, groups: list[Group], start: mlp.Params, X, Y, steps: int,
+         eta: float) -> dict:
     """Q along gradient flow θ' = −∇L, classical Runge-Kutta, at the times η, 2η, ..."""
     p = start.copy()
     h = eta / RK_SUBSTEPS
-    values = [[value(law, p)] for law in laws]
+    values = {k: [value(k, p)] for k in groups}
     for _ in range(steps):
         for _ in range(RK_SUBSTEPS):
             k1 = _gradient(net, p, X, Y)
@@ -120,8 +128,8 @@ def flow(net: NetworkSpec, laws: list[dict], start: mlp.Params, X, Y, steps: int
             k4 = _gradient(net, _combine(k3, p, -h), X, Y)
             total = _combine(_combine(k2, k3, 1.0), _combine(k1, k4, 1.0), 2.0)
             p = _combine(total, p, -h / 6)
-        for k, law in enumerate(laws):
-            values[k].append(value(law, p))
+        for k in groups:
+            values[k].append(value(k, p))
     return values
 
 
@@ -130,36 +138,50 @@ def _size(a: np.ndarray) -> float:
     return float(np.sqrt(np.sum(np.square(a))))
 
 
+RULES = ("gd", "momentum", "weight_decay")
+
+
+def _law_figures(law: dict, runs: dict, flows: dict) -> dict:
+    """The numbers of one law: flow drift, and per rule the predicted and observed change."""
+    key = (law["symmetry"], law["layer"])
+    q = [pick(law, v) for v in runs["gd"]["values"][key]]
+    item = {"flow_drift": max(_size(pick(law, v) - q[0]) for v in flows[key])}
+    for rule in RULES:
+        values = runs[rule]["values"][key]
+        item[f"{rule}_change_predicted"] = _size(pick(law, runs[rule]["totals"][key]))
+        item[f"{rule}_change_observed"] = _size(pick(law, values[-1]) - q[0])
+        item[f"{rule}_step_error"] = float(np.max(pick(law, runs[rule]["errors"][key])))
+    return item
+
+
 def conservation_check(net: NetworkSpec, result: FactResult, rng, steps: int,
                        lr: float) -> FactNumeric:
     laws = result.details.get("laws", [])
+    groups = list(dict.fromkeys((law["symmetry"], law["layer"]) for law in laws))
     p = points.initial_params(net, Hypothesis("none", 1, (1, 1), (), ()), rng)
     X, Y = points.inputs(net, rng, net.samples), points.targets(net, rng)
-    runs = {rule: run(net, laws, rule, p, X, Y, steps, lr)
-            for rule in ("gd", "momentum", "weight_decay")}
-    flows = flow(net, laws, p, X, Y, steps, lr)
+    runs = {rule: run(net, groups, rule, p, X, Y, steps, lr) for rule in RULES}
+    flows = flow(net, groups, p, X, Y, steps, lr)
     items, problems, series = [], [], []
     for k, law in enumerate(laws):
-        q0 = runs["gd"][0][k][0]
-        drift = max(_size(v - q0) for v in flows[k])
-        item = {"flow_drift": drift}
-        for rule, (values, errors, _, totals) in runs.items():
-            item[f"{rule}_change_predicted"] = _size(totals[k])
-            item[f"{rule}_change_observed"] = _size(values[k][-1] - q0)
-            item[f"{rule}_step_error"] = errors[k]
+        item = _law_figures(law, runs, flows)
         items.append(item)
+        q0 = pick(law, runs["gd"]["values"][(law["symmetry"], law["layer"])][0])
         problems += _law_problems(result, law, item, 1 + _size(q0))
         if k < PLOTTED:
-            series.append((_label(law), [float(_size(v)) if v.ndim else float(v)
-                                         for v in runs["gd"][0][k]]))
-    worst = max((max(i[f"{r}_step_error"] for r in runs) for i in items), default=0.0)
+            series.append((_label(law), [_size(pick(law, v)) if law["symmetry"] ==
+                                         "linear" else float(pick(law, v))
+                                         for v in runs["gd"]["values"][(law["symmetry"],
+                                                                        law["layer"])]]))
+    worst = max((max(i[f"{r}_step_error"] for r in RULES) for i in items), default=0.0)
     drift = max((i["flow_drift"] for i in items), default=0.0)
+    final = {rule: runs[rule]["final"] for rule in RULES}
     lines = (f"laws watched: {len(laws)}",
              f"largest error of the per-step formulas (gradient descent, momentum, weight "
              f"decay), relative to 1 + |Q|: {below(worst)}",
              f"largest drift of a law along gradient flow (Runge-Kutta): {below(drift)}",
-             f"final loss: gradient descent {runs['gd'][2]:.4g}, momentum "
-             f"{runs['momentum'][2]:.4g}, weight decay {runs['weight_decay'][2]:.4g}")
+             f"final loss: gradient descent {final['gd']:.4g}, momentum "
+             f"{final['momentum']:.4g}, weight decay {final['weight_decay']:.4g}")
     method = (f"{steps} steps in NumPy from a random start, learning rate {lr:g}, of gradient "
               f"descent, of momentum (μ = {MU:g}) and of weight decay (λ = {LAMBDA:g}), and "
               f"gradient flow for the same time (Runge-Kutta, {RK_SUBSTEPS} sub-steps a step); "

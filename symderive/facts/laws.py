@@ -153,13 +153,20 @@ def layer_reduction(network: NetworkSpec, layer: int, i, j) -> tuple[bool, sp.Ex
     return proved, T * (dact(ZI) * ZJ - act(ZJ))
 
 
+SHIFT = sp.Symbol("c", real=True)
+
+
 def translation_residual(network: NetworkSpec) -> sp.Expr:
-    """Σ_k ∂ℓ/∂ŷ_k of the loss per sample (sample 1), differentiated symbolically."""
+    """ℓ(ŷ + c·1) − ℓ(ŷ) for the loss per sample (sample 1), the logarithms of the shifted
+    sums of exponentials written as c + log of the sum (their arguments are positive)."""
     K = network.layers[-1]
     yhat = [output_value(1, k) for k in range(1, K + 1)]
     y = [target(1, k) for k in range(1, K + 1)]
     loss = network.loss.per_sample(yhat, y)
-    return sp.Add(*[sp.diff(loss, v) for v in yhat])
+    shifted = loss.xreplace({v: v + SHIFT for v in yhat})
+    shifted = shifted.replace(lambda e: isinstance(e, sp.log),
+                              lambda e: sp.log(sp.factor_terms(sp.expand(e.args[0]))))
+    return sp.expand(sp.expand_log(shifted, force=True) - loss)
 
 
 def translation_applies(network: NetworkSpec) -> bool:
@@ -167,9 +174,11 @@ def translation_applies(network: NetworkSpec) -> bool:
 
 
 def translation_proved(network: NetworkSpec) -> str:
+    """Proved when ℓ(ŷ + c·1) − ℓ(ŷ) expands to 0 (up to MAX_SOFTMAX_OUTPUTS outputs);
+    differentiating in c at 0 gives Σ_k ∂ℓ/∂ŷ_k = 0."""
     if network.layers[-1] > MAX_SOFTMAX_OUTPUTS:
         return UNDECIDED
-    return PROVED if sp.simplify(translation_residual(network)) == 0 else UNDECIDED
+    return PROVED if translation_residual(network) == 0 else UNDECIDED
 
 
 __all__ = ["Law", "SYMMETRIES", "LOSS", "grad", "vanishes", "euler_residual",
