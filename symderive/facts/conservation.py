@@ -198,9 +198,10 @@ def translation_laws(net: NetworkSpec) -> tuple[list[Law], list[Statement], str]
                        "cross-entropy on identity outputs unchanged"
     status = translation_proved(net)
     L, K = net.depth, net.layers[-1]
+    how = (f"ℓ(ŷ + c) − ℓ(ŷ) expanded to 0 for the {K} outputs" if status == PROVED else
+           f"not expanded: {K} outputs, more than {MAX_SOFTMAX_OUTPUTS}")
     statements = [Statement("softmax cross-entropy is unchanged when every logit is shifted by "
-                            f"c (ℓ(ŷ + c) − ℓ(ŷ) expanded to 0 for the {K} outputs); its "
-                            "derivative in c at 0", index_sum(
+                            f"c ({how}); its derivative in c at 0", index_sum(
                                 lambda k: sp.Derivative(sp.Symbol("ell"), sp.Symbol(
                                     f"haty_1_{k}", real=True), evaluate=False), "k", K),
                             sp.Integer(0), status)]
@@ -288,12 +289,12 @@ def _representatives(laws: list[Law]) -> list[Law]:
 
 def conservation(network: NetworkSpec, fact: FactSpec) -> FactResult:
     laws, statements, absent = find_laws(network)
-    if laws:
-        statements += step_statements()
-        for law in _representatives(laws):
-            statements += law_statements(law)
+    algebra = step_statements() if laws else []
+    statements += algebra
+    for law in _representatives(laws):
+        statements += law_statements(law)
     proved = [l for l in laws if l.status == PROVED]
-    steps_ok = all(s.status == PROVED for s in statements)
+    steps_ok = all(s.status == PROVED for s in algebra)
     verdict = ("none found" if not laws else "proved" if len(proved) == len(laws) and steps_ok
                else UNDECIDED)
     counts = {}
@@ -301,7 +302,7 @@ def conservation(network: NetworkSpec, fact: FactSpec) -> FactResult:
         counts[law.symmetry] = counts.get(law.symmetry, 0) + 1
     found = ", ".join(f"{n} {k}" for k, n in counts.items())
     open_ = sorted({l.symmetry for l in laws if l.status != PROVED}
-                   | {s.claim.split(":")[0] for s in statements if s.status != PROVED})
+                   | ({"the per-step algebra"} if not steps_ok else set()))
     summary = (f"{len(laws)} conservation laws ({found}); their gradient identities and "
                "per-step changes are proved." if verdict == "proved" else
                f"{len(laws)} conservation laws ({found}); not proved: {'; '.join(open_)}"

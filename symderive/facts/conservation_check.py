@@ -141,15 +141,41 @@ def _size(a: np.ndarray) -> float:
 RULES = ("gd", "momentum", "weight_decay")
 
 
-def _law_figures(law: dict, runs: dict, flows: dict) -> dict:
+#: Halvings of the learning rate tried while a run blows up (as the hypotheses' training).
+HALVINGS = 20
+
+
+def _runs(net, groups, p, X, Y, steps: int, lr: float) -> tuple[float, dict]:
+    """The three runs at the learning rate, halved while one of them leaves the finite
+    numbers (so that a blow-up is never mistaken for a broken law)."""
+    for _ in range(HALVINGS):
+        runs = {rule: run(net, groups, rule, p, X, Y, steps, lr) for rule in RULES}
+        if all(np.isfinite(r["final"]) for r in runs.values()):
+            break
+        lr /= 2
+    return lr, runs
+
+
+def _drifts(flows: dict) -> dict:
+    """Per group, how far Q got from its start along the flow: entry by entry (a matrix law
+    by its Frobenius norm)."""
+    out = {}
+    for key, values in flows.items():
+        moved = [v - values[0] for v in values]
+        out[key] = (max(_size(m) for m in moved) if key[0] == "linear"
+                    else np.max(np.abs(moved), axis=0))
+    return out
+
+
+def _law_figures(law: dict, runs: dict, drifts: dict) -> dict:
     """The numbers of one law: flow drift, and per rule the predicted and observed change."""
     key = (law["symmetry"], law["layer"])
-    q = [pick(law, v) for v in runs["gd"]["values"][key]]
-    item = {"flow_drift": max(_size(pick(law, v) - q[0]) for v in flows[key])}
+    drift = drifts[key]
+    item = {"flow_drift": float(drift if law["symmetry"] == "linear" else pick(law, drift))}
     for rule in RULES:
         values = runs[rule]["values"][key]
         item[f"{rule}_change_predicted"] = _size(pick(law, runs[rule]["totals"][key]))
-        item[f"{rule}_change_observed"] = _size(pick(law, values[-1]) - q[0])
+        item[f"{rule}_change_observed"] = _size(pick(law, values[-1] - values[0]))
         item[f"{rule}_step_error"] = float(np.max(pick(law, runs[rule]["errors"][key])))
     return item
 
@@ -160,14 +186,15 @@ def conservation_check(net: NetworkSpec, result: FactResult, rng, steps: int,
     groups = list(dict.fromkeys((law["symmetry"], law["layer"]) for law in laws))
     p = points.initial_params(net, Hypothesis("none", 1, (1, 1), (), ()), rng)
     X, Y = points.inputs(net, rng, net.samples), points.targets(net, rng)
-    runs = {rule: run(net, groups, rule, p, X, Y, steps, lr) for rule in RULES}
-    flows = flow(net, groups, p, X, Y, steps, lr)
+    requested, lr, runs = lr, *_runs(net, groups, p, X, Y, steps, lr)
+    drifts = _drifts(flow(net, groups, p, X, Y, steps, lr))
+    smooth = net.activation.smooth and net.output_activation.smooth
     items, problems, series = [], [], []
     for k, law in enumerate(laws):
-        item = _law_figures(law, runs, flows)
+        item = _law_figures(law, runs, drifts)
         items.append(item)
         q0 = pick(law, runs["gd"]["values"][(law["symmetry"], law["layer"])][0])
-        problems += _law_problems(result, law, item, 1 + _size(q0))
+        problems += _law_problems(result, law, item, 1 + _size(q0), smooth)
         if k < PLOTTED:
             series.append((_label(law), [_size(pick(law, v)) if law["symmetry"] ==
                                          "linear" else float(pick(law, v))
@@ -179,10 +206,13 @@ def conservation_check(net: NetworkSpec, result: FactResult, rng, steps: int,
     lines = (f"laws watched: {len(laws)}",
              f"largest error of the per-step formulas (gradient descent, momentum, weight "
              f"decay), relative to 1 + |Q|: {below(worst)}",
-             f"largest drift of a law along gradient flow (Runge-Kutta): {below(drift)}",
+             f"largest drift of a law along gradient flow (Runge-Kutta): {below(drift)}"
+             + ("" if smooth else " (not held against a tolerance: the activation has kinks)"),
              f"final loss: gradient descent {final['gd']:.4g}, momentum "
              f"{final['momentum']:.4g}, weight decay {final['weight_decay']:.4g}")
-    method = (f"{steps} steps in NumPy from a random start, learning rate {lr:g}, of gradient "
+    halved = f" (halved from {requested:g}: the runs blew up)" if lr != requested else ""
+    method = (f"{steps} steps in NumPy from a random start, learning rate {lr:g}{halved}, of "
+              "gradient "
               f"descent, of momentum (μ = {MU:g}) and of weight decay (λ = {LAMBDA:g}), and "
               f"gradient flow for the same time (Runge-Kutta, {RK_SUBSTEPS} sub-steps a step); "
               "each step's change of every law against its formula.")
@@ -208,14 +238,17 @@ def _label(law: dict) -> str:
     return "translation, " + ("biases" if law["index"] is None else f"column {law['index']}")
 
 
-def _law_problems(result: FactResult, law: dict, item: dict, scale: float) -> list[str]:
+def _law_problems(result: FactResult, law: dict, item: dict, scale: float,
+                  smooth: bool) -> list[str]:
+    """A step off its formula; a drift along the flow (smooth networks only: at a ReLU kink
+    Runge-Kutta's own error is first order and may exceed any fixed tolerance)."""
     out = []
     for rule in ("gd", "momentum", "weight_decay"):
         if not item[f"{rule}_step_error"] <= STEP_TOL:
             out.append(_problem(result, f"{_label(law)}: a step of {rule} changed Q by "
                                 f"{item[f'{rule}_step_error']:.3g} (relative) more than "
                                 "its formula"))
-    if not item["flow_drift"] <= FLOW_TOL * scale:
+    if smooth and not item["flow_drift"] <= FLOW_TOL * scale:
         out.append(_problem(result, f"{_label(law)}: Q drifted by {item['flow_drift']:.3g} "
                             "along gradient flow"))
     return out

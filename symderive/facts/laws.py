@@ -142,14 +142,15 @@ def layer_reduction(network: NetworkSpec, layer: int, i, j) -> tuple[bool, sp.Ex
     sum is σ'(z_i) T_i z_j (δ_i = σ'(z_i) T_i; z_j = Σ_k W_jk a_k + b_j), the second
     T_i σ(z_j).  Returns (proved, the reduced form); i = j is the rescale identity."""
     T = sp.Symbol(f"T_{i}", real=True)
-    zi = sp.Add(*[t * x for t, x in _incoming(network, layer, i)])
     zj = sp.Add(*[t * x for t, x in _incoming(network, layer, j)])
-    first = sp.Add(*[dact(zi) * T * x * t for (t, x) in _incoming(network, layer, j)])
+    # σ'(z_i) and σ(z_j) are single factors whatever z_i, z_j are: written at the symbols
+    # z_i, z_j (their values are the sums), the expansions stay linear in the widths
+    first = sp.Add(*[dact(ZI) * T * x * t for (t, x) in _incoming(network, layer, j)])
     M = network.layers[layer + 1]
-    second = sp.Add(*[weight(layer + 1, m, i) * delta(layer + 1, "n", m) * act(zj)
+    second = sp.Add(*[weight(layer + 1, m, i) * delta(layer + 1, "n", m) * act(ZJ)
                       for m in range(1, M + 1)])
-    proved = (sp.expand(first - dact(zi) * T * zj) == 0
-              and sp.expand(second - _outgoing_signal(network, layer, i) * act(zj)) == 0)
+    proved = (sp.expand(first - dact(ZI) * T * zj) == 0
+              and sp.expand(second - _outgoing_signal(network, layer, i) * act(ZJ)) == 0)
     return proved, T * (dact(ZI) * ZJ - act(ZJ))
 
 
