@@ -53,23 +53,34 @@ def _start(spec: Spec, fact: FactSpec, pairs, rng):
     return p, X, Y, "drawn"
 
 
+#: The prediction stops where the predicted gap passes this (first order no longer holds).
+GAP_LIMIT = 1e-4
+
+
 def _trajectory(net, p, X, Y, pairs, eta: float, steps: int, d0: np.ndarray):
-    """H_A along the tied gradient-descent trajectory, and the predicted gaps."""
+    """H_A along the tied gradient-descent trajectory and the predicted gaps, until
+    ``steps``, a blow-up of the tied run, or a predicted gap over :data:`GAP_LIMIT`
+    (the reason it stopped early, if it did)."""
     p = p.copy()
-    gaps, radii, listed = [d0], [], []
+    gaps, radii, listed, stop = [d0], [], [], None
     for t in range(steps):
+        loss, grad, _ = mlp.loss_and_gradient(net, p, X, Y)
         ha = G.numeric_ha(net, p, X, Y, pairs)
-        if not np.all(np.isfinite(ha)):
+        if not (np.isfinite(loss) and np.all(np.isfinite(ha))):
+            stop = f"the tied run left the finite numbers at step {t}"
             break
         lam, f = G.factors(ha, eta)
         radii.append(float(f.max(initial=0.0)))
         if t < LISTED:
             listed.append({"step": t, "eigenvalues": lam.tolist()})
         gaps.append(gaps[-1] - eta * ha @ gaps[-1])
-        grad = mlp.loss_and_gradient(net, p, X, Y)[1]
         for a, g in zip(p.W + p.b, grad.W + grad.b):
             a -= eta * g
-    return gaps, radii, listed
+        if np.linalg.norm(gaps[-1]) > GAP_LIMIT:
+            stop = (f"the predicted gap passed {GAP_LIMIT:g} after {t + 1} steps, where first "
+                    "order stops being accurate")
+            break
+    return gaps, radii, listed, stop
 
 
 def gap_stability(spec: Spec, fact: FactSpec, seed: int) -> FactResult:
@@ -97,7 +108,7 @@ def gap_stability(spec: Spec, fact: FactSpec, seed: int) -> FactResult:
     verdict = G.verdict_of(rho) if np.all(np.isfinite(ha)) else UNDECIDED
     direction = rng.normal(size=len(pairs))
     d0 = PERTURBATION * direction / np.linalg.norm(direction)
-    gaps, radii, listed = _trajectory(net, p, X, Y, pairs, eta, steps, d0)
+    gaps, radii, listed, stop = _trajectory(net, p, X, Y, pairs, eta, steps, d0)
     growth = float(np.linalg.norm(gaps[-1]) / np.linalg.norm(d0))
     details = {
         "tie": tie, "start": where, "learning_rate": eta, "method": "symbolic" if symbolic
@@ -106,10 +117,12 @@ def gap_stability(spec: Spec, fact: FactSpec, seed: int) -> FactResult:
         "largest_factor": rho, "trajectory": listed, "largest_factor_per_step": radii,
         "perturbation": d0.tolist(), "predicted_gaps": [float(np.linalg.norm(g))
                                                         for g in gaps],
-        "predicted_growth": growth,
+        "predicted_growth": growth, "stopped": stop,
         "point": {"parameters": p.to_json(net.bias), "inputs": X.tolist(), "targets": Y.tolist()}}
-    result = FactResult(fact, verdict, _summary(fact, where, lam, rho, eta, verdict, radii,
-                                                growth, symbolic), (), _ASSUMED + (
+    summary = _summary(fact, where, lam, rho, eta, verdict, radii, growth, symbolic)
+    if stop:
+        summary += f" The prediction stopped early: {stop}."
+    result = FactResult(fact, verdict, summary, (), _ASSUMED + (
                             f"gradient descent without momentum, learning rate {eta:g} "
                             "([check])",), None, details,
                         computed=_computed(ha, lam, f, eta, symbolic))
