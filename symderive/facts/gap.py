@@ -151,7 +151,9 @@ def evaluate_symbolic(net: NetworkSpec, entries: list[list[sp.Expr]], p: mlp.Par
     symbols, values = _point_symbols(net, p, X, Y)
     flat = [e for row in entries for e in row]
     f = lambdify_safe(symbols, flat)
-    out = np.array([float(v) for v in np.broadcast_arrays(*f(*values))], dtype=float) \
+    # one-element arrays: symderive's own NumPy functions (sigmoid ...) index their input
+    out = np.array([float(np.ravel(v)[0]) if np.size(v) else 0.0
+                    for v in f(*[np.array([v]) for v in values])], dtype=float) \
         if flat else np.zeros(0)
     n = len(entries)
     return out.reshape(n, n)
