@@ -269,11 +269,14 @@ def law_statements(law: Law) -> list[Statement]:
     lhs, rhs = identity(law)
     flow = ("conserved by gradient flow: dQ/dt = −2B(θ, ∇L) = 0 by the identity"
             if law.quadratic else "conserved by gradient flow: dQ/dt = −Σ ∂L/∂θ = 0")
+    steps = per_step(law)
     out = [Statement(f"{_where(law)}: the quantity, {flow}", QuantityOf(sp.Symbol("theta")),
                      quantity(law), law.status),
+           Statement(f"{_where(law)}: its exact change over one step of gradient descent",
+                     CHANGE, steps["gd"], law.status),
            Statement(f"{_where(law)}: the gradient identity", lhs, rhs, law.status)]
     out += [Statement(f"{_where(law)}: its exact change over one step of {_WORDS[rule]}",
-                      CHANGE, change, law.status) for rule, change in per_step(law).items()]
+                      CHANGE, steps[rule], law.status) for rule in ("momentum", "weight_decay")]
     return out
 
 
@@ -288,11 +291,10 @@ def _representatives(laws: list[Law]) -> list[Law]:
 
 
 def conservation(network: NetworkSpec, fact: FactSpec) -> FactResult:
-    laws, statements, absent = find_laws(network)
+    laws, proofs, absent = find_laws(network)
     algebra = step_statements() if laws else []
-    statements += algebra
-    for law in _representatives(laws):
-        statements += law_statements(law)
+    statements = [s for law in _representatives(laws) for s in law_statements(law)]
+    statements += proofs + algebra
     proved = [l for l in laws if l.status == PROVED]
     steps_ok = all(s.status == PROVED for s in algebra)
     verdict = ("none found" if not laws else "proved" if len(proved) == len(laws) and steps_ok

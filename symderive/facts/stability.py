@@ -154,7 +154,7 @@ _ASSUMED = ("the loss is twice differentiable at the points used (pre-activation
 def _computed(ha, lam, f, eta, symbolic) -> tuple:
     words = "evaluated from the symbolic Hessian" if symbolic else "by finite differences"
     return ((f"H_A at the starting point, {words}", sp.Symbol("H_A"), matrix(ha.tolist())),
-            ("its eigenvalues λ", sp.Symbol("lambda"), vector(lam.tolist(), 8)),
+            ("the eigenvalues λ of H_A", sp.Symbol("lambda"), vector(lam.tolist(), 8)),
             (f"|1 − ηλ| for each, η = {eta:g}", sp.Symbol("rho"), vector(f.tolist(), 8)))
 
 
