@@ -102,3 +102,16 @@ def _plot(plot) -> Plot | None:
                  for name, values in series)
     table = Table(("after step", *(str(s) for s in steps)), rows, inline(plot["caption"]))
     return Plot(curves, "step", plot["ylabel"], inline(plot["caption"]), table, log_y=False)
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return "; ".join(f"{k} = {_short(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value[:8]) + (", ..." if len(value) > 8 else "") + "]"
+    return str(value)
+
+
+__all__ = ["extra_sections", "generic_section", "fact_section", "numeric_blocks"]
