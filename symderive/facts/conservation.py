@@ -148,19 +148,25 @@ def rescale_laws(net: NetworkSpec) -> tuple[list[Law], list[Statement], str]:
     laws, statements = [], [Statement("Euler's identity for this σ: it is positively "
                                       "homogeneous", euler, sp.Integer(0))]
     for layer in range(1, net.depth):
-        proved, reduced = layer_reduction(net, layer, "u", "u")
-        form = _rescale_form(net, layer, "u")
-        statements.append(Statement(
-            f"layer {layer}, any unit u, per sample (backpropagation, σ undefined): the "
-            "identity's left side minus its right side", minus(*_sides(form)),
-            reduced.xreplace({ZI: preactivation(layer, "n", "u"),
-                              ZJ: preactivation(layer, "n", "u")}),
-            PROVED if proved else UNDECIDED))
-        for u in range(1, net.layers[layer] + 1):
-            laws.append(Law("rescale", layer, u, _names_rescale(net, layer, u),
-                            _rescale_form(net, layer, u), True,
-                            PROVED if proved else UNDECIDED))
+        status, proof = _reduction(net, layer, ("u", "u"), _rescale_form(net, layer, "u"),
+                                   "any unit u", "the identity")
+        statements.append(proof)
+        laws += [Law("rescale", layer, u, _names_rescale(net, layer, u),
+                     _rescale_form(net, layer, u), True, status)
+                 for u in range(1, net.layers[layer] + 1)]
     return laws, statements, ""
+
+
+def _reduction(net: NetworkSpec, layer: int, units: tuple[str, str], form, who: str,
+               what: str) -> tuple[str, Statement]:
+    """The identity of a generic unit (pair) of ``layer`` reduced to a condition on σ."""
+    proved, reduced = layer_reduction(net, layer, *units)
+    status = PROVED if proved else UNDECIDED
+    return status, Statement(
+        f"layer {layer}, {who}, per sample (backpropagation, σ undefined): {what}, left "
+        "side minus right side", minus(*_sides(form)),
+        reduced.xreplace({ZI: preactivation(layer, "n", units[0]),
+                          ZJ: preactivation(layer, "n", units[1])}), status)
 
 
 def linear_laws(net: NetworkSpec) -> tuple[list[Law], list[Statement], str]:
@@ -177,16 +183,11 @@ def linear_laws(net: NetworkSpec) -> tuple[list[Law], list[Statement], str]:
     laws, statements = [], [Statement("σ is linear: σ'(z_i)z_j = σ(z_j) for all z_i, z_j",
                                       residual, sp.Integer(0))]
     for layer in range(1, net.depth):
-        proved, reduced = layer_reduction(net, layer, "i", "j")
         form = _linear_form(net, layer)
-        statements.append(Statement(
-            f"layer {layer}, any units i, j, per sample (backpropagation, σ undefined): "
-            "entry (i, j) of the identity, left side minus right side", minus(*_sides(form)),
-            reduced.xreplace({ZI: preactivation(layer, "n", "i"),
-                              ZJ: preactivation(layer, "n", "j")}),
-            PROVED if proved else UNDECIDED))
-        laws.append(Law("linear", layer, None, _names_layer(net, layer), form, True,
-                        PROVED if proved else UNDECIDED))
+        status, proof = _reduction(net, layer, ("i", "j"), form, "any units i, j",
+                                   "entry (i, j) of the identity")
+        statements.append(proof)
+        laws.append(Law("linear", layer, None, _names_layer(net, layer), form, True, status))
     return laws, statements, ""
 
 
