@@ -235,3 +235,50 @@ def test_reports_have_the_plot():
     assert "| rescale, layer 1 unit 1 |" in text and f"{q[0]:g}"[:5] in text
     tex = latex.render(d)
     assert "begin{axis}" in tex and "rescale, layer 1 unit 1" in tex
+
+
+# ---------------------------------------------- how many laws there are (Marcotte et al.)
+
+
+@pytest.mark.parametrize("n,r,m,bias", [(1, 1, 1, False), (2, 2, 2, False), (3, 2, 1, True),
+                                        (2, 3, 2, False), (1, 3, 1, False), (1, 4, 2, False)])
+def test_lie_algebra_counts(n, r, m, bias):
+    """ReLU: one law per hidden unit; linear: as many as the dimension of the symmetric
+    r × r matrices U U^T − V^T V can fill: rank at most s = (inputs + bias) + outputs,
+    so r(r+1)/2 − (r−s)(r−s+1)/2 when r > s, else r(r+1)/2.  The laws the fact lists
+    reach the count, so the fact says they are all."""
+    from symderive.facts import lie
+    relu = lie.count(spec([n, r, m], "relu", bias=bias).network, linear=False)
+    linear = lie.count(spec([n, r, m], "identity", bias=bias).network, linear=True)
+    D = r * (n + bias + m)
+    assert relu["parameters"] == linear["parameters"] == D
+    assert relu["independent_laws"] == r and relu["complete"]
+    s = n + bias + m
+    expected = r * (r + 1) // 2 - (max(r - s, 0) * (max(r - s, 0) + 1)) // 2
+    assert linear["independent_laws"] == expected and linear["complete"]
+
+
+def test_laws_found_are_conserved_by_every_field_of_the_algebra():
+    """An independent check of the algebra: each law's gradient is orthogonal (mod p) to
+    M θ for every element M of the generated algebra, at a random point."""
+    from symderive.facts import lie
+    n_in, r, m = 3, 2, 2
+    rng = np.random.default_rng(1)
+    for linear in (True, False):
+        basis = lie.generated_algebra(lie.hessians(n_in, r, m, per_unit=not linear))
+        theta = rng.integers(1, lie.P, r * (n_in + m))
+        for g in lie.law_gradients(n_in, r, m, linear, theta):
+            for M in basis:
+                field = (M @ theta) % lie.P
+                assert int(sum(int(a) * int(b) for a, b in zip(g, field)) % lie.P) == 0
+        # a quantity that is not conserved: ‖u_1‖² alone
+        g = np.zeros(r * (n_in + m), dtype=np.int64)
+        g[:n_in] = 2 * theta[:n_in] % lie.P
+        assert any(int(sum(int(a) * int(b) for a, b in zip(g, (M @ theta) % lie.P)) % lie.P)
+                   for M in basis)
+
+
+def test_summary_states_the_count_only_where_it_applies():
+    assert "all there are" in settle_facts(spec([2, 3, 2], "relu"))[0].summary
+    assert settle_facts(spec([2, 3, 2], "relu", "softmax_ce"))[0].details["lie_algebra"] is None
+    assert settle_facts(spec([2, 3, 3, 2], "relu"))[0].details["lie_algebra"] is None
