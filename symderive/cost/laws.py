@@ -16,6 +16,8 @@ from .passes import ARRAY_CALL, COPY, PYTHON_ITEM, full_pass, parameters, step
 #: Seconds: per term of a reduction, per squared output of softmax's shift, per law's
 #: JSON entry, per group's statements, and the fixed part.
 REDUCTION_TERM, SOFTMAX_SQUARE, LAW_ENTRY, GROUP, BASE = 1.5e-3, 5e-3, 4e-4, 0.3, 1.0
+#: Seconds of the count of independent laws (``facts.lie``: at most 16 parameters, 0.2 s).
+LIE = 0.5
 #: Seconds per second derivative of the whole loss per parameter-sample (gap stability).
 SECOND_DERIVATIVE = 1e-2
 #: Steps of each law's check: gradient descent, momentum, weight decay (+ the flow's
@@ -53,7 +55,7 @@ def conservation_symbolic_seconds(net: NetworkSpec) -> float:
     return (BASE + REDUCTION_TERM * terms * (rescale + linear)
             + (SOFTMAX_SQUARE * K * K if _translation(net) and K <= 24 else 0)
             + LAW_ENTRY * conservation_laws(net) + 1e-6 * entries * s[1]
-            + GROUP * (len(s) - 2) * 2)
+            + GROUP * (len(s) - 2) * 2 + (LIE if len(s) == 3 else 0))
 
 
 def _group_work(net: NetworkSpec) -> float:
