@@ -320,7 +320,8 @@ def conservation(network: NetworkSpec, fact: FactSpec) -> FactResult:
                     f"{lie['independent_laws']} independent laws among the "
                     f"{lie['parameters']} parameters other than the output biases, for a loss "
                     "that depends on them only through the units' products (Marcotte, "
-                    "Gribonval & Peyré 2023); the laws found have rank {lie['laws_found_independent']} at a seeded point, so "
+                    "Gribonval & Peyré 2023); the laws found have rank "
+                    f"{lie['laws_found_independent']} at a seeded point, so "
                     + ("they are all there are." if lie["complete"] else "some may be missing."))
     summary += " Absent: " + "; ".join(absent) + "."
     return FactResult(fact, verdict, summary, tuple(statements),
