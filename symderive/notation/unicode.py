@@ -26,7 +26,7 @@ _SUB = dict(zip("0123456789aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉�
 _HEADS = {"W": "W", "b": "b", "a": "a", "z": "z", "d": "δ", "x": "x", "y": "y", "haty": "ŷ",
           "m": "m"}
 _MATRIX = re.compile(r"^(W|b)(\d+)$")
-_GREEK = {"ell": "ℓ", "eta": "η", "theta": "θ", "delta": "δ"}
+_GREEK = {"ell": "ℓ", "eta": "η", "theta": "θ", "delta": "δ", "mu": "μ", "lambda": "λ"}
 _FUNCTIONS = {act: "σ", dact: "σ'", sigmoid: "σ", outact: "φ", relu: "ReLU",
               softplus: "softplus", LossOf: "L", GradOf: "∇L",
               QuantityOf: "Q", BufferOf: "ν"}
