@@ -280,7 +280,7 @@ def test_laws_found_are_conserved_by_every_field_of_the_algebra():
 
 def test_summary_states_the_count_only_where_it_applies():
     summary = settle_facts(spec([2, 3, 2], "relu"))[0].summary
-    assert "leaves 3 independent laws among the 12 parameters" in summary
+    assert "leaves 3 independent laws among the 15 parameters" in summary
     assert "have rank 3 at a seeded point, so they are all there are" in summary
     assert settle_facts(spec([2, 3, 2], "relu", "softmax_ce"))[0].details["lie_algebra"] is None
     assert settle_facts(spec([2, 3, 3, 2], "relu"))[0].details["lie_algebra"] is None
