@@ -12,6 +12,7 @@ from ..engine import witness as witnesses
 from ..engine.network import Network
 from ..spec import Hypothesis, NetworkSpec
 from ..spec.facts import FactSpec
+from . import laws
 from . import passes as P
 from .passes import ARRAY_CALL, forward, full_pass, parameters, step
 from .stages import check_points, witness_search
@@ -87,6 +88,12 @@ def fact_numeric(net: NetworkSpec, fact: FactSpec, steps: int) -> float:
 
     N, s = net.samples, net.layers
     kind = fact.kind
+    if kind == "conservation":
+        return laws.conservation_numeric(net, steps)
+    if kind == "gap_stability":
+        # settle: the all-tied hypothesis's witness steps, then H_A along the trajectory
+        return (witness_search(net, laws.tied(net, fact.layer, fact.units))
+                + laws.gap_numeric(net, fact.layer, steps))
     if kind == "backprop_exact":
         # backprop_check: a point, a pass, every entry listed (np.ndindex), and central
         # differences of the whole forward loss for at most MAX_PARAMETERS of them
@@ -169,6 +176,11 @@ def fact_symbolic(network: NetworkSpec, fact: FactSpec, weight: int) -> float:
     from ..facts import backprop
 
     s = network.layers
+    if fact.kind == "conservation":
+        return laws.conservation_symbolic_seconds(network) * TERMS_PER_SECOND
+    if fact.kind == "gap_stability":
+        return ((s[fact.layer + 1] + 20) * weight
+                + laws.gap_symbolic_seconds(network, fact.layer) * TERMS_PER_SECOND)
     if fact.kind == "unit_gradient" and "outgoing" not in fact.zero:
         nxt = s[fact.layer + 1]
         return UNIT_GRADIENT_SQUARE * nxt * nxt + (nxt + 20) * weight
@@ -264,4 +276,9 @@ def fact_json_numbers(net: NetworkSpec, fact: FactSpec) -> int:
     lists every parameter, the inputs and targets."""
     if fact.kind in ("unit_gradient", "dropout"):
         return parameters(net) + net.samples * (net.layers[0] + net.layers[-1])
+    if fact.kind == "conservation":
+        return laws.conservation_json_numbers(net)
+    if fact.kind == "gap_stability":
+        from ..facts.checks import MAX_STEPS
+        return laws.gap_json_numbers(net, fact.layer, MAX_STEPS)
     return 50

@@ -35,6 +35,8 @@ class Kind:
     check_name: str | None
     seeded: bool = True
     trained: bool = False
+    #: settle reads the whole spec (its [check], [init] and [data]), not only the network
+    whole_spec: bool = False
 
     @property
     def settle(self) -> Callable[..., FactResult]:
@@ -57,18 +59,25 @@ KINDS: dict[str, Kind] = {
     "unit_gradient": Kind("zero", "unit_gradient", "unit_gradient_check"),
     "dropout": Kind("dropout", "dropout", "dropout_check"),
     "optimizer": Kind("optimizer", "optimizer_fact", "optimizer_check", trained=True),
+    "conservation": Kind("conservation", "conservation", "conservation_check", seeded=False,
+                         trained=True),
+    "gap_stability": Kind("stability", "gap_stability", "gap_stability_check", trained=True,
+                          whole_spec=True),
 }
 
 
-def settle_fact(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
-    """The derivation of one fact about ``network``."""
+def settle_fact(network: NetworkSpec, fact: FactSpec, seed: int,
+                spec: Spec | None = None) -> FactResult:
+    """The derivation of one fact about ``network`` (``spec``: for a kind that reads it)."""
     kind = KINDS[fact.kind]   # spec validation rules out unknown kinds
+    if kind.whole_spec:
+        return kind.settle(spec, fact, seed)
     return kind.settle(network, fact, seed) if kind.seeded else kind.settle(network, fact)
 
 
 def settle_facts(spec: Spec) -> tuple[FactResult, ...]:
     """Every ``[[fact]]`` of ``spec``, in order."""
-    return tuple(settle_fact(spec.network, f, spec.check.seed + 500 + 1000 * k)
+    return tuple(settle_fact(spec.network, f, spec.check.seed + 500 + 1000 * k, spec)
                  for k, f in enumerate(spec.facts))
 
 

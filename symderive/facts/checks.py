@@ -80,14 +80,18 @@ class FactNumeric:
     figures: tuple[tuple[str, Any], ...]      # (name, plain JSON value), in order
     lines: tuple[str, ...]                    # the figures in words, for the report
     problems: tuple[str, ...] = ()
+    #: per-item figures, one per entry of the fact's JSON list ``items_key`` (a law ...)
+    items_key: str | None = None
+    items: tuple[dict[str, Any], ...] = ()
 
     @property
     def agreement(self) -> bool:
         return not self.problems
 
     def to_json(self) -> dict[str, Any]:
+        figures = {k: v for k, v in self.figures if k != "plot"}
         return {"method": self.method, "agreement": self.agreement,
-                "problems": list(self.problems), "figures": dict(self.figures)}
+                "problems": list(self.problems), "figures": figures}
 
 
 def below(value: float) -> str:

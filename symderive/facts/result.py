@@ -39,6 +39,8 @@ class FactResult:
     details: dict[str, Any] = field(default_factory=dict)   # kind-specific figures
     #: the NumPy check (:class:`symderive.facts.numeric.FactNumeric`), None when not run
     numeric: Any = field(default=None, compare=False)
+    #: computed values to display, (words, lhs, rhs): numbers, never a proof
+    computed: tuple[tuple[str, sp.Basic, sp.Basic], ...] = ()
 
     def to_json(self, samples: int = 1) -> dict[str, Any]:
         out = self.fact.to_json()
@@ -50,4 +52,8 @@ class FactResult:
             "witness": self.witness,
         })
         out.update(self.details)
+        check = self.numeric
+        if check is not None and getattr(check, "items_key", None) in out:
+            out[check.items_key] = [{**entry, "numeric": figures} for entry, figures
+                                    in zip(out[check.items_key], check.items)]
         return out

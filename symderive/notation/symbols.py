@@ -53,6 +53,21 @@ class GradOf(sp.Function):
         return rf"\nabla L\left({printer._print(self.args[0])}\right)"
 
 
+class QuantityOf(sp.Function):
+    """Q(θ): a conserved quantity as a function of the parameters (display only)."""
+
+    def _latex(self, printer, exp=None):
+        return rf"Q\left({printer._print(self.args[0])}\right)"
+
+
+class BufferOf(sp.Function):
+    """ν(θ): the momentum buffer of one parameter entry (display only)."""
+
+    def _latex(self, printer, exp=None):
+        s = rf"\nu\left({printer._print(self.args[0])}\right)"
+        return s if exp is None else rf"{s}^{{{exp}}}"
+
+
 class Swap(sp.Function):
     """Pθ: the parameters with the two units exchanged (display only)."""
 
@@ -274,4 +289,4 @@ def matrix(rows) -> sp.Matrix:
 
 __all__ = ["ReportLatexPrinter", "display_order", "outact", "tex", "minus", "partial",
            "index_sum", "number", "vector",
-           "matrix", "LossOf", "GradOf", "IndexRange", "Swap", "Dots", "Step"]
+           "matrix", "LossOf", "GradOf", "QuantityOf", "BufferOf", "IndexRange", "Swap", "Dots", "Step"]

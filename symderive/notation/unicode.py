@@ -19,16 +19,17 @@ from sympy.printing.str import StrPrinter
 from ..spec.functions import relu, sigmoid, softplus
 from ..spec.undefined import act, dact
 from .printing import _NAME
-from .symbols import GradOf, LossOf, display_order, outact
+from .symbols import BufferOf, GradOf, LossOf, QuantityOf, display_order, outact
 
 _SUP = str.maketrans("0123456789()+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻")
 _SUB = dict(zip("0123456789aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
 _HEADS = {"W": "W", "b": "b", "a": "a", "z": "z", "d": "δ", "x": "x", "y": "y", "haty": "ŷ",
           "m": "m"}
 _MATRIX = re.compile(r"^(W|b)(\d+)$")
-_GREEK = {"ell": "ℓ", "eta": "η", "theta": "θ", "delta": "δ"}
+_GREEK = {"ell": "ℓ", "eta": "η", "theta": "θ", "delta": "δ", "mu": "μ", "lambda": "λ"}
 _FUNCTIONS = {act: "σ", dact: "σ'", sigmoid: "σ", outact: "φ", relu: "ReLU",
-              softplus: "softplus", LossOf: "L", GradOf: "∇L"}
+              softplus: "softplus", LossOf: "L", GradOf: "∇L",
+              QuantityOf: "Q", BufferOf: "ν"}
 
 
 #: LaTeX commands of the report's own formulas and their Unicode (tex_text).

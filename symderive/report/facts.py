@@ -13,7 +13,9 @@ import re
 import sympy as sp
 
 from ..notation import number
-from .model import Alert, Block, Equation, Items, Math, Section, Strong, Theorem, inline, para
+from .model import (Alert, Block, Equation, Items, Math, Plot, Section, Series, Strong, Table,
+                    Text, Theorem, inline, para)
+from .numeric import thin
 
 #: Witness entries shown in the report; parameters, inputs and targets stay in the JSON.
 _BULKY = ("parameters", "inputs", "targets")
@@ -53,6 +55,9 @@ def fact_section(k: int, result) -> Section:
         theorem.append(Equation((sp.Eq(s.lhs, s.rhs, evaluate=False),)))
     if theorem:
         body.append(Theorem(tuple(theorem), name=result.fact.name, label=f"thm:f{k}"))
+    for words, lhs, rhs in getattr(result, "computed", ()):
+        body.append(para(f"{words[:1].upper()}{words[1:]} (computed numbers, not proved):"))
+        body.append(Equation((sp.Eq(lhs, rhs, evaluate=False),)))
     if result.assumptions:
         body.append(para("Assumed:"))
         body.append(Items(tuple(inline(a) for a in result.assumptions)))
@@ -78,7 +83,29 @@ def numeric_blocks(check) -> list[Block]:
     out.append(Items(tuple(with_tolerance(line) for line in check.lines)
                      + (inline("agrees with the verdict: " + ("yes" if check.agreement
                                                                 else "NO")),)))
-    return out
+    plot = _plot(dict(check.figures).get("plot"))
+    return out + ([plot] if plot is not None else [])
+
+
+#: Steps shown in the table that stands for a fact's plot.
+_TABLE_STEPS = 5
+
+
+def _plot(plot) -> Plot | None:
+    """A check's curves ``{"series": [(name, values after 0, 1, ... steps)], "ylabel",
+    "caption"}``, on a linear scale, with a table of a few steps standing for it."""
+    if not plot or not plot.get("series"):
+        return None
+    series = plot["series"]
+    curves = tuple(Series(name, tuple((float(s), float(v)) for s, v in thin(list(values))))
+                   for name, values in series)
+    longest = max(len(values) for _, values in series)
+    steps = sorted({round(k * (longest - 1) / (_TABLE_STEPS - 1)) for k in range(_TABLE_STEPS)})
+    rows = tuple((inline(name),) + tuple((Text(f"{values[s]:.6g}" if s < len(values)
+                                               else "n/a"),) for s in steps)
+                 for name, values in series)
+    table = Table(("after step", *(str(s) for s in steps)), rows, inline(plot["caption"]))
+    return Plot(curves, "step", plot["ylabel"], inline(plot["caption"]), table, log_y=False)
 
 
 #: How the facts' checks word their tolerance: |a − n| ≤ ATOL + RTOL|n| (a: analytic, n: numeric).

@@ -24,6 +24,8 @@ FACT_CLAIMS: dict[str, tuple[str, ...]] = {
     "unit_gradient": ("stays at zero", "comes back", "stays at zero iff sigma(0) = 0"),
     "dropout": ("preserved", "broken"),
     "optimizer": ("preserved", "broken"),
+    "conservation": ("proved", "none found"),
+    "gap_stability": ("gap grows", "gap shrinks", "neutral"),
 }
 #: What an [init] table can be claimed to be (docs/starting-points.md).
 INIT_CLAIMS: tuple[str, ...] = ("stuck", "symmetric", "broken")

@@ -14,7 +14,11 @@ Each fact is about the spec's ``[network]``; ``kind`` says which derivation:
   m_i, m_j that are ``masks = "equal"`` or ``"different"``;
 - ``optimizer``: one update of ``optimizer`` (sgd, momentum, adam), with
   ``weight_decay`` and ``learning_rates = "shared" | "per_unit"``, applied to
-  two units whose parameters, gradients and optimizer state are tied.
+  two units whose parameters, gradients and optimizer state are tied;
+- ``conservation``: every continuous symmetry of the loss (rescale, linear,
+  translation) and the quantity it conserves, with its change per step;
+- ``gap_stability``: two fully tied units (``layer``, ``units``): does a small
+  gap between them grow or shrink under gradient descent?
 
 Validation follows :mod:`symderive.spec`: every error names the field.
 """
@@ -37,6 +41,8 @@ KINDS: dict[str, set[str]] = {
     "unit_gradient": {"layer", "unit", "zero"},
     "dropout": {"layer", "units", "tie", "masks"},
     "optimizer": {"layer", "units", "optimizer", "weight_decay", "learning_rates"},
+    "conservation": set(),
+    "gap_stability": {"layer", "units"},
 }
 #: The kinds that make sense in a network without a hidden layer (the others are about hidden units).
 NO_HIDDEN_LAYER: tuple[str, ...] = ("backprop_exact", "loss_gradient")
