@@ -222,6 +222,20 @@ def pdflatex(tex: str, extra_files: dict[str, str] | None = None) -> str:
         return log
 
 
+def pdf_text(tex: str, *options: str) -> str:
+    """Compile ``tex`` twice and return what ``pdftotext OPTIONS`` reads from the PDF
+    (``-bbox``: every word with its box; ``-layout``: the pages' text)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "doc.tex").write_text(tex, encoding="ascii")
+        for _ in range(2):
+            r = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode",
+                                "-halt-on-error", "doc.tex"], cwd=tmp, capture_output=True,
+                               timeout=300)
+            assert r.returncode == 0, r.stdout[-2000:]
+        return subprocess.run(["pdftotext", *options, "doc.pdf", "-"], cwd=tmp,
+                              capture_output=True, text=True, check=True).stdout
+
+
 def overfull(log: str) -> list[str]:
     """The overfull-box warnings of a log wider than :data:`OVERFULL_LIMIT_PT`."""
     found = re.findall(r"Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too \w+\)[^\n]*", log)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 import sympy as sp
 
-from report_helpers import BUNDLED, FOUNDING, IN_CI, FakeNumeric, bundled_derivation
+from report_helpers import BUNDLED, FOUNDING, IN_CI, FakeNumeric, bundled_derivation, pdf_text
 from symderive.facts.checks import counted
 from symderive.numeric.gradcheck import ATOL, RTOL
 from symderive.render import latex
@@ -70,16 +67,7 @@ def test_curves_that_are_exactly_zero_are_said_not_drawn():
 
 
 def _pages(tex: str) -> list[str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "a.tex").write_text(tex, encoding="ascii")
-        for _ in range(2):
-            r = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode",
-                                "-halt-on-error", "a.tex"], cwd=tmp, capture_output=True,
-                               timeout=300)
-            assert r.returncode == 0, r.stdout[-2000:]
-        text = subprocess.run(["pdftotext", "-layout", "a.pdf", "-"], cwd=tmp,
-                              capture_output=True, text=True, check=True).stdout
-    return text.split("\f")
+    return pdf_text(tex, "-layout").split("\f")
 
 
 @needs_tools

@@ -15,7 +15,7 @@ from symderive import guards
 from symderive.cost import json_parts, numeric_parts, passes, symbolic_parts
 from symderive.engine import mlp
 from symderive.numeric import points
-from symderive.spec import parse_spec
+from symderive.spec import Spec, parse_spec
 
 TIED = {"layer": 1, "units": [1, 2], "tie": ["incoming", "bias", "outgoing"]}
 IN_BIAS = {"layer": 1, "units": [1, 2], "tie": ["incoming", "bias"]}
@@ -297,3 +297,18 @@ def test_the_redraw_expectation_matches_a_simulation():
         assert model == pytest.approx(np.mean(evaluations), rel=0.05, abs=0.05)
         assert give_up == pytest.approx(np.mean(gave_up), abs=0.03)
     assert passes.expected_tries(0.0, 64) == 1.0 and passes.expected_tries(1.0, 64) == 64
+
+
+def test_a_comparison_of_activations_costs_every_activation():
+    """activation = [...] derives the spec once per activation: the estimates add up."""
+    from symderive.cost import json_bytes, numeric_work, symbolic_work
+
+    base = {"network": {"layers": [2, 3, 1]},
+            "hypothesis": [{"layer": 1, "units": [1, 2], "tie": ["incoming", "bias"]}]}
+    names = ["tanh", "relu", "sigmoid"]
+    compared = Spec.from_dict({**base, "network": {"layers": [2, 3, 1], "activation": names}})
+    alone = [Spec.from_dict({**base, "network": {"layers": [2, 3, 1], "activation": a}})
+             for a in names]
+    for estimate in (numeric_work, symbolic_work, json_bytes):
+        assert estimate(compared) == pytest.approx(sum(estimate(s) for s in alone))
+        assert estimate(compared) > estimate(alone[0])

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from report_helpers import BUNDLED, FOUNDING, IN_CI, bundled_derivation
+from report_helpers import BUNDLED, FOUNDING, IN_CI, bundled_derivation, pdf_text
 from symderive.api import derive
 from symderive.report.model import Aligned, Diagram, Document, Plot, Row, Section, Table, \
     Theorem, inline, para
@@ -137,15 +134,7 @@ def test_a_table_that_fits_a_frame_is_not_split():
 
 def compiled_pages(tex: str) -> list[tuple[float, list[tuple[float, float, str]]]]:
     """Compile ``tex``; per page its height and its words as (top, bottom, text)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "talk.tex").write_text(tex, encoding="ascii")
-        for _ in range(2):
-            r = subprocess.run(["pdflatex", "-no-shell-escape", "-interaction=nonstopmode",
-                                "-halt-on-error", "talk.tex"], cwd=tmp, capture_output=True,
-                               timeout=300)
-            assert r.returncode == 0, r.stdout[-2000:]
-        html = subprocess.run(["pdftotext", "-bbox", "talk.pdf", "-"], cwd=tmp,
-                              capture_output=True, text=True, check=True).stdout
+    html = pdf_text(tex, "-bbox")
     pages = []
     for page in re.findall(r'<page width="[\d.]+" height="([\d.]+)">(.*?)</page>', html, re.S):
         words = re.findall(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" '

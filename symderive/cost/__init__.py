@@ -15,6 +15,8 @@ but slow), ``benchmarks/bench_guard_costs.py`` measures the unit costs.
 """
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 
 from ..engine.generic import instantiated
@@ -58,6 +60,18 @@ def next_width(spec: Spec, h) -> int:
     return layers[h.layer + 1] if h.layer + 1 < len(layers) else 1
 
 
+def each_activation(parts_of):
+    """Estimates of a spec that compares activations (``activation = [...]``): the parts
+    of every variant, since each is derived in full."""
+    @functools.wraps(parts_of)
+    def parts(spec: Spec, *args):
+        if getattr(spec, "activations", ()):
+            return [p for variant in spec.variants() for p in parts_of(variant, *args)]
+        return parts_of(spec, *args)
+    return parts
+
+
+@each_activation
 def symbolic_parts(spec: Spec) -> list[tuple[str, float]]:
     """(field, term-operations) of the derivations: per hypothesis (units of the next
     layer + :data:`HYPOTHESIS_TERMS`) × :func:`term_weight`, plus :data:`LAYER_TERMS`
@@ -104,6 +118,7 @@ def name_pages(name: str) -> float:
     return 1.0 + 2.0 * min(len(name), LONG_NAME) / LONG_NAME
 
 
+@each_activation
 def numeric_parts(spec: Spec, fmt: str | None = None) -> list[tuple[str, float]]:
     """(field, multiply-add equivalents) of every part of the numeric work: each
     hypothesis (its witnesses, gradient check and training), each fact, the [init]
@@ -141,6 +156,7 @@ def numeric_work(spec: Spec, fmt: str | None = None) -> float:
     return sum(work for _, work in numeric_parts(spec, fmt))
 
 
+@each_activation
 def json_parts(spec: Spec) -> list[tuple[str, int]]:
     """(field, bytes) of the JSON report's large parts: per hypothesis its witnesses
     (every parameter for a network of at most

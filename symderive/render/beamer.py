@@ -92,7 +92,7 @@ def render_document(doc: Document, *, fragment: bool = False, label_prefix: str 
     prefix = prefix_for(doc, fragment, label_prefix)
     renderer = BeamerRenderer(doc, prefix, host, labels=appendix is None)
     body = "".join(renderer.slide(s, start)
-                   for s in paginate(doc, renderer.height, FRAME_LINES))
+                   for s in paginate(doc, renderer.height, FRAME_LINES, merge=True))
     if appendix is not None:
         renderer = BeamerRenderer(appendix, prefix, host)
         body += ("" if fragment else "\\appendix\n\n") + "".join(
@@ -269,7 +269,8 @@ class BeamerRenderer(LatexRenderer):
         return total + 1.2
 
     def _height_Items(self, node) -> float:
-        return sum(self._height_Paragraph(Paragraph(item)) for item in node.items) + 0.5
+        """Items are set closer than paragraphs (a quarter line between them, measured)."""
+        return sum(self._height_Paragraph(Paragraph(item)) - 0.25 for item in node.items) + 0.5
 
     def _height_Table(self, node) -> float:
         """Rows wrap in the text (X) columns, which share what the others leave of a line."""

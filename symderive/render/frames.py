@@ -19,12 +19,13 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Union
 
 from ..report.model import (Aligned, Block, Diagram, Document, Items, Paragraph, Plot, Proof,
-                            Section,
-                            Table, Text, Theorem)
+                            Section, Strong, Table, Text, Theorem)
 
 Measure = Callable[[Block], float]
 #: Lines a theorem's or proof's title (and its box) takes on each frame it appears on.
 PART_OVERHEAD = 1.5
+#: A closing paragraph this short goes over the budget rather than onto a frame of its own.
+WIDOW = 3.0
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,15 @@ class Heading:
 Slide = Union[Frame, Heading]
 
 
-def paginate(doc: Document, measure: Measure, budget: float) -> tuple[Slide, ...]:
+def paginate(doc: Document, measure: Measure, budget: float,
+             merge: bool = False) -> tuple[Slide, ...]:
     """The document as headings and frames, each frame's blocks at most ``budget`` high
-    (unless a single unsplittable block is taller)."""
+    (unless a single unsplittable block is taller).  With ``merge``, consecutive short
+    sections of text share a frame (a talk's question and answer)."""
     out: list[Slide] = []
     loose: list[Block] = []
-    for block in doc.body:
+    body = merged_sections(doc.body, measure, budget) if merge else doc.body
+    for block in body:
         if isinstance(block, Section):
             out += _pack(loose, doc.title, None, measure, budget)
             loose = []
@@ -75,6 +79,38 @@ def paginate(doc: Document, measure: Measure, budget: float) -> tuple[Slide, ...
         else:
             loose.append(block)
     return tuple(out + _pack(loose, doc.title, None, measure, budget))
+
+
+def merged_sections(body, measure: Measure, budget: float) -> tuple[Block, ...]:
+    """Consecutive sections of text only become one section ("Question and answer"), the
+    second one's title in bold above its text, when they fit on one frame together or the
+    first fills less than half of one (alone it would leave a frame mostly empty)."""
+    out: list[Block] = []
+    for block in body:
+        last = out[-1] if out else None
+        short = _text_only(last) and _tall(last, measure) < budget / 2   # a short question
+        if _text_only(last) and (short and _opens_with_text(block) or _text_only(block) and
+                                 _tall(last, measure) + 1.5 + _tall(block, measure) <= budget):
+            title = f"{last.title} and {block.title[:1].lower()}{block.title[1:]}"
+            out[-1] = Section(title, last.body + (Paragraph((Strong(block.title),)),)
+                              + block.body, label=last.label)
+        else:
+            out.append(block)
+    return tuple(out)
+
+
+def _text_only(block) -> bool:
+    return isinstance(block, Section) and all(
+        not isinstance(b, (Section, Plot, Diagram, Theorem, Proof)) for b in block.body)
+
+
+def _opens_with_text(block) -> bool:
+    first = block.body[0] if isinstance(block, Section) and block.body else None
+    return first is not None and not isinstance(first, (Section, Plot, Diagram, Theorem, Proof))
+
+
+def _tall(section: Section, measure: Measure) -> float:
+    return sum(measure(b) for b in section.body)
 
 
 def _section(section: Section, title: str, subtitle: str | None, measure: Measure,
@@ -142,14 +178,15 @@ def _pack(blocks: list[Block], title: str, subtitle: str | None, measure: Measur
             current, used = [], 0.0
         opens = piece.container and not (current and current[-1].container == piece.container)
         height = measure(piece.block) + (PART_OVERHEAD if opens else 0.0)
-        follower = queue[0] if queue and not queue[0].breaks else None
-        if current and follower is not None and glued(piece.block, follower.block) and \
-                used + height + _first_line(follower.block, measure) > budget:
+        need = _glued(piece, queue, measure) if current else 0.0
+        if need > 0 and used + height + need > budget:
             frames.append(current)           # a sentence and the value it announces together
             current, used = [], 0.0
             queue.insert(0, piece)
             continue
-        if used + height <= budget:
+        last_line = not queue and isinstance(piece.block, Paragraph) and height <= WIDOW
+        if used + height <= budget or (current and last_line and used + height <= budget
+                                       + WIDOW):   # a frame's shrink absorbs a closing line
             current.append(piece)
             used += height
             continue
@@ -197,6 +234,21 @@ def _part(pieces: list[_Piece]) -> Part:
     return Part(first.kind, tuple(p.block for p in pieces), first=first.first_of_proof,
                 last=pieces[-1].last_of_proof, theorem=theorem.label if theorem else None,
                 name=theorem.name if theorem else None)
+
+
+def _glued(piece: _Piece, queue: list[_Piece], measure: Measure) -> float:
+    """How much of what follows ``piece`` must share its frame: the blocks glued to it one
+    after the other (a bold title, "In short:", then the first item of the list)."""
+    need, block = 0.0, piece.block
+    for follower in queue:
+        if follower.breaks or not glued(block, follower.block):
+            break
+        first = _first_line(follower.block, measure)
+        if first < measure(follower.block):      # split after its first line: enough
+            return need + first
+        need += first
+        block = follower.block
+    return need
 
 
 def glued(block: Block, follower: Block) -> bool:

@@ -46,6 +46,8 @@ def talk_report(derivation) -> Document:
             continue
         if isinstance(block, Section) and block.label == "sec:question":
             block = replace(block, body=block.body + _checked(derivation))
+        if isinstance(block, Section) and not block.body:
+            continue                                  # an empty answer (a starting point's)
         body.append(_without_proofs(block))
         drawn = any(isinstance(b, Diagram) for b in brief.blocks())
         if isinstance(block, Section) and block.label == "sec:answer" and not drawn:
@@ -55,21 +57,28 @@ def talk_report(derivation) -> Document:
     if isinstance(plot, Plot):
         body.append(_closing(plot, lines))
     elif body and isinstance(body[-1], Section):   # a frame of two lines would stand empty
-        body[-1] = replace(body[-1], body=body[-1].body + tuple(
-            ([plot] if plot is not None else []) + lines))
+        body[-1] = _appended(body[-1], ([plot] if plot is not None else []) + lines)
     else:
         body.append(Section("The full derivation", tuple(lines)))
     return replace(brief, body=tuple(body))
 
 
 def _without_proofs(block: Block) -> Block:
-    """A section with each long proof (a starting point's) replaced by where to find it: a
-    talk states the theorem; the full derivation (``--detail full``) proves it."""
-    if isinstance(block, Proof):
-        return para("The proof is in the full derivation (--detail full).")
+    """A section without its long proofs (a starting point's): a talk states the theorem;
+    the full derivation, whose command closes the talk, proves it."""
     if isinstance(block, Section):
-        return replace(block, body=tuple(_without_proofs(b) for b in block.body))
+        return replace(block, body=tuple(_without_proofs(b) for b in block.body
+                                         if not isinstance(b, Proof)))
     return block
+
+
+def _appended(section: Section, blocks: list[Block]) -> Section:
+    """``blocks`` at the end of ``section``'s last frame: in its last subsection if it ends
+    with one (after a subsection they would open a frame of their own)."""
+    last = section.body[-1] if section.body else None
+    if isinstance(last, Section):
+        return replace(section, body=section.body[:-1] + (_appended(last, blocks),))
+    return replace(section, body=section.body + tuple(blocks))
 
 
 def _checked(derivation) -> tuple[Block, ...]:
