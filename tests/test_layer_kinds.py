@@ -28,7 +28,7 @@ from symderive.engine.network import target
 from symderive.spec import Spec
 
 PACKAGE = ROOT / "symderive"
-REGISTRIES = {PACKAGE / "spec/layers/__init__.py", PACKAGE / "engine/layers/__init__.py"}
+REGISTRIES = {PACKAGE / "spec/layers/__init__.py"}
 
 
 def kind_mentions(source: str, kind: str) -> list[int]:
