@@ -98,6 +98,8 @@ class Spec:
             out[_KEYS.get(f.name, f.name)] = _plain(value)
         if self.activations:     # activation = [...]: the list as written
             out["network"]["activation"] = [_plain(a) for a in self.activations]
+        if getattr(self.network, "stack", ()):     # a built Spec may hold anything here
+            out["layer"] = _plain(self.network.layer_tables())
         return out
 
     def variants(self) -> tuple[Spec, ...]:
