@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+#: The local derivation expands sums over token pairs: tried up to this many tokens.
+LOCAL_TOKENS = 6
 #: The tensors of an attention layer, in the order of the parameter list.
 TENSORS = ("Q", "K", "V", "bq", "bk", "bv", "O", "bo")
 #: The groups of a head and the tensors (with the axis that holds the head) in each.
@@ -250,6 +252,18 @@ class Attention(LayerKind):
 
     def flops(self, layer: LayerSpec) -> int:
         return pass_work(layer_shape(layer), 1) // 3
+
+    def local_zero(self, layer: LayerSpec, after: LayerSpec | None, hyp: Any,
+                   group: str) -> bool:
+        """:mod:`.attention_local`: one entry stands for all (a head's rows and a
+        generic input feature differ only by renaming); proved when it expands to 0."""
+        from .attention_local import LocalHeads
+
+        if layer_shape(layer).tokens > LOCAL_TOKENS:
+            return False
+        model = LocalHeads(layer.index, layer_shape(layer), hyp.units, hyp.tie, hyp.zero)
+        biases = (False,) if group == "output" or not layer.bias else (False, True)
+        return all(sp.expand(model.difference(group, b)) == 0 for b in biases)
 
     def unit_word(self, layer: LayerSpec) -> str:
         return "head"

@@ -97,6 +97,13 @@ class LayerKind(ABC):
                     dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """∂L/∂x and ∂L/∂θ per tensor, given ∂L/∂(output before the activation)."""
 
+    def local_zero(self, layer: LayerSpec, after: LayerSpec | None, hyp: Any,
+                   group: str) -> bool:
+        """Does the kind's local derivation prove the difference of ``group`` of the
+        hypothesis's two units identically 0 (everything outside the layer opaque)?
+        ``after`` is the next layer (None for the last).  None by default."""
+        return False
+
     def flops(self, layer: LayerSpec) -> int:
         """Multiply-adds of one sample's forward pass (the cost model's unit)."""
         return int(np.prod(layer.out_shape))

@@ -239,6 +239,19 @@ class LSTM(LayerKind):
     def flops(self, layer: LayerSpec) -> int:
         return pass_work(layer_shape(layer), 1) // 3
 
+    def local_zero(self, layer: LayerSpec, after: LayerSpec | None, hyp: Any,
+                   group: str) -> bool:
+        """The induction over steps of :mod:`.lstm_local`, when the next layer reads the
+        last hidden state linearly (a layer with units, not one that normalises it)."""
+        from ...spec.layers import spec_kind
+        from .lstm_local import LocalUnits
+
+        if after is None or not after.units or spec_kind(after.kind).attaches:
+            return False
+        model = LocalUnits(layer.index, layer_shape(layer), hyp.units, hyp.tie, hyp.zero,
+                           readers=after.units, bias=layer.bias)
+        return all(e == 0 for e in model.differences(group))
+
     def difference(self, layer: LayerSpec, group: str) -> str:
         if group in ("outgoing", "recurrent_outgoing"):
             return ("a weight that reads a unit gets the reader's error times the unit's hidden "
