@@ -22,11 +22,15 @@ columns of U, and the next layer's columns that read them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from ...spec.functions import sigmoid
+from ...spec.layers import LayerSpec
+from .base import Entry, LayerKind, by_local_name
+from .base import symbols as tensor_symbols
 
 #: The tensors of an LSTM layer, in the order of the parameter list.
 TENSORS = ("W", "U", "b")
@@ -55,14 +59,7 @@ class LSTMShape:
 def symbols(layer: int, shape: LSTMShape) -> dict[str, np.ndarray]:
     """The layer's parameter symbols as object arrays in PyTorch's layout:
     ``U2_5_1`` is row 5, column 1 of U of layer 2 (1-based)."""
-    out: dict[str, np.ndarray] = {}
-    for name, dims in shape.tensor_shapes().items():
-        arr = np.empty(dims, dtype=object)
-        for idx in np.ndindex(*dims):
-            arr[idx] = sp.Symbol(f"{name}{layer}_" + "_".join(str(i + 1) for i in idx),
-                                 real=True)
-        out[name] = arr
-    return out
+    return {n: tensor_symbols(f"{n}{layer}", s) for n, s in shape.tensor_shapes().items()}
 
 
 def symbolic_forward(p: dict[str, np.ndarray], x: list[list[sp.Expr]],
@@ -178,20 +175,13 @@ def unit_values(p: dict[str, np.ndarray], unit: int, group: str, shape: LSTMShap
 
 
 # ---- the kind in a stack ------------------------------------------------------
-from typing import Any  # noqa: E402
-
-from ...spec.layers import LayerSpec  # noqa: E402
-from .base import Entry, LayerKind  # noqa: E402
-
-
 def layer_shape(layer: LayerSpec) -> LSTMShape:
     return LSTMShape(layer.in_shape[0], layer.in_shape[1], layer.units)
 
 
 def _tensors(layer: LayerSpec, theta: dict[str, np.ndarray], zeros) -> dict[str, np.ndarray]:
-    shape = layer_shape(layer)
-    return {n: theta[f"{n}{layer.index}"] if f"{n}{layer.index}" in theta else zeros(s)
-            for n, s in shape.tensor_shapes().items()}
+    """The stack's tensors by this module's names (zero biases without bias)."""
+    return by_local_name(layer.index, layer_shape(layer).tensor_shapes(), theta, zeros)
 
 
 class LSTM(LayerKind):

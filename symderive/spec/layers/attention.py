@@ -8,7 +8,7 @@ from ...errors import SpecError
 from ..fields import _int, _type_name
 from ..model import MAX_LAYER_WIDTH
 from .base import LayerSpec, Shape, SpecKind
-from .shapes import describe
+from .shapes import sequence_input
 
 
 class Attention(SpecKind):
@@ -20,10 +20,7 @@ class Attention(SpecKind):
 
     def read(self, table: dict[str, Any], field: str, in_shape: Shape,
              before: tuple[LayerSpec, ...]):
-        if len(in_shape) != 2:
-            got = (f"layer {before[-1].index} gives {describe(in_shape)}" if before
-                   else f"the input is {describe(in_shape)}")
-            raise SpecError(f"attends over [tokens, features], but {got}", field=f"{field}.kind")
+        sequence_input(in_shape, field, before, "attends over [tokens, features]")
         if "heads" not in table:
             raise SpecError("is required: the number of heads", field=f"{field}.heads")
         heads = _int(table["heads"], f"{field}.heads", 1, MAX_LAYER_WIDTH)
