@@ -16,7 +16,7 @@ class Attention(SpecKind):
     has_units = True
     groups = ("query", "key", "value", "output")
     read_by_later = False   # the heads are summed through O: no later layer reads one
-    unit_axis = -1
+    unit_axis = None        # the output has no head axis: no residual stream, no norm of heads
 
     def read(self, table: dict[str, Any], field: str, in_shape: Shape,
              before: tuple[LayerSpec, ...]):
