@@ -22,6 +22,7 @@ columns of U, and the next layer's columns that read them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import replace as _replace
 from typing import Any
 
 import numpy as np
@@ -204,6 +205,11 @@ class LSTM(LayerKind):
         if group == "bias":
             return [(f"b{l}", (r,)) for r in rows] if layer.bias else []
         return [(f"U{l}", (r, u)) for r in range(4 * shape.units)]
+
+    def reduced(self, layer: LayerSpec) -> LayerSpec:
+        """Two steps, one input, three units: the exchange lemma's small instance (the
+        symbolic forward grows fast with steps and units)."""
+        return _replace(layer, in_shape=(2, 1), out_shape=(3,), units=3, options=(("units", 3),))
 
     def forward(self, layer: LayerSpec, theta: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         p = _tensors(layer, theta, lambda s: np.full(s, sp.S.Zero, dtype=object))
