@@ -32,6 +32,10 @@ def torch_loss(spec: Spec, theta: dict[str, np.ndarray], X: np.ndarray, Y: np.nd
             z = flat.mean(dim=2) if options["mode"] == "mean" else flat.max(dim=2).values
         elif layer.kind == "flatten":
             z = x.reshape(x.shape[0], -1)
+        elif layer.kind == "attention":
+            z = _attention(x, params, l, options)
+        elif layer.kind == "lstm":
+            z = _lstm(x, params, l)
         else:
             z = _norm(x, params[f"g{l}"], params.get(f"s{l}"), options)
         f = layer.activation
@@ -45,6 +49,31 @@ def torch_loss(spec: Spec, theta: dict[str, np.ndarray], X: np.ndarray, Y: np.nd
     else:
         loss = -(y * torch.log_softmax(out, dim=1)).sum()
     return loss, params
+
+
+def _attention(x, params, l, options):
+    """scaled_dot_product_attention with the projections written out (any head_dim)."""
+    N, T, _ = x.shape
+    heads, d = options["heads"], options["head_dim"]
+
+    def project(name):
+        out = torch.nn.functional.linear(x, params[f"{name}{l}"], params.get(f"b{name.lower()}{l}"))
+        return out.reshape(N, T, heads, d).transpose(1, 2)
+    u = torch.nn.functional.scaled_dot_product_attention(project("Q"), project("K"), project("V"),
+                                                         is_causal=options["causal"])
+    return torch.nn.functional.linear(u.transpose(1, 2).reshape(N, T, heads * d),
+                                      params[f"O{l}"], params.get(f"bo{l}"))
+
+
+def _lstm(x, params, l):
+    """nn.LSTM with the spec's W, U, b (bias_hh zero); the last hidden state."""
+    W = params[f"W{l}"]
+    net = torch.nn.LSTM(W.shape[1], W.shape[0] // 4, batch_first=True, dtype=torch.float64)
+    weights = {"weight_ih_l0": W, "weight_hh_l0": params[f"U{l}"],
+               "bias_ih_l0": params.get(f"b{l}", torch.zeros(W.shape[0], dtype=torch.float64)),
+               "bias_hh_l0": torch.zeros(W.shape[0], dtype=torch.float64)}
+    _, (h, _) = torch.func.functional_call(net, weights, (x,))
+    return h[0]
 
 
 def _norm(x, g, s, options):

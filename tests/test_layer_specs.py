@@ -145,6 +145,9 @@ EXPECTED = {
     "conv_filters_tied": ["broken", "preserved"],
     "layer_norm_after_dense": ["broken", "preserved"],
     "small_cnn": ["broken", "preserved", "preserved"],
+    "attention_identical_heads": ["broken", "preserved"],
+    "attention_zero_query_key": ["broken", "preserved"],
+    "lstm_zero_state": ["broken", "broken", "preserved"],
 }
 
 

@@ -23,10 +23,18 @@ so that each checks the other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import replace as _replace
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
+from ...spec.layers import LayerSpec
+from .base import Entry, LayerKind, by_local_name
+from .base import symbols as tensor_symbols
+
+#: The local derivation expands sums over token pairs: tried up to this many tokens.
+LOCAL_TOKENS = 6
 #: The tensors of an attention layer, in the order of the parameter list.
 TENSORS = ("Q", "K", "V", "bq", "bk", "bv", "O", "bo")
 #: The groups of a head and the tensors (with the axis that holds the head) in each.
@@ -67,14 +75,7 @@ class AttentionShape:
 def symbols(layer: int, shape: AttentionShape) -> dict[str, np.ndarray]:
     """The layer's parameter symbols as object arrays in PyTorch's layout:
     ``Q2_3_1`` is row 3, column 1 of Q of layer 2; ``bq2_3`` entry 3 (1-based)."""
-    out: dict[str, np.ndarray] = {}
-    for name, dims in shape.tensor_shapes().items():
-        arr = np.empty(dims, dtype=object)
-        for idx in np.ndindex(*dims):
-            arr[idx] = sp.Symbol(f"{name}{layer}_" + "_".join(str(i + 1) for i in idx),
-                                 real=True)
-        out[name] = arr
-    return out
+    return {n: tensor_symbols(f"{n}{layer}", s) for n, s in shape.tensor_shapes().items()}
 
 
 def symbolic_forward(p: dict[str, np.ndarray], x: list[list[sp.Expr]],
@@ -188,13 +189,6 @@ def head_values(p: dict[str, np.ndarray], h: int, group: str, shape: AttentionSh
 
 
 # ---- the kind in a stack ------------------------------------------------------
-from dataclasses import replace as _replace  # noqa: E402
-from typing import Any  # noqa: E402
-
-from ...spec.layers import LayerSpec  # noqa: E402
-from .base import Entry, LayerKind  # noqa: E402
-
-
 def layer_shape(layer: LayerSpec) -> AttentionShape:
     tokens, features = layer.in_shape
     return AttentionShape(tokens, features, layer.option("heads"), layer.option("head_dim"),
@@ -202,10 +196,8 @@ def layer_shape(layer: LayerSpec) -> AttentionShape:
 
 
 def _tensors(layer: LayerSpec, theta: dict[str, np.ndarray], zeros) -> dict[str, np.ndarray]:
-    """The stack's ``Q2``, ``bq2``, ... as this module's names (zero biases without bias)."""
-    shape = layer_shape(layer)
-    return {n: theta[f"{n}{layer.index}"] if f"{n}{layer.index}" in theta else zeros(s)
-            for n, s in shape.tensor_shapes().items()}
+    """The stack's tensors by this module's names (zero biases without bias)."""
+    return by_local_name(layer.index, layer_shape(layer).tensor_shapes(), theta, zeros)
 
 
 class Attention(LayerKind):
@@ -250,6 +242,18 @@ class Attention(LayerKind):
 
     def flops(self, layer: LayerSpec) -> int:
         return pass_work(layer_shape(layer), 1) // 3
+
+    def local_zero(self, layer: LayerSpec, after: LayerSpec | None, hyp: Any,
+                   group: str) -> bool:
+        """:mod:`.attention_local`: one entry stands for all (a head's rows and a
+        generic input feature differ only by renaming); proved when it expands to 0."""
+        from .attention_local import LocalHeads
+
+        if layer_shape(layer).tokens > LOCAL_TOKENS:
+            return False
+        model = LocalHeads(layer.index, layer_shape(layer), hyp.units, hyp.tie, hyp.zero)
+        biases = (False,) if group == "output" or not layer.bias else (False, True)
+        return all(sp.expand(model.difference(group, b)) == 0 for b in biases)
 
     def unit_word(self, layer: LayerSpec) -> str:
         return "head"

@@ -97,6 +97,13 @@ class LayerKind(ABC):
                     dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """∂L/∂x and ∂L/∂θ per tensor, given ∂L/∂(output before the activation)."""
 
+    def local_zero(self, layer: LayerSpec, after: LayerSpec | None, hyp: Any,
+                   group: str) -> bool:
+        """Does the kind's local derivation prove the difference of ``group`` of the
+        hypothesis's two units identically 0 (everything outside the layer opaque)?
+        ``after`` is the next layer (None for the last).  None by default."""
+        return False
+
     def flops(self, layer: LayerSpec) -> int:
         """Multiply-adds of one sample's forward pass (the cost model's unit)."""
         return int(np.prod(layer.out_shape))
@@ -126,3 +133,11 @@ def symbols(name: str, shape: tuple[int, ...]) -> np.ndarray:
     for idx in np.ndindex(*shape):
         out[idx] = sp.Symbol(f"{name}_" + "_".join(str(i + 1) for i in idx), real=True)
     return out
+
+
+def by_local_name(layer_index: int, shapes: dict[str, tuple[int, ...]],
+                  theta: dict[str, np.ndarray], fill) -> dict[str, np.ndarray]:
+    """A stack's tensors (``Q2``, ``bq2``) by a kind's own names (``Q``, ``bq``); a tensor
+    the layer lacks (its biases without ``bias``) is ``fill(shape)`` (zeros)."""
+    return {n: theta[f"{n}{layer_index}"] if f"{n}{layer_index}" in theta else fill(s)
+            for n, s in shapes.items()}

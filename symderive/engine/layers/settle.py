@@ -33,6 +33,7 @@ from ..local import is_identically_zero
 from ..symmetry import (BROKEN, DIFFERENT, EQUAL, PRESERVED, UNDECIDED, GroupResult,
                         HypothesisResult)
 from ..witness import ABSOLUTE_THRESHOLD, RELATIVE_THRESHOLD, Witness, random_targets
+from . import layer_kind
 from .stack import Stack, Theta
 from .swap import swap_check
 from .units import Units
@@ -75,6 +76,8 @@ def _settle_group(stack: Stack, units: Units, name: str, points, swap_ok: bool) 
         return GroupResult(name, EQUAL, None, "swap")
     if units.base(name) == "outgoing" and same_values(units, name):
         return GroupResult(name, EQUAL, None, "same values")
+    if local_zero(stack, units, name):
+        return GroupResult(name, EQUAL, None, "local")
     if not units.covered:
         for point in points():
             witness = _step(stack, units, name, point)
@@ -99,6 +102,17 @@ def same_values(units: Units, name: str) -> bool:
     makers = [n for n in units.groups if units.base(n) != "outgoing"
               and (int(n.split("@")[1]) if "@" in n else units.hyp.layer) <= source]
     return all(units.assumed(n) for n in makers)
+
+
+def local_zero(stack: Stack, units: Units, name: str) -> bool:
+    """The kind's own local derivation (:meth:`LayerKind.local_zero`), for a group of the
+    hypothesis's layer outside a residual stream."""
+    if "@" in name or len(units.stream) > 1:
+        return False
+    layers = stack.spec.stack
+    layer = layers[units.hyp.layer - 1]
+    after = layers[layer.index] if layer.index < len(layers) else None
+    return layer_kind(layer.kind).local_zero(layer, after, units.hyp, units.base(name))
 
 
 # ---- the witness search ---------------------------------------------------------------
