@@ -44,7 +44,7 @@ _DELTA = sp.Symbol("Delta", real=True)
 ETA, LAM = sp.symbols("eta lambda", positive=True)
 #: Pre-activation entries × laws up to which the linearity of the layer before is expanded.
 MAX_EXPANDED = 40000
-_LINEAR_KINDS = ("dense", "conv")
+_BATCH = "batch"
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Site:
 
     @property
     def batch(self) -> bool:
-        return self.norm.option("over") == "batch"
+        return layer_kind(self.norm.kind).statistics(self.norm) == _BATCH
 
     @property
     def eps(self) -> float:
@@ -75,7 +75,7 @@ class Site:
 def sites(net: NetworkSpec) -> tuple[list[Site], list[str]]:
     """The norm layers whose input scales with the layer before it, and why the others not."""
     found, absent = [], []
-    for norm in (s for s in net.stack if s.kind == "norm"):
+    for norm in (s for s in net.stack if layer_kind(s.kind).statistics(s) is not None):
         before = net.stack[norm.index - 2]
         why = _refusal(net, before)
         if why:
@@ -85,14 +85,14 @@ def sites(net: NetworkSpec) -> tuple[list[Site], list[str]]:
             found.append(Site(norm, before, net.samples))
     if not found and not absent:
         kinds = ", ".join(dict.fromkeys(s.kind for s in net.stack))
-        absent.append(f"scale: no norm layer (the layers are {kinds})")
+        absent.append(f"scale: no layer normalises its input (the layers are {kinds})")
     return found, absent
 
 
 def _refusal(net: NetworkSpec, before: LayerSpec) -> str:
     """Why the output of ``before`` does not scale with its own parameters ('' if it does)."""
-    if before.kind not in _LINEAR_KINDS:
-        return "which has no parameters of its own to scale"
+    if not layer_kind(before.kind).linear_in_parameters:
+        return "which is not linear in parameters of its own"
     if before.skip is not None:
         return f"whose output adds layer {before.skip}'s (skip), which does not scale with it"
     readers = [s.index for s in net.stack if s.skip == before.index]
