@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import ROOT
+
 from symderive.engine.layers.settle import _draw
 from symderive.engine.layers.stack import Stack
 from symderive.engine.witness import random_targets
@@ -163,3 +165,53 @@ def test_the_check_catches_a_false_law():
     fact = replace(fact, details={**fact.details, "laws": [false]})
     out = scale_check(spec.network, fact, np.random.default_rng(0), 30, 0.1)
     assert not out.agreement and any("more than its formula" in p for p in out.problems)
+
+
+BUNDLED = ROOT / "derivations" / "layers" / "weight_norms_batch_norm.toml"
+
+
+def _torch_gradient(theta, X, Y) -> dict[str, np.ndarray]:
+    """The bundled network written out in torch: dense → batch norm with eps = 0 (torch's
+    own batch_norm refuses eps = 0 in training) → ReLU → dense, loss ½‖ŷ − y‖²."""
+    import torch
+
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in theta.items()}
+    z = torch.tensor(X) @ p["W1"].T + p["b1"]
+    mean = z.mean(dim=0, keepdim=True)
+    var = ((z - mean) ** 2).mean(dim=0, keepdim=True)
+    h = torch.relu(p["g2"] * (z - mean) / torch.sqrt(var) + p["s2"])
+    out = h @ p["W3"].T + p["b3"]
+    (0.5 * ((out - torch.tensor(Y)) ** 2).sum()).backward()
+    return {k: v.grad.numpy() for k, v in p.items()}
+
+
+def test_bundled_weight_norms_derivation_in_torch():
+    """The bundled batch-norm derivation: proved, checked, and its laws hold in torch
+    autograd (no code of the kinds involved), and its brief answer states the growth."""
+    import symderive
+
+    d = symderive.derive(BUNDLED)
+    fact = d.facts[0]
+    assert fact.verdict == "proved" and d.agreement
+    laws = fact.details["laws"]
+    assert [l["index"] for l in laws] == [1, 2, 3]
+    stack, theta, X, Y = _point(d.spec, 11)
+    g = _torch_gradient(theta, X, Y)
+    assert np.allclose(g["W1"], stack.np_gradient(theta, X, Y)[1]["W1"], rtol=1e-9, atol=1e-12)
+    for law in laws:
+        e = _entries(law)
+        dot = sum(theta[t][i] * g[t][i] for t, i in e)
+        size = np.sqrt(sum(theta[t][i] ** 2 for t, i in e) * sum(g[t][i] ** 2 for t, i in e))
+        assert abs(dot) < 1e-12 * max(size, 1.0) and size > 1e-6
+    assert np.max(np.abs(g["b1"])) < 1e-12
+    brief = d.to_markdown()
+    assert "grow by exactly" in brief and "η²‖∇L‖²" in brief
+    assert d.to_json() == symderive.derive(BUNDLED).to_json()     # byte for byte
+
+
+def test_other_fact_kinds_refused_on_layer_networks():
+    text = BASE.format(input="[3]", first="dense", first_keys="units = 3", act="identity",
+                       over="batch", eps=0, middle="").replace('"conservation"',
+                                                               '"gap_stability"')
+    with pytest.raises(SpecError, match="fact.*conservation"):
+        parse_spec_text(text)
