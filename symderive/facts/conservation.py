@@ -342,7 +342,7 @@ def conservation(network: NetworkSpec, fact: FactSpec) -> FactResult:
                     "Gribonval & Peyré 2023); the laws found have rank "
                     f"{lie['laws_found_independent']} at a seeded point, so "
                     + ("they are all there are." if lie["complete"] else "some may be missing."))
-    summary += _scale_words(laws)
+    summary += _scale_words(laws, proofs)
     summary += " Absent: " + "; ".join(absent) + "."
     return FactResult(fact, verdict, summary, tuple(statements),
                       ("backpropagation's formulas for δ (the fact backprop_exact proves them)",
@@ -352,16 +352,23 @@ def conservation(network: NetworkSpec, fact: FactSpec) -> FactResult:
                                      "lie_algebra": lie})
 
 
-def _scale_words(laws: list[Law]) -> str:
-    """What the proved scale laws say, naming their layers."""
-    layers = sorted({l.layer for l in laws if l.symmetry == "scale" and l.status == PROVED})
-    if not layers:
+def _scale_words(laws: list[Law], proofs: list[Statement]) -> str:
+    """What the proved scale laws say, naming their layers, and (batch norm) the biases
+    whose gradient was proved 0."""
+    scale = [l for l in laws if l.symmetry == "scale" and l.status == PROVED]
+    if not scale:
         return ""
-    which = ", ".join(str(k) for k in layers)
-    return (f" The parameters of layer {which} feed a norm and are scale-invariant: "
+    which = ", ".join(str(k) for k in sorted({l.layer for l in scale}))
+    channels = sorted({l.layer for l in scale if l.index is not None})
+    per = (f" (one law per channel: each channel's incoming weights in layer "
+           f"{', '.join(map(str, channels))})" if channels else "")
+    zero = [s for s in proofs if s.status == PROVED and "bias's gradient is 0" in s.claim]
+    bias = (" The biases feeding a batch norm get gradient exactly 0: its mean takes them "
+            "away." if zero else "")
+    return (f" The parameters of layer {which} feed a norm and are scale-invariant{per}: "
             "⟨θ, ∇L⟩ = 0, so each step of gradient descent makes ‖θ‖² grow by exactly "
             "η²‖∇L‖² (it never shrinks), gradient flow keeps it constant, and with weight "
-            "decay λ a step leaves it unchanged exactly at ‖θ‖² = η‖∇L‖²/(λ(2 − ηλ)).")
+            "decay λ a step leaves it unchanged exactly at ‖θ‖² = η‖∇L‖²/(λ(2 − ηλ))." + bias)
 
 
 def _lie(network: NetworkSpec, laws: list[Law]) -> dict | None:
