@@ -79,6 +79,7 @@ def _laws(spec):
 @pytest.mark.parametrize("over,conv,act", [("batch", False, "identity"),
                                            ("features", False, "identity"),
                                            ("batch", True, "identity"),
+                                           ("batch", True, "relu"),
                                            ("features", True, "relu")])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_scale_laws_hold_by_finite_differences(over, conv, act, seed):
@@ -215,3 +216,16 @@ def test_other_fact_kinds_refused_on_layer_networks():
                                                                '"gap_stability"')
     with pytest.raises(SpecError, match="fact.*conservation"):
         parse_spec_text(text)
+
+
+def test_through_a_relu_the_batch_norm_bias_is_in_the_law():
+    """relu(z + b) is no shift: the bias's gradient is not 0, and the law needs it."""
+    spec = _spec(conv=True, act="relu")
+    law = _laws(spec)[0]
+    assert law["parameters"][-1] == "b1_1"
+    stack, theta, X, Y = _point(spec, 2)
+    g = stack.np_gradient(theta, X, Y)[1]
+    assert np.max(np.abs(g["b1"])) > 1e-6
+    weights_only = [e for e in _entries(law) if e[0] == "W1"]
+    assert abs(sum(theta[t][i] * g[t][i] for t, i in weights_only)) > 1e-9
+    assert not any("bias's gradient is 0" in s.claim for s in settle_facts(spec)[0].statements)

@@ -10,8 +10,9 @@ that scale one statistics block:
 - layer norm (``over = "features"``): one sample's whole output, so θ is every weight and
   bias of the layer before;
 - batch norm (``over = "batch"``): one channel over the samples (and positions), so θ is
-  that channel's incoming weights; its bias drops out entirely (the mean absorbs it):
-  ∂L/∂b_j = 0.
+  that channel's incoming weights and bias; with no activation between the layer and the
+  norm the bias drops out entirely (the mean absorbs it): ∂L/∂b_j = 0, and θ is the
+  weights alone.
 
 Differentiating L(cθ) = L(θ) at c = 1 gives ⟨θ, ∇_θ L⟩ = 0: ‖θ‖² is conserved by gradient
 flow, grows by exactly η²‖∇_θ L‖² per step of gradient descent, and with weight decay λ
@@ -42,8 +43,8 @@ C = sp.Symbol("c", positive=True)
 #: The left side of a residual statement (the claim says what is subtracted from what).
 _DELTA = sp.Symbol("Delta", real=True)
 ETA, LAM = sp.symbols("eta lambda", positive=True)
-#: Pre-activation entries × laws up to which the linearity of the layer before is expanded.
-MAX_EXPANDED = 40000
+#: Terms of the pre-activation (one sample) up to which the layer before is expanded.
+MAX_EXPANDED = 200000
 _BATCH = "batch"
 
 
@@ -58,6 +59,14 @@ class Site:
     @property
     def batch(self) -> bool:
         return layer_kind(self.norm.kind).statistics(self.norm) == _BATCH
+
+    @property
+    def bias_drops(self) -> bool:
+        """Batch norm straight after the layer's pre-activation (no activation between):
+        a channel's bias only shifts the channel, which the mean takes away.  Through a
+        ReLU it does not (relu(z + b) is no shift), and the bias joins the law."""
+        act = self.before.activation
+        return self.batch and self.before.bias and (act is None or act.is_identity)
 
     @property
     def eps(self) -> float:
@@ -124,23 +133,28 @@ def site_laws(stack: Stack, site: Site) -> tuple[list[Law], list[Statement]]:
     status = PROVED if all(s.status == PROVED for s in statements) else UNDECIDED
     laws = [Law("scale", site.before.index, index, names, _form(symbols), True, status)
             for index, (names, symbols) in groups.items()]
-    if site.batch and site.before.bias:
+    if site.bias_drops:
         statements.append(_bias_statement(site))
     return laws, statements
 
 
 def _parameter_groups(stack: Stack, site: Site) -> dict[int | None, tuple[tuple[str, ...], list]]:
     """Per law (a channel for batch norm, None for layer norm): the parameters' names and
-    symbols.  Batch norm leaves the bias out: its gradient is 0 (:func:`_bias_statement`)."""
+    symbols.  Batch norm right after the pre-activation leaves the bias out: its gradient
+    is 0 (:func:`_bias_statement`); through an activation the channel's bias is in."""
     before = site.before
     tensors = layer_kind(before.kind).tensors(before)
     theta = stack.theta
     if not site.batch:
         symbols = [s for name in tensors for s in theta[name].reshape(-1)]
         return {None: (tuple(str(s) for s in symbols), symbols)}
-    weights = theta[f"W{before.index}"]
-    return {j + 1: (tuple(str(s) for s in weights[j].reshape(-1)), list(weights[j].reshape(-1)))
-            for j in range(weights.shape[0])}
+    weights, bias = theta[f"W{before.index}"], theta.get(f"b{before.index}")
+    out = {}
+    for j in range(weights.shape[0]):
+        symbols = list(weights[j].reshape(-1))
+        symbols += [bias[j]] if bias is not None and not site.bias_drops else []
+        out[j + 1] = (tuple(str(s) for s in symbols), symbols)
+    return out
 
 
 def _form(symbols: list):
@@ -153,23 +167,26 @@ def _linear_statement(stack: Stack, site: Site, groups) -> Statement:
     c: c times itself in the entries the law's statistics read, itself elsewhere."""
     before = site.before
     inputs = _opaque_input(before)
+    weights = stack.shapes[f"W{before.index}"]
+    terms = math.prod(before.out_shape) * (math.prod(weights[1:]) + 1)
+    if terms > MAX_EXPANDED:
+        return Statement(f"layer {before.index}'s pre-activation scales with its parameters "
+                         f"(not expanded: {terms} terms, more than {MAX_EXPANDED})",
+                         _DELTA, _DELTA, UNDECIDED)
     z = layer_kind(before.kind).forward(before, stack.theta, inputs)
     axis = 1 + site.norm.option("axis")
-    entries = z.size * len(groups)
-    if entries > MAX_EXPANDED:
-        return Statement(f"layer {before.index}'s pre-activation scales with its parameters "
-                         f"(not expanded: {entries} entries × laws, more than {MAX_EXPANDED})",
-                         sp.Symbol("z"), sp.Symbol("z"), UNDECIDED)
     bias = stack.theta.get(f"b{before.index}")
     residual = sp.Integer(0)
     for index, (_, symbols) in groups.items():
         joint = list(symbols) + ([bias[index - 1]] if index is not None and bias is not None
                                  else [])
-        scaled = {s: C * s for s in joint}
+        scaled, own = {s: C * s for s in joint}, set(joint)
         for pos in np.ndindex(*z.shape):
             entry = z[pos]
-            read = index is None or pos[axis] == index - 1
-            moved = sp.expand(entry.xreplace(scaled) - (C * entry if read else entry))
+            if index is None or pos[axis] == index - 1:
+                moved = sp.expand(entry.xreplace(scaled) - C * entry)
+            else:       # another channel's entry: it must not read this law's parameters
+                moved = sp.Add(*sorted(entry.free_symbols & own, key=str))
             residual = residual if moved == 0 else moved
     status = PROVED if residual == 0 else UNDECIDED
     what = ("all of them" if not site.batch else "channel j's incoming weights and bias "
@@ -202,17 +219,14 @@ def _norm_statements(site: Site) -> list[Statement]:
     all; with eps > 0 its derivative in c at c = 1 is printed instead."""
     n = site.block()
     xs = _block(n)
-    devs = [x - _mean(xs) for x in xs]
-    scaled = [C * x for x in xs]
-    dev_residual = sp.Add(*[sp.expand(s - _mean(scaled) - C * d) ** 2
-                           for s, d in zip(scaled, devs)])
+    dev_residual = sp.expand(_mean([C * x for x in xs]) - C * _mean(xs))
     d = sp.symbols(f"d_1:{n + 1}", real=True)
     var = sp.Add(*[di ** 2 for di in d]) / n
     var_residual = sp.expand(sp.Add(*[(C * di) ** 2 for di in d]) / n - C ** 2 * var)
     where = (f"the {n} entries of one channel over the samples and positions"
              if site.batch else f"the {n} entries of one sample")
-    out = [Statement(f"norm layer {site.norm.index}, {where}: the deviations from the mean "
-                     "of c·x, minus c times those of x (squared, summed)",
+    out = [Statement(f"norm layer {site.norm.index}, {where}: the mean of c·x minus c "
+                     "times that of x (so each deviation from the mean scales by c)",
                      _DELTA, dev_residual,
                      PROVED if dev_residual == 0 else UNDECIDED),
            Statement(f"norm layer {site.norm.index}: the biased variance of c·x minus c² "
@@ -239,13 +253,12 @@ def _bias_statement(site: Site) -> Statement:
     the mean takes away: the deviations of x + t minus those of x."""
     xs = _block(site.block())
     t = sp.Symbol("t", real=True)
-    shifted = [x + t for x in xs]
-    residual = sp.Add(*[sp.expand(s - _mean(shifted) - (x - _mean(xs))) ** 2
-                        for s, x in zip(shifted, xs)])
+    residual = sp.expand(_mean([x + t for x in xs]) - _mean(xs) - t)
     b = sp.Symbol(f"b{site.before.index}_j", real=True)
     return Statement(f"batch norm layer {site.norm.index}: a channel's bias shifts its whole "
-                     "block, which the mean takes away (the deviations of x + t minus those "
-                     "of x, squared, summed); so the bias's gradient is 0",
+                     "block by t, and the mean of x + t minus that of x minus t is "
+                     f"{residual}, so the deviations, the output and the loss do not depend "
+                     "on it: the bias's gradient is 0",
                      grad(b), residual, PROVED if residual == 0 else UNDECIDED)
 
 
