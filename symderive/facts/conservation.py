@@ -23,7 +23,7 @@ from ..notation.symbols import BufferOf, QuantityOf, Step, minus
 from ..spec import NetworkSpec
 from ..spec.facts import FactSpec
 from . import lie
-from .conservation_check import conservation_check  # noqa: F401 - the kind's check
+from .conservation_check import conservation_check
 from .laws import (LOSS, MAX_SOFTMAX_OUTPUTS, ZI, ZJ, Law, euler_residual, grad, layer_reduction, linear_residual,
                    residual_at, translation_applies, translation_proved, vanishes)
 from .result import PROVED, UNDECIDED, FactResult, Statement
@@ -254,6 +254,15 @@ def find_laws(net: NetworkSpec) -> tuple[list[Law], list[Statement], list[str]]:
     absent.append("scale: this network has no batch or layer norm (dense layers only), so "
                   "no parameters feed a norm")
     return laws, statements, absent
+
+
+def check(net: NetworkSpec, result: FactResult, rng, steps: int, lr: float):
+    """The kind's numeric check: the dense one, or through the layer kinds' passes."""
+    if net.stack:
+        from .scale_check import scale_check
+
+        return scale_check(net, result, rng, steps, lr)
+    return conservation_check(net, result, rng, steps, lr)
 
 
 def _stack_laws(net: NetworkSpec) -> tuple[list[Law], list[Statement], list[str]]:

@@ -182,10 +182,6 @@ def _law_figures(law: dict, runs: dict, drifts: dict) -> dict:
 
 def conservation_check(net: NetworkSpec, result: FactResult, rng, steps: int,
                        lr: float) -> FactNumeric:
-    if net.stack:
-        from .scale_check import scale_check
-
-        return scale_check(net, result, rng, steps, lr)
     laws = result.details.get("laws", [])
     groups = list(dict.fromkeys((law["symmetry"], law["layer"]) for law in laws))
     p = points.initial_params(net, Hypothesis("none", 1, (1, 1), (), ()), rng)
