@@ -4,7 +4,7 @@ room must provide to read it.
 The spec stage cannot import the engine (stages import only earlier stages), so a
 layer kind has two rooms: this side reads and validates its table and computes its
 output shape (:class:`SpecKind`), :mod:`symderive.engine.layers` holds its
-mathematics.  Both registries map a kind's name to its module; nothing else names a
+mathematics.  One registry (:data:`.KINDS`) maps a kind's name to its modules; nothing else names a
 kind (``tests/test_layer_kinds.py``).
 """
 from __future__ import annotations
