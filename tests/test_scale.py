@@ -229,3 +229,17 @@ def test_through_a_relu_the_batch_norm_bias_is_in_the_law():
     weights_only = [e for e in _entries(law) if e[0] == "W1"]
     assert abs(sum(theta[t][i] * g[t][i] for t, i in weights_only)) > 1e-9
     assert not any("bias's gradient is 0" in s.claim for s in settle_facts(spec)[0].statements)
+
+
+def test_the_guard_counts_the_fact():
+    """The cost model of a [[layer]] network counts the conservation fact's check and proof."""
+    from symderive.cost.layers import laws_symbolic_seconds, stack_seconds
+
+    spec = _spec(conv=True)
+    without = parse_spec_text(BASE.format(input="[2, 4]", first="conv",
+                                          first_keys="channels = 3\nkernel = 2",
+                                          act="identity", over="batch", eps=0,
+                                          middle='[[layer]]\nkind = "pool"').replace(
+        '[[fact]]\nkind = "conservation"\n', '[[hypothesis]]\nlayer = 1\nunits = [1, 2]\n'))
+    assert laws_symbolic_seconds(spec) > 0
+    assert stack_seconds(spec) > stack_seconds(without) * 0 + laws_symbolic_seconds(spec)

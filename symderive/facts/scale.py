@@ -44,7 +44,7 @@ C = sp.Symbol("c", positive=True)
 _DELTA = sp.Symbol("Delta", real=True)
 ETA, LAM = sp.symbols("eta lambda", positive=True)
 #: Terms of the pre-activation (one sample) up to which the layer before is expanded.
-MAX_EXPANDED = 200000
+MAX_EXPANDED = 20000
 _BATCH = "batch"
 
 
@@ -180,20 +180,41 @@ def _linear_statement(stack: Stack, site: Site, groups) -> Statement:
     for index, (_, symbols) in groups.items():
         joint = list(symbols) + ([bias[index - 1]] if index is not None and bias is not None
                                  else [])
-        scaled, own = {s: C * s for s in joint}, set(joint)
+        own = set(joint)
         for pos in np.ndindex(*z.shape):
             entry = z[pos]
             if index is None or pos[axis] == index - 1:
-                moved = sp.expand(entry.xreplace(scaled) - C * entry)
+                moved = _euler_residual(entry, joint)
             else:       # another channel's entry: it must not read this law's parameters
                 moved = sp.Add(*sorted(entry.free_symbols & own, key=str))
             residual = residual if moved == 0 else moved
     status = PROVED if residual == 0 else UNDECIDED
     what = ("all of them" if not site.batch else "channel j's incoming weights and bias "
             "(read by channel j only)")
-    return Statement(f"layer {before.index}'s pre-activation with {what} times c, minus c "
-                     "times it (expanded for every entry, input opaque)",
+    return Statement(f"layer {before.index}'s pre-activation is homogeneous of degree 1 in "
+                     f"{what}: Σ θ ∂z/∂θ − z for every entry (Euler's identity, so "
+                     "z(cθ) = c z(θ); the layer's input opaque)",
                      _DELTA, residual, status)
+
+
+def _euler_residual(entry: sp.Expr, joint: list) -> sp.Expr:
+    """Σ θ ∂z/∂θ − z over the law's parameters: 0 exactly when z is homogeneous of degree
+    1 in them, i.e. z(cθ) = c z(θ) (Euler).  An expanded sum whose every term is one
+    parameter times factors free of the others is such a z, term by term (each term's
+    Euler sum is the term): the residual is the sum of the terms that are not.  Any
+    other expression is differentiated and expanded."""
+    own = set(joint)
+    rest = []
+    for term in sp.Add.make_args(entry):
+        factors = sp.Mul.make_args(term)
+        mine = [f for f in factors if f in own]
+        others = [f for f in factors if f not in own]
+        if any(not (f.is_Symbol or f.is_Number) for f in others):
+            moved = sp.Add(*[s * entry.diff(s) for s in joint if s in entry.free_symbols])
+            return sp.expand(moved - entry)
+        if len(mine) != 1:
+            rest.append(term * (len(mine) - 1))     # its Euler sum minus itself
+    return sp.Add(*rest)
 
 
 def _opaque_input(before: LayerSpec) -> np.ndarray:
@@ -235,9 +256,12 @@ def _norm_statements(site: Site) -> list[Statement]:
     dev, v, g, eps = sp.Symbol("D", real=True), sp.Symbol("V", nonnegative=True), \
         sp.Symbol("gamma", real=True), sp.nsimplify(site.eps)
     out_c = g * C * dev / sp.sqrt(C ** 2 * v + eps)
-    change = sp.simplify(sp.diff(out_c, C).subs(C, 1))
     exact = site.eps == 0
-    residual = sp.simplify(out_c - g * dev / sp.sqrt(v + eps)) if exact else change
+    if exact:   # √(c²V) = c√V for c > 0, V ≥ 0: SymPy cancels c as it builds the difference
+        residual = out_c - g * dev / sp.sqrt(v)
+        residual = residual if residual == 0 else sp.simplify(residual)
+    else:
+        residual = sp.simplify(sp.diff(out_c, C).subs(C, 1))
     out.append(Statement(
         f"norm layer {site.norm.index}: γ·D/√(V + ε) with D → cD, V → c²V, "
         + ("ε = 0, minus the unscaled output (c > 0)" if exact else
@@ -263,13 +287,13 @@ def _bias_statement(site: Site) -> Statement:
 
 
 def equilibrium_statement(law: Law) -> Statement:
-    """With weight decay the per-step change ((1 − ηλ)² − 1)Q + η²G vanishes exactly at
-    Q = ηG/(λ(2 − ηλ)): solved, then checked by substitution."""
+    """With weight decay the per-step change ((1 − ηλ)² − 1)Q + η²G, linear in Q, vanishes
+    exactly at Q = ηG/(λ(2 − ηλ)) (checked by substitution)."""
     Q, G = sp.symbols("Q G", positive=True)
     change = ((1 - ETA * LAM) ** 2 - 1) * Q + ETA ** 2 * G
-    roots = sp.solve(change, Q)
     value = ETA * G / (LAM * (2 - ETA * LAM))
-    ok = len(roots) == 1 and sp.simplify(roots[0] - value) == 0
+    # linear in Q with a non-zero slope (ηλ(ηλ − 2) for 0 < ηλ < 2): one root, this one
+    ok = sp.cancel(change.subs(Q, value)) == 0 and sp.diff(change, Q) != 0
     return Statement("weight decay: the squared norm at which a step leaves it unchanged "
                      "(G the squared norm of the gradient; below it the norm grows, above it "
                      "shrinks)", law.display(lambda s: s),
