@@ -58,6 +58,17 @@ class NetworkSpec:
         groups = self.groups()
         return tuple(g for g in groups if g != "outgoing") if layer == self.depth else groups
 
+    def to_toml(self) -> dict[str, Any]:
+        """The [network] table as written (Spec.to_dict); a stack's [[layer]] tables go
+        to the top level (:meth:`layer_tables`)."""
+        head = {"input": self.input} if self.stack else {"layers": self.layers}
+        return head | {"activation": self.activation, "output_activation": self.output_activation,
+                       "bias": self.bias, "loss": self.loss, "samples": self.samples}
+
+    def layer_tables(self) -> list[dict[str, Any]]:
+        """The [[layer]] tables as written, defaults filled in (empty for ``layers``)."""
+        return [s.to_toml() for s in self.stack]
+
     def to_json(self) -> dict[str, Any]:
         if self.stack:
             return {"input": list(self.input), "layer": [s.to_json() for s in self.stack],

@@ -49,10 +49,21 @@ class LayerSpec:
         """The value of one of the kind's own keys (KeyError for a key it has not)."""
         return dict(self.options)[name]
 
+    def to_toml(self) -> dict[str, Any]:
+        """The table as a spec writes it (Spec.to_dict), defaults filled in."""
+        out: dict[str, Any] = {"kind": self.kind}
+        out.update({k: v for k, v in self.options if k != "axis"})
+        if self.activation is not None:
+            out["activation"] = self.activation
+        if self.has_bias:
+            out["bias"] = self.bias
+        return out | ({"skip": self.skip} if self.skip is not None else {})
+
     def to_json(self) -> dict[str, Any]:
         """The table as the report states it: defaults filled in."""
         out: dict[str, Any] = {"kind": self.kind}
-        out.update({k: list(v) if isinstance(v, tuple) else v for k, v in self.options})
+        out.update({k: list(v) if isinstance(v, tuple) else v for k, v in self.options
+                    if k != "axis"})
         if self.activation is not None:
             act = self.activation
             out["activation"] = act.name if act.latex_source is None else {"latex": act.latex_source}
