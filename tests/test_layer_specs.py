@@ -17,7 +17,10 @@ from symderive.engine.layers.units import Units
 from symderive.errors import SpecError
 from symderive.spec import Spec
 
-LAYERED = sorted((ROOT / "derivations" / "layers").glob("*.toml"))
+#: The bundled layer derivations with hypotheses (weight_norms_batch_norm has a fact only:
+#: tests/test_scale.py checks it).
+LAYERED = sorted(p for p in (ROOT / "derivations" / "layers").glob("*.toml")
+                 if "[[hypothesis]]" in p.read_text(encoding="utf-8"))
 HEAD = '[network]\ninput = {input}\nsamples = 2\n'
 HYP = '[[hypothesis]]\nlayer = 1\nunits = [1, 2]\n'
 

@@ -22,7 +22,11 @@ from symderive.render import pdf
 
 RENDERED = ROOT / "derivations" / "rendered"
 UPDATE = bool(os.environ.get("SYMDERIVE_UPDATE_RENDERED"))
-NAMES = {p: p.stem.replace("_", "-") for p in BUNDLED}
+#: Layer derivations rendered too (derivations/layers/; the others are checked by
+#: tests/test_layer_specs.py).
+LAYER_SPECS = [ROOT / "derivations" / "layers" / "weight_norms_batch_norm.toml"]
+SPECS = BUNDLED + LAYER_SPECS
+NAMES = {p: p.stem.replace("_", "-") for p in SPECS}
 
 
 def _check(path, text: str) -> None:
@@ -34,7 +38,7 @@ def _check(path, text: str) -> None:
         f"{path.name} is stale: regenerate (see tests/test_rendered.py)"
 
 
-@pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
+@pytest.mark.parametrize("spec", SPECS, ids=list(NAMES.values()))
 def test_markdown_is_current(spec):
     """NAME.md is the brief answer (Markdown's default), NAME.full.md the full report."""
     d = bundled_derivation(spec)
@@ -42,7 +46,7 @@ def test_markdown_is_current(spec):
     _check(RENDERED / f"{NAMES[spec]}.full.md", markdown.render(d, detail="full"))
 
 
-@pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
+@pytest.mark.parametrize("spec", SPECS, ids=list(NAMES.values()))
 def test_latex_is_current_and_compiled(spec):
     _check_compiled(NAMES[spec], latex.render(bundled_derivation(spec)))
 
@@ -56,7 +60,7 @@ def _check_compiled(stem: str, tex: str) -> None:
     assert target.read_bytes().startswith(b"%PDF-"), f"{target.name} missing or not a PDF"
 
 
-@pytest.mark.parametrize("spec", BUNDLED, ids=list(NAMES.values()))
+@pytest.mark.parametrize("spec", SPECS, ids=list(NAMES.values()))
 def test_slides_are_current_and_compiled(spec):
     _check_compiled(f"{NAMES[spec]}-slides", beamer.render(bundled_derivation(spec)))
 

@@ -11,6 +11,8 @@ part does not grow with the network.
 """
 from __future__ import annotations
 
+import math
+
 from ..engine.layers.stack import Stack
 from ..engine.layers.swap import LEMMA_WORK  # noqa: F401 - documented bound, used by swap
 from ..engine.layers.units import Units
@@ -43,11 +45,35 @@ def stack_seconds(spec: Spec, numeric: bool = True) -> float:
         if numeric:
             passes += 2 * CHECKED_PER_GROUP * len(groups) + 1
     training = len(spec.hypotheses) * min(TRAINING_WORK, spec.check.steps * work) if numeric else 0
-    return (passes * work + training) * SECONDS_PER_MAC
+    laws = len(spec.facts) * (laws_passes(spec) if numeric else 0)
+    return (passes * work + training + laws * work) * SECONDS_PER_MAC + \
+        len(spec.facts) * laws_symbolic_seconds(spec)
 
 
-def stack_json_bytes(spec: Spec) -> int:
-    """Every witness lists every parameter: at most one witness per group."""
-    count = Stack(spec.network).parameter_count()
-    witnesses = sum(len(Units(spec.network, h).groups) for h in spec.hypotheses)
-    return JSON_BYTES_PER_VALUE * count * witnesses
+#: Seconds per term of the pre-activation the scale law's proof builds and checks (measured:
+#: 1440 terms of a conv layer took 1.5-2.5 s on the loaded machine, the forward included).
+SECONDS_PER_TERM = 1e-3
+
+
+def laws_passes(spec: Spec) -> float:
+    """The conservation fact's check (the only [[fact]] kind of a [[layer]] network):
+    gradient descent and weight decay, gradient flow (Runge-Kutta, 4 passes a sub-step),
+    and at worst the flow again with sub-steps REFINE times shorter."""
+    from ..facts.checks import MAX_STEPS
+    from ..facts.scale_check import REFINE, RK_SUBSTEPS
+
+    steps = max(1, min(spec.check.steps, MAX_STEPS))
+    return steps * (2 + 4 * RK_SUBSTEPS * (1 + REFINE))
+
+
+def laws_symbolic_seconds(spec: Spec) -> float:
+    """The proof's expansion of each norm's feeding layer, capped as the proof caps it."""
+    from ..facts.scale import MAX_EXPANDED, sites
+
+    shapes = Stack(spec.network).shapes
+    total = 0.0
+    for site in sites(spec.network)[0]:
+        fan_in = math.prod(shapes[f"W{site.before.index}"][1:])
+        terms = math.prod(site.before.out_shape) * (fan_in + 1)
+        total += min(MAX_EXPANDED, terms) * SECONDS_PER_TERM
+    return total

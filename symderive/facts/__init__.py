@@ -59,7 +59,7 @@ KINDS: dict[str, Kind] = {
     "unit_gradient": Kind("zero", "unit_gradient", "unit_gradient_check"),
     "dropout": Kind("dropout", "dropout", "dropout_check"),
     "optimizer": Kind("optimizer", "optimizer_fact", "optimizer_check", trained=True),
-    "conservation": Kind("conservation", "conservation", "conservation_check", seeded=False,
+    "conservation": Kind("conservation", "conservation", "check", seeded=False,
                          trained=True),
     "gap_stability": Kind("stability", "gap_stability", "gap_stability_check", trained=True,
                           whole_spec=True),

@@ -23,7 +23,7 @@ from ..notation.symbols import BufferOf, QuantityOf, Step, minus
 from ..spec import NetworkSpec
 from ..spec.facts import FactSpec
 from . import lie
-from .conservation_check import conservation_check  # noqa: F401 - the kind's check
+from .conservation_check import conservation_check
 from .laws import (LOSS, MAX_SOFTMAX_OUTPUTS, ZI, ZJ, Law, euler_residual, grad, layer_reduction, linear_residual,
                    residual_at, translation_applies, translation_proved, vanishes)
 from .result import PROVED, UNDECIDED, FactResult, Statement
@@ -242,6 +242,8 @@ def step_statements() -> list[Statement]:
 
 def find_laws(net: NetworkSpec) -> tuple[list[Law], list[Statement], list[str]]:
     """Every law of the network, the statements proving them, and why the others are absent."""
+    if net.stack:
+        return _stack_laws(net)
     laws, statements, absent = [], [], []
     for finder in (rescale_laws, linear_laws, translation_laws):
         found, proofs, why = finder(net)
@@ -254,6 +256,27 @@ def find_laws(net: NetworkSpec) -> tuple[list[Law], list[Statement], list[str]]:
     return laws, statements, absent
 
 
+def check(net: NetworkSpec, result: FactResult, rng, steps: int, lr: float):
+    """The kind's numeric check: the dense one, or through the layer kinds' passes."""
+    if net.stack:
+        from .scale_check import scale_check
+
+        return scale_check(net, result, rng, steps, lr)
+    return conservation_check(net, result, rng, steps, lr)
+
+
+def _stack_laws(net: NetworkSpec) -> tuple[list[Law], list[Statement], list[str]]:
+    """A ``[[layer]]`` network: the scale laws of its norm layers (:mod:`.scale`); the
+    other symmetries are derived for ``network.layers`` networks only, and said so."""
+    from .scale import scale_laws
+
+    laws, statements, absent = scale_laws(net)
+    kinds = ", ".join(dict.fromkeys(s.kind for s in net.stack))
+    absent.append(f"rescale, linear, translation: derived for networks given by "
+                  f"network.layers only; this one is given by [[layer]] tables ({kinds})")
+    return laws, statements, absent
+
+
 _WORDS = {"gd": "gradient descent", "momentum": "momentum", "weight_decay": "weight decay"}
 
 
@@ -262,6 +285,9 @@ def _where(law: Law) -> str:
         return f"rescale, unit {law.index} of layer {law.layer}"
     if law.symmetry == "linear":
         return f"linear, layer {law.layer} (entry i, j of an r × r matrix)"
+    if law.symmetry == "scale":
+        return (f"scale, the parameters of layer {law.layer}" if law.index is None else
+                f"scale, channel {law.index}'s incoming weights in layer {law.layer}")
     return "translation, " + ("the output biases" if law.index is None
                               else f"column {law.index} of W^({law.layer})")
 
@@ -269,7 +295,9 @@ def _where(law: Law) -> str:
 def law_statements(law: Law) -> list[Statement]:
     """A law written out: its quantity, its identity, its change per step of each rule."""
     lhs, rhs = identity(law)
-    flow = ("conserved by gradient flow: dQ/dt = −2B(θ, ∇L) = 0 by the identity"
+    flow = ("conserved by gradient flow: dQ/dt = −2⟨θ, ∇L⟩ = 0 by the identity"
+            if law.symmetry == "scale" else
+            "conserved by gradient flow: dQ/dt = −2B(θ, ∇L) = 0 by the identity"
             if law.quadratic else "conserved by gradient flow: dQ/dt = −Σ ∂L/∂θ = 0")
     steps = per_step(law)
     out = [Statement(f"{_where(law)}: the quantity, {flow}", QuantityOf(sp.Symbol("theta")),
@@ -323,6 +351,7 @@ def conservation(network: NetworkSpec, fact: FactSpec) -> FactResult:
                     "Gribonval & Peyré 2023); the laws found have rank "
                     f"{lie['laws_found_independent']} at a seeded point, so "
                     + ("they are all there are." if lie["complete"] else "some may be missing."))
+    summary += _scale_words(laws, proofs)
     summary += " Absent: " + "; ".join(absent) + "."
     return FactResult(fact, verdict, summary, tuple(statements),
                       ("backpropagation's formulas for δ (the fact backprop_exact proves them)",
@@ -330,6 +359,25 @@ def conservation(network: NetworkSpec, fact: FactSpec) -> FactResult:
                        "decay added to the gradient); the momentum buffer starts at 0"),
                       None, details={"laws": laws_json(network, laws), "absent": absent,
                                      "lie_algebra": lie})
+
+
+def _scale_words(laws: list[Law], proofs: list[Statement]) -> str:
+    """What the proved scale laws say, naming their layers, and (batch norm) the biases
+    whose gradient was proved 0."""
+    scale = [l for l in laws if l.symmetry == "scale" and l.status == PROVED]
+    if not scale:
+        return ""
+    which = ", ".join(str(k) for k in sorted({l.layer for l in scale}))
+    channels = sorted({l.layer for l in scale if l.index is not None})
+    per = (f" (one law per channel: each channel's incoming weights in layer "
+           f"{', '.join(map(str, channels))})" if channels else "")
+    zero = [s for s in proofs if s.status == PROVED and "bias's gradient is 0" in s.claim]
+    bias = (" The biases feeding a batch norm get gradient exactly 0: its mean takes them "
+            "away." if zero else "")
+    return (f" The parameters of layer {which} feed a norm and are scale-invariant{per}: "
+            "⟨θ, ∇L⟩ = 0, so each step of gradient descent makes ‖θ‖² grow by exactly "
+            "η²‖∇L‖² (it never shrinks), gradient flow keeps it constant, and with weight "
+            "decay λ a step leaves it unchanged exactly at ‖θ‖² = η‖∇L‖²/(λ(2 − ηλ))." + bias)
 
 
 def _lie(network: NetworkSpec, laws: list[Law]) -> dict | None:
@@ -373,10 +421,10 @@ def _with_index(latex: str, letter: str, number: int) -> str:
 def laws_json(net: NetworkSpec, laws: list[Law]) -> list[dict]:
     """Every law's JSON entry; the formulas are printed once per group (a symmetry and a
     layer) with a generic index, then given each law's own unit or column."""
-    templates: dict[tuple[str, int], dict[str, str]] = {}
+    templates: dict[tuple, dict[str, str]] = {}
     out = []
     for law in laws:
-        key = (law.symmetry, law.layer)
+        key = (law.symmetry, law.layer, law.index if law.symmetry == "scale" else None)
         if key not in templates:
             templates[key] = _formulas(_template(net, law), net.samples)
         letter = _PLACEHOLDER.get(law.symmetry)

@@ -9,6 +9,7 @@ from ..engine.layers.units import Units
 from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, HypothesisResult
 from ..engine.symmetry import UNDECIDED as UNDECIDED_VERDICT
 from ..spec import NetworkSpec, Spec
+from .facts import extra_sections
 from .model import Block, Document, Items, Paragraph, Section, Strong, Table, Text
 
 _METHODS = {
@@ -30,6 +31,7 @@ def build_stack_report(derivation, detail: str, key: str, name: str) -> Document
     if detail != "brief":
         body.append(_network(spec.network))
         body += [_hypothesis(spec.network, k, r) for k, r in enumerate(derivation.results, 1)]
+        body += extra_sections(derivation)     # one section per [[fact]]
         if derivation.numeric:
             body.append(_numeric(derivation))
     return Document(spec.title, tuple(body), name=name, samples=spec.network.samples, key=key)
@@ -40,7 +42,18 @@ def opening(derivation) -> list[Block]:
     items = tuple((Strong(r.hypothesis.name), Text(": " + _reason(derivation.spec.network, r)
                                                      + _claim(r)))
                   for r in derivation.results)
+    items += tuple((Strong(f.fact.name), Text(f": {f.verdict}. {f.summary}" + _fact_check(f)))
+                   for f in getattr(derivation, "facts", ()))
     return [Items(items)] if items else []
+
+
+def _fact_check(f) -> str:
+    """The fact's numeric check in one sentence, from its figures (none if it did not run)."""
+    if f.numeric is None:
+        return ""
+    lines = "; ".join(f.numeric.lines)
+    return (" Checked numerically: " + lines + "." if f.numeric.agreement else
+            " The numeric check disagrees: " + "; ".join(f.numeric.problems) + ".")
 
 
 def _claim(r: HypothesisResult) -> str:

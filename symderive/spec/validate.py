@@ -155,13 +155,25 @@ def _stack_supports(network: NetworkSpec, data: dict[str, Any]) -> None:
     if not network.stack:
         return
     for key in ("init", "data", "fact"):
-        if key in data:
+        if key in data and not (key == "fact" and _stack_facts(data[key])):
             raise SpecError("is not supported yet with [[layer]] tables (only with "
-                            "network.layers)", field=key)
+                            "network.layers)" + (f'; kinds for [[layer]] tables: '
+                                                 f'{", ".join(STACK_FACTS)}' if key == "fact"
+                                                 else ""), field=key)
     if ANY_ACTIVATION in (network.activation, network.output_activation) or \
             network.loss == ANY_LOSS or any(s.activation == ANY_ACTIVATION for s in network.stack):
         raise SpecError('"any" (generic mode) is not supported yet with [[layer]] tables',
                         field="network")
+
+
+#: The [[fact]] kinds derived for a [[layer]] network.
+STACK_FACTS = ("conservation",)
+
+
+def _stack_facts(tables: Any) -> bool:
+    """True when every [[fact]] table asks for a kind a [[layer]] network supports."""
+    return isinstance(tables, list) and all(isinstance(t, dict) and t.get("kind") in STACK_FACTS
+                                            for t in tables)
 
 
 def _stack_network(net: dict[str, Any], tables: Any) -> NetworkSpec:
@@ -189,8 +201,17 @@ def _stack_network(net: dict[str, Any], tables: Any) -> NetworkSpec:
                        loss=_loss(net.get("loss", "mse")),
                        samples=_int(net.get("samples", 1), "network.samples", 1, MAX_SAMPLES),
                        input=shape, stack=stack)
+    _check_samples(spec)
     _check_bce_output(spec)
     return spec
+
+
+def _check_samples(spec: NetworkSpec) -> None:
+    """Each layer's kind checks it can run on the network's number of samples."""
+    from .layers import spec_kind
+
+    for layer in spec.stack:
+        spec_kind(layer.kind).check_samples(layer, spec.samples, f"layer[{layer.index}]")
 
 
 #: Named output activations whose values can leave (0, 1), where ln ŷ or ln(1 − ŷ) is undefined.

@@ -46,6 +46,14 @@ class LayerKind(ABC):
     name: ClassVar[str]
     #: the axis of one sample's output that indexes the layer's units (None: no units)
     unit_axis: ClassVar[int | None] = None
+    #: every pre-activation entry is a degree-1 polynomial in the layer's own parameters,
+    #: and a unit's entries read only its own slice of them (dense, conv): the scale laws
+    linear_in_parameters: ClassVar[bool] = False
+
+    def statistics(self, layer: LayerSpec) -> str | None:
+        """What a normalisation's statistics run over (``features``: one sample;
+        ``batch``: one channel over the samples), None for a kind that normalises nothing."""
+        return None
 
     # ---- parameters and groups -------------------------------------------------
     def tensors(self, layer: LayerSpec) -> dict[str, tuple[int, ...]]:

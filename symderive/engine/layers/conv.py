@@ -24,6 +24,7 @@ def _geometry(layer: LayerSpec) -> tuple[tuple[int, ...], tuple[int, ...], tuple
 
 class Conv(LayerKind):
     name = "conv"
+    linear_in_parameters = True
     unit_axis = 0
 
     def tensors(self, layer: LayerSpec) -> dict[str, tuple[int, ...]]:

@@ -19,6 +19,7 @@ from .base import Entry, LayerKind
 
 class Dense(LayerKind):
     name = "dense"
+    linear_in_parameters = True
     unit_axis = -1
 
     def tensors(self, layer: LayerSpec) -> dict[str, tuple[int, ...]]:

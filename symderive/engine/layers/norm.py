@@ -33,6 +33,9 @@ def _broadcast(v: np.ndarray, channel: int, ndim: int) -> np.ndarray:
 class Norm(LayerKind):
     name = "norm"
 
+    def statistics(self, layer: LayerSpec) -> str | None:
+        return layer.option("over")
+
     def _channels(self, layer: LayerSpec) -> int:
         return layer.in_shape[layer.option("axis")]
 

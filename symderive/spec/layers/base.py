@@ -106,3 +106,8 @@ class SpecKind:
     def own_groups(self, bias: bool) -> tuple[str, ...]:
         """The groups a unit owns in this layer (``bias`` dropped without a bias)."""
         return tuple(g for g in self.groups if bias or g != "bias")
+
+    def check_samples(self, layer: LayerSpec, samples: int, field: str) -> None:
+        """A SpecError naming ``field`` when the layer cannot run on ``samples`` samples
+        (norm's batch statistics with eps = 0 over one entry)."""
+

@@ -34,12 +34,25 @@ class Norm(SpecKind):
                             field=f"{field}.over")
         eps = table.get("eps", 1e-5)
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) \
-                or not 0 < eps <= 1:
-            raise SpecError(f"must be a number in (0, 1], not {_type_name(eps)} {eps!r}",
+                or not 0 <= eps <= 1:
+            raise SpecError(f"must be a number in [0, 1], not {_type_name(eps)} {eps!r}",
                             field=f"{field}.eps")
+        if eps == 0 and over == "features" and math.prod(in_shape) == 1:
+            raise SpecError("must be above 0 when the statistics run over a single entry "
+                            "(its variance is 0)", field=f"{field}.eps")
         axis = 0 if len(in_shape) > 1 and before[-1].out_shape == in_shape \
             and _unit_axis(before[-1]) == 0 else len(in_shape) - 1
         return in_shape, 0, (("over", over), ("eps", float(eps)), ("axis", axis))
+
+
+    def check_samples(self, layer: LayerSpec, samples: int, field: str) -> None:
+        """eps = 0 divides by the variance: batch statistics need more than one entry."""
+        axis = layer.option("axis")
+        block = samples * math.prod(n for a, n in enumerate(layer.in_shape) if a != axis)
+        if layer.option("eps") == 0 and layer.option("over") == "batch" and block == 1:
+            raise SpecError("must be above 0 when the batch statistics run over a single "
+                            "entry (one sample, one position: its variance is 0)",
+                            field=f"{field}.eps")
 
 
 def _read_by_later(layer: LayerSpec) -> bool:
