@@ -44,7 +44,6 @@ class Norm(SpecKind):
             and _unit_axis(before[-1]) == 0 else len(in_shape) - 1
         return in_shape, 0, (("over", over), ("eps", float(eps)), ("axis", axis))
 
-
     def check_samples(self, layer: LayerSpec, samples: int, field: str) -> None:
         """eps = 0 divides by the variance: batch statistics need more than one entry."""
         axis = layer.option("axis")
