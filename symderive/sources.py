@@ -32,6 +32,8 @@ BUNDLED_PACKAGE = "symderive.derivations"
 STDIN_NAME = "<stdin>"
 
 _CHECKOUT = Path(__file__).resolve().parents[1]
+#: The subfolder of the bundled derivations whose networks are given layer by layer.
+LAYERS_FOLDER = "layers"
 
 
 def bundled_folder() -> Traversable | None:
@@ -46,11 +48,15 @@ def bundled_folder() -> Traversable | None:
 
 
 def bundled_specs() -> dict[str, Traversable]:
-    """Bundled derivations by name (file stem with '-' for '_'), sorted by name."""
+    """Bundled derivations by name (file stem with '-' for '_'), sorted by name: the
+    folder's and its ``layers/`` subfolder's."""
     folder = bundled_folder()
     if folder is None:
         return {}
     files = [f for f in folder.iterdir() if f.name.endswith(".toml") and f.is_file()]
+    layers = folder / LAYERS_FOLDER       # networks given layer by layer ([[layer]] tables)
+    if layers.is_dir():
+        files += [f for f in layers.iterdir() if f.name.endswith(".toml") and f.is_file()]
     return {f.name.removesuffix(".toml").replace("_", "-"): f
             for f in sorted(files, key=lambda f: f.name)}
 

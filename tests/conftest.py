@@ -17,6 +17,10 @@ from symderive.engine.network import bias, input_, target, weight
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"
 BUNDLED = sorted(DERIVATIONS.glob("*.toml"))
+#: Bundled derivations whose networks are given layer by layer ([[layer]] tables).
+LAYER_BUNDLED = sorted((DERIVATIONS / "layers").glob("*.toml"))
+#: The names `symderive list` gives: every bundled derivation's.
+BUNDLED_NAMES = sorted(p.stem.replace("_", "-") for p in BUNDLED + LAYER_BUNDLED)
 
 
 def spec_toml(layers=(2, 3, 2), activation="tanh", output_activation="identity",

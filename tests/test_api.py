@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import symderive
-from conftest import BUNDLED, ROOT, spec_toml
+from conftest import BUNDLED, BUNDLED_NAMES, ROOT, spec_toml
 from symderive.errors import SpecError, one_line
 from symderive.spec import CheckSpec, Hypothesis, NetworkSpec, Spec
 
@@ -72,7 +72,7 @@ def test_help_teaches_the_api():
 
 
 def test_bundled_lists_the_derivations_folder():
-    assert symderive.bundled() == sorted(p.stem.replace("_", "-") for p in BUNDLED)
+    assert symderive.bundled() == BUNDLED_NAMES
 
 
 # --- derive: a Spec, a bundled name or a path, all the same --------------------------

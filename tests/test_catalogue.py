@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import reference_numpy as ref
-from conftest import BUNDLED, random_data, random_params
+from conftest import BUNDLED, BUNDLED_NAMES, random_data, random_params
 from symderive.api import derive
 from symderive.cli.main import bundled_specs, read_spec
 from symderive.render.json import report_dict
@@ -319,4 +319,4 @@ def test_deeper_layer_derivation():
 
 
 def test_bundled_files_are_what_bundled_specs_lists():
-    assert {p.stem.replace("_", "-") for p in BUNDLED} == set(bundled_specs())
+    assert set(BUNDLED_NAMES) == set(bundled_specs())

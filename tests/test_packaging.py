@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 import symderive
-from conftest import BUNDLED, ROOT
+from conftest import BUNDLED, BUNDLED_NAMES, LAYER_BUNDLED, ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-NAMES = sorted(p.stem.replace("_", "-") for p in BUNDLED)
+NAMES = BUNDLED_NAMES
 
 
 def _run(*args: str | Path, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -89,6 +89,8 @@ def test_the_wheel_holds_the_package_and_every_bundled_derivation(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for p in BUNDLED:
         assert f"symderive/derivations/{p.name}" in names, p.name
+    for p in LAYER_BUNDLED:
+        assert f"symderive/derivations/layers/{p.name}" in names, p.name
     for p in (ROOT / "symderive").rglob("*.py"):
         assert p.relative_to(ROOT).as_posix() in names, p
     assert "symderive/py.typed" in names
@@ -198,6 +200,7 @@ def test_the_sdist_holds_the_bundled_derivations_and_builds_a_complete_wheel(sou
     with tarfile.open(sdist) as t:
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
     assert {f"derivations/{p.name}" for p in BUNDLED} <= names
+    assert {f"derivations/layers/{p.name}" for p in LAYER_BUNDLED} <= names
     assert {"README.md", "LICENSE", "pyproject.toml", "derivations/__init__.py"} <= names
     r = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path, sdist,
              cwd=tmp_path)
@@ -205,3 +208,4 @@ def test_the_sdist_holds_the_bundled_derivations_and_builds_a_complete_wheel(sou
     (wheel,) = tmp_path.glob("symderive-*.whl")
     inside = set(zipfile.ZipFile(wheel).namelist())
     assert {f"symderive/derivations/{p.name}" for p in BUNDLED} <= inside
+    assert {f"symderive/derivations/layers/{p.name}" for p in LAYER_BUNDLED} <= inside
