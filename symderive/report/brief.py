@@ -214,7 +214,7 @@ def _fact(labels: str, f) -> list[Block]:
     """One fact's statements, or several facts' when they are the same table (``labels``)."""
     shown = f.statements[:MAX_STATEMENTS]
     if not shown:
-        return _computed(k, f)
+        return _computed(labels, f)
     more = len(f.statements) - len(shown)
     out: list[Block] = [para(Strong(f"{labels}: {f.verdict}."))]
     for s in shown:
@@ -225,13 +225,13 @@ def _fact(labels: str, f) -> list[Block]:
     return out
 
 
-def _computed(k: int, f) -> list[Block]:
+def _computed(labels: str, f) -> list[Block]:
     """A fact whose result is numbers (gap stability's H_A): its last computed values, the
     eigenvalues and factors the verdict is made of."""
     shown = tuple(getattr(f, "computed", ()))[-MAX_STATEMENTS:]
     if not shown:
         return []
-    out: list[Block] = [para(Strong(f"F{k}: {f.verdict}."))]
+    out: list[Block] = [para(Strong(f"{labels}: {f.verdict}."))]
     for words, lhs, rhs in shown:
         out += [para(_claim_words(words) + " (computed numbers, not proved):"),
                 Equation((sp.Eq(lhs, rhs, evaluate=False),))]
