@@ -87,9 +87,9 @@ def whole_loss_skip_note(spec: NetworkSpec) -> str | None:
     terms, seconds = whole_loss_cost(spec)
     if seconds <= WHOLE_LOSS_SECONDS:
         return None
-    shown = f"{seconds:.0f} s" if seconds < 1e6 else "more than 10^6 s"
-    return (f"The whole-loss check was skipped because it would cost too much: the expanded "
-            f"loss has about {terms:.2g} terms, an estimated {shown} of CPU, over the "
+    shown = f"{seconds:.0f} s" if seconds < 1e6 else "more than a million seconds"
+    return (f"The whole-loss check was skipped because it would cost too much: expanding the "
+            f"loss would give about {terms:.2g} terms, an estimated {shown} of CPU, over the "
             f"limit of {WHOLE_LOSS_SECONDS:g} s.")
 
 
