@@ -63,7 +63,7 @@ def whole_loss_affordable(spec: NetworkSpec, limit: int) -> bool:
 #: Terms of the expanded whole loss the zero proof (:func:`symmetry._full_is_zero`) works
 #: through in a second of CPU: it differentiates the loss in each of a group's parameters
 #: and expands each tied difference.  Measured on this machine, 0.3 to 0.45 ms a term
-#: (``cost.facts.expanded_terms``): z³ on [2, 3, 1], 496 terms, 0.2 s; z³ + z on
+#: (``engine.expansion.expanded_terms``): z³ on [2, 3, 1], 496 terms, 0.2 s; z³ + z on
 #: [2, 3, 2], 1 950 terms, 0.6 s; z² on [2, 2, 2, 1], 16 800 terms, 7.5 s; z³ on
 #: [2, 2, 2, 1], 6.3 million terms, past a minute.
 WHOLE_LOSS_TERMS_PER_SECOND = 2200
@@ -75,7 +75,7 @@ def whole_loss_cost(spec: NetworkSpec) -> tuple[float, float]:
     """(terms, CPU seconds) of the whole-loss zero proof of one group, estimated before
     anything is built: the terms of the loss expanded into a sum of products, which a
     polynomial activation or loss multiplies out layer by layer."""
-    from ..cost.facts import expanded_terms   # here: the cost model imports the engine
+    from .expansion import expanded_terms
 
     terms = expanded_terms(spec)
     return terms, terms / WHOLE_LOSS_TERMS_PER_SECOND
