@@ -221,6 +221,26 @@ def _output_delta_zero(start: Start, m: int, n: int, z: sp.Expr) -> bool:
     yhat = {output_value(1, 1): network.output_activation(zs)}
     d = per_output_delta(network, 1, 1).xreplace(yhat)
     value = d.xreplace({zs: z, target(1, 1): sp.Rational(y.numerator, y.denominator)})
+    return _is_zero(value) or _simplifies_to_zero(value)
+
+
+#: Operations of a value beyond which ``simplify`` is not tried on it (its cost grows
+#: with the nesting of exact σ values; False is sound: one zero fewer, never a wrong one).
+_SIMPLIFY_OPS = 4 * _MAX_OPS
+
+
+def _simplifies_to_zero(value: sp.Expr) -> bool:
+    """Is a constant exactly 0?  A clearly non-zero numerical value (30 digits) settles
+    "no" without ``simplify``, which could not give 0 for it anyway; ``simplify`` runs
+    only on a value that is numerically 0 and at most :data:`_SIMPLIFY_OPS` operations."""
+    if value.is_number:
+        try:
+            if abs(complex(value.evalf(30))) > 1e-20:
+                return False
+        except (TypeError, ValueError):
+            pass
+    if sp.count_ops(value) > _SIMPLIFY_OPS:
+        return False
     return _is_zero(sp.simplify(value))
 
 

@@ -37,7 +37,7 @@ from .network import (Network, activation_value, output_value, per_output_delta,
                       softmax_value, target)
 from .residual import _sum, readable, tidy
 from .symmetry import (BROKEN, DIFFERENT, EQUAL, FULL_LIMIT, PRESERVED, UNDECIDED, GroupResult,
-                       HypothesisResult, _full_is_zero, settle_hypothesis)
+                       HypothesisResult, settle_hypothesis, whole_loss_status)
 from .witness import find_witness
 
 Sample = int | str
@@ -213,8 +213,8 @@ def settle_output_group(model: OutputModel, group: str, seed: int) -> GroupResul
     witness = None if model.tied_targets else find_witness(spec, hyp, group, seed)
     if witness is not None:
         return GroupResult(group, DIFFERENT, witness, "witness", display)
-    if not model.tied_targets and _full_is_zero(spec, hyp, group):
-        return GroupResult(group, EQUAL, None, "whole loss")
+    if not model.tied_targets:
+        return whole_loss_status(spec, hyp, group, display)
     return GroupResult(group, UNDECIDED, None, "none", display)
 
 

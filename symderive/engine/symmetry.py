@@ -32,7 +32,7 @@ import sympy as sp
 from ..spec import Hypothesis, NetworkSpec
 from . import generic
 from . import local
-from .gradients import direct_gradient, whole_loss_affordable
+from .gradients import direct_gradient, whole_loss_affordable, whole_loss_skip_note
 from .local import LocalModel, concrete, is_identically_zero
 from .network import Network
 from .residual import display_residual
@@ -62,6 +62,8 @@ class GroupResult:
     witness: Witness | None
     method: str                # how the status was established
     display: Display | None = field(default=None, compare=False, repr=False)
+    #: why the status is not decided when a step was skipped (its estimated cost)
+    note: str | None = None
 
     @cached_property
     def _shown(self) -> tuple[sp.Expr, str | None]:
@@ -116,6 +118,21 @@ def settle_group(spec: NetworkSpec, hyp: Hypothesis, group: str, seed: int,
     witness = next_witness(search)
     if witness is not None:
         return GroupResult(group, DIFFERENT, witness, "witness", display)
+    return whole_loss_status(spec, hyp, group, display)
+
+
+#: The method of an undecided group whose whole-loss check was skipped for its cost.
+WHOLE_LOSS_SKIPPED = "whole loss skipped"
+
+
+def whole_loss_status(spec: NetworkSpec, hyp: Hypothesis, group: str,
+                      display: Display | None) -> GroupResult:
+    """The last step of a group nothing else decided: the whole-loss zero proof on a small
+    network, unless its estimated cost is over the limit; then the group stays undecided
+    and says so (a skipped check decides nothing, so no other status changes)."""
+    note = (whole_loss_skip_note(spec) if whole_loss_affordable(spec, FULL_LIMIT) else None)
+    if note is not None:
+        return GroupResult(group, UNDECIDED, None, WHOLE_LOSS_SKIPPED, display, note)
     if _full_is_zero(spec, hyp, group):
         return GroupResult(group, EQUAL, None, "whole loss")
     return GroupResult(group, UNDECIDED, None, "none", display)

@@ -113,13 +113,16 @@ def _hypothesis(d: Derivation, k: int, r: HypothesisResult) -> dict[str, Any]:
 
 
 def _group(g: GroupResult, samples: int) -> dict[str, Any]:
-    return {
+    out = {
         "status": g.status,
         "difference_latex": latex(g.residual, samples=samples),
         "component_index": g.index,
         "method": g.method,
         "witness": g.witness.to_json() if g.witness else None,
     }
+    if g.note:      # only a skipped step writes one: reports without one are unchanged
+        out["note"] = g.note
+    return out
 
 
 def render(d: Derivation) -> str:

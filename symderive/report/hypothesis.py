@@ -87,8 +87,9 @@ def status_blocks(network: NetworkSpec, result: GroupResult,
                      "at the values below, which satisfy the hypothesis, it is non-zero "
                      "(computed independently, by a NumPy forward and backward pass)."),
                 *witness_blocks(network, result.witness)]
+    skipped = f" {result.note}" if result.note else ""
     return [para(Strong("Undecided."), " symderive could neither prove that this difference "
-                 "vanishes nor find values where it does not.")]
+                 "vanishes nor find values where it does not." + skipped)]
 
 
 def witness_blocks(network: NetworkSpec, witness: Witness) -> list[Block]:
