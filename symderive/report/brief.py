@@ -207,14 +207,15 @@ def _swap_theorem(labels: list[Entry]) -> list[Block]:
     cases = f"each of {names}" if len(labels) > 1 else names
     statement = para(f"Under {cases}, the two units stay identical at every step of gradient "
                      "descent.")
-    return [Theorem((statement,), name=_few(e.label for e in labels)), Proof(tuple(_preserved(labels, lead=False)))]
+    return [Theorem((statement,), name=_few(e.label for e in labels)),
+            Proof(tuple(_preserved(labels, lead=False)))]
 
 
 def _fact(labels: str, f) -> list[Block]:
     """One fact's statements, or several facts' when they are the same table (``labels``)."""
     shown = f.statements[:MAX_STATEMENTS]
     if not shown:
-        return _computed(k, f)
+        return _computed(labels, f)
     more = len(f.statements) - len(shown)
     out: list[Block] = [para(Strong(f"{labels}: {f.verdict}."))]
     for s in shown:
@@ -225,13 +226,13 @@ def _fact(labels: str, f) -> list[Block]:
     return out
 
 
-def _computed(k: int, f) -> list[Block]:
+def _computed(labels: str, f) -> list[Block]:
     """A fact whose result is numbers (gap stability's H_A): its last computed values, the
     eigenvalues and factors the verdict is made of."""
     shown = tuple(getattr(f, "computed", ()))[-MAX_STATEMENTS:]
     if not shown:
         return []
-    out: list[Block] = [para(Strong(f"F{k}: {f.verdict}."))]
+    out: list[Block] = [para(Strong(f"{labels}: {f.verdict}."))]
     for words, lhs, rhs in shown:
         out += [para(_claim_words(words) + " (computed numbers, not proved):"),
                 Equation((sp.Eq(lhs, rhs, evaluate=False),))]
