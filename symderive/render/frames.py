@@ -394,12 +394,20 @@ def sentences(parts) -> list[tuple]:
         if not isinstance(part, Text):
             runs[-1].append(part)
             continue
+        if runs[-1] and _ends(runs[-1][-1]) and re.match(r" \S", part.text):
+            runs[-1][-1] = replace(runs[-1][-1], text=runs[-1][-1].text + " ")
+            runs.append([])             # a sentence ended with the piece before this one
+            part = Text(part.text[1:])
         chunks = re.split(r"(?<=[.!?]) (?=\S)", part.text)
         for k, chunk in enumerate(chunks):
             if k:
                 runs.append([])
             runs[-1].append(Text(chunk + (" " if k < len(chunks) - 1 else "")))
     return [tuple(r) for r in runs if r]
+
+
+def _ends(part) -> bool:
+    return isinstance(part, Text) and part.text.endswith((".", "!", "?"))
 
 
 __all__ = ["Frame", "Heading", "Part", "Slide", "paginate", "split", "sentences"]
