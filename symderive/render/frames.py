@@ -26,9 +26,10 @@ Measure = Callable[[Block], float]
 PART_OVERHEAD = 1.5
 #: A closing paragraph this short goes over the budget rather than onto a frame of its own.
 WIDOW = 3.0
-#: A frame filled less than this share of its room is shared out with its neighbours (a
-#: third of a frame is the least a talk's frame may hold; this leaves a margin).
-MIN_FILL = 0.45
+#: A frame filled less than this share of its room is shared out with its neighbours: a
+#: third of a frame is the least a talk's frame may hold, and the estimates are generous
+#: (a frame estimated half full is often a third full on the slide).
+MIN_FILL = 0.55
 #: How far over its estimated room a frame may be filled to spare a mostly empty one (the
 #: estimates are generous, and the frame's shrink absorbs what is left).
 OVERFILL = 1.12
