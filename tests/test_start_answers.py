@@ -372,7 +372,9 @@ def markdown_answer(text: str) -> str:
 def latex_answer(text: str) -> str:
     """The body of \\section{Answer} up to the next \\section (frames' text for beamer)."""
     m = re.search(r"\\section\*?\{Answer\}(?:\\label\{[^}]*\})?(.*?)(?=\\section|\\end\{document\})",
-                  text, re.S)
+                  text, re.S) or re.search(      # a talk's short question shares its frames
+        r"\\section\{Question and answer\}.*?\\textbf\{Answer\}(.*?)(?=\\section|\\end\{document\})",
+        text, re.S)
     assert m, "no Answer section"
     body = re.sub(r"\\(begin|end)\{frame\}(\[[^\]]*\])?|\\frametitle\{[^}]*\}|\\small", "",
                   m.group(1))

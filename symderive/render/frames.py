@@ -26,6 +26,13 @@ Measure = Callable[[Block], float]
 PART_OVERHEAD = 1.5
 #: A closing paragraph this short goes over the budget rather than onto a frame of its own.
 WIDOW = 3.0
+#: A frame filled less than this share of its room is shared out with its neighbours: a
+#: third of a frame is the least a talk's frame may hold, and the estimates are generous
+#: (a frame estimated half full is often a third full on the slide).
+MIN_FILL = 0.55
+#: How far over its estimated room a frame may be filled to spare a mostly empty one (the
+#: estimates are generous, and the frame's shrink absorbs what is left).
+OVERFILL = 1.12
 
 
 @dataclass(frozen=True)
@@ -167,10 +174,53 @@ def _pieces(blocks: list[Block]) -> Iterator[_Piece]:
 
 def _pack(blocks: list[Block], title: str, subtitle: str | None, measure: Measure,
           budget: float) -> list[Slide]:
+    """Frames of a run of blocks: packed greedily; when a frame would stand mostly empty
+    (a remainder carried over, a closing line), packed a little over the room if that
+    spares a frame, else (or then) again to a lower fill, the lowest that needs no more
+    frames, so that the content is shared out evenly."""
+    pieces = list(_pieces(blocks))
+    frames = _greedy(pieces, measure, budget, budget)
+    if len(frames) > 1 and _thinnest(frames, measure) < MIN_FILL * budget:
+        tight = _greedy(pieces, measure, OVERFILL * budget, OVERFILL * budget)
+        if len(tight) < len(frames):          # a frame fewer, if each may run a little over
+            frames, budget = tight, OVERFILL * budget
+    if len(frames) > 1 and _thinnest(frames, measure) < MIN_FILL * budget:
+        low, high = budget / 2, budget
+        for _ in range(12):
+            mid = (low + high) / 2
+            if len(_greedy(pieces, measure, budget, mid)) <= len(frames):
+                high = mid
+            else:
+                low = mid
+        even = _greedy(pieces, measure, budget, high)
+        if len(even) <= len(frames) and _thinnest(even, measure) > _thinnest(frames, measure):
+            frames = even
+    return [Frame(title, subtitle, _with_proofs(f), continued=k > 0)
+            for k, f in enumerate(frames)]
+
+
+def _thinnest(frames: list[list[_Piece]], measure: Measure) -> float:
+    """The estimated height of the emptiest frame."""
+    return min(_used(f, measure) for f in frames)
+
+
+def _used(frame: list[_Piece], measure: Measure) -> float:
+    used, container = 0.0, 0
+    for p in frame:
+        used += measure(p.block) + (PART_OVERHEAD if p.container and
+                                    p.container != container else 0.0)
+        container = p.container
+    return used
+
+
+def _greedy(pieces: list[_Piece], measure: Measure, budget: float,
+            fill: float) -> list[list[_Piece]]:
+    """Pieces packed in order, each frame filled up to ``fill`` (at most ``budget``, the
+    frame's room, which decides whether a table fits a frame and so is not split)."""
     frames: list[list[_Piece]] = []
     current: list[_Piece] = []
     used = 0.0
-    queue = list(_pieces(blocks))
+    queue = list(pieces)
     while queue:
         piece = queue.pop(0)
         if current and (piece.breaks or current[-1].alone):
@@ -179,22 +229,23 @@ def _pack(blocks: list[Block], title: str, subtitle: str | None, measure: Measur
         opens = piece.container and not (current and current[-1].container == piece.container)
         height = measure(piece.block) + (PART_OVERHEAD if opens else 0.0)
         need = _glued(piece, queue, measure) if current else 0.0
-        if need > 0 and used + height + need > budget:
+        if need > 0 and used + height + need > fill:
             frames.append(current)           # a sentence and the value it announces together
             current, used = [], 0.0
             queue.insert(0, piece)
             continue
         last_line = not queue and isinstance(piece.block, Paragraph) and height <= WIDOW
-        if used + height <= budget or (current and last_line and used + height <= budget
-                                       + WIDOW):   # a frame's shrink absorbs a closing line
+        whole = not current and isinstance(piece.block, Table) and height <= budget
+        if used + height <= fill or whole or (current and last_line and used + height <= fill
+                                              + WIDOW):   # a frame's shrink absorbs a line
             current.append(piece)
             used += height
             continue
-        room = budget - used - (PART_OVERHEAD if opens else 0.0)
+        room = fill - used - (PART_OVERHEAD if opens else 0.0)
         if current and isinstance(piece.block, Table) and height <= budget:
             room = -1.0                      # a table that fits a frame is not split
         head, tail = split(piece.block, room, measure)
-        short = budget / 3 - (measure(tail) if tail is not None else budget)
+        short = fill / 3 - (measure(tail) if tail is not None else fill)
         if head is not None and not queue and short > 0:   # no last frame nearly empty
             head, tail = split(piece.block, room - short, measure)
         if head is None and current:          # nothing of it fits here: a fresh frame
@@ -212,8 +263,7 @@ def _pack(blocks: list[Block], title: str, subtitle: str | None, measure: Measur
             queue.insert(0, replace(piece, block=tail, breaks=False, first_of_proof=False))
     if current:
         frames.append(current)
-    return [Frame(title, subtitle, _with_proofs(f), continued=k > 0)
-            for k, f in enumerate(frames)]
+    return frames
 
 
 def _with_proofs(pieces: list[_Piece]) -> tuple:
@@ -273,6 +323,8 @@ def _starts_lower(block: Paragraph) -> bool:
 def _first_line(block: Block, measure: Measure) -> float:
     """The height of the smallest head of ``block`` a frame may end with (all of it when it
     cannot be split)."""
+    if isinstance(block, Items) and block.items:      # down to its first sentence
+        return measure(Items((sentences(block.items[0])[0],)))
     seams = _seams(block)
     if seams is None or len(seams[0]) < 2:
         return measure(block)
@@ -288,7 +340,23 @@ def split(block: Block, room: float, measure: Measure) -> tuple[Block | None, Bl
     seams = _seams(block)
     if seams is None:
         return None, block
-    return _split_seq(seams[0], room, measure, seams[1])
+    head, tail = _split_seq(seams[0], room, measure, seams[1])
+    if head is None and isinstance(block, Items):
+        return _split_item(block, room, measure)
+    return (None, block) if head is None else (head, tail)
+
+
+def _split_item(block: Items, room: float, measure: Measure):
+    """A list whose first item does not fit: that item split between its sentences, the
+    rest of it continued (without a bullet) on the next frame with the other items."""
+    first, rest = block.items[0], block.items[1:]
+
+    def make(runs, last):
+        text = tuple(p for run in runs for p in run)
+        return Items((text, *rest), continued=True) if last else Items((text,), block.continued)
+
+    head, tail = _split_seq(sentences(first), room, measure, make)
+    return (None, block) if head is None else (head, tail)
 
 
 def _seams(block: Block):
@@ -297,7 +365,8 @@ def _seams(block: Block):
     if isinstance(block, Aligned):
         return block.rows, lambda rows, last: Aligned(rows, block.label if last else None)
     if isinstance(block, Items):
-        return block.items, lambda items, last: Items(items)
+        return block.items, lambda items, last: Items(
+            items, block.continued and items[0] == block.items[0])
     if isinstance(block, Table):
         return block.rows, lambda rows, last: Table(
             block.header, rows, block.caption if last else (), block.label if last else None)
@@ -326,12 +395,20 @@ def sentences(parts) -> list[tuple]:
         if not isinstance(part, Text):
             runs[-1].append(part)
             continue
+        if runs[-1] and _ends(runs[-1][-1]) and re.match(r" \S", part.text):
+            runs[-1][-1] = replace(runs[-1][-1], text=runs[-1][-1].text + " ")
+            runs.append([])             # a sentence ended with the piece before this one
+            part = Text(part.text[1:])
         chunks = re.split(r"(?<=[.!?]) (?=\S)", part.text)
         for k, chunk in enumerate(chunks):
             if k:
                 runs.append([])
             runs[-1].append(Text(chunk + (" " if k < len(chunks) - 1 else "")))
     return [tuple(r) for r in runs if r]
+
+
+def _ends(part) -> bool:
+    return isinstance(part, Text) and part.text.endswith((".", "!", "?"))
 
 
 __all__ = ["Frame", "Heading", "Part", "Slide", "paginate", "split", "sentences"]

@@ -202,7 +202,9 @@ class LatexRenderer(Renderer):
         return lines
 
     def _block_Items(self, node) -> str:
-        items = "".join(f"  \\item {self.inline(item)}\n" for item in node.items)
+        marks = ["[]" if k == 0 and getattr(node, "continued", False) else ""
+                 for k in range(len(node.items))]
+        items = "".join(f"  \\item{m} {self.inline(item)}\n" for m, item in zip(marks, node.items))
         return f"\\begin{{itemize}}\n{items}\\end{{itemize}}\n\n"
 
     #: the type size of tables (slides use a smaller one)

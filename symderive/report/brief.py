@@ -207,7 +207,8 @@ def _swap_theorem(labels: list[Entry]) -> list[Block]:
     cases = f"each of {names}" if len(labels) > 1 else names
     statement = para(f"Under {cases}, the two units stay identical at every step of gradient "
                      "descent.")
-    return [Theorem((statement,), name=_few(e.label for e in labels)), Proof(tuple(_preserved(labels, lead=False)))]
+    return [Theorem((statement,), name=_few(e.label for e in labels)),
+            Proof(tuple(_preserved(labels, lead=False)))]
 
 
 def _fact(labels: str, f) -> list[Block]:

@@ -92,9 +92,11 @@ class Aligned:
 
 @dataclass(frozen=True)
 class Items:
-    """A bulleted list; each item is a run of inline pieces."""
+    """A bulleted list; each item is a run of inline pieces.  ``continued``: the first
+    item goes on from the previous slide (no bullet of its own)."""
 
     items: tuple[tuple[Inline, ...], ...]
+    continued: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .answer import entries
+from .answer import entries, merged
 from .brief import why_parts
 from .builder import build_report, full_command, network_sentence
 from .model import Block, Diagram, Document, Items, Plot, Proof, Section, Text, inline, para
@@ -82,8 +82,11 @@ def _appended(section: Section, blocks: list[Block]) -> Section:
 
 
 def _checked(derivation) -> tuple[Block, ...]:
-    """What the talk settles, one line per hypothesis and fact (at most TALK_CASES)."""
+    """What the talk settles, one line per hypothesis and fact (at most TALK_CASES); none
+    when the answer's own list names every case (it would say the same twice)."""
     items = entries(derivation)
+    if len(merged(items)) <= TALK_CASES:
+        return ()
     lines = [inline(f"{e.label}: {e.name}") for e in items[:TALK_CASES]]
     if len(items) > TALK_CASES:
         lines.append(inline(f"and {len(items) - TALK_CASES} more"))
