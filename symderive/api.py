@@ -153,11 +153,11 @@ def derive(spec: SpecLike, numeric: bool = True,
     total = len(spec.hypotheses)
     results = []
     targets = spec_targets(spec)
+    settle_one = _stack_settle if spec.network.stack else settle_hypothesis
     with single_threaded_blas():  # the witnesses' NumPy passes, as the cross-check's
         for k, h in enumerate(spec.hypotheses):
             say(f'[{k + 1}/{total}] hypothesis "{h.name}"')
-            results.append(settle_hypothesis(spec.network, h, spec.check.seed + 1000 * k,
-                                             targets))
+            results.append(settle_one(spec.network, h, spec.check.seed + 1000 * k, targets))
     if numeric and total:
         say(f"numeric cross-check of {total} hypothes{'is' if total == 1 else 'es'}")
     checked = _cross_check(spec, results) if numeric and total else ()
@@ -165,7 +165,20 @@ def derive(spec: SpecLike, numeric: bool = True,
                       settle_start(spec, numeric, say))
 
 
+def _stack_settle(network, hyp, seed: int, targets) -> HypothesisResult:
+    """A hypothesis on a ``[[layer]]`` network (:mod:`symderive.engine.layers`)."""
+    from .engine.layers.settle import settle_stack
+
+    return settle_stack(network, hyp, seed)
+
+
 def _cross_check(spec: Spec, results: list[HypothesisResult]) -> tuple[NumericResult, ...]:
+    if spec.network.stack:
+        from .numeric.layers import check_stack
+
+        with single_threaded_blas():
+            return tuple(check_stack(spec, r, spec.check.seed + 1000 * k + 17)
+                         for k, r in enumerate(results))
     from .numeric import cross_check_all
 
     return cross_check_all(instantiated(spec), results)

@@ -38,6 +38,9 @@ def answer_text(d: Derivation) -> str:
     from ..report.answer import opening
     from ..report.model import Items, Paragraph
 
+    if d.spec.network.stack:
+        from ..report.layers import opening
+
     lines: list[str] = []
     for block in opening(d):
         if isinstance(block, Paragraph):
@@ -65,8 +68,11 @@ def _fact(f, samples: int) -> dict[str, Any]:
 def _hypothesis(d: Derivation, k: int, r: HypothesisResult) -> dict[str, Any]:
     out = r.hypothesis.to_json()
     out["groups"] = {g.group: _group(g, d.spec.network.samples) for g in r.groups}
+    if d.spec.network.stack:   # no readable residual is built for a stack's groups
+        for g in out["groups"].values():
+            g["difference_latex"] = None
     out["verdict"] = r.verdict
-    if is_output(d.spec.network, r.hypothesis):   # output units: why their targets matter
+    if is_output(d.spec.network, r.hypothesis) and not d.spec.network.stack:   # output units: why their targets matter
         out["output_layer"] = summary(d.spec.network, r, spec_targets(d.spec))
     if r.hypothesis.claim is not None:
         out["claim"] = r.hypothesis.claim.to_json(r.verdict)

@@ -48,6 +48,10 @@ def build_report(derivation, detail: str = "full", limit: int | None = None) -> 
     if detail not in DETAILS:
         raise ValueError(f"detail must be one of {', '.join(DETAILS)}, not {detail!r}")
     spec: Spec = derivation.spec
+    if spec.network.stack:
+        from .layers import build_stack_report
+
+        return build_stack_report(derivation, detail, document_key(spec), _name(spec.source))
     body: list[Block] = []
     if spec.question:
         body.append(Section("Question", _question(spec.question), label="sec:question"))

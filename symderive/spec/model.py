@@ -15,6 +15,7 @@ from .functions import Activation, Loss
 
 if TYPE_CHECKING:  # the type only: claims validates with fields, which imports this module
     from .claims import Claim
+    from .layers import LayerSpec
 
 GROUPS: tuple[str, ...] = ("incoming", "bias", "outgoing")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
@@ -34,6 +35,11 @@ class NetworkSpec:
     bias: bool = True
     loss: Loss = field(default_factory=lambda: Loss("mse"))
     samples: int = 1
+    #: a network given by ``[[layer]]`` tables: one sample's input shape and the layers
+    #: (``layers`` then holds the entries per sample of the input and of each layer's
+    #: output); both empty for the ``layers = [...]`` shorthand
+    input: tuple[int, ...] = ()
+    stack: tuple[LayerSpec, ...] = ()
 
     @property
     def depth(self) -> int:
@@ -47,10 +53,16 @@ class NetworkSpec:
     def unit_groups(self, layer: int) -> tuple[str, ...]:
         """The parameter groups a unit of ``layer`` has: an output unit (layer ``depth``)
         feeds the loss, not another layer, so it has no outgoing weights."""
+        if self.stack:
+            return self.stack[layer - 1].groups
         groups = self.groups()
         return tuple(g for g in groups if g != "outgoing") if layer == self.depth else groups
 
     def to_json(self) -> dict[str, Any]:
+        if self.stack:
+            return {"input": list(self.input), "layer": [s.to_json() for s in self.stack],
+                    "loss": self.loss.name if self.loss.latex_source is None
+                    else {"latex": self.loss.latex_source}, "samples": self.samples}
         return {
             "layers": list(self.layers),
             "activation": _function_json(self.activation),

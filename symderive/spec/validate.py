@@ -24,8 +24,9 @@ from .ranges import not_real_at, outside_unit_interval_at
 from .undefined import ANY_ACTIVATION, ANY_LOSS  # generic mode: σ, ℓ(ŷ, y) undefined
 
 _TOP_KEYS = {"title", "question", "description", "network", "hypothesis", "fact", "check",
-             "init", "data"}
-_NETWORK_KEYS = {"layers", "activation", "output_activation", "bias", "loss", "samples"}
+             "init", "data", "layer"}
+_NETWORK_KEYS = {"layers", "activation", "output_activation", "bias", "loss", "samples",
+                 "input"}
 _HYPOTHESIS_KEYS = {"name", "layer", "units", "tie", "zero"} | CLAIM_KEYS
 _CHECK_KEYS = {"seed", "steps", "learning_rate", "optimizer"}
 
@@ -39,9 +40,10 @@ def spec_fields(data: dict[str, Any], source: str) -> dict[str, Any]:
     if question is not None:
         question = _string(question, "question")
     net = _table(data.get("network"), "network", required=True)
-    network = _network(net)
+    network = _network(net, data.get("layer"))
     concrete = parse_data(data["data"], network) if "data" in data else None
     network = _samples_from_data(network, net, concrete)
+    _stack_supports(network, data)
     init = parse_init(data["init"], network) if "init" in data else None
     raw_hyps = data.get("hypothesis")
     facts = _facts(data.get("fact"), network)
@@ -92,8 +94,10 @@ def _default_title(source: str) -> str:
     return stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Derivation"
 
 
-def _network(net: dict[str, Any]) -> NetworkSpec:
+def _network(net: dict[str, Any], tables: Any = None) -> NetworkSpec:
     _unknown(net, _NETWORK_KEYS, "network")
+    if tables is not None or "input" in net:
+        return _stack_network(net, tables)
     layers = net.get("layers")
     if not isinstance(layers, list):
         raise SpecError("is required: an array of layer sizes [input, hidden..., output]",
@@ -114,6 +118,50 @@ def _network(net: dict[str, Any]) -> NetworkSpec:
         loss=_loss(net.get("loss", "mse")),
         samples=_int(net.get("samples", 1), "network.samples", 1, MAX_SAMPLES),
     )
+    _check_bce_output(spec)
+    return spec
+
+
+def _stack_supports(network: NetworkSpec, data: dict[str, Any]) -> None:
+    """What a ``[[layer]]`` network cannot have yet: the tables that analyse a dense
+    network only, and generic mode."""
+    if not network.stack:
+        return
+    for key in ("init", "data", "fact"):
+        if key in data:
+            raise SpecError("is not supported yet with [[layer]] tables (only with "
+                            "network.layers)", field=key)
+    if ANY_ACTIVATION in (network.activation, network.output_activation) or \
+            network.loss == ANY_LOSS or any(s.activation == ANY_ACTIVATION for s in network.stack):
+        raise SpecError('"any" (generic mode) is not supported yet with [[layer]] tables',
+                        field="network")
+
+
+def _stack_network(net: dict[str, Any], tables: Any) -> NetworkSpec:
+    """A network given by ``input`` and ``[[layer]]`` tables (:mod:`.layers`)."""
+    from .layers.read import read_input, read_stack
+
+    if "layers" in net:
+        raise SpecError("and [[layer]] tables are exclusive: give the layer sizes or the "
+                        "layers one by one", field="network.layers")
+    if "input" not in net:
+        raise SpecError("is required with [[layer]] tables: one sample's shape",
+                        field="network.input")
+    if tables is None:
+        raise SpecError("network.input needs [[layer]] tables after it", field="layer")
+    bias = net.get("bias", True)
+    if not isinstance(bias, bool):
+        raise SpecError(f"must be true or false, not {_type_name(bias)}", field="network.bias")
+    shape = read_input(net["input"])
+    default = _activation(net.get("activation", "tanh"), "network.activation")
+    output = _activation(net.get("output_activation", "identity"), "network.output_activation")
+    stack = read_stack(tables, shape, default, output, bias, _activation)
+    sizes = (math.prod(shape),) + tuple(math.prod(s.out_shape) for s in stack)
+    spec = NetworkSpec(layers=sizes, activation=default,
+                       output_activation=stack[-1].activation or output, bias=bias,
+                       loss=_loss(net.get("loss", "mse")),
+                       samples=_int(net.get("samples", 1), "network.samples", 1, MAX_SAMPLES),
+                       input=shape, stack=stack)
     _check_bce_output(spec)
     return spec
 
@@ -218,6 +266,11 @@ def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
     if not isinstance(h, dict):
         raise SpecError("must be a table", field=where)
     _unknown(h, _HYPOTHESIS_KEYS, where)
+    if network.stack:
+        from .layers.groups import stack_hypothesis
+
+        layer, u, tie, zero = stack_hypothesis(h, where, network.stack)
+        return _named_hypothesis(h, where, layer, u, tie, zero)
     depth = network.depth
     if "layer" not in h:
         hidden = f"a hidden layer, 1 to {depth - 1}, or " if depth > 1 else ""
@@ -231,6 +284,11 @@ def _hypothesis(h: Any, k: int, network: NetworkSpec) -> Hypothesis:
     if both:
         raise SpecError(f"group {sorted(both)[0]!r} is both tied and zeroed; choose one",
                         field=f"{where}.zero")
+    return _named_hypothesis(h, where, layer, u, tie, zero)
+
+
+def _named_hypothesis(h: dict[str, Any], where: str, layer: int, u: tuple[int, ...],
+                      tie: tuple[str, ...], zero: tuple[str, ...]) -> Hypothesis:
     name = _string(h.get("name", _default_name(layer, u, tie, zero)), f"{where}.name", 500)
     claim = parse_claim(h, where, HYPOTHESIS_CLAIMS)
     return Hypothesis(name, layer, (u[0], u[1]), tie, zero, claim)

@@ -1,0 +1,135 @@
+"""The interface of a layer kind's room in the engine (:class:`LayerKind`).
+
+A network given by ``[[layer]]`` tables is a stack of layers; the engine composes
+them (:mod:`.stack`) and knows nothing about any one kind.  Everything particular to
+a kind lives in its module, one :class:`LayerKind` subclass:
+
+- its **parameters**: tensor names and shapes in PyTorch's layout (``W{l}``
+  [out, in, k], ``b{l}`` [out], ...), generated symbols ``W1_2_1_3`` (1-based);
+- its **units** and the entries of each **group** a unit owns (``incoming``,
+  ``bias``), and the entries by which it **reads** the units of an earlier layer
+  (their ``outgoing`` group; a norm layer's ``gain``/``shift``), in an order shared by
+  every unit, so that exchanging two units pairs their entries one to one;
+- how it **carries** unit labels from its input to its output (a label array per
+  sample position says which unit of which layer a value belongs to): the
+  permutation of two units is the exchange of their own entries and of the entries
+  that read them, found through the labels, across layers without parameters and
+  along residual streams;
+- its **symbolic forward** (SymPy, object arrays [samples, *shape]) and an
+  **independent NumPy forward and backward** pass (float arrays), written apart so
+  that each checks the other;
+- its **local difference formula** in words and symbols: what the difference of two
+  units' gradients is made of (for a convolution: a sum over positions of the
+  outgoing slices' difference times the next layer's error signals);
+- its **notation**: how its tensors are written in reports.
+
+Entries are ``(tensor name, index)`` with a 0-based index tuple into the tensor.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ...spec.layers import LayerSpec
+
+#: One parameter: a tensor's name and a 0-based index into it.
+Entry = tuple[str, tuple[int, ...]]
+#: No unit: the label of positions that belong to no unit being followed.
+NO_UNIT = -1
+
+
+class LayerKind(ABC):
+    """One kind of layer (a stateless object; every method gets the layer's spec)."""
+
+    name: ClassVar[str]
+    #: the axis of one sample's output that indexes the layer's units (None: no units)
+    unit_axis: ClassVar[int | None] = None
+
+    # ---- parameters and groups -------------------------------------------------
+    def tensors(self, layer: LayerSpec) -> dict[str, tuple[int, ...]]:
+        """The layer's tensors, name -> PyTorch shape, in the order of the parameters."""
+        return {}
+
+    def own_entries(self, layer: LayerSpec, unit: int, group: str) -> list[Entry]:
+        """The entries of group ``group`` (``incoming``, ``bias``) of ``unit`` (1-based)."""
+        raise NotImplementedError(f"{self.name} has no units")
+
+    def reads(self, layer: LayerSpec, labels: np.ndarray, unit: int) -> dict[str, list[Entry]]:
+        """The entries of this layer that read the input positions labelled ``unit``,
+        per group they form for it (``outgoing``; a norm: ``gain``, ``shift``), in an
+        order shared by every unit; {} when it reads none (no parameters)."""
+        return {}
+
+    def carry(self, layer: LayerSpec, labels: np.ndarray) -> np.ndarray:
+        """The labels of one sample's output given its input's (``labels`` has the
+        input's shape).  A kind with units returns :data:`NO_UNIT` everywhere: a unit's
+        value does not pass through another unit unmixed.  Kinds without units
+        carry the labels to where the values go (pool: a channel's positions to the
+        channel; flatten: to its block of features)."""
+        return np.full(layer.out_shape, NO_UNIT)
+
+    def input_axis(self, layer: LayerSpec) -> int:
+        """The axis of one sample's input along which the layer reads units."""
+        return 0
+
+    def reduced(self, layer: LayerSpec) -> LayerSpec:
+        """A small layer of the same kind and geometry (3 channels, the smallest
+        positions): the swap's statements are checked on it when the layer itself is
+        large (:mod:`.swap`).  The default is the layer itself."""
+        return layer
+
+    # ---- passes ----------------------------------------------------------------
+    @abstractmethod
+    def forward(self, layer: LayerSpec, theta: dict[str, np.ndarray],
+                x: np.ndarray) -> np.ndarray:
+        """The symbolic output before the activation: ``x`` and ``theta`` are object
+        arrays of SymPy expressions, ``x`` of shape [samples, *in_shape]."""
+
+    @abstractmethod
+    def np_forward(self, layer: LayerSpec, theta: dict[str, np.ndarray],
+                   x: np.ndarray) -> tuple[np.ndarray, Any]:
+        """The NumPy output before the activation, and what the backward pass needs."""
+
+    @abstractmethod
+    def np_backward(self, layer: LayerSpec, theta: dict[str, np.ndarray], cache: Any,
+                    dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """∂L/∂x and ∂L/∂θ per tensor, given ∂L/∂(output before the activation)."""
+
+    def local_zero(self, layer: LayerSpec, after: LayerSpec | None, hyp: Any,
+                   group: str) -> bool:
+        """Does the kind's local derivation prove the difference of ``group`` of the
+        hypothesis's two units identically 0 (everything outside the layer opaque)?
+        ``after`` is the next layer (None for the last).  None by default."""
+        return False
+
+    def flops(self, layer: LayerSpec) -> int:
+        """Multiply-adds of one sample's forward pass (the cost model's unit)."""
+        return int(np.prod(layer.out_shape))
+
+    # ---- words and notation ----------------------------------------------------
+    def unit_word(self, layer: LayerSpec) -> str:
+        """What a unit of this layer is called (``unit``, ``channel``)."""
+        return "unit"
+
+    def difference(self, layer: LayerSpec, group: str) -> str:
+        """The local difference formula of a group of two units, in words (plain text,
+        no markup: reports escape it): what the difference of their gradients is made of."""
+        return ""
+
+    def symbol(self, layer: LayerSpec, tensor: str) -> str:
+        """The LaTeX symbol of one of the layer's tensors in reports."""
+        head, number = tensor[0], tensor[1:]
+        return rf"{head}^{{({number})}}"
+
+
+def symbols(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """An object array of the generated symbols of a tensor: ``W1`` [2, 1, 3] holds
+    ``W1_1_1_1`` ... ``W1_2_1_3`` (1-based indices, Python-safe names)."""
+    import sympy as sp
+
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        out[idx] = sp.Symbol(f"{name}_" + "_".join(str(i + 1) for i in idx), real=True)
+    return out

@@ -1,0 +1,227 @@
+"""The local difference of two LSTM units' gradients, step by step.
+
+Backpropagation through time gives, per sample, for unit u at step t (gates in
+PyTorch's order, z^γ_t the pre-activation of gate γ):
+
+    δh_{t,u} = [t = T] Σ_m R_{m,u} δ'_m + Σ_γ Σ_r U^γ_{r,u} δz^γ_{t+1,r}
+               (its outgoing column R of the next layer; its recurrent_outgoing column of U)
+    δc_{t,u} = δh_{t,u} o_{t,u} (1 − tanh² c_{t,u}) + δc_{t+1,u} f_{t+1,u}
+    δz^i = δc g i (1 − i),  δz^f = δc c_{t−1} f (1 − f),  δz^g = δc i (1 − g²),
+    δz^o = δh tanh(c) o (1 − o),
+
+and the groups' gradients are Σ_t δz_t times x_t (incoming), h_{t−1} (recurrent),
+1 (bias); Σ_t δz_{t,r} h_{t−1,u} for its column of U, δ' h_{T,u} for the next layer.
+
+Both ways are proved by induction with opaque quantities per step, so that the cost
+grows linearly with the steps:
+
+- forward, from the zero state: if units i and j have the same state at step t − 1
+  and their pre-activations z_{t,i} − z_{t,j} are identically 0 (the other units'
+  states opaque), they have the same state at step t — their rows of W, U (aligned:
+  U_ii = U_jj, U_ij = U_ji) and b decide it;
+- backward, from step T: if the two units have the same state and their deltas
+  δz_{t+1}, δc_{t+1} agree, δh_{t,i} − δh_{t,j} is a sum over the differences of
+  their outgoing and recurrent_outgoing columns, each times an error signal.
+
+A group's difference is written in the per-step symbols; it is 0 as an expression
+exactly when every step's equality was proved.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import sympy as sp
+
+from .lstm import GATES, LSTMShape, symbols
+
+GROUPS = ("incoming", "recurrent", "bias", "recurrent_outgoing", "outgoing")
+
+
+def _sym(name: str, *idx: int | str) -> sp.Symbol:
+    return sp.Symbol(f"{name}_" + "_".join(str(i) for i in idx), real=True)
+
+
+@dataclass(frozen=True)
+class LocalUnits:
+    """Units i and j (1-based) of LSTM layer ``layer`` under a hypothesis; the next
+    layer reads the output with ``readers`` weights per unit (its outgoing group)."""
+
+    layer: int
+    shape: LSTMShape
+    units: tuple[int, int]
+    tie: tuple[str, ...] = ()
+    zero: tuple[str, ...] = ()
+    readers: int = 1
+    bias: bool = True
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def pair(self) -> tuple[int, int]:
+        return self.units[0] - 1, self.units[1] - 1
+
+    def _swap(self, u: int) -> int:
+        i, j = self.pair
+        return j if u == i else i if u == j else u
+
+    # ---- parameters after the hypothesis ---------------------------------
+    @cached_property
+    def theta(self) -> dict[str, object]:
+        """Parameter symbols -> their value under the hypothesis (a representative
+        symbol of each tied class, or 0)."""
+        p = symbols(self.layer, self.shape)
+        out = {s: s for arr in p.values() for s in arr.flat}
+        reader = {(m, u): sp.Symbol(f"W{self.layer + 1}_{m + 1}_{u + 1}", real=True)
+                  for m in range(self.readers) for u in range(self.shape.units)}
+        out.update({s: s for s in reader.values()})
+        for a, b in self._tied_pairs(p, reader):
+            ra, rb = _root(out, a), _root(out, b)
+            if ra != rb:
+                out[rb] = ra
+        out = {s: _root(out, s) for s in out}
+        for s in self._zeroed(p, reader):
+            out[s] = sp.S.Zero
+        if not self.bias:
+            out.update({s: sp.S.Zero for s in p["b"].flat})
+        return out
+
+    def _entries(self, p, reader, u: int, group: str) -> list[sp.Symbol]:
+        """Unit u's entries of ``group``, in the aligned order (partner exchanged)."""
+        n, rows = self.shape.units, self.shape.rows(u)
+        if group == "incoming":
+            return [p["W"][r, k] for r in rows for k in range(self.shape.inputs)]
+        if group == "bias":
+            return [p["b"][r] for r in rows]
+        if group == "recurrent":   # column k of unit i pairs column swap(k) of unit j
+            other = u != self.pair[0]
+            return [p["U"][r, self._swap(k) if other else k] for r in rows for k in range(n)]
+        if group == "recurrent_outgoing":
+            other = u != self.pair[0]
+            return [p["U"][g * n + (self._swap(r) if other else r), u]
+                    for g in range(4) for r in range(n)]
+        return [reader[m, u] for m in range(self.readers)]
+
+    def _tied_pairs(self, p, reader):
+        i, j = self.pair
+        for group in self.tie:
+            yield from zip(self._entries(p, reader, i, group), self._entries(p, reader, j, group))
+
+    def _zeroed(self, p, reader):
+        for group in self.zero:
+            for u in self.pair:
+                yield from self._entries(p, reader, u, group)
+
+    def param(self, name: str, *idx: int) -> sp.Expr:
+        return self.theta[sp.Symbol(f"{name}{self.layer}_" + "_".join(str(i + 1) for i in idx),
+                                    real=True)]
+
+    # ---- the forward induction -------------------------------------------------
+    def state_owner(self, which: int, t: int) -> int:
+        """Whose state symbols unit ``which`` (0, 1) uses after step t (1-based units)."""
+        return self.units[0] if self.same_state(t) else self.units[which]
+
+    def same_state(self, t: int) -> bool:
+        """Do the two units have the same state after step t (0: the zero state)?"""
+        if t == 0:
+            return True
+        if ("forward", t) not in self._memo:
+            self._memo["forward", t] = self.same_state(t - 1) and all(
+                sp.expand(self.z(0, g, t) - self.z(1, g, t)) == 0 for g in range(4))
+        return self._memo["forward", t]
+
+    def h(self, u: int, t: int) -> sp.Expr:
+        """h_{t,u} (0-based unit u): 0 at t = 0; i and j by their owner, others opaque."""
+        if t == 0:
+            return sp.S.Zero
+        if u in self.pair:
+            return self.gate("h", self.pair.index(u), t)
+        return _sym(f"h{self.layer}", u + 1, "n", t)
+
+    def gate(self, name: str, which: int, t: int) -> sp.Symbol:
+        """A per-step value of unit ``which``: h, c (c at t = 0 is 0), tanh c, i, f, g, o."""
+        if name == "c" and t == 0:
+            return sp.S.Zero
+        return _sym(f"{name}{self.layer}", self.state_owner(which, t), "n", t)
+
+    def x(self, t: int, k: int | str) -> sp.Symbol:
+        return _sym(f"a{self.layer - 1}", "n", t, k)
+
+    def z(self, which: int, g: int, t: int) -> sp.Expr:
+        """Pre-activation of gate g of unit ``which`` at step t."""
+        n, r = self.shape.units, g * self.shape.units + self.pair[which]
+        return sp.Add(*[self.param("W", r, k) * self.x(t, k + 1) for k in range(self.shape.inputs)],
+                      *[self.param("U", r, m) * self.h(m, t - 1) for m in range(n)],
+                      self.param("b", r))
+
+    # ---- the backward induction -------------------------------------------------
+    def delta_owner(self, which: int, t: int) -> int:
+        return self.units[0] if self.same_delta(t) else self.units[which]
+
+    def same_delta(self, t: int) -> bool:
+        """Do the two units have the same δz_t and δc_t (t = T + 1: nothing yet)?"""
+        if t > self.shape.steps:
+            return True
+        if ("backward", t) not in self._memo:
+            self._memo["backward", t] = self.same_delta(t + 1) and self.same_state(t) and all(
+                sp.expand(a - b) == 0 for a, b in zip(self.step_deltas(0, t),
+                                                      self.step_deltas(1, t)))
+        return self._memo["backward", t]
+
+    def dz(self, u: int, g: int, t: int) -> sp.Expr:
+        """δz^g_{t,u} as a per-step symbol (0 past the last step)."""
+        if t > self.shape.steps:
+            return sp.S.Zero
+        if u in self.pair:
+            return _sym(f"dz{self.layer}", self.delta_owner(self.pair.index(u), t), GATES[g], "n", t)
+        return _sym(f"dz{self.layer}", u + 1, GATES[g], "n", t)
+
+    def dc(self, which: int, t: int) -> sp.Expr:
+        if t > self.shape.steps:
+            return sp.S.Zero
+        return _sym(f"dc{self.layer}", self.delta_owner(which, t), "n", t)
+
+    def dh(self, which: int, t: int) -> sp.Expr:
+        """δh_{t,u}: the outgoing column at the last step, the recurrent_outgoing column."""
+        u, n = self.pair[which], self.shape.units
+        out = sp.Add(*[self.theta[sp.Symbol(f"W{self.layer + 1}_{m + 1}_{u + 1}", real=True)]
+                       * _sym(f"d{self.layer + 1}", "n", m + 1) for m in range(self.readers)]) \
+            if t == self.shape.steps else sp.S.Zero
+        return out + sp.Add(*[self.param("U", g * n + r, u) * self.dz(r, g, t + 1)
+                              for g in range(4) for r in range(n)])
+
+    def step_deltas(self, which: int, t: int) -> list[sp.Expr]:
+        """δz^i, δz^f, δz^g, δz^o and δc of unit ``which`` at step t, from δh_t and the
+        step-(t + 1) symbols."""
+        i, f, g, o, tc = (self.gate(name, which, t) for name in ("i", "f", "g", "o", "tc"))
+        dh = self.dh(which, t)
+        f_next = self.gate("f", which, t + 1) if t < self.shape.steps else sp.S.Zero
+        dc = dh * o * (1 - tc ** 2) + self.dc(which, t + 1) * f_next
+        c_prev = self.gate("c", which, t - 1)
+        return [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g ** 2),
+                dh * tc * o * (1 - o), dc]
+
+    # ---- the groups' differences ------------------------------------------------
+    def differences(self, group: str) -> list[sp.Expr]:
+        """Entry by entry (aligned), unit i's gradient minus unit j's, per sample,
+        in the per-step symbols (every gate; the columns of i, j and another unit)."""
+        T, n = self.shape.steps, self.shape.units
+        (i, j), steps = self.pair, range(1, T + 1)
+        if group in ("incoming", "bias"):
+            one = (lambda u, t: self.x(t, "k")) if group == "incoming" else (lambda u, t: 1)
+            return [sp.Add(*[(self.dz(i, g, t) - self.dz(j, g, t)) * one(i, t) for t in steps])
+                    for g in range(4)]
+        if group == "recurrent":
+            return [sp.Add(*[self.dz(i, g, t) * self.h(k, t - 1)
+                             - self.dz(j, g, t) * self.h(self._swap(k), t - 1) for t in steps])
+                    for g in range(4) for k in sorted({i, j, *range(min(n, 3))})]
+        if group == "recurrent_outgoing":
+            return [sp.Add(*[self.dz(r, g, t) * self.h(i, t - 1)
+                             - self.dz(self._swap(r), g, t) * self.h(j, t - 1) for t in steps])
+                    for g in range(4) for r in sorted({i, j, *range(min(n, 3))})]
+        return [_sym(f"d{self.layer + 1}", "n", 1) * (self.h(i, T) - self.h(j, T))]
+
+
+def _root(parent: dict, s):
+    while parent[s] != s:
+        s = parent[s]
+    return s

@@ -1,0 +1,53 @@
+"""Global pooling, ``mean`` or ``max`` over every position of a channel: [C, ...] -> [C].
+No parameters and no units: a channel's label passes to its pooled value."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ...spec.layers import LayerSpec
+from .base import NO_UNIT, LayerKind
+
+
+class Pool(LayerKind):
+    name = "pool"
+
+    def carry(self, layer: LayerSpec, labels: np.ndarray) -> np.ndarray:
+        flat = labels.reshape(labels.shape[0], -1)
+        return np.where(np.all(flat == flat[:, :1], axis=1), flat[:, 0], NO_UNIT)
+
+    def forward(self, layer: LayerSpec, theta: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(x.shape[0], x.shape[1], -1)
+        out = np.empty(flat.shape[:2], dtype=object)
+        for n, c in np.ndindex(*flat.shape[:2]):
+            values = list(flat[n, c])
+            out[n, c] = (sp.Max(*values) if layer.option("mode") == "max"
+                         else sp.Add(*values) / len(values))
+        return out
+
+    def np_forward(self, layer: LayerSpec, theta: dict[str, np.ndarray],
+                   x: np.ndarray) -> tuple[np.ndarray, Any]:
+        flat = x.reshape(x.shape[0], x.shape[1], -1)
+        if layer.option("mode") == "max":
+            return flat.max(axis=2), (x.shape, flat.argmax(axis=2))
+        return flat.mean(axis=2), (x.shape, None)
+
+    def np_backward(self, layer: LayerSpec, theta: dict[str, np.ndarray], cache: Any,
+                    dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        shape, where = cache
+        positions = int(np.prod(shape[2:]))
+        if where is None:
+            dx = np.repeat(dout[:, :, None] / positions, positions, axis=2)
+        else:     # the gradient goes to the (first) largest position, as torch's max does
+            dx = np.zeros((shape[0], shape[1], positions))
+            np.put_along_axis(dx, where[:, :, None], dout[:, :, None], axis=2)
+        return dx.reshape(shape), {}
+
+    def difference(self, layer: LayerSpec, group: str) -> str:
+        return ("a pooled channel passes its error to every position "
+                + ("equally (mean)" if layer.option("mode") == "mean" else "where it is largest (max)"))
+
+
+KIND = Pool()

@@ -1,0 +1,155 @@
+"""The groups of two units of a stack, their residual stream, and the swap that
+exchanges them.
+
+A hypothesis on units i and j of layer l compares, for every group, the entries of
+unit i with those of unit j, pair by pair.  The groups are the layer's own
+(``incoming``, ``bias``), those a norm layer after it attaches (``gain``,
+``shift``) and ``outgoing``: every entry of a later layer that reads the unit,
+found by following unit labels (one per position of a layer's output) through the
+layers without units.  If skips join layer l to other layers (a residual stream),
+the same two channels exist in each of them; their groups are named
+``<group>@<layer>`` and a tie or zero of a group holds in every layer of the stream.
+Exchanging every pair of entries of every group is the swap P; the loss is
+invariant under it (``tests/test_layer_kinds.py`` checks L∘P = L symbolically).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from ...spec import Hypothesis, NetworkSpec
+from ...spec.layers import spec_kind
+from ...spec.layers.groups import owner, stream
+from . import NO_UNIT, Entry, layer_kind
+
+
+def own_labels(shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """Labels of a layer's output whose units lie along ``axis``: unit u (1-based) at
+    every position of index u − 1 on that axis."""
+    index = np.arange(1, shape[axis] + 1).reshape([-1 if a == axis % len(shape) else 1
+                                                   for a in range(len(shape))])
+    return np.broadcast_to(index, shape).copy()
+
+
+@dataclass(frozen=True)
+class Units:
+    """The groups of units ``hyp.units`` of layer ``hyp.layer`` of a stack."""
+
+    spec: NetworkSpec
+    hyp: Hypothesis
+
+    @cached_property
+    def stream(self) -> tuple[int, ...]:
+        return stream(self.spec.stack, self.hyp.layer)
+
+    def name(self, group: str, layer: int) -> str:
+        return group if layer == self.hyp.layer else f"{group}@{layer}"
+
+    @cached_property
+    def permutation(self) -> dict[Entry, Entry]:
+        """The swap P, entry -> entry: the exchange of the two units' own entries, of the
+        entries that read them, ... composed.  In a stream a layer may both own the
+        channels and read them (its rows and its columns): P then takes W[i, i] to
+        W[j, j] and W[i, j] to W[j, i], as the CONTRACT's aligned ties say."""
+        i, j = self.hyp.units
+        mine, theirs = self._entries(i), self._entries(j)
+        perm: dict[Entry, Entry] = {}
+        for name in mine:
+            step = {}
+            for a, b in zip(mine[name], theirs[name]):
+                step[a], step[b] = b, a
+            perm = {e: step.get(perm.get(e, e), perm.get(e, e)) for e in set(perm) | set(step)}
+        return {e: f for e, f in perm.items() if e != f}
+
+    @cached_property
+    def groups(self) -> dict[str, tuple[list[Entry], list[Entry]]]:
+        """Every group's entries of unit i, and their images under P (unit j's), by name."""
+        i = self.hyp.units[0]
+        perm = self.permutation
+        return {name: (entries, [perm.get(e, e) for e in entries])
+                for name, entries in self._entries(i).items()}
+
+    def _entries(self, unit: int) -> dict[str, list[Entry]]:
+        return _unit_entries(self.spec, self.stream, self.hyp.layer, unit)
+
+    def base(self, name: str) -> str:
+        """``incoming@3`` -> ``incoming``: the group a hypothesis names."""
+        return name.split("@")[0]
+
+    def assumed(self, name: str) -> bool:
+        return self.base(name) in self.hyp.tie or self.base(name) in self.hyp.zero
+
+    @property
+    def covered(self) -> bool:
+        return all(self.assumed(n) for n in self.groups)
+
+    def layers_tied(self) -> tuple[int, ...]:
+        """The other layers of the stream, whose groups the hypothesis also ties."""
+        return tuple(m for m in self.stream if m != self.hyp.layer)
+
+    def swap(self) -> list[tuple[Entry, Entry]]:
+        """The swap P as (entry, its image) pairs: (Pθ)[P(e)] = θ[e]."""
+        return sorted(self.permutation.items())
+
+    def impose(self, theta: dict[str, np.ndarray]) -> None:
+        """Make ``theta`` satisfy the hypothesis in place: copy i's tied entries to j,
+        zero both units' zeroed entries."""
+        for name, (ei, ej) in self.groups.items():
+            if self.base(name) in self.hyp.tie:
+                for (ta, ia), (tb, ib) in zip(ei, ej):
+                    theta[tb][ib] = theta[ta][ia]
+            elif self.base(name) in self.hyp.zero:
+                for t, idx in ei + ej:
+                    theta[t][idx] = 0
+
+    def difference(self, grads: dict[str, np.ndarray], name: str) -> np.ndarray:
+        """∂L/∂θ_i − ∂L/∂θ_j of a group, entry by entry (paired)."""
+        ei, ej = self.groups[name]
+        return np.array([grads[a][ia] - grads[b][ib] for (a, ia), (b, ib) in zip(ei, ej)])
+
+
+def _unit_entries(spec: NetworkSpec, members: tuple[int, ...], layer: int,
+                  unit: int) -> dict[str, list[Entry]]:
+    """Walk the stack once: own groups of every stream layer, and what reads the unit."""
+    out: dict[str, list[Entry]] = {}
+    labels: np.ndarray | None = None
+    source = 0
+    for s in spec.stack:
+        kind = layer_kind(s.kind)
+        if labels is not None:
+            for group, entries in kind.reads(s, labels, unit).items():
+                if entries:
+                    name = group if source == layer else f"{group}@{source}"
+                    out.setdefault(name, []).extend(entries)
+            labels = kind.carry(s, labels)
+        if s.index in members or (s.skip is not None and owner(spec.stack, s.index) in members):
+            source = owner(spec.stack, s.index)
+            axis = layer_kind(spec.stack[source - 1].kind).unit_axis
+            labels = None if axis is None else \
+                own_labels(s.out_shape, axis if s.units else _carried_axis(spec, s.index))
+        if s.index in members:
+            for group in s.groups:
+                if group in spec_kind(s.kind).own_groups(s.bias):
+                    name = group if s.index == layer else f"{group}@{s.index}"
+                    out[name] = kind.own_entries(s, unit, group)
+        if labels is not None and not np.any(labels != NO_UNIT):
+            labels = None
+    return {name: out[name] for name in _ordered(out)}
+
+
+def _carried_axis(spec: NetworkSpec, index: int) -> int:
+    return layer_kind(spec.stack[owner(spec.stack, index) - 1].kind).unit_axis
+
+
+_ORDER = ("incoming", "recurrent", "bias", "recurrent_outgoing", "query", "key", "value",
+          "output", "gain", "shift", "outgoing")
+
+
+def _ordered(names) -> list[str]:
+    """Own layer's groups first, then each other stream layer's, in the usual order."""
+    def key(name: str):
+        base, _, at = name.partition("@")
+        return (int(at) if at else 0, _ORDER.index(base) if base in _ORDER else len(_ORDER), base)
+    return sorted(names, key=key)

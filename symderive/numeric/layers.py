@@ -1,0 +1,116 @@
+"""The numeric cross-check of a hypothesis on a ``[[layer]]`` network, through the
+kinds' NumPy passes (:class:`symderive.engine.layers.stack.Stack`).
+
+- **gradient check**: at a seeded point that satisfies the hypothesis, the NumPy
+  gradient against central finite differences of the NumPy loss, entry by entry
+  of every group of the two units (the kinds' symbolic forwards are compared with
+  the NumPy passes by ``tests/test_layer_kinds.py``);
+- **training**: gradient descent from that point; after every step the largest
+  difference between the two units' paired entries, per group.  A ``preserved``
+  verdict must keep them 0 (to rounding), a ``broken`` one must see a tied group
+  move apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..engine.layers.settle import random_point
+from ..engine.layers.stack import Stack
+from ..engine.layers.units import Units
+from ..engine.symmetry import PRESERVED, HypothesisResult
+from ..spec import Spec
+
+#: Multiply-adds of training one hypothesis at most (steps are cut to fit).
+TRAINING_WORK = 2e8
+STEP = 1e-6
+#: A parameters' difference above this (relative to their size) has moved apart.
+APART = 1e-9
+
+
+@dataclass(frozen=True)
+class StackCheck:
+    """The cross-check of one hypothesis: figures, and contradictions of the proof."""
+
+    gradient_error: float          # largest |NumPy − finite difference| / max(1, |g|)
+    entries_checked: int
+    steps: int
+    learning_rate: float
+    separation: tuple[tuple[str, float], ...]   # per group, after the last step
+    problems: tuple[str, ...]
+
+    @property
+    def agreement(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"gradient_check": {"max_relative_error": self.gradient_error,
+                                   "entries": self.entries_checked},
+                "training": {"steps": self.steps, "learning_rate": self.learning_rate,
+                             "final_difference": dict(self.separation)},
+                "problems": list(self.problems), "agreement": self.agreement}
+
+
+def check_stack(spec: Spec, result: HypothesisResult, seed: int) -> StackCheck:
+    stack = Stack(spec.network)
+    units = Units(spec.network, result.hypothesis)
+    point = random_point(stack, units, np.random.default_rng(seed))
+    error, count = _gradient_check(stack, units, point.theta, point.X, point.Y)
+    steps = _steps(spec, stack)
+    separation = _train(stack, units, point.theta, point.X, point.Y, steps,
+                        spec.check.learning_rate)
+    problems = _problems(result, separation, error)
+    return StackCheck(error, count, steps, spec.check.learning_rate,
+                      tuple(separation.items()), problems)
+
+
+def _gradient_check(stack: Stack, units: Units, theta, X, Y) -> tuple[float, int]:
+    _, grads, _ = stack.np_gradient(theta, X, Y)
+    worst, count = 0.0, 0
+    for ei, ej in units.groups.values():
+        for name, idx in ei + ej:
+            saved = theta[name][idx]
+            theta[name][idx] = saved + STEP
+            up = stack.np_gradient(theta, X, Y)[0]
+            theta[name][idx] = saved - STEP
+            down = stack.np_gradient(theta, X, Y)[0]
+            theta[name][idx] = saved
+            g = grads[name][idx]
+            worst = max(worst, abs((up - down) / (2 * STEP) - g) / max(1.0, abs(g)))
+            count += 1
+    return worst, count
+
+
+def _steps(spec: Spec, stack: Stack) -> int:
+    per_step = 3 * stack.flops() * spec.network.samples
+    return int(max(1, min(spec.check.steps, TRAINING_WORK // max(per_step, 1))))
+
+
+def _train(stack: Stack, units: Units, theta, X, Y, steps: int, rate: float) -> dict[str, float]:
+    theta = {k: v.copy() for k, v in theta.items()}
+    with np.errstate(all="ignore"):
+        for _ in range(steps):
+            _, grads, _ = stack.np_gradient(theta, X, Y)
+            for k in theta:
+                theta[k] -= rate * grads[k]
+    out = {}
+    for name, (ei, ej) in units.groups.items():
+        a = np.array([theta[t][i] for t, i in ei])
+        b = np.array([theta[t][i] for t, i in ej])
+        scale = max(1.0, float(np.max(np.abs(a), initial=0)), float(np.max(np.abs(b), initial=0)))
+        out[name] = float(np.max(np.abs(a - b), initial=0.0)) / scale
+    return out
+
+
+def _problems(result: HypothesisResult, separation: dict[str, float],
+              error: float) -> tuple[str, ...]:
+    problems = []
+    if not error < 1e-4:
+        problems.append(f"the NumPy gradient and finite differences differ by {error:.3g}")
+    moved = [g for g, d in separation.items() if d > APART]
+    if result.verdict == PRESERVED and moved:
+        problems.append(f"proved preserved, but training moved {', '.join(moved)} apart")
+    # a broken tie may separate slowly or only after many steps: no contradiction either way
+    return tuple(problems)

@@ -1,0 +1,45 @@
+"""The spec side of multi-head self-attention: ``heads``, ``head_dim`` (features /
+heads by default), ``causal`` on a [tokens, features] input; a unit is a head."""
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import SpecError
+from ..fields import _int, _type_name
+from ..model import MAX_LAYER_WIDTH
+from .base import LayerSpec, Shape, SpecKind
+from .shapes import describe
+
+
+class Attention(SpecKind):
+    keys = frozenset({"heads", "head_dim", "causal"})
+    has_units = True
+    groups = ("query", "key", "value", "output")
+    read_by_later = False   # the heads are summed through O: no later layer reads one
+    unit_axis = -1
+
+    def read(self, table: dict[str, Any], field: str, in_shape: Shape,
+             before: tuple[LayerSpec, ...]):
+        if len(in_shape) != 2:
+            got = (f"layer {before[-1].index} gives {describe(in_shape)}" if before
+                   else f"the input is {describe(in_shape)}")
+            raise SpecError(f"attends over [tokens, features], but {got}", field=f"{field}.kind")
+        if "heads" not in table:
+            raise SpecError("is required: the number of heads", field=f"{field}.heads")
+        heads = _int(table["heads"], f"{field}.heads", 1, MAX_LAYER_WIDTH)
+        features = in_shape[1]
+        if "head_dim" in table:
+            head_dim = _int(table["head_dim"], f"{field}.head_dim", 1, MAX_LAYER_WIDTH)
+        elif features % heads:
+            raise SpecError(f"is needed: {features} features do not divide into {heads} heads",
+                            field=f"{field}.head_dim")
+        else:
+            head_dim = features // heads
+        causal = table.get("causal", False)
+        if not isinstance(causal, bool):
+            raise SpecError(f"must be true or false, not {_type_name(causal)}",
+                            field=f"{field}.causal")
+        return in_shape, heads, (("heads", heads), ("head_dim", head_dim), ("causal", causal))
+
+
+KIND = Attention()

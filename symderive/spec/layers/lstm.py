@@ -1,0 +1,32 @@
+"""The spec side of an LSTM layer: ``units`` on a [steps, inputs] input; its output is
+the last hidden state [units]."""
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import SpecError
+from ..fields import _int
+from ..model import MAX_LAYER_WIDTH
+from .base import LayerSpec, Shape, SpecKind
+from .shapes import describe
+
+
+class LSTM(SpecKind):
+    keys = frozenset({"units"})
+    has_units = True
+    groups = ("incoming", "recurrent", "bias", "recurrent_outgoing")
+    unit_axis = -1
+
+    def read(self, table: dict[str, Any], field: str, in_shape: Shape,
+             before: tuple[LayerSpec, ...]):
+        if len(in_shape) != 2:
+            got = (f"layer {before[-1].index} gives {describe(in_shape)}" if before
+                   else f"the input is {describe(in_shape)}")
+            raise SpecError(f"runs over [steps, inputs], but {got}", field=f"{field}.kind")
+        if "units" not in table:
+            raise SpecError("is required: the number of units", field=f"{field}.units")
+        units = _int(table["units"], f"{field}.units", 1, MAX_LAYER_WIDTH)
+        return (units,), units, (("units", units),)
+
+
+KIND = LSTM()
