@@ -58,6 +58,17 @@ class NetworkSpec:
         groups = self.groups()
         return tuple(g for g in groups if g != "outgoing") if layer == self.depth else groups
 
+    def to_toml(self) -> dict[str, Any]:
+        """The ``[network]`` table as written; a ``[[layer]]`` network's tables under
+        ``layer`` (:meth:`Spec.to_dict` moves them to the top level), without the shapes
+        the report adds."""
+        out = self.to_json()
+        if self.stack:
+            out["layer"] = [s.to_toml() for s in self.stack]
+            out.update(activation=_function_json(self.activation),
+                       output_activation=_function_json(self.output_activation))
+        return out
+
     def to_json(self) -> dict[str, Any]:
         if self.stack:
             return {"input": list(self.input), "layer": [s.to_json() for s in self.stack],

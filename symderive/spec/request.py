@@ -93,6 +93,8 @@ class Spec:
             if f.name == "source" or value is None or (f.name in _KEYS and value == ()):
                 continue
             out[_KEYS.get(f.name, f.name)] = _plain(value)
+        if self.network.stack:                   # [[layer]] tables are top-level tables
+            out["layer"] = out["network"].pop("layer")
         return out
 
     def validated(self) -> Spec:

@@ -63,6 +63,14 @@ class LayerSpec:
         out["shape"] = list(self.out_shape)
         return out
 
+    def to_toml(self) -> dict[str, Any]:
+        """The table as a spec writes it (defaults filled in): the kind's own keys only,
+        without the shape and the derived options the report adds."""
+        from . import spec_kind
+
+        keys = set(spec_kind(self.kind).keys) | {"kind", "activation", "bias", "skip"}
+        return {k: v for k, v in self.to_json().items() if k in keys}
+
 
 class SpecKind:
     """The spec side of a layer kind: its keys, their validation, its output shape.
