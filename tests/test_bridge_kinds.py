@@ -18,7 +18,8 @@ nn = torch.nn
 
 import symderive  # noqa: E402
 from symderive.bridge import state_dict  # noqa: E402
-from symderive.bridge.convert import read  # noqa: E402
+from symderive.bridge.convert import _values, read  # noqa: E402
+from symderive.bridge.read import read_model  # noqa: E402
 
 
 class Residual(nn.Module):
@@ -55,11 +56,16 @@ def _exact(value):
     return Fraction(value) if isinstance(value, str) else Fraction(repr(value))
 
 
+def _tables(model, shape):
+    """The [[layer]] tables and tensors (as spec values) the bridge reads of ``model``."""
+    b = read_model(model, shape)
+    return [layer.entry for layer in b.layers], {k: _values(v) for k, v in b.tensors.items()}
+
+
 def test_residual_cnn_tables():
     torch.manual_seed(0)
-    x = torch.randn(4, 2, 5, 5)
-    r = read(Residual(), x, torch.randn(4, 2))
-    assert r.tables["network"] == {"input": [2, 5, 5], "loss": "mse", "layer": [
+    layers, init = _tables(Residual(), (2, 5, 5))
+    assert layers == [
         {"kind": "conv", "channels": 3, "kernel": 3, "stride": 1, "padding": 1,
          "activation": "identity", "bias": True},
         {"kind": "norm", "over": "batch", "eps": 1e-05, "bias": True, "activation": "relu"},
@@ -67,23 +73,21 @@ def test_residual_cnn_tables():
          "activation": "identity", "bias": True},
         {"kind": "norm", "over": "batch", "eps": 1e-05, "bias": True, "skip": 2},
         {"kind": "pool", "mode": "mean"},
-        {"kind": "dense", "units": 2, "activation": "identity", "bias": True}]}
-    assert list(r.tables["init"]) == ["W1", "b1", "g2", "s2", "W3", "b3", "g4", "s4", "W6", "b6"]
-    w = r.tables["init"]["W3"]                    # [out, in, kh, kw], as PyTorch
+        {"kind": "dense", "units": 2, "activation": "identity", "bias": True}]
+    assert list(init) == ["W1", "b1", "g2", "s2", "W3", "b3", "g4", "s4", "W6", "b6"]
+    w = init["W3"]                                # [out, in, kh, kw], as PyTorch
     assert (len(w), len(w[0]), len(w[0][0]), len(w[0][0][0])) == (3, 3, 3, 3)
-    assert _exact(w[2][1][0][2]) == Fraction(float(r.builder.tensors["W3"][2, 1, 0, 2]))
 
 
 def test_attention_layer_norm_lstm_tables():
     torch.manual_seed(1)
     m = Block()
-    r = read(m, torch.randn(2, 5, 4), torch.randn(2, 1))
-    assert r.tables["network"] == {"input": [5, 4], "loss": "mse", "layer": [
+    layers, init = _tables(m, (5, 4))
+    assert layers == [
         {"kind": "attention", "heads": 2, "head_dim": 2, "bias": True},
         {"kind": "norm", "over": "features", "eps": 1e-05, "bias": True},
         {"kind": "lstm", "units": 3},
-        {"kind": "dense", "units": 1, "activation": "identity", "bias": True}]}
-    init = r.tables["init"]
+        {"kind": "dense", "units": 1, "activation": "identity", "bias": True}]
     assert list(init) == ["Q1", "K1", "V1", "bq1", "bk1", "bv1", "O1", "bo1", "g2", "s2",
                           "W3", "U3", "b3", "W4", "b4"]
     E = 4
@@ -118,10 +122,10 @@ def test_state_dict_back_runs_the_same_model(make, shape):
     torch.manual_seed(2)
     m = make()
     x = torch.randn(*shape)
-    r = read(m, x, torch.randn(shape[0], m.fc.out_features))
+    init = _tables(m, shape[1:])[1]
     before = m(x).detach()
     twin = make()
-    twin.load_state_dict(state_dict(twin, r.tables["init"], x))
+    twin.load_state_dict(state_dict(twin, init, x))
     buffers = {k: v for k, v in m.state_dict().items() if "running" in k or "batches" in k}
     twin.load_state_dict(buffers, strict=False)
     assert torch.allclose(twin(x), before, rtol=1e-5, atol=1e-6)
@@ -145,22 +149,23 @@ def test_state_dict_writes_each_tensor_where_it_came_from():
         state_dict(m, {"W9": ones}, x)
 
 
-@pytest.mark.parametrize("make, shape", [(Residual, (4, 2, 5, 5)), (Block, (2, 5, 4))])
-def test_kinds_the_engine_cannot_state_yet_are_clean_spec_errors(make, shape):
+@pytest.mark.parametrize("make, shape, message", [
+    (Residual, (4, 2, 5, 5), "<torch>: layer[4].skip: joins layers 2 and 4, but a residual "
+     "stream joins two layers with units"),
+    (Block, (2, 5, 4), "<torch>: model: no two units of a layer are identical now")])
+def test_what_the_layer_kinds_cannot_state_yet_is_a_clean_spec_error(make, shape, message):
+    """A skip from a norm layer (conv, bn, relu, then x + bn(conv(x))) is refused by the
+    kinds; a [[layer]] network without identical units has nothing to derive (no [init])."""
     m = make()
-    try:
-        spec = symderive.from_torch(m, torch.randn(*shape), torch.randn(shape[0], m.fc.out_features))
-    except symderive.SpecError as exc:
-        assert str(exc).startswith("<torch>: network")
-    else:                     # the layer kinds have landed: the spec states the model
-        assert spec.network is not None
+    with pytest.raises(symderive.SpecError) as exc:
+        symderive.from_torch(m, torch.randn(*shape), torch.randn(shape[0], m.fc.out_features))
+    assert str(exc.value).startswith(message)
 
 
 def test_leaky_relu_and_elu_become_latex_activations():
     m = nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.2), nn.Linear(3, 3), nn.ELU(),
                       nn.Linear(3, 1))
-    r = read(m, torch.randn(2, 2), torch.randn(2, 1))
-    layers = r.tables["network"]["layer"]
+    layers = _tables(m, (2,))[0]
     assert layers[0]["activation"] == {"latex": "\\max(z, 0.2 z)"}
     assert layers[1]["activation"] == {"latex": "\\max(z, 0) - \\max(0, 1.0 (1 - \\exp(z)))"}
 
