@@ -181,3 +181,21 @@ def test_lstm_from_zeros(tie_fc, verdict):
     x, y = torch.randn(2, 2, 2, dtype=torch.float64), torch.randn(2, 1, dtype=torch.float64)
     zero = ("incoming", "recurrent", "bias", "recurrent_outgoing")
     assert _judge(m, x, y) == [(1, (1, 2), ("outgoing",) if tie_fc else (), zero, verdict)]
+
+
+def test_inspect_pairs_identical_lstm_units_and_says_what_was_derived():
+    torch.manual_seed(4)
+    m = Recurrent().double()
+    with torch.no_grad():
+        for p in m.lstm.parameters():
+            p.zero_()
+        m.fc.weight[0, 1] = m.fc.weight[0, 0]
+    x, y = torch.randn(2, 2, 2, dtype=torch.float64), torch.randn(2, 1, dtype=torch.float64)
+    result = symderive.inspect(m, x, y, numeric=False)
+    [(pair, verdict)] = result.pairs
+    assert (pair.layer, pair.units, verdict) == (1, (1, 2), "preserved")
+    assert result.dead == () and result.start is None
+    assert result.judgement == (
+        "Units 1 and 2 of 'lstm' are identical now (outgoing, incoming zero, recurrent zero, "
+        "bias zero, recurrent_outgoing zero) and will stay identical for ever (proved).")
+    assert result.judgement in " ".join(result.to_markdown().split())

@@ -61,8 +61,11 @@ def _verdicts(reading: Reading, d: Derivation) -> tuple[tuple[Pair, str], ...]:
 def dead_units(reading: Reading) -> tuple[tuple[int, tuple[int, ...]], ...]:
     """Per dense ReLU layer, the units whose pre-activation is <= 0 on every sample of
     the batch, computed exactly (rationals) while the layers before are piecewise
-    linear; a layer after others is left out (its inputs are not rational)."""
+    linear; a layer after others is left out (its inputs are not rational).  A
+    ``[[layer]]`` network's spec has no [data] yet: nothing is said of dead units."""
     b = reading.builder
+    if "data" not in reading.tables:
+        return ()
     a = np.array(reading.tables["data"]["inputs"], dtype=object)
     a = np.vectorize(_fraction, otypes=[object])(a)
     out = []
