@@ -187,3 +187,15 @@ def test_module_settings_outside_the_contract_are_refused(module, message):
     with pytest.raises(symderive.SpecError, match=message) as exc:
         convert_module(module, "enc.3", b)
     assert exc.value.field == "enc.3"
+
+
+def test_a_layer_spec_from_torch_round_trips_through_to_dict():
+    m = nn.Sequential(nn.Conv1d(1, 2, 3), nn.Tanh(), nn.AdaptiveAvgPool1d(1), nn.Flatten(),
+                      nn.Linear(2, 1))
+    nn.init.zeros_(m[0].weight)
+    nn.init.zeros_(m[0].bias)
+    spec = symderive.from_torch(m, torch.randn(3, 1, 5), torch.randn(3, 1))
+    tables = spec.to_dict()
+    assert [t["kind"] for t in tables["layer"]] == ["conv", "pool", "dense"]
+    assert "init" not in tables and tables["network"]["samples"] == 3
+    assert symderive.Spec.from_dict(tables, "<torch>") == spec
