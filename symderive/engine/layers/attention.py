@@ -23,9 +23,15 @@ so that each checks the other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import replace as _replace
+from typing import Any
 
 import numpy as np
 import sympy as sp
+
+from ...spec.layers import LayerSpec
+from .base import Entry, LayerKind, by_local_name
+from .base import symbols as tensor_symbols
 
 #: The local derivation expands sums over token pairs: tried up to this many tokens.
 LOCAL_TOKENS = 6
@@ -69,14 +75,7 @@ class AttentionShape:
 def symbols(layer: int, shape: AttentionShape) -> dict[str, np.ndarray]:
     """The layer's parameter symbols as object arrays in PyTorch's layout:
     ``Q2_3_1`` is row 3, column 1 of Q of layer 2; ``bq2_3`` entry 3 (1-based)."""
-    out: dict[str, np.ndarray] = {}
-    for name, dims in shape.tensor_shapes().items():
-        arr = np.empty(dims, dtype=object)
-        for idx in np.ndindex(*dims):
-            arr[idx] = sp.Symbol(f"{name}{layer}_" + "_".join(str(i + 1) for i in idx),
-                                 real=True)
-        out[name] = arr
-    return out
+    return {n: tensor_symbols(f"{n}{layer}", s) for n, s in shape.tensor_shapes().items()}
 
 
 def symbolic_forward(p: dict[str, np.ndarray], x: list[list[sp.Expr]],
@@ -190,13 +189,6 @@ def head_values(p: dict[str, np.ndarray], h: int, group: str, shape: AttentionSh
 
 
 # ---- the kind in a stack ------------------------------------------------------
-from dataclasses import replace as _replace  # noqa: E402
-from typing import Any  # noqa: E402
-
-from ...spec.layers import LayerSpec  # noqa: E402
-from .base import Entry, LayerKind  # noqa: E402
-
-
 def layer_shape(layer: LayerSpec) -> AttentionShape:
     tokens, features = layer.in_shape
     return AttentionShape(tokens, features, layer.option("heads"), layer.option("head_dim"),
@@ -204,10 +196,8 @@ def layer_shape(layer: LayerSpec) -> AttentionShape:
 
 
 def _tensors(layer: LayerSpec, theta: dict[str, np.ndarray], zeros) -> dict[str, np.ndarray]:
-    """The stack's ``Q2``, ``bq2``, ... as this module's names (zero biases without bias)."""
-    shape = layer_shape(layer)
-    return {n: theta[f"{n}{layer.index}"] if f"{n}{layer.index}" in theta else zeros(s)
-            for n, s in shape.tensor_shapes().items()}
+    """The stack's tensors by this module's names (zero biases without bias)."""
+    return by_local_name(layer.index, layer_shape(layer).tensor_shapes(), theta, zeros)
 
 
 class Attention(LayerKind):

@@ -30,7 +30,10 @@ from functools import cached_property
 
 import sympy as sp
 
-from .attention import AttentionShape
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .attention import AttentionShape
 
 QUERY_KEY = ("query", "key")
 

@@ -133,3 +133,11 @@ def symbols(name: str, shape: tuple[int, ...]) -> np.ndarray:
     for idx in np.ndindex(*shape):
         out[idx] = sp.Symbol(f"{name}_" + "_".join(str(i + 1) for i in idx), real=True)
     return out
+
+
+def by_local_name(layer_index: int, shapes: dict[str, tuple[int, ...]],
+                  theta: dict[str, np.ndarray], fill) -> dict[str, np.ndarray]:
+    """A stack's tensors (``Q2``, ``bq2``) by a kind's own names (``Q``, ``bq``); a tensor
+    the layer lacks (its biases without ``bias``) is ``fill(shape)`` (zeros)."""
+    return {n: theta[f"{n}{layer_index}"] if f"{n}{layer_index}" in theta else fill(s)
+            for n, s in shapes.items()}

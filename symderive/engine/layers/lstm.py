@@ -22,11 +22,16 @@ columns of U, and the next layer's columns that read them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import replace as _replace
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from ...spec.functions import sigmoid
+from ...spec.layers import LayerSpec
+from .base import Entry, LayerKind, by_local_name
+from .base import symbols as tensor_symbols
 
 #: The tensors of an LSTM layer, in the order of the parameter list.
 TENSORS = ("W", "U", "b")
@@ -55,14 +60,7 @@ class LSTMShape:
 def symbols(layer: int, shape: LSTMShape) -> dict[str, np.ndarray]:
     """The layer's parameter symbols as object arrays in PyTorch's layout:
     ``U2_5_1`` is row 5, column 1 of U of layer 2 (1-based)."""
-    out: dict[str, np.ndarray] = {}
-    for name, dims in shape.tensor_shapes().items():
-        arr = np.empty(dims, dtype=object)
-        for idx in np.ndindex(*dims):
-            arr[idx] = sp.Symbol(f"{name}{layer}_" + "_".join(str(i + 1) for i in idx),
-                                 real=True)
-        out[name] = arr
-    return out
+    return {n: tensor_symbols(f"{n}{layer}", s) for n, s in shape.tensor_shapes().items()}
 
 
 def symbolic_forward(p: dict[str, np.ndarray], x: list[list[sp.Expr]],
@@ -178,20 +176,13 @@ def unit_values(p: dict[str, np.ndarray], unit: int, group: str, shape: LSTMShap
 
 
 # ---- the kind in a stack ------------------------------------------------------
-from typing import Any  # noqa: E402
-
-from ...spec.layers import LayerSpec  # noqa: E402
-from .base import Entry, LayerKind  # noqa: E402
-
-
 def layer_shape(layer: LayerSpec) -> LSTMShape:
     return LSTMShape(layer.in_shape[0], layer.in_shape[1], layer.units)
 
 
 def _tensors(layer: LayerSpec, theta: dict[str, np.ndarray], zeros) -> dict[str, np.ndarray]:
-    shape = layer_shape(layer)
-    return {n: theta[f"{n}{layer.index}"] if f"{n}{layer.index}" in theta else zeros(s)
-            for n, s in shape.tensor_shapes().items()}
+    """The stack's tensors by this module's names (zero biases without bias)."""
+    return by_local_name(layer.index, layer_shape(layer).tensor_shapes(), theta, zeros)
 
 
 class LSTM(LayerKind):
@@ -214,6 +205,11 @@ class LSTM(LayerKind):
         if group == "bias":
             return [(f"b{l}", (r,)) for r in rows] if layer.bias else []
         return [(f"U{l}", (r, u)) for r in range(4 * shape.units)]
+
+    def reduced(self, layer: LayerSpec) -> LayerSpec:
+        """Two steps, one input, three units: the exchange lemma's small instance (the
+        symbolic forward grows fast with steps and units)."""
+        return _replace(layer, in_shape=(2, 1), out_shape=(3,), units=3, options=(("units", 3),))
 
     def forward(self, layer: LayerSpec, theta: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         p = _tensors(layer, theta, lambda s: np.full(s, sp.S.Zero, dtype=object))

@@ -33,7 +33,14 @@ from functools import cached_property
 
 import sympy as sp
 
-from .lstm import GATES, LSTMShape, symbols
+from typing import TYPE_CHECKING
+
+from .base import symbols as tensor_symbols
+
+if TYPE_CHECKING:
+    from .lstm import LSTMShape
+
+GATES = ("i", "f", "g", "o")   # PyTorch's order (as in .lstm)
 
 GROUPS = ("incoming", "recurrent", "bias", "recurrent_outgoing", "outgoing")
 
@@ -69,7 +76,8 @@ class LocalUnits:
     def theta(self) -> dict[str, object]:
         """Parameter symbols -> their value under the hypothesis (a representative
         symbol of each tied class, or 0)."""
-        p = symbols(self.layer, self.shape)
+        p = {n: tensor_symbols(f"{n}{self.layer}", s)
+             for n, s in self.shape.tensor_shapes().items()}
         out = {s: s for arr in p.values() for s in arr.flat}
         reader = {(m, u): sp.Symbol(f"W{self.layer + 1}_{m + 1}_{u + 1}", real=True)
                   for m in range(self.readers) for u in range(self.shape.units)}

@@ -57,7 +57,7 @@ def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str]]:
     for s in spec.stack:
         if s.index in units.stream:
             out.append((s, "owns and reads" if following else "owns"))
-            following = True
+            following = layer_kind(s.kind).unit_axis is not None   # heads: nothing reads one
         elif following and s.units:
             out.append((s, "reads"))
             following = False

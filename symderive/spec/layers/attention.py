@@ -8,7 +8,7 @@ from ...errors import SpecError
 from ..fields import _int, _type_name
 from ..model import MAX_LAYER_WIDTH
 from .base import LayerSpec, Shape, SpecKind
-from .shapes import describe
+from .shapes import sequence_input
 
 
 class Attention(SpecKind):
@@ -16,14 +16,11 @@ class Attention(SpecKind):
     has_units = True
     groups = ("query", "key", "value", "output")
     read_by_later = False   # the heads are summed through O: no later layer reads one
-    unit_axis = -1
+    unit_axis = None        # the output has no head axis: no residual stream, no norm of heads
 
     def read(self, table: dict[str, Any], field: str, in_shape: Shape,
              before: tuple[LayerSpec, ...]):
-        if len(in_shape) != 2:
-            got = (f"layer {before[-1].index} gives {describe(in_shape)}" if before
-                   else f"the input is {describe(in_shape)}")
-            raise SpecError(f"attends over [tokens, features], but {got}", field=f"{field}.kind")
+        sequence_input(in_shape, field, before, "attends over [tokens, features]")
         if "heads" not in table:
             raise SpecError("is required: the number of heads", field=f"{field}.heads")
         heads = _int(table["heads"], f"{field}.heads", 1, MAX_LAYER_WIDTH)

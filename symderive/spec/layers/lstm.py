@@ -8,7 +8,7 @@ from ...errors import SpecError
 from ..fields import _int
 from ..model import MAX_LAYER_WIDTH
 from .base import LayerSpec, Shape, SpecKind
-from .shapes import describe
+from .shapes import sequence_input
 
 
 class LSTM(SpecKind):
@@ -19,10 +19,7 @@ class LSTM(SpecKind):
 
     def read(self, table: dict[str, Any], field: str, in_shape: Shape,
              before: tuple[LayerSpec, ...]):
-        if len(in_shape) != 2:
-            got = (f"layer {before[-1].index} gives {describe(in_shape)}" if before
-                   else f"the input is {describe(in_shape)}")
-            raise SpecError(f"runs over [steps, inputs], but {got}", field=f"{field}.kind")
+        sequence_input(in_shape, field, before, "runs over [steps, inputs]")
         if "units" not in table:
             raise SpecError("is required: the number of units", field=f"{field}.units")
         units = _int(table["units"], f"{field}.units", 1, MAX_LAYER_WIDTH)

@@ -24,6 +24,10 @@ class Norm(SpecKind):
                     else "it is the first layer")
             raise SpecError(f"normalises the units of the layer before it, but {what}",
                             field=f"{field}.kind")
+        if not _read_by_later(before[-1]):
+            raise SpecError(f"normalises the units of the layer before it, but layer "
+                            f"{before[-1].index}'s units are not entries of its output",
+                            field=f"{field}.kind")
         over = table.get("over", "features")
         if over not in OVER:
             raise SpecError(f"must be one of {', '.join(OVER)}, not {over!r}",
@@ -36,6 +40,12 @@ class Norm(SpecKind):
         axis = 0 if len(in_shape) > 1 and before[-1].out_shape == in_shape \
             and _unit_axis(before[-1]) == 0 else len(in_shape) - 1
         return in_shape, 0, (("over", over), ("eps", float(eps)), ("axis", axis))
+
+
+def _read_by_later(layer: LayerSpec) -> bool:
+    from . import spec_kind
+
+    return spec_kind(layer.kind).read_by_later
 
 
 def _unit_axis(layer: LayerSpec) -> int:

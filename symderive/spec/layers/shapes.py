@@ -25,3 +25,11 @@ def per_axis(value: Any, where: str, axes: int, low: int) -> tuple[int, ...]:
 
 def describe(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(n) for n in shape) + "]"
+
+
+def sequence_input(in_shape: tuple[int, ...], field: str, before, what: str) -> None:
+    """A SpecError naming ``field.kind`` unless one sample is [tokens or steps, features]."""
+    if len(in_shape) != 2:
+        got = (f"layer {before[-1].index} gives {describe(in_shape)}" if before
+               else f"the input is {describe(in_shape)}")
+        raise SpecError(f"{what}, but {got}", field=f"{field}.kind")
