@@ -98,9 +98,20 @@ def test_attention_layer_norm_lstm_tables():
                                      + Fraction(float(m.lstm.bias_hh_l0.detach()[5])))
 
 
+class Heads(nn.Module):
+    """Self-attention, flattened, dense (the kinds refuse a norm or skip on heads)."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn, self.fc = nn.MultiheadAttention(4, 2, batch_first=True), nn.Linear(20, 1)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.attn(x, x, x)[0], 1))
+
+
 def test_two_identical_heads_are_a_pair_with_their_groups():
     torch.manual_seed(5)
-    m = Block()
+    m = Heads()
     E, d = 4, 2
     with torch.no_grad():
         w, bias = m.attn.in_proj_weight, m.attn.in_proj_bias
@@ -152,10 +163,13 @@ def test_state_dict_writes_each_tensor_where_it_came_from():
 @pytest.mark.parametrize("make, shape, message", [
     (Residual, (4, 2, 5, 5), "<torch>: layer[4].skip: joins layers 2 and 4, but a residual "
      "stream joins two layers with units"),
-    (Block, (2, 5, 4), "<torch>: model: no two units of a layer are identical now")])
+    (Block, (2, 5, 4), "<torch>: layer[2].kind: normalises the units of the layer before "
+     "it, but layer 1's units are not entries of its output"),
+    (Heads, (2, 5, 4), "<torch>: model: no two units of a layer are identical now")])
 def test_what_the_layer_kinds_cannot_state_yet_is_a_clean_spec_error(make, shape, message):
-    """A skip from a norm layer (conv, bn, relu, then x + bn(conv(x))) is refused by the
-    kinds; a [[layer]] network without identical units has nothing to derive (no [init])."""
+    """A skip from a norm layer (conv, bn, relu, then x + bn(conv(x))) and a norm after
+    attention are refused by the kinds; a [[layer]] network without identical units has
+    nothing to derive (no [init])."""
     m = make()
     with pytest.raises(symderive.SpecError) as exc:
         symderive.from_torch(m, torch.randn(*shape), torch.randn(shape[0], m.fc.out_features))
