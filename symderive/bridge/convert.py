@@ -100,7 +100,7 @@ def _stack_tables(b: Builder, tables: dict[str, Any], samples: int) -> list[Pair
         stated = parse_network(network, tables["layer"])
     except SpecError as exc:
         raise exc.located(SOURCE) from None
-    pairs = stack_pairs(b, stated)
+    pairs = [Pair(*p) for p in stack_pairs(b, stated)]
     if not pairs:
         raise refuse("model", "no two units of a layer are identical now; with "
                      "[[layer]] tables (conv, norm, attention, LSTM, skip) the engine "

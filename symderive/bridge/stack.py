@@ -22,10 +22,9 @@ from .builder import Builder
 READ_BY = ("outgoing", "recurrent_outgoing", "output")
 
 
-def stack_pairs(b: Builder, network: NetworkSpec) -> list[Any]:
-    """Every pair of identical units of every layer with units, with its tie and zero."""
+def stack_pairs(b: Builder, network: NetworkSpec) -> list[tuple[Any, ...]]:
+    """Every pair of identical units of every layer with units: (layer, units, tie, zero)."""
     from ..engine.layers.units import Units
-    from .convert import Pair
 
     found = []
     for s in network.stack:
@@ -37,8 +36,8 @@ def stack_pairs(b: Builder, network: NetworkSpec) -> list[Any]:
                 state = {name: _state(b.tensors, ei, ej) for name, (ei, ej) in groups.items()}
                 if all(state[n] != "differ" for n in state if _base(n) not in READ_BY):
                     tie, zero = _tie_zero(state)
-                    found.append(Pair(s.index, (i, j), tuple(g for g in tie if g in s.groups),
-                                      tuple(g for g in zero if g in s.groups)))
+                    found.append((s.index, (i, j), tuple(g for g in tie if g in s.groups),
+                                  tuple(g for g in zero if g in s.groups)))
     return found
 
 
