@@ -101,9 +101,10 @@ def test_attention_layer_norm_lstm_tables():
 class Heads(nn.Module):
     """Self-attention, flattened, dense (the kinds refuse a norm or skip on heads)."""
 
-    def __init__(self):
+    def __init__(self, tokens=5):
         super().__init__()
-        self.attn, self.fc = nn.MultiheadAttention(4, 2, batch_first=True), nn.Linear(20, 1)
+        self.attn = nn.MultiheadAttention(4, 2, batch_first=True)
+        self.fc = nn.Linear(4 * tokens, 1)
 
     def forward(self, x):
         return self.fc(torch.flatten(self.attn(x, x, x)[0], 1))

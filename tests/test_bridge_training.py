@@ -26,6 +26,7 @@ from symderive.bridge.convert import read  # noqa: E402
 from symderive.bridge.read import read_model  # noqa: E402
 from symderive.engine.layers.units import Units  # noqa: E402
 from symderive.spec import Hypothesis  # noqa: E402
+from test_bridge_kinds import Heads  # noqa: E402  (self-attention, flattened, a Linear)
 
 STEPS = 50
 LR = 0.1
@@ -130,21 +131,10 @@ def test_residual_cnn_with_zero_batch_norm_gain(tie_fc, verdict):
     assert _judge(_residual(tie_fc), x, y) == [(2, (1, 2), tie, ("gain", "shift"), verdict)]
 
 
-class Block(nn.Module):
-    """Self-attention with two heads, flattened, a Linear."""
-
-    def __init__(self):
-        super().__init__()
-        self.attn, self.fc = nn.MultiheadAttention(4, 2, batch_first=True), nn.Linear(12, 1)
-
-    def forward(self, x):
-        return self.fc(torch.flatten(self.attn(x, x, x)[0], 1))
-
-
 @pytest.mark.parametrize("tie_output, verdict", [(True, "preserved"), (False, "broken")])
 def test_transformer_block_with_two_identical_heads(tie_output, verdict):
     torch.manual_seed(3)
-    m = Block().double()
+    m = Heads(tokens=3).double()
     E, d = 4, 2
     with torch.no_grad():
         w, bias = m.attn.in_proj_weight, m.attn.in_proj_bias
