@@ -109,16 +109,21 @@ class Heads(nn.Module):
     def forward(self, x):
         return self.fc(torch.flatten(self.attn(x, x, x)[0], 1))
 
+    def copy_head(self):
+        """Head 2 := head 1 in Q, K and V (rows and biases); returns the head size."""
+        E, d = 4, 2
+        with torch.no_grad():
+            w, bias = self.attn.in_proj_weight, self.attn.in_proj_bias
+            for k in range(3):
+                w[k * E + d:k * E + 2 * d] = w[k * E:k * E + d]
+                bias[k * E + d:k * E + 2 * d] = bias[k * E:k * E + d]
+        return d
+
 
 def test_two_identical_heads_are_a_pair_with_their_groups():
     torch.manual_seed(5)
     m = Heads()
-    E, d = 4, 2
-    with torch.no_grad():
-        w, bias = m.attn.in_proj_weight, m.attn.in_proj_bias
-        for k in range(3):                       # head 2 := head 1 in Q, K and V
-            w[k * E + d:k * E + 2 * d] = w[k * E:k * E + d]
-            bias[k * E + d:k * E + 2 * d] = bias[k * E:k * E + d]
+    d = m.copy_head()
     r = read(m, torch.randn(2, 5, 4), torch.randn(2, 1))
     assert [(p.layer, p.units, p.tie, p.zero) for p in r.pairs] == [
         (1, (1, 2), ("query", "key", "value"), ())]

@@ -135,13 +135,9 @@ def test_residual_cnn_with_zero_batch_norm_gain(tie_fc, verdict):
 def test_transformer_block_with_two_identical_heads(tie_output, verdict):
     torch.manual_seed(3)
     m = Heads(tokens=3).double()
-    E, d = 4, 2
-    with torch.no_grad():
-        w, bias = m.attn.in_proj_weight, m.attn.in_proj_bias
-        for k in range(3):                       # head 2 := head 1 in Q, K and V
-            w[k * E + d:k * E + 2 * d] = w[k * E:k * E + d]
-            bias[k * E + d:k * E + 2 * d] = bias[k * E:k * E + d]
-        if tie_output:
+    d = m.copy_head()
+    if tie_output:
+        with torch.no_grad():
             m.attn.out_proj.weight[:, d:] = m.attn.out_proj.weight[:, :d]
     x, y = torch.randn(2, 3, 4, dtype=torch.float64), torch.randn(2, 1, dtype=torch.float64)
     tie = ("query", "key", "value") + (("output",) if tie_output else ())
