@@ -133,7 +133,32 @@ def refusals(spec: Spec, fmt: str | None = None) -> list[Refusal]:
     """Every limit ``spec`` exceeds, the most specific first; ``fmt`` "pdf" or "beamer"
     (slides compiled to PDF) counts pdflatex's time too, "json" writing the report."""
     formulas = _exponents(spec) or _complexity(spec)
+    if spec.network.stack:
+        return formulas + _stack(spec)
     return formulas + _shape(spec) + _symbolic(spec) + _numeric(spec, fmt) + _json(spec)
+
+
+def _stack(spec: Spec) -> list[Refusal]:
+    """A ``[[layer]]`` network: its kinds' passes counted (:mod:`symderive.cost.layers`)."""
+    from .cost.layers import MAX_SECONDS, stack_json_bytes, stack_seconds
+    from .engine.layers.stack import Stack
+
+    count = Stack(spec.network).parameter_count()
+    if count > MAX_PARAMETERS:
+        return [Refusal("layer", f"has {count:,} parameters, over the limit of "
+                        f"{MAX_PARAMETERS:,}; use fewer channels or units, {FORCE}")]
+    seconds = stack_seconds(spec)
+    if seconds > MAX_SECONDS:
+        return [Refusal("layer", f"would take about {seconds:.0f} s at worst (NumPy passes "
+                        f"of the layers for the witness search and the numeric check), over "
+                        f"the limit of {MAX_SECONDS:.0f} s; use fewer channels, positions or "
+                        f"samples, {FORCE}")]
+    size = stack_json_bytes(spec)
+    if size > MAX_JSON_BYTES:
+        return [Refusal("layer", f"its witnesses would need about {size / 1e6:.0f} MB of "
+                        f"JSON, over the limit of {MAX_JSON_BYTES / 1e6:.0f} MB; use fewer "
+                        f"parameters, {FORCE}")]
+    return []
 
 
 def check_resources(spec: Spec, text: str | bytes | None = None,

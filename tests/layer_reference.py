@@ -91,10 +91,12 @@ def torch_gradient(spec: Spec, theta, X, Y) -> dict[str, np.ndarray]:
     return {k: p.grad.numpy() for k, p in params.items()}
 
 
-def random_spec(rng: np.random.Generator, norm: bool, skip: bool, tiny: bool = False) -> Spec:
+def random_spec(rng: np.random.Generator, norm: bool, skip: bool, tiny: bool = False,
+                two_d: bool | None = None) -> Spec:
     """A small random CNN: 1-D or 2-D, channels 1-4, kernels 1-3, strides 1-2, padding 0-1
     (``tiny``: 3 positions a side, one input channel, 2 channels: for whole-loss SymPy)."""
-    two_d = bool(rng.integers(2))
+    drawn = bool(rng.integers(2))
+    two_d = drawn if two_d is None else two_d
     size = 3 if tiny else int(rng.integers(3, 5))
     channels_in = 1 if tiny else int(rng.integers(1, 3))
     lines = ["[network]", f"input = {[channels_in] + [size] * (2 if two_d else 1)}",

@@ -179,3 +179,23 @@ def test_a_stack_of_dense_layers_is_the_dense_network():
         assert np.allclose(grads[f"b{l}"], reference.b[l - 1], rtol=1e-12)
     assert [r.verdict for r in symderive.derive(spec, numeric=False).results] == \
         [r.verdict for r in symderive.derive(plain, numeric=False).results]
+
+
+def test_the_swap_check_fails_when_a_kind_pairs_entries_wrongly(monkeypatch):
+    """A kind that listed the entries reading unit 2 in another order than unit 1's
+    would pair them wrongly; the layer-by-layer check must then refuse the swap."""
+    from symderive.engine.layers import layer_kind
+    from symderive.engine.layers.swap import swap_check
+
+    spec = symderive.load(ROOT / "derivations" / "layers" / "conv_filters_tied.toml")
+    units = Units(spec.network, spec.hypotheses[1])
+    assert swap_check(spec.network, units) == (True, "whole loss")
+    kind = layer_kind("conv")
+    original = type(kind).reads
+
+    def misordered(self, layer, labels, unit):
+        found = original(self, layer, labels, unit)
+        return {g: e[::-1] for g, e in found.items()} if unit == 2 else found
+
+    monkeypatch.setattr(type(kind), "reads", misordered)
+    assert swap_check(spec.network, Units(spec.network, spec.hypotheses[1]))[0] is False

@@ -45,6 +45,13 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("__init__.py", "__getattr__", "import_module"):
         "the lazy public names: the module comes from the _LAZY table, looked up only for an "
         "attribute name that is one of its keys, never from a spec",
+    ("spec/layers/__init__.py", "spec_kind", "import_module"):
+        "a module of the spec.layers package named by a value of the KINDS table (a "
+        "constant), looked up by a layer's kind: KINDS[name] raises for any other name, and "
+        "validation checks the name against KINDS's keys first",
+    ("engine/layers/__init__.py", "layer_kind", "import_module"):
+        "a module of the engine.layers package named by a value of the same KINDS table, "
+        "looked up by a validated layer's kind",
     ("facts/__init__.py", "Kind._function", "import_module"):
         "a module of the facts package named in the KINDS table (a constant), chosen by a "
         "fact's kind, which validation checked against KINDS's keys",

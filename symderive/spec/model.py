@@ -59,15 +59,15 @@ class NetworkSpec:
         return tuple(g for g in groups if g != "outgoing") if layer == self.depth else groups
 
     def to_toml(self) -> dict[str, Any]:
-        """The ``[network]`` table as written; a ``[[layer]]`` network's tables under
-        ``layer`` (:meth:`Spec.to_dict` moves them to the top level), without the shapes
-        the report adds."""
-        out = self.to_json()
-        if self.stack:
-            out["layer"] = [s.to_toml() for s in self.stack]
-            out.update(activation=_function_json(self.activation),
-                       output_activation=_function_json(self.output_activation))
-        return out
+        """The [network] table as written (Spec.to_dict); a stack's [[layer]] tables go
+        to the top level (:meth:`layer_tables`)."""
+        head = {"input": self.input} if self.stack else {"layers": self.layers}
+        return head | {"activation": self.activation, "output_activation": self.output_activation,
+                       "bias": self.bias, "loss": self.loss, "samples": self.samples}
+
+    def layer_tables(self) -> list[dict[str, Any]]:
+        """The [[layer]] tables as written, defaults filled in (empty for ``layers``)."""
+        return [s.to_toml() for s in self.stack]
 
     def to_json(self) -> dict[str, Any]:
         if self.stack:

@@ -93,8 +93,8 @@ class Spec:
             if f.name == "source" or value is None or (f.name in _KEYS and value == ()):
                 continue
             out[_KEYS.get(f.name, f.name)] = _plain(value)
-        if self.network.stack:                   # [[layer]] tables are top-level tables
-            out["layer"] = out["network"].pop("layer")
+        if getattr(self.network, "stack", ()):     # a built Spec may hold anything here
+            out["layer"] = _plain(self.network.layer_tables())
         return out
 
     def validated(self) -> Spec:

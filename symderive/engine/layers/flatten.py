@@ -3,6 +3,7 @@ channel's label goes to its block of features, so a dense layer after it reads a
 channel through a block of columns."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,13 @@ class Flatten(LayerKind):
 
     def carry(self, layer: LayerSpec, labels: np.ndarray) -> np.ndarray:
         return labels.reshape(-1)
+
+    def flops(self, layer: LayerSpec) -> int:
+        return int(np.prod(layer.in_shape))
+
+    def reduced(self, layer: LayerSpec) -> LayerSpec:
+        shape = (3, *[min(n, 2) for n in layer.in_shape[1:]])
+        return replace(layer, in_shape=shape, out_shape=(int(np.prod(shape)),))
 
     def forward(self, layer: LayerSpec, theta: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         return x.reshape(x.shape[0], -1)

@@ -2,6 +2,7 @@
 No parameters and no units: a channel's label passes to its pooled value."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -18,13 +19,20 @@ class Pool(LayerKind):
         flat = labels.reshape(labels.shape[0], -1)
         return np.where(np.all(flat == flat[:, :1], axis=1), flat[:, 0], NO_UNIT)
 
+    def flops(self, layer: LayerSpec) -> int:
+        return int(np.prod(layer.in_shape))
+
+    def reduced(self, layer: LayerSpec) -> LayerSpec:
+        return replace(layer, in_shape=(3, *[min(n, 2) for n in layer.in_shape[1:]]),
+                       out_shape=(3,))
+
     def forward(self, layer: LayerSpec, theta: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         flat = x.reshape(x.shape[0], x.shape[1], -1)
         out = np.empty(flat.shape[:2], dtype=object)
         for n, c in np.ndindex(*flat.shape[:2]):
             values = list(flat[n, c])
             out[n, c] = (sp.Max(*values) if layer.option("mode") == "max"
-                         else sp.Add(*values) / len(values))
+                         else sp.Mul(sp.Rational(1, len(values)), sp.Add(*values)))
         return out
 
     def np_forward(self, layer: LayerSpec, theta: dict[str, np.ndarray],

@@ -12,7 +12,8 @@ from functools import lru_cache
 
 from .base import LayerSpec, Shape, SpecKind
 
-#: Every layer kind, by the name its table gives in ``kind``, and its module here.
+#: Every layer kind, by the name its table gives in ``kind``, and its module's name, here
+#: and in :mod:`symderive.engine.layers` (the one registry of both rooms).
 KINDS: dict[str, str] = {
     "dense": "dense",
     "conv": "conv",

@@ -4,7 +4,7 @@ room must provide to read it.
 The spec stage cannot import the engine (stages import only earlier stages), so a
 layer kind has two rooms: this side reads and validates its table and computes its
 output shape (:class:`SpecKind`), :mod:`symderive.engine.layers` holds its
-mathematics.  Both registries map a kind's name to its module; nothing else names a
+mathematics.  One registry (:data:`.KINDS`) maps a kind's name to its modules; nothing else names a
 kind (``tests/test_layer_kinds.py``).
 """
 from __future__ import annotations
@@ -49,10 +49,21 @@ class LayerSpec:
         """The value of one of the kind's own keys (KeyError for a key it has not)."""
         return dict(self.options)[name]
 
+    def to_toml(self) -> dict[str, Any]:
+        """The table as a spec writes it (Spec.to_dict), defaults filled in."""
+        out: dict[str, Any] = {"kind": self.kind}
+        out.update({k: v for k, v in self.options if k != "axis"})
+        if self.activation is not None:
+            out["activation"] = self.activation
+        if self.has_bias:
+            out["bias"] = self.bias
+        return out | ({"skip": self.skip} if self.skip is not None else {})
+
     def to_json(self) -> dict[str, Any]:
         """The table as the report states it: defaults filled in."""
         out: dict[str, Any] = {"kind": self.kind}
-        out.update({k: list(v) if isinstance(v, tuple) else v for k, v in self.options})
+        out.update({k: list(v) if isinstance(v, tuple) else v for k, v in self.options
+                    if k != "axis"})
         if self.activation is not None:
             act = self.activation
             out["activation"] = act.name if act.latex_source is None else {"latex": act.latex_source}
@@ -62,14 +73,6 @@ class LayerSpec:
             out["skip"] = self.skip
         out["shape"] = list(self.out_shape)
         return out
-
-    def to_toml(self) -> dict[str, Any]:
-        """The table as a spec writes it (defaults filled in): the kind's own keys only,
-        without the shape and the derived options the report adds."""
-        from . import spec_kind
-
-        keys = set(spec_kind(self.kind).keys) | {"kind", "activation", "bias", "skip"}
-        return {k: v for k, v in self.to_json().items() if k in keys}
 
 
 class SpecKind:
