@@ -104,7 +104,9 @@ def test_duplicated_rows_classes_verdicts_and_frozen_match_torch():
     _check_classes(r, pre)
     _check_frozen(r, params, _keys(m))
     assert r.judgement.startswith("Units 1 and 3 of '0' are identical now (incoming, bias) "
-                                  "and separate after one step")
+                                  "and can separate (the hypothesis tying only what they "
+                                  "share is broken, with a witness). On this batch they part "
+                                  "at step ")
 
 
 def test_init_is_the_parameters_exactly_and_the_data_the_batch():

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SpecError
 from ..spec.model import MAX_SAMPLES, toml_number
 from .builder import Builder, Layer, exact
 from .graph import SOURCE, refuse
@@ -66,16 +67,46 @@ def read(model: Any, inputs: Any, targets: Any = None, loss: Any = "mse", lr: An
     outputs = last.shape[0]
     how = plan(loss, last.entry["activation"], targets, len(inputs), outputs)
     last.entry["activation"] = how.output_activation
-    pairs = identical_pairs(b)
-    tables = {"title": f"{type(model).__name__} from PyTorch: which units are identical?",
-              "network": network_table(b, how.name),
-              "init": {k: _values(v) for k, v in b.tensors.items()},
-              "data": {"inputs": _values(exact(inputs)), "targets": _values(how.targets)},
-              "check": _check(how, lr, optimizer)}
+    network = network_table(b, how.name)
+    tables: dict[str, Any] = {
+        "title": f"{type(model).__name__} from PyTorch: which units are identical?",
+        "network": network}
+    if "input" in network:
+        pairs = _stack_tables(b, tables, len(inputs))
+    else:
+        pairs = identical_pairs(b)
+        tables |= {"init": {k: _values(v) for k, v in b.tensors.items()},
+                   "data": {"inputs": _values(exact(inputs)), "targets": _values(how.targets)}}
+    tables["check"] = _check(how, lr, optimizer)
     if pairs:
         tables["hypothesis"] = [_hypothesis(p, b) for p in pairs[:MAX_PAIRS]]
     tables["question"] = question(type(model).__name__, b, how, lr, optimizer)
     return Reading(b, how, tuple(pairs), tables)
+
+
+def _stack_tables(b: Builder, tables: dict[str, Any], samples: int) -> list[Pair]:
+    """A ``[[layer]]`` network: its layer tables at the top level and the pairs of units
+    identical now.  The engine refuses ``[init]`` and ``[data]`` with ``[[layer]]``
+    tables (docs/layer-kinds.md), so the spec states the batch's size, not the point:
+    each pair's hypothesis ties what the two units share now, and its verdict holds at
+    every point where they do, this one included."""
+    from ..spec.validate import parse_network
+    from .stack import stack_pairs
+
+    network = tables["network"]
+    network["samples"] = samples
+    tables["layer"] = network.pop("layer")
+    try:
+        stated = parse_network(network, tables["layer"])
+    except SpecError as exc:
+        raise exc.located(SOURCE) from None
+    pairs = [Pair(*p) for p in stack_pairs(b, stated)]
+    if not pairs:
+        raise refuse("model", "no two units of a layer are identical now; with "
+                     "[[layer]] tables (conv, norm, attention, LSTM, skip) the engine "
+                     "cannot state a starting point yet ([init] and [data]), so there is "
+                     "no hypothesis to derive")
+    return pairs
 
 
 def from_torch(model: Any, inputs: Any, targets: Any = None, loss: Any = "mse", *,
@@ -131,14 +162,11 @@ def network_table(b: Builder, loss: str) -> dict[str, Any]:
 
 
 def identical_pairs(b: Builder) -> list[Pair]:
-    """Every pair of units of a dense or conv layer with equal incoming weights and
-    bias now, with the groups they share (tie) or both have at zero (zero)."""
+    """Every pair of units of a layer of a dense network (``layers = [...]``) with equal
+    incoming weights and bias now, with the groups they share (tie) or both have at
+    zero (zero).  A ``[[layer]]`` network's pairs use the kinds' groups (:mod:`.stack`)."""
     pairs = []
-    for l, layer in enumerate(b.layers, start=1):
-        if layer.entry["kind"] == "attention":
-            pairs += _head_pairs(b, l, layer.units)
-        if layer.entry["kind"] not in ("dense", "conv"):
-            continue
+    for l in range(1, len(b.layers) + 1):
         W, bias = b.tensors[f"W{l}"], b.tensors.get(f"b{l}")
         out = _outgoing(b, l)
         for i in range(len(W)):
@@ -148,39 +176,11 @@ def identical_pairs(b: Builder) -> list[Pair]:
     return pairs
 
 
-def _head_pairs(b: Builder, l: int, heads: int) -> list[Pair]:
-    """Pairs of heads with equal query, key and value rows (and biases) now; their
-    groups as the contract names them (``output``: the head's columns of O)."""
-    t = b.tensors
-    d = len(t[f"Q{l}"]) // heads
-
-    def group(h: int) -> dict[str, np.ndarray]:
-        rows = slice(h * d, (h + 1) * d)
-        out = {name: np.concatenate([t[f"{name[0].upper()}{l}"][rows].ravel()]
-                                    + ([t[f"b{name[0]}{l}"][rows]] if f"bq{l}" in t else []))
-               for name in ("query", "key", "value")}
-        return out | {"output": t[f"O{l}"][:, rows].ravel()}
-
-    found = []
-    for h in range(heads):
-        for k in range(h + 1, heads):
-            a, c = group(h), group(k)
-            if all(_same(a[g], c[g]) for g in ("query", "key", "value")):
-                shared = [g for g in a if _same(a[g], c[g])]
-                zero = tuple(g for g in shared if not np.any(a[g] != 0))
-                found.append(Pair(l, (h + 1, k + 1),
-                                  tuple(g for g in shared if g not in zero), zero))
-    return found
-
-
 def _outgoing(b: Builder, l: int) -> np.ndarray | None:
-    """The next layer's weights read per unit of layer l (W[:, i]), when it reads them."""
+    """The next layer's weights read per unit of layer l (W[:, i]); none for the output."""
     if l == len(b.layers):
         return None
-    nxt = b.layers[l]
-    if nxt.entry["kind"] in ("dense", "conv") and "skip" not in nxt.entry:
-        return b.tensors[f"W{l + 1}"]
-    return None
+    return b.tensors[f"W{l + 1}"]
 
 
 def _pair(l: int, i: int, j: int, W, bias, out) -> Pair:

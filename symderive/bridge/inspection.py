@@ -61,8 +61,11 @@ def _verdicts(reading: Reading, d: Derivation) -> tuple[tuple[Pair, str], ...]:
 def dead_units(reading: Reading) -> tuple[tuple[int, tuple[int, ...]], ...]:
     """Per dense ReLU layer, the units whose pre-activation is <= 0 on every sample of
     the batch, computed exactly (rationals) while the layers before are piecewise
-    linear; a layer after others is left out (its inputs are not rational)."""
+    linear; a layer after others is left out (its inputs are not rational).  A
+    ``[[layer]]`` network's spec has no [data] yet: nothing is said of dead units."""
     b = reading.builder
+    if "data" not in reading.tables:
+        return ()
     a = np.array(reading.tables["data"]["inputs"], dtype=object)
     a = np.vectorize(_fraction, otypes=[object])(a)
     out = []
@@ -91,7 +94,7 @@ def judgement(reading: Reading, d: Derivation, verdicts, dead) -> str:
     """The opening sentences, each from something computed."""
     names = [layer.where for layer in reading.builder.layers]
     kinds = [layer.entry["kind"] for layer in reading.builder.layers]
-    lines = [_identical(names, kinds, verdicts)] if verdicts else [
+    lines = [_identical(names, kinds, verdicts, d)] if verdicts else [
         "No two units are identical now (no two units of a layer have equal incoming "
         "weights and bias)."]
     lines += [f"{_units(u)} of '{names[l - 1]}' {'is' if len(u) == 1 else 'are'} dead on this "
@@ -102,7 +105,7 @@ def judgement(reading: Reading, d: Derivation, verdicts, dead) -> str:
     return " ".join(lines)
 
 
-def _identical(names: list[str], kinds: list[str], verdicts) -> str:
+def _identical(names: list[str], kinds: list[str], verdicts, d: Derivation) -> str:
     """One sentence per group of identical units whose pairs share their groups and
     verdict (else one per pair), in the order the pairs were found."""
     groups: dict[tuple, list[tuple[int, int]]] = {}
@@ -112,7 +115,8 @@ def _identical(names: list[str], kinds: list[str], verdicts) -> str:
     for (layer, tie, zero, verdict), pairs in groups.items():
         units = sorted({u for pair in pairs for u in pair})
         fate = {"preserved": "will stay identical for ever (proved)",
-                "broken": "separate after one step (proved, with a witness)",
+                "broken": "can separate (the hypothesis tying only what they share is "
+                          "broken, with a witness)",
                 "undecided": "may or may not separate (undecided)",
                 "not derived": f"were not derived (beyond the first {MAX_PAIRS} pairs)"}[verdict]
         shared = ", ".join(tie + tuple(f"{g} zero" for g in zero))
@@ -121,8 +125,26 @@ def _identical(names: list[str], kinds: list[str], verdicts) -> str:
         for chunk in ([units] if linked else [list(pair) for pair in pairs]):
             word = "Head" if kinds[layer - 1] == "attention" else "Unit"
             parts.append(f"{_units(chunk, word)} of '{names[layer - 1]}' are identical now "
-                         f"({shared}) and {fate[:-1] + each + ')' if linked else fate}.")
+                         f"({shared}) and {fate[:-1] + each + ')' if linked else fate}."
+                         + (_here(d, layer, chunk) if verdict != "preserved" else ""))
     return " ".join(parts)
+
+
+def _here(d: Derivation, layer: int, units: list[int]) -> str:
+    """What the starting point's proof (and simulation) say of these units on this batch."""
+    if d.start is None or layer >= len(d.start.partition.labels) - 1:
+        return ""
+    labels = {int(d.start.partition.labels[layer][u - 1]) + 1 for u in units}
+    if len(labels) == 1:
+        return (" On this batch, though, they stay identical for ever (one proved class "
+                "of the starting point).")
+    check = d.start.check
+    if check is not None and len(labels) == 2:
+        a, b = sorted(labels)
+        steps = [t for l, x, y, t, _ in check.separated if (l, x, y) == (layer, a, b)]
+        if steps:
+            return f" On this batch they part at step {steps[0]} of the simulation."
+    return ""
 
 
 def _classes(names: list[str], d: Derivation, verdicts) -> list[str]:

@@ -118,6 +118,12 @@ def _default_title(source: str) -> str:
     return stem.replace("_", " ").replace("-", " ").strip().capitalize() or "Derivation"
 
 
+def parse_network(net: dict[str, Any], tables: Any = None) -> NetworkSpec:
+    """The ``[network]`` table (with the ``[[layer]]`` tables, if any) alone, validated
+    (the PyTorch bridge reads a model's groups before it writes its hypotheses)."""
+    return _network(net, tables)
+
+
 def _network(net: dict[str, Any], tables: Any = None) -> NetworkSpec:
     _unknown(net, _NETWORK_KEYS, "network")
     if tables is not None or "input" in net:
