@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import symderive
-from conftest import BUNDLED, DERIVATIONS, ROOT, run_subprocess, spec_toml
+from conftest import BUNDLED, BUNDLED_NAMES, DERIVATIONS, ROOT, run_subprocess, spec_toml
 from symderive import sources
 
 FOUNDING = DERIVATIONS / "weight_symmetry.toml"
@@ -97,7 +97,7 @@ def test_a_file_named_dash_is_reached_by_its_path(cli, tmp_path, monkeypatch):
 
 def test_in_a_checkout_the_bundled_folder_is_the_derivations_folder():
     assert sources.bundled_folder() == DERIVATIONS
-    assert list(sources.bundled_specs()) == [p.stem.replace("_", "-") for p in BUNDLED]
+    assert list(sources.bundled_specs()) == BUNDLED_NAMES
 
 
 @pytest.mark.parametrize("name", ["weight-symmetry", "weight_symmetry",

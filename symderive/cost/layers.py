@@ -50,6 +50,13 @@ def stack_seconds(spec: Spec, numeric: bool = True) -> float:
         len(spec.facts) * laws_symbolic_seconds(spec)
 
 
+def stack_json_bytes(spec: Spec) -> int:
+    """Every witness lists every parameter: at most one witness per group."""
+    count = Stack(spec.network).parameter_count()
+    witnesses = sum(len(Units(spec.network, h).groups) for h in spec.hypotheses)
+    return JSON_BYTES_PER_VALUE * count * witnesses
+
+
 #: Seconds per term of the pre-activation the scale law's proof builds and checks (measured:
 #: 1440 terms of a conv layer took 1.5-2.5 s on the loaded machine, the forward included).
 SECONDS_PER_TERM = 1e-3
