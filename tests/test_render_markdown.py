@@ -92,7 +92,8 @@ def test_only_base_and_ams_macros(name, md):
 @pytest.mark.parametrize("name,md", DOCUMENTS, ids=IDS)
 def test_real_mathjax_typesets_every_block(name, md):
     blocks = math_blocks(md)
-    assert len(blocks) >= (1 if name.endswith("-brief") else 3)
+    # a brief answer may say everything in words (a starting point's); a full report has math
+    assert name.endswith("-brief") or len(blocks) >= 3
     assert mathjax_errors(blocks) == []
 
 
