@@ -405,3 +405,18 @@ def test_a_kink_forced_by_the_structure_is_a_note_not_a_contradiction():
     assert numeric["gradient_check"]["points"] == 0
     assert d.agreement and numeric["problems"] == []
     assert any("kink" in n for n in numeric["notes"])
+
+
+def test_a_constant_loss_with_nothing_assumed_is_preserved_and_not_contradicted(cli, tmp_path):
+    """Softmax over one output: no gradient at all, so untied units keep their (non-zero)
+    gap; the check compares the gap with its start, not with 0 (a hypothesis property
+    test found this false exit 1)."""
+    path = tmp_path / "one.toml"
+    path.write_text(spec_toml(layers=(1, 2, 1), activation="tanh", loss="softmax_ce",
+                              bias_=False, hypotheses=[{"layer": 1, "units": [1, 2]}]))
+    status, out, err = cli("derive", str(path), "--format", "json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert [h["verdict"] for h in report["hypotheses"]] == ["preserved"]
+    gaps = report["hypotheses"][0]["numeric"]["training"]["gaps"]
+    assert gaps[0] > 0 and all(g == gaps[0] for g in gaps)

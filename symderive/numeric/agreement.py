@@ -57,6 +57,14 @@ def training_problems(spec: NetworkSpec, result: HypothesisResult,
     i, j = result.hypothesis.units
     if inconclusive(spec, result, run):
         return []
+    hyp = result.hypothesis
+    if result.verdict == PRESERVED and not (hyp.tie or hyp.zero) and run.gaps:
+        # nothing assumed: the units differ from the start, so only a change of their gap
+        # (a constant loss moves nothing) could contradict the verdict
+        moved = max(abs(g - run.gaps[0]) for g in run.gaps)
+        return [] if moved <= PRESERVED_LIMIT else [
+            f"verdict preserved, but the gap between units {i} and {j} changed by "
+            f"{moved:.3g} from its start under {run.optimizer}"]
     if result.verdict == PRESERVED and run.max_gap > PRESERVED_LIMIT and not run.noise_grew:
         return [f"verdict preserved, but the gap between units {i} and {j} reached "
                 f"{run.max_gap:.3g} (over {PRESERVED_LIMIT:g} from step "
