@@ -59,8 +59,10 @@ def render_math(derivation) -> str:
 
     block = key_result(derivation)
     doc = Document(derivation.spec.title, (), samples=derivation.spec.network.samples)
-    if block is None:
-        return rf"$$\text{{{latex_escape(doc.title)}: nothing to settle}}$$"
+    if block is None:     # no formula to show: say what was decided, else that nothing was
+        facts = getattr(derivation, "facts", ())
+        decided = "; ".join(f"F{k} {f.verdict}" for k, f in enumerate(facts, start=1))
+        return rf"$$\text{{{latex_escape(doc.title)}: {latex_escape(decided or 'nothing to settle')}}}$$"
     lines = LatexRenderer(doc, "").aligned_lines(block)
     return "$$\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}$$"
 
