@@ -3,16 +3,23 @@ built from the spec's tables (not from symderive's kinds), and random small spec
 from __future__ import annotations
 
 import numpy as np
-import torch
+import pytest
 
 from symderive.spec import Spec
 
-TORCH_ACTIVATIONS = {"tanh": torch.tanh, "identity": lambda t: t, "sigmoid": torch.sigmoid,
-                     "relu": torch.relu}
+try:        # optional (symderive[torch]): a test that needs the reference skips without it
+    import torch
+except ImportError:
+    torch = None
+
+TORCH_ACTIVATIONS = {} if torch is None else {
+    "tanh": torch.tanh, "identity": lambda t: t, "sigmoid": torch.sigmoid, "relu": torch.relu}
 
 
 def torch_loss(spec: Spec, theta: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray):
     """The total loss in torch and the parameter tensors (leaves with .grad after backward)."""
+    if torch is None:
+        pytest.skip("torch is not installed (pip install 'symderive[torch]'; CI installs it)")
     net = spec.network
     params = {k: torch.tensor(np.asarray(v, dtype=float), requires_grad=True)
               for k, v in theta.items()}

@@ -174,7 +174,7 @@ BUNDLED = ROOT / "derivations" / "layers" / "weight_norms_batch_norm.toml"
 def _torch_gradient(theta, X, Y) -> dict[str, np.ndarray]:
     """The bundled network written out in torch: dense → batch norm with eps = 0 (torch's
     own batch_norm refuses eps = 0 in training) → ReLU → dense, loss ½‖ŷ − y‖²."""
-    import torch
+    torch = pytest.importorskip("torch", reason="torch is not installed (symderive[torch])")
 
     p = {k: torch.tensor(v, requires_grad=True) for k, v in theta.items()}
     z = torch.tensor(X) @ p["W1"].T + p["b1"]
