@@ -164,6 +164,12 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "ci_tier: slow; runs only with --all-tiers (CI runs every tier)")
+    if os.environ.get("SYMDERIVE_CI"):   # CI has every optional part: its tests must run
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise pytest.UsageError("SYMDERIVE_CI is set but torch is missing: the bridge's "
+                                    "tests would skip (.ci/run installs torch==2.13.0)")
 
 
 #: The CI tier: test functions (by file; "*" a whole file) too slow for the default tier. Compile tests

@@ -2,6 +2,7 @@
 the bundled layer derivations, and their witnesses re-evaluated in torch."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -202,3 +203,17 @@ def test_the_swap_check_fails_when_a_kind_pairs_entries_wrongly(monkeypatch):
 
     monkeypatch.setattr(type(kind), "reads", misordered)
     assert swap_check(spec.network, Units(spec.network, spec.hypotheses[1]))[0] is False
+
+
+@pytest.mark.parametrize("path", LAYERED, ids=[p.stem for p in LAYERED])
+def test_every_format_renders_a_layer_derivation(path):
+    """Markdown (brief and full), JSON, LaTeX and the beamer talk: no format crashes on a
+    [[layer]] network, and each opens with its answer."""
+    from symderive.render import beamer, json as json_render, latex, markdown
+
+    d = symderive.derive(path)
+    assert "## Answer" in markdown.render(d) and "## Answer" in markdown.render(d, detail="full")
+    assert json.loads(json_render.render(d))["answer"].strip()
+    assert r"\section{Answer}" in latex.render(d)
+    talk = beamer.render(d)
+    assert talk.count(r"\begin{frame}") >= 1 and "Answer" in talk

@@ -30,6 +30,8 @@ def talk_report(derivation) -> Document:
     """The talk's document: the brief report with its Why split into one section per case,
     the network's diagram after the answer and the training plot at the end."""
     brief = build_report(derivation, "brief", limit=TALK_CASES)
+    if derivation.spec.network.stack:     # a [[layer]] network: its brief report is the talk
+        return brief
     parts = why_parts(derivation, full_command(derivation.spec), TALK_BROKEN, theorems=True)
     closing = [p for p in parts if p[0] in ("numeric", "command")]
     body: list[Block] = []
