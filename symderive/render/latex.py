@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import textwrap
 
+import sympy as sp
+
 from ..report import build_report
 from ..report.model import Document
 from .base import Renderer
@@ -182,6 +184,13 @@ class LatexRenderer(Renderer):
                              break_on_hyphens=False) + "\n\n"
 
     def _block_Equation(self, node) -> str:
+        from ..report.model import Aligned, Row
+        from .breaking import width
+
+        if len(node.exprs) == 1 and isinstance(node.exprs[0], sp.Equality) \
+                and width(self.math(node.exprs[0])) > self.line:   # too wide: break its right side
+            e = node.exprs[0]
+            return self._block_Aligned(Aligned((Row(e.lhs, e.rhs, None),), label=node.label))
         body = r", \qquad ".join(self.math(e) for e in node.exprs)
         env = "equation" if node.label else "equation*"
         return f"\\begin{{{env}}}{self.label(node.label)}\n  {body}\n\\end{{{env}}}\n\n"
