@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ...spec.layers import LayerSpec
-from .base import Entry, LayerKind, by_local_name
+from .base import Entry, LayerKind, by_local_name, by_stack_name
 from .base import symbols as tensor_symbols
 
 #: The local derivation expands sums over token pairs: tried up to this many tokens.
@@ -237,8 +237,7 @@ class Attention(LayerKind):
     def np_backward(self, layer: LayerSpec, theta: dict[str, np.ndarray], cache: Any,
                     dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         grads, dx = np_backward(_tensors(layer, theta, np.zeros), cache, dout, layer_shape(layer))
-        return dx, {f"{n}{layer.index}": g for n, g in grads.items()
-                    if f"{n}{layer.index}" in theta}
+        return dx, by_stack_name(layer.index, grads, theta)
 
     def flops(self, layer: LayerSpec) -> int:
         return pass_work(layer_shape(layer), 1) // 3

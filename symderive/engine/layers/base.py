@@ -149,3 +149,12 @@ def by_local_name(layer_index: int, shapes: dict[str, tuple[int, ...]],
     the layer lacks (its biases without ``bias``) is ``fill(shape)`` (zeros)."""
     return {n: theta[f"{n}{layer_index}"] if f"{n}{layer_index}" in theta else fill(s)
             for n, s in shapes.items()}
+
+
+def by_stack_name(layer_index: int, grads: dict[str, np.ndarray],
+                  theta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The inverse of :func:`by_local_name` for gradients: a kind's own names (``Q``) to
+    the stack's (``Q2``), leaving out the tensors the layer lacks (its biases without
+    ``bias``)."""
+    return {f"{n}{layer_index}": g for n, g in grads.items() if f"{n}{layer_index}" in theta}
+

@@ -30,7 +30,7 @@ import sympy as sp
 
 from ...spec.functions import sigmoid
 from ...spec.layers import LayerSpec
-from .base import Entry, LayerKind, by_local_name
+from .base import Entry, LayerKind, by_local_name, by_stack_name
 from .base import symbols as tensor_symbols
 
 #: The tensors of an LSTM layer, in the order of the parameter list.
@@ -229,8 +229,7 @@ class LSTM(LayerKind):
         x, states = cache
         grads, dx, _ = np_backward(_tensors(layer, theta, np.zeros), x, states, dout,
                                    layer_shape(layer))
-        return dx, {f"{n}{layer.index}": g for n, g in grads.items()
-                    if f"{n}{layer.index}" in theta}
+        return dx, by_stack_name(layer.index, grads, theta)
 
     def flops(self, layer: LayerSpec) -> int:
         return pass_work(layer_shape(layer), 1) // 3
