@@ -15,7 +15,7 @@ import numpy as np
 import sympy as sp
 
 from ...spec.layers import LayerSpec
-from .base import Entry, LayerKind
+from .base import Entry, LayerKind, product
 
 
 def _geometry(layer: LayerSpec) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -57,13 +57,14 @@ class Conv(LayerKind):
         pad = [(0, 0), (0, 0)] + [(p, p) for p in padding]
         xp = np.pad(x, pad, constant_values=sp.S.Zero)
         out = np.empty((x.shape[0],) + layer.out_shape, dtype=object)
-        offsets = list(np.ndindex(*kernel))
+        taps = [(c, k) for c in range(layer.in_shape[0]) for k in np.ndindex(*kernel)]
+        filters = [[W[(o, c, *k)] for c, k in taps] for o in range(layer.units)]
         for n in range(x.shape[0]):
-            for o in range(layer.units):
-                for t in np.ndindex(*layer.out_shape[1:]):
-                    start = [ti * s for ti, s in zip(t, stride)]
-                    terms = [W[(o, c, *k)] * xp[(n, c, *[a + d for a, d in zip(start, k)])]
-                             for c in range(layer.in_shape[0]) for k in offsets]
+            for t in np.ndindex(*layer.out_shape[1:]):
+                start = [ti * s for ti, s in zip(t, stride)]
+                window = [xp[(n, c, *[a + d for a, d in zip(start, k)])] for c, k in taps]
+                for o, weights in enumerate(filters):
+                    terms = [product(w, v) for w, v in zip(weights, window)]
                     out[(n, o, *t)] = sp.Add(*terms, b[o] if b is not None else sp.S.Zero)
         return out
 

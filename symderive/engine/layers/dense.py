@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 
 from ...spec.layers import LayerSpec
-from .base import Entry, LayerKind
+from .base import Entry, LayerKind, product
 
 
 class Dense(LayerKind):
@@ -52,7 +52,7 @@ class Dense(LayerKind):
         for idx in np.ndindex(*x.shape[:-1]):
             row = x[idx]
             for u in range(layer.units):
-                terms = [W[u, k] * row[k] for k in range(len(row))]
+                terms = [product(W[u, k], row[k]) for k in range(len(row))]
                 out[idx + (u,)] = sp.Add(*terms, b[u] if b is not None else sp.S.Zero)
         return out
 

@@ -1,0 +1,84 @@
+"""The layer kinds' speed-ups change no expression and no number.
+
+- :func:`~symderive.engine.layers.base.product` builds the very expression ``a * b``
+  (same tree, same hash) for every kind of pair, the fast case and the others;
+- the convolution's and the dense layer's symbolic forwards equal an entry-by-entry
+  reference written here with SymPy's own ``*`` and ``Add`` (the swap compares them
+  structurally, so the tree must be SymPy's, not merely equal in value).
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symderive.engine.layers import layer_kind, symbols
+from symderive.engine.layers.base import product
+from symderive.spec import Spec
+
+REAL = [sp.Symbol(n, real=True) for n in ("W1_1_1", "W1_1_2", "x_1_1", "Xq_2", "b")]
+OTHERS = [sp.Symbol("x_1_1"), sp.Symbol("W1_1_1", positive=True), sp.Dummy("d"),
+          sp.Symbol("nc", commutative=False), sp.Integer(0), sp.Integer(3), sp.Rational(1, 2),
+          sp.tanh(REAL[2]) + 1, REAL[0] * REAL[2], REAL[1] ** 2]
+
+
+def test_product_is_sympys_own_product():
+    for a, b in itertools.product(REAL + OTHERS, repeat=2):
+        expected, got = a * b, product(a, b)
+        assert sp.srepr(got) == sp.srepr(expected) and hash(got) == hash(expected), (a, b)
+        assert got == expected and got.args == expected.args, (a, b)
+
+
+def _reference_conv(layer, theta, x):
+    """Each output entry as the textbook sum, with SymPy's ``*`` (no helper of the kind)."""
+    kernel, stride, padding = (layer.option(k) for k in ("kernel", "stride", "padding"))
+    W, b = theta[f"W{layer.index}"], theta.get(f"b{layer.index}")
+    out = np.empty((x.shape[0],) + layer.out_shape, dtype=object)
+    for n, o, *t in np.ndindex(*out.shape):
+        terms = []
+        for c in range(layer.in_shape[0]):
+            for k in np.ndindex(*kernel):
+                at = [ti * s + ki - p for ti, s, ki, p in zip(t, stride, k, padding)]
+                inside = all(0 <= a < m for a, m in zip(at, layer.in_shape[1:]))
+                terms.append(W[(o, c, *k)] * (x[(n, c, *at)] if inside else 0))
+        out[(n, o, *t)] = sp.Add(*terms, b[o] if b is not None else 0)
+    return out
+
+
+HYP = "[[hypothesis]]\nlayer = 1\nunits = [1, 2]\ntie = ['incoming']\n"
+CONVS = ["input = [2, 7]\n[[layer]]\nkind = 'conv'\nchannels = 3\nkernel = 3\nstride = 2\n"
+         "padding = 1\n",
+         "input = [2, 5, 4]\n[[layer]]\nkind = 'conv'\nchannels = 2\nkernel = [2, 3]\n"
+         "stride = [2, 1]\npadding = [1, 0]\nbias = false\n"]
+
+
+@pytest.mark.parametrize("text", CONVS)
+@pytest.mark.parametrize("inputs", ["symbols", "expressions"])
+def test_conv_forward_is_the_reference_tree(text, inputs):
+    spec = Spec.from_toml("[network]\nsamples = 2\n" + text + "[[layer]]\nkind = 'pool'\n"
+                          "[[layer]]\nkind = 'dense'\nunits = 1\n" + HYP)
+    layer = spec.network.stack[0]
+    kind = layer_kind(layer.kind)
+    theta = {n: symbols(f"{n}r", s) for n, s in kind.tensors(layer).items()}
+    x = symbols("Aq" if inputs == "symbols" else "xq", (2, *layer.in_shape))
+    if inputs == "expressions":
+        x = np.vectorize(lambda e: sp.tanh(e) + 1, otypes=[object])(x)
+    got, expected = kind.forward(layer, theta, x), _reference_conv(layer, theta, x)
+    assert got.shape == expected.shape
+    assert all(sp.srepr(g) == sp.srepr(e) for g, e in zip(got.flat, expected.flat))
+
+
+def test_dense_forward_is_the_reference_tree():
+    spec = Spec.from_toml("[network]\ninput = [3]\nsamples = 2\n"
+                          "[[layer]]\nkind = 'dense'\nunits = 2\n" + HYP)
+    layer = spec.network.stack[0]
+    kind = layer_kind(layer.kind)
+    theta = {n: symbols(f"{n}r", s) for n, s in kind.tensors(layer).items()}
+    x = symbols("xq", (2, 3))
+    got = kind.forward(layer, theta, x)
+    W, b = theta["W1"], theta["b1"]
+    for n, u in np.ndindex(2, 2):
+        expected = sp.Add(*[W[u, k] * x[n, k] for k in range(3)], b[u])
+        assert sp.srepr(got[n, u]) == sp.srepr(expected)
