@@ -82,3 +82,52 @@ def test_dense_forward_is_the_reference_tree():
     for n, u in np.ndindex(2, 2):
         expected = sp.Add(*[W[u, k] * x[n, k] for k in range(3)], b[u])
         assert sp.srepr(got[n, u]) == sp.srepr(expected)
+
+
+SMALL_CNN = ("[network]\ninput = [2, 6]\nsamples = 2\nloss = 'mse'\n"
+             "[[layer]]\nkind = 'conv'\nchannels = 3\nkernel = 2\n"
+             "[[layer]]\nkind = 'pool'\n[[layer]]\nkind = 'dense'\nunits = 2\n")
+
+
+def _point(text: str, seed: int = 3):
+    from symderive.engine.layers.settle import random_point
+    from symderive.engine.layers.stack import Stack
+    from symderive.engine.layers.units import Units
+
+    spec = Spec.from_toml(text)
+    stack = Stack(spec.network)
+    units = Units(spec.network, spec.hypotheses[0])
+    return spec, stack, units, random_point(stack, units, np.random.default_rng(seed))
+
+
+def test_the_loss_alone_is_the_gradient_pass_loss_bit_for_bit():
+    _, stack, _, p = _point(SMALL_CNN + HYP)
+    assert stack.np_loss(p.theta, p.X, p.Y) == stack.np_gradient(p.theta, p.X, p.Y)[0]
+
+
+def test_the_stack_gradient_check_still_catches_a_wrong_backward(monkeypatch):
+    """Finite differences of the forward pass alone against the point's gradient: a
+    backward pass off by 1 % in one tensor is reported as a problem."""
+    from symderive.engine.layers.conv import Conv
+    from symderive.engine.symmetry import HypothesisResult
+    from symderive.numeric.layers import check_stack
+
+    spec = Spec.from_toml(SMALL_CNN + HYP)
+    result = HypothesisResult(spec.hypotheses[0], (), "broken", False, True, "layer by layer")
+    assert check_stack(spec, result, 5).problems == ()
+    right = Conv.np_backward
+
+    def wrong(self, layer, theta, cache, dout):
+        dx, grads = right(self, layer, theta, cache, dout)
+        return dx, {k: v * 1.01 for k, v in grads.items()}
+    monkeypatch.setattr(Conv, "np_backward", wrong)
+    check = check_stack(spec, result, 5)
+    assert check.problems and "finite differences" in check.problems[0]
+
+
+def test_training_starts_from_the_points_own_gradient():
+    """The first step reuses the point's gradient: the same as a fresh pass, bit for bit."""
+    _, stack, _, p = _point(SMALL_CNN + HYP)
+    fresh = stack.np_gradient({k: v.copy() for k, v in p.theta.items()}, p.X, p.Y)[1]
+    assert fresh.keys() == p.grads.keys()
+    assert all(np.array_equal(fresh[k], p.grads[k]) for k in fresh)

@@ -27,7 +27,7 @@ from ..spec import Spec
 #: Multiply-adds of training one hypothesis at most (steps are cut to fit).
 TRAINING_WORK = 2e8
 STEP = 1e-6
-#: Entries per group the gradient check differentiates numerically (two passes each),
+#: Entries per group the gradient check differentiates numerically (two forward passes each),
 #: drawn with the check's seed; every entry when a group has fewer.
 CHECKED_PER_GROUP = 2
 #: A parameters' difference above this (relative to their size) has moved apart.
@@ -61,19 +61,18 @@ def check_stack(spec: Spec, result: HypothesisResult, seed: int) -> StackCheck:
     stack = Stack(spec.network)
     units = Units(spec.network, result.hypothesis)
     point = random_point(stack, units, np.random.default_rng(seed))
-    error, count = _gradient_check(stack, units, point.theta, point.X, point.Y,
-                                   np.random.default_rng(seed + 1))
+    error, count = _gradient_check(stack, units, point, np.random.default_rng(seed + 1))
     steps = _steps(spec, stack)
-    separation = _train(stack, units, point.theta, point.X, point.Y, steps,
-                        spec.check.learning_rate)
+    separation = _train(stack, units, point, steps, spec.check.learning_rate)
     problems = _problems(result, separation, error)
     return StackCheck(error, count, steps, spec.check.learning_rate,
                       tuple(separation.items()), problems)
 
 
-def _gradient_check(stack: Stack, units: Units, theta, X, Y,
+def _gradient_check(stack: Stack, units: Units, point,
                     rng: np.random.Generator) -> tuple[float, int]:
-    _, grads, _ = stack.np_gradient(theta, X, Y)
+    """The point's gradient (its own pass) against central differences of the loss."""
+    theta, X, Y, grads = point.theta, point.X, point.Y, point.grads
     worst, count = 0.0, 0
     for ei, ej in units.groups.values():
         entries = ei + ej
@@ -83,9 +82,9 @@ def _gradient_check(stack: Stack, units: Units, theta, X, Y,
         for name, idx in entries:
             saved = theta[name][idx]
             theta[name][idx] = saved + STEP
-            up = stack.np_gradient(theta, X, Y)[0]
+            up = stack.np_loss(theta, X, Y)
             theta[name][idx] = saved - STEP
-            down = stack.np_gradient(theta, X, Y)[0]
+            down = stack.np_loss(theta, X, Y)
             theta[name][idx] = saved
             g = grads[name][idx]
             worst = max(worst, abs((up - down) / (2 * STEP) - g) / max(1.0, abs(g)))
@@ -98,11 +97,12 @@ def _steps(spec: Spec, stack: Stack) -> int:
     return int(max(1, min(spec.check.steps, TRAINING_WORK // max(per_step, 1))))
 
 
-def _train(stack: Stack, units: Units, theta, X, Y, steps: int, rate: float) -> dict[str, float]:
-    theta = {k: v.copy() for k, v in theta.items()}
+def _train(stack: Stack, units: Units, point, steps: int, rate: float) -> dict[str, float]:
+    """Gradient descent from the point; its first step takes the point's own gradient."""
+    theta, X, Y = {k: v.copy() for k, v in point.theta.items()}, point.X, point.Y
     with np.errstate(all="ignore"):
-        for _ in range(steps):
-            _, grads, _ = stack.np_gradient(theta, X, Y)
+        for step in range(steps):
+            grads = point.grads if step == 0 else stack.np_gradient(theta, X, Y)[1]
             for k in theta:
                 theta[k] -= rate * grads[k]
     out = {}

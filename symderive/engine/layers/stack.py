@@ -87,6 +87,11 @@ class Stack:
             tape.append((z, cache))
         return values[-1], tape
 
+    def np_loss(self, theta: Theta, X: np.ndarray, Y: np.ndarray) -> float:
+        """The loss alone: the forward pass of :meth:`np_gradient`, bit for bit, without
+        the backward pass (finite differences need only this)."""
+        return float(self.spec.loss.np_value_and_grad(self.np_forward(theta, X)[0], Y)[0])
+
     def np_gradient(self, theta: Theta, X: np.ndarray, Y: np.ndarray
                     ) -> tuple[float, Theta, list[np.ndarray]]:
         """The loss, ∂L/∂θ per tensor, and the pre-activations z of every layer."""
