@@ -59,9 +59,9 @@ class LocalHeads:
     rows and feature k of the layer's input.
 
     With ``point`` (a seed) every symbol is an integer instead, drawn from its name
-    (the same symbol, the same number, in both heads), and the arithmetic exact: the same formulas then
-    give the difference's value at one point, exactly, in a fraction of the time of
-    building it.  A value ≠ 0 shows that the difference is not identically 0."""
+    (the same symbol, the same number, in both heads), and the arithmetic is exact: the
+    same formulas give the difference's value at one point in a fraction of the time
+    of building it.  A value ≠ 0 shows that the difference is not identically 0."""
 
     layer: int
     shape: AttentionShape
