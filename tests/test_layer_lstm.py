@@ -283,3 +283,18 @@ def test_steps_proved_once_per_pattern_decide_as_every_step(seed, tie):
     for group in GROUPS:
         assert fast.differences(group) == slow.differences(group), group
         assert fast.vanishes(group) == all(e == 0 for e in slow.differences(group)), group
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("tie", TIES)
+def test_pre_activations_compared_atom_by_atom_as_expanded(seed, tie):
+    """The forward step's test, coefficient by coefficient, decides as expanding
+    z_{t,i} − z_{t,j}, at the first step and at later ones."""
+    rng = np.random.default_rng(800 + seed)
+    shape = LSTMShape(3, int(rng.integers(1, 3)), int(rng.integers(2, 5)))
+    i, j = sorted(int(u) + 1 for u in rng.choice(shape.units, 2, replace=False))
+    zero = ("bias",) if seed % 2 and "bias" not in tie else ()
+    m = LocalUnits(1, shape, (i, j), tie=tie, zero=zero)
+    for t in (1, 2, 3):
+        for g in range(4):
+            assert m.same_z(g, t) == (sp.expand(m.z(0, g, t) - m.z(1, g, t)) == 0), (t, g)

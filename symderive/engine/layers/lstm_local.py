@@ -139,8 +139,7 @@ class LocalUnits:
             return True
         if ("forward", t) not in self._memo:
             self._memo["forward", t] = self.same_state(t - 1) and self._step(
-                ("forward step", t == 1), lambda: all(
-                    sp.expand(self.z(0, g, t) - self.z(1, g, t)) == 0 for g in range(4)))
+                ("forward step", t == 1), lambda: all(self.same_z(g, t) for g in range(4)))
         return self._memo["forward", t]
 
     def _step(self, pattern: tuple, prove) -> bool:
@@ -172,12 +171,29 @@ class LocalUnits:
     def x(self, t: int, k: int | str) -> sp.Symbol:
         return _sym(f"a{self.layer - 1}", "n", t, k)
 
+    def z_terms(self, which: int, g: int, t: int) -> list[tuple[sp.Expr, sp.Expr]]:
+        """Pre-activation of gate g of unit ``which`` at step t as (atom, coefficient)
+        pairs: the step's inputs x_t, the states h_{t−1} and 1, times parameters."""
+        n, r = self.shape.units, g * self.shape.units + self.pair[which]
+        return [(self.x(t, k + 1), self.param("W", r, k)) for k in range(self.shape.inputs)] \
+            + [(self.h(m, t - 1), self.param("U", r, m)) for m in range(n)] \
+            + [(sp.S.One, self.param("b", r))]
+
     def z(self, which: int, g: int, t: int) -> sp.Expr:
         """Pre-activation of gate g of unit ``which`` at step t."""
-        n, r = self.shape.units, g * self.shape.units + self.pair[which]
-        return sp.Add(*[self.param("W", r, k) * self.x(t, k + 1) for k in range(self.shape.inputs)],
-                      *[self.param("U", r, m) * self.h(m, t - 1) for m in range(n)],
-                      self.param("b", r))
+        return sp.Add(*[c * a for a, c in self.z_terms(which, g, t)])
+
+    def same_z(self, g: int, t: int) -> bool:
+        """Is z_{t,i} − z_{t,j} identically 0?  It is linear in its atoms (x_t, h_{t−1}
+        and 1; i's and j's states are one atom when they are the same) with parameter
+        coefficients that hold no atom, so it is 0 exactly when each atom's
+        coefficients cancel (SymPy sums them)."""
+        coefficients: dict[sp.Expr, list[sp.Expr]] = {}
+        for which, sign in ((0, 1), (1, -1)):
+            for atom, c in self.z_terms(which, g, t):
+                if atom != 0:
+                    coefficients.setdefault(atom, []).append(sign * c)
+        return all(sp.Add(*cs) == 0 for cs in coefficients.values())
 
     # ---- the backward induction -------------------------------------------------
     def delta_owner(self, which: int, t: int) -> int:
@@ -211,11 +227,11 @@ class LocalUnits:
     def dh(self, which: int, t: int) -> sp.Expr:
         """δh_{t,u}: the outgoing column at the last step, the recurrent_outgoing column."""
         u, n = self.pair[which], self.shape.units
-        out = sp.Add(*[self.reader(m, u) * _sym(f"d{self.layer + 1}", "n", m + 1)
-                       for m in range(self.readers)]) \
-            if t == self.shape.steps else sp.S.Zero
-        return out + sp.Add(*[self.param("U", g * n + r, u) * self.dz(r, g, t + 1)
-                              for g in range(4) for r in range(n)])
+        if t == self.shape.steps:
+            return sp.Add(*[self.reader(m, u) * _sym(f"d{self.layer + 1}", "n", m + 1)
+                            for m in range(self.readers)])
+        return sp.Add(*[self.param("U", g * n + r, u) * self.dz(r, g, t + 1)
+                        for g in range(4) for r in range(n)])
 
     def step_deltas(self, which: int, t: int) -> list[sp.Expr]:
         """δz^i, δz^f, δz^g, δz^o and δc of unit ``which`` at step t, from δh_t and the
