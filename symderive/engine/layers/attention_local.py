@@ -83,10 +83,12 @@ class LocalHeads:
 
     # ---- arithmetic: symbols, or exact numbers at a point ---------------------
     def _sym(self, name: str, *idx: int | str) -> Value:
-        label = _name(name, *idx)
-        if self.point is None:
-            return sp.Symbol(label, real=True)
-        return _number(f"{self.point}:{label}")
+        key = ("atom", name, idx)
+        if key not in self._memo:
+            label = _name(name, *idx)
+            self._memo[key] = sp.Symbol(label, real=True) if self.point is None else \
+                _number(f"{self.point}:{label}")
+        return self._memo[key]
 
     def _add(self, terms: list) -> Value:
         return sp.Add(*terms) if self.point is None else sum(terms, 0)
@@ -122,12 +124,14 @@ class LocalHeads:
     def A(self, which: int, t: int, s: int) -> Value:
         """The attention weight, normalised: the last visible token takes the rest.
         A zero query or key makes every score 0 and the weights uniform."""
+        return self._cached(("A", which, t, s), lambda: self._weight(which, t, s))
+
+    def _weight(self, which: int, t: int, s: int) -> Value:
         seen = self.shape.visible(t)
         if any(g in self.zero for g in QUERY_KEY):
             return self._ratio(1, len(seen))
         if s == seen[-1]:
-            return self._cached(("A", which, t), lambda: 1 - self._add(
-                [self.A(which, t, r) for r in seen[:-1]]))
+            return 1 - self._add([self.A(which, t, r) for r in seen[:-1]])
         who = (self._who("query", which), self._who("key", which))
         return self._sym(f"A{self.layer}", *who, "n", t + 1, s + 1)
 
