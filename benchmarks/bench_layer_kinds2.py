@@ -16,8 +16,10 @@ For each: ``cold``, a fresh interpreter (import, read, decide; verdicts only, no
 numeric cross-check); ``first``, the first derive in this process; ``again``, a
 second one with the kinds' local models dropped (every proof and search redone, only
 imports and SymPy's own cache warm); and ``again`` over one NumPy forward + backward
-pass (best of 20), for the three hypotheses and per hypothesis.  Nothing here is
-asserted.
+pass (best of 20, one BLAS thread as the witness search), for the three hypotheses
+and per hypothesis.  Times are CPU seconds of the process (the machine is shared: wall
+time there is mostly waiting); the cold run's wall time follows in brackets.  Nothing
+here is asserted.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from symderive.api import derive  # noqa: E402
 from symderive.engine.layers import attention_local, lstm_local  # noqa: E402
 from symderive.engine.layers.stack import Stack  # noqa: E402
+from symderive.engine.mlp import single_threaded_blas  # noqa: E402
 from symderive.errors import SpecError  # noqa: E402
 from symderive.spec import Spec  # noqa: E402
 
@@ -138,30 +141,31 @@ tie = ["incoming", "bias", "outgoing"]
 
 COLD = """
 import sys, time
-t = time.perf_counter()
+t, w = time.process_time(), time.perf_counter()
 from symderive.api import derive
 from symderive.spec import Spec
 d = derive(Spec.from_toml(open(sys.argv[1]).read(), "bench"), numeric=False)
-print(time.perf_counter() - t, *[r.verdict for r in d.results])
+print(time.process_time() - t, time.perf_counter() - w, *[r.verdict for r in d.results])
 """
 
 
-def cold(text: str) -> tuple[float, str]:
-    """Seconds from a fresh interpreter's first import to the verdicts, and the verdicts."""
+def cold(text: str) -> tuple[float, float, str]:
+    """CPU and wall seconds from a fresh interpreter's first import to the verdicts,
+    and the verdicts."""
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
         f.write(text)
     out = subprocess.run([sys.executable, "-c", COLD, f.name], capture_output=True,
                          text=True, cwd=ROOT, timeout=600)
     Path(f.name).unlink()
     words = out.stdout.split()
-    return (float(words[0]), " ".join(words[1:])) if words else \
-        (float("nan"), out.stderr.strip()[-200:])
+    return (float(words[0]), float(words[1]), " ".join(words[2:])) if words else \
+        (float("nan"), float("nan"), out.stderr.strip()[-200:])
 
 
 def timed(spec: Spec) -> tuple[float, str]:
-    t = time.perf_counter()
+    t = time.process_time()
     verdicts = " ".join(r.verdict for r in derive(spec, numeric=False).results)
-    return time.perf_counter() - t, verdicts
+    return time.process_time() - t, verdicts
 
 
 def drop_local_models() -> None:
@@ -178,10 +182,11 @@ def pass_time(spec: Spec) -> float:
     X = rng.normal(size=(spec.network.samples, *spec.network.input))
     Y = rng.normal(size=(spec.network.samples, 1))
     best = float("inf")
-    for _ in range(20):
-        t = time.perf_counter()
-        stack.np_gradient(theta, X, Y)
-        best = min(best, time.perf_counter() - t)
+    with single_threaded_blas():
+        for _ in range(20):
+            t = time.process_time()
+            stack.np_gradient(theta, X, Y)
+            best = min(best, time.process_time() - t)
     return best
 
 
@@ -191,13 +196,13 @@ def measure(name: str, text: str) -> None:
     except SpecError as e:
         print(f"{name}: not accepted yet ({e}); the attention block stands in for it")
         return
-    cold_s, cold_verdicts = cold(text)
+    cpu, wall, cold_verdicts = cold(text)
     first, verdicts = timed(spec)
     drop_local_models()
     again, _ = timed(spec)
     one, n = pass_time(spec), len(spec.hypotheses)
-    print(f"{name}: cold {cold_s:.2f} s ({cold_verdicts}), first {first:.3f} s ({verdicts}), "
-          f"again {again * 1e3:.0f} ms, one NumPy pass {one * 1e3:.2f} ms, "
+    print(f"{name}: cold {cpu:.2f} s [{wall:.2f} s] ({cold_verdicts}), first {first:.3f} s "
+          f"({verdicts}), again {again * 1e3:.0f} ms, one NumPy pass {one * 1e3:.2f} ms, "
           f"again / pass = {again / one:.0f}x ({again / one / n:.0f}x per hypothesis)")
 
 
