@@ -59,56 +59,43 @@ zero = ["query", "key"]
 tie = ["value"]
 """
 
-BLOCK = """
+SEQUENCE = """
 [network]
 input = [16, 64]
 samples = 4
+"""
 
+PER_TOKEN = """
 [[layer]]
 kind = "dense"
 units = 64
 activation = "tanh"
+"""
 
+HEADS_LAYER = """
 [[layer]]
 kind = "attention"
 heads = 4
 causal = true
-skip = 1
+"""
 
+READOUT = """
+[[layer]]
+kind = "flatten"
+
+[[layer]]
+kind = "dense"
+units = 1
+"""
+
+#: embedding, attention added to it, layer norm, a per-token dense layer, the readout
+BLOCK = SEQUENCE + PER_TOKEN + HEADS_LAYER + "skip = 1\n" + """
 [[layer]]
 kind = "norm"
 over = "features"
+""" + PER_TOKEN + READOUT + HEADS.format(layer=2)
 
-[[layer]]
-kind = "dense"
-units = 64
-activation = "tanh"
-
-[[layer]]
-kind = "flatten"
-
-[[layer]]
-kind = "dense"
-units = 1
-""" + HEADS.format(layer=2)
-
-ATTENTION = """
-[network]
-input = [16, 64]
-samples = 4
-
-[[layer]]
-kind = "attention"
-heads = 4
-causal = true
-
-[[layer]]
-kind = "flatten"
-
-[[layer]]
-kind = "dense"
-units = 1
-""" + HEADS.format(layer=1)
+ATTENTION = SEQUENCE + HEADS_LAYER + READOUT + HEADS.format(layer=1)
 
 LSTM = """
 [network]
