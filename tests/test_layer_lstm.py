@@ -265,7 +265,7 @@ def test_what_the_induction_proves():
     assert not unaligned.same_state(2) and unaligned.same_state(1)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("tie", TIES)
 def test_steps_proved_once_per_pattern_decide_as_every_step(seed, tie):
     """One equation per pattern of steps proves what every step's own equation proves,
@@ -285,7 +285,7 @@ def test_steps_proved_once_per_pattern_decide_as_every_step(seed, tie):
         assert fast.vanishes(group) == all(e == 0 for e in slow.differences(group)), group
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("tie", TIES)
 def test_pre_activations_compared_atom_by_atom_as_expanded(seed, tie):
     """The forward step's test, coefficient by coefficient, decides as expanding
