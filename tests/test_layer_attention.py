@@ -342,3 +342,30 @@ def test_long_sequences_are_proved_as_built():
     for group in ("query", "key", "output"):
         assert proved_zero(1, shape, (3, 4), group=group, bias=False, expand=False, **zeroed)
     assert not proved_zero(1, shape, (3, 4), group="value", bias=False, expand=False, **zeroed)
+
+
+@pytest.mark.parametrize("tokens, proved", [(16, True), (att.BUILT_TOKENS + 1, False)])
+def test_the_kind_tries_the_local_model_up_to_built_tokens(tokens, proved):
+    """Tied query, key and value: the output columns are proved as built at 16 tokens;
+    past BUILT_TOKENS the local model is not tried."""
+    from symderive.spec import Spec
+
+    spec = Spec.from_toml(f"""
+[network]
+input = [{tokens}, 4]
+[[layer]]
+kind = "attention"
+heads = 2
+causal = true
+[[layer]]
+kind = "flatten"
+[[layer]]
+kind = "dense"
+units = 1
+[[hypothesis]]
+layer = 1
+units = [1, 2]
+tie = ["query", "key", "value"]
+""", "t")
+    layer, hyp = spec.network.stack[0], spec.hypotheses[0]
+    assert att.KIND.local_zero(layer, spec.network.stack[1], hyp, "output") is proved
