@@ -349,23 +349,9 @@ def test_the_kind_tries_the_local_model_up_to_built_tokens(tokens, proved):
     """Tied query, key and value: the output columns are proved as built at 16 tokens;
     past BUILT_TOKENS the local model is not tried."""
     from symderive.spec import Spec
+    from test_layer_kinds2_specs import ATTENTION
 
-    spec = Spec.from_toml(f"""
-[network]
-input = [{tokens}, 4]
-[[layer]]
-kind = "attention"
-heads = 2
-causal = true
-[[layer]]
-kind = "flatten"
-[[layer]]
-kind = "dense"
-units = 1
-[[hypothesis]]
-layer = 1
-units = [1, 2]
-tie = ["query", "key", "value"]
-""", "t")
-    layer, hyp = spec.network.stack[0], spec.hypotheses[0]
-    assert att.KIND.local_zero(layer, spec.network.stack[1], hyp, "output") is proved
+    spec = Spec.from_toml(ATTENTION.replace("input = [2, 2]", f"input = [{tokens}, 2]"), "t")
+    layer, after, hyp = spec.network.stack[0], spec.network.stack[1], spec.hypotheses[0]
+    assert hyp.tie == ("query", "key", "value")
+    assert att.KIND.local_zero(layer, after, hyp, "output") is proved
