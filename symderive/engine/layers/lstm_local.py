@@ -46,7 +46,9 @@ GATES = ("i", "f", "g", "o")   # PyTorch's order (as in .lstm)
 GROUPS = ("incoming", "recurrent", "bias", "recurrent_outgoing", "outgoing")
 
 
+@lru_cache(maxsize=1 << 16)
 def _sym(name: str, *idx: int | str) -> sp.Symbol:
+    """A per-step symbol (made once: the steps' equations ask for the same ones often)."""
     return sp.Symbol(f"{name}_" + "_".join(str(i) for i in idx), real=True)
 
 
@@ -120,13 +122,18 @@ class LocalUnits:
 
     def param(self, name: str, *idx: int) -> sp.Expr:
         """Entry ``idx`` (0-based) of the layer's tensor ``name`` under the hypothesis."""
-        s = _Entries(f"{name}{self.layer}")[idx]
-        return self.moved.get(s, s)
+        return self._value(f"{name}{self.layer}", idx)
 
     def reader(self, m: int, u: int) -> sp.Expr:
         """The next layer's weight by which its unit m reads unit u (0-based)."""
-        s = _Entries(f"W{self.layer + 1}")[m, u]
-        return self.moved.get(s, s)
+        return self._value(f"W{self.layer + 1}", (m, u))
+
+    def _value(self, tensor: str, idx: tuple[int, ...]) -> sp.Expr:
+        key = ("value", tensor, idx)
+        if key not in self._memo:
+            s = _Entries(tensor)[idx]
+            self._memo[key] = self.moved.get(s, s)
+        return self._memo[key]
 
     # ---- the forward induction -------------------------------------------------
     def state_owner(self, which: int, t: int) -> int:
