@@ -31,6 +31,7 @@ exactly when every step's equality was proved.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -194,13 +195,14 @@ class LocalUnits:
         """Is z_{t,i} − z_{t,j} identically 0?  It is linear in its atoms (x_t, h_{t−1}
         and 1; i's and j's states are one atom when they are the same) with parameter
         coefficients that hold no atom, so it is 0 exactly when each atom's
-        coefficients cancel (SymPy sums them)."""
-        coefficients: dict[sp.Expr, list[sp.Expr]] = {}
-        for which, sign in ((0, 1), (1, -1)):
+        coefficients cancel: the same terms on both sides, or SymPy's sums equal."""
+        coefficients: dict[sp.Expr, tuple[list, list]] = {}
+        for which in (0, 1):
             for atom, c in self.z_terms(which, g, t):
-                if atom != 0:
-                    coefficients.setdefault(atom, []).append(sign * c)
-        return all(sp.Add(*cs) == 0 for cs in coefficients.values())
+                if atom != 0 and c != 0:
+                    coefficients.setdefault(atom, ([], []))[which].append(c)
+        return all(Counter(i) == Counter(j) or sp.Add(*i) - sp.Add(*j) == 0
+                   for i, j in coefficients.values())
 
     # ---- the backward induction -------------------------------------------------
     def delta_owner(self, which: int, t: int) -> int:
