@@ -10,7 +10,8 @@ import sympy as sp
 
 from symderive.engine.layers import attention as att
 from symderive.engine.layers.attention import AttentionShape
-from symderive.engine.layers.attention_local import LocalHeads
+from symderive.engine.layers.attention_local import (LocalHeads, _number,
+                                                     one_feature_one_component, proved_zero)
 
 SEEDS = range(12)
 
@@ -285,3 +286,72 @@ def test_zero_query_gives_uniform_attention_and_no_query_or_key_gradient():
                        zero=("query", "key"))
     assert model.A(0, 0, 2) == sp.Rational(1, 3)
     assert model.gradient("query", 0) == 0 and model.gradient("key", 1, bias=True) == 0
+
+
+# ---- deciding a difference fast: one feature, one component, a point first ----------
+HYPOTHESES = [(("query", "key", "value"), ()), (("query", "key"), ()), (("value",), ()),
+              ((), ()), (("value",), ("query", "key")), (("value", "output"), ("query",)),
+              (("query", "key", "output"), ("value",)), (("output",), ("key",))]
+
+
+@pytest.mark.parametrize("seed", range(2 * len(HYPOTHESES)))
+def test_one_feature_one_component_decides_as_the_full_shape(seed):
+    """The reduced shape proves exactly what the full one proves (expanded), group by
+    group, bias entries included: two features and two value components, so that
+    the (f, c) parts the reduction leaves out are there."""
+    tokens = 3 if seed % 4 == 0 else 2         # three tokens: causal only (the expansion)
+    shape = AttentionShape(tokens, 2, 2 + seed % 3 // 2, 2, causal=seed % 2 == 0)
+    tie, zero = HYPOTHESES[seed // 2]
+    full = LocalHeads(1, shape, (1, shape.heads), tie, zero)
+    small = LocalHeads(1, one_feature_one_component(shape), (1, shape.heads), tie, zero)
+    for group in GROUPS:
+        for bias in ((False,) if group == "output" else (False, True)):
+            want = sp.expand(full.difference(group, bias)) == 0
+            assert (sp.expand(small.difference(group, bias)) == 0) == want, (group, bias)
+            got = proved_zero(1, shape, (1, shape.heads), tie, zero, group, bias, True)
+            assert got == want, (group, bias)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_point_model_is_the_symbolic_difference_at_that_point(seed):
+    """The same formulas on numbers: the symbolic difference with every symbol replaced
+    by the point's integer gives the point model's exact value (times √d, left out)."""
+    rng = np.random.default_rng(950 + seed)
+    shape = AttentionShape(int(rng.integers(1, 5)), int(rng.integers(1, 3)),
+                           int(rng.integers(2, 4)), int(rng.integers(1, 3)),
+                           bool(rng.integers(0, 2)))
+    tie, zero = HYPOTHESES[seed % len(HYPOTHESES)]
+    symbolic = LocalHeads(2, shape, (1, 2), tie, zero)
+    at_point = LocalHeads(2, shape, (1, 2), tie, zero, point=1)
+    for group in GROUPS:
+        expr = symbolic.difference(group, seed % 2 == 1 and group != "output")
+        value = expr.xreplace({s: _number(f"1:{s.name}") for s in expr.free_symbols})
+        scale = 1 if group in ("value", "output") else sp.sqrt(shape.head_dim)
+        want = at_point.difference(group, seed % 2 == 1 and group != "output")
+        assert sp.simplify(value * scale - sp.Rational(want)) == 0, group
+
+
+def test_long_sequences_are_proved_as_built():
+    """16 causal tokens: the output columns of heads with tied query, key and value,
+    and the zero queries and keys, are proved without expanding; the rest is not."""
+    shape = AttentionShape(16, 64, 4, 16, causal=True)
+    tied = dict(tie=("query", "key", "value"), zero=())
+    assert proved_zero(1, shape, (1, 2), group="output", bias=False, expand=False, **tied)
+    assert not proved_zero(1, shape, (1, 2), group="value", bias=False, expand=False, **tied)
+    zeroed = dict(tie=("value",), zero=("query", "key"))
+    for group in ("query", "key", "output"):
+        assert proved_zero(1, shape, (3, 4), group=group, bias=False, expand=False, **zeroed)
+    assert not proved_zero(1, shape, (3, 4), group="value", bias=False, expand=False, **zeroed)
+
+
+@pytest.mark.parametrize("tokens, proved", [(16, True), (att.BUILT_TOKENS + 1, False)])
+def test_the_kind_tries_the_local_model_up_to_built_tokens(tokens, proved):
+    """Tied query, key and value: the output columns are proved as built at 16 tokens;
+    past BUILT_TOKENS the local model is not tried."""
+    from symderive.spec import Spec
+    from test_layer_kinds2_specs import ATTENTION
+
+    spec = Spec.from_toml(ATTENTION.replace("input = [2, 2]", f"input = [{tokens}, 2]"), "t")
+    layer, after, hyp = spec.network.stack[0], spec.network.stack[1], spec.hypotheses[0]
+    assert hyp.tie == ("query", "key", "value")
+    assert att.KIND.local_zero(layer, after, hyp, "output") is proved

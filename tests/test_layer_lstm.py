@@ -200,7 +200,7 @@ def local_values(m: LocalUnits, p, V, X, R, states, steps, n: int) -> dict:
               for s, v in zip(arr.flat, p[name].flat)}
     params.update({sp.Symbol(f"W{m.layer + 1}_{k + 1}_{u + 1}", real=True): V[k, u]
                    for k in range(V.shape[0]) for u in range(units)})
-    out.update({s: params[s] for s in m.theta if isinstance(m.theta[s], sp.Symbol)})
+    out.update(params)   # the representatives of tied classes among them
     return {s: v for s, v in out.items() if isinstance(s, sp.Symbol)}
 
 
@@ -263,3 +263,38 @@ def test_what_the_induction_proves():
     assert two.same_delta(2) and not two.same_delta(1)
     unaligned = LocalUnits(1, LSTMShape(2, 1, 2), (1, 2), tie=("incoming", "bias"))
     assert not unaligned.same_state(2) and unaligned.same_state(1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("tie", TIES)
+def test_steps_proved_once_per_pattern_decide_as_every_step(seed, tie):
+    """One equation per pattern of steps proves what every step's own equation proves,
+    and the groups' step-by-step decision is the differences being 0."""
+    rng = np.random.default_rng(700 + seed)
+    shape = LSTMShape(int(rng.integers(1, 7)), int(rng.integers(1, 3)), int(rng.integers(2, 5)))
+    i, j = sorted(int(u) + 1 for u in rng.choice(shape.units, 2, replace=False))
+    zero = ("recurrent_outgoing",) if seed % 3 == 0 and "recurrent_outgoing" not in tie else ()
+    fast = LocalUnits(1, shape, (i, j), tie=tie, zero=zero, readers=2)
+    slow = LocalUnits(1, shape, (i, j), tie=tie, zero=zero, readers=2, per_step=True)
+    for t in range(shape.steps + 1):
+        assert fast.same_state(t) == slow.same_state(t), t
+    for t in range(1, shape.steps + 2):
+        assert fast.same_delta(t) == slow.same_delta(t), t
+    for group in GROUPS:
+        assert fast.differences(group) == slow.differences(group), group
+        assert fast.vanishes(group) == all(e == 0 for e in slow.differences(group)), group
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("tie", TIES)
+def test_pre_activations_compared_atom_by_atom_as_expanded(seed, tie):
+    """The forward step's test, coefficient by coefficient, decides as expanding
+    z_{t,i} − z_{t,j}, at the first step and at later ones."""
+    rng = np.random.default_rng(800 + seed)
+    shape = LSTMShape(3, int(rng.integers(1, 3)), int(rng.integers(2, 5)))
+    i, j = sorted(int(u) + 1 for u in rng.choice(shape.units, 2, replace=False))
+    zero = ("bias",) if seed % 2 and "bias" not in tie else ()
+    m = LocalUnits(1, shape, (i, j), tie=tie, zero=zero)
+    for t in (1, 2, 3):
+        for g in range(4):
+            assert m.same_z(g, t) == (sp.expand(m.z(0, g, t) - m.z(1, g, t)) == 0), (t, g)

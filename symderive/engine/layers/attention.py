@@ -33,8 +33,11 @@ from ...spec.layers import LayerSpec
 from .base import Entry, LayerKind, by_local_name, by_stack_name
 from .base import symbols as tensor_symbols
 
-#: The local derivation expands sums over token pairs: tried up to this many tokens.
+#: The local derivation expands sums over token pairs up to this many tokens; above,
+#: a difference is proved only when the two heads' terms cancel as it is built ...
 LOCAL_TOKENS = 6
+#: ... and up to this many: the model has a term per token pair (0.2 s a hypothesis at 32).
+BUILT_TOKENS = 32
 #: The tensors of an attention layer, in the order of the parameter list.
 TENSORS = ("Q", "K", "V", "bq", "bk", "bv", "O", "bo")
 #: The groups of a head and the tensors (with the axis that holds the head) in each.
@@ -245,14 +248,18 @@ class Attention(LayerKind):
     def local_zero(self, layer: LayerSpec, after: LayerSpec | None, hyp: Any,
                    group: str) -> bool:
         """:mod:`.attention_local`: one entry stands for all (a head's rows and a
-        generic input feature differ only by renaming); proved when it expands to 0."""
-        from .attention_local import LocalHeads
+        generic input feature differ only by renaming), decided on one feature and one
+        value component (:func:`.attention_local.one_feature_one_component`); proved
+        when the difference is 0 as built or, up to :data:`LOCAL_TOKENS`, expanded;
+        not tried past :data:`BUILT_TOKENS`."""
+        from .attention_local import proved_zero
 
-        if layer_shape(layer).tokens > LOCAL_TOKENS:
+        shape = layer_shape(layer)
+        if shape.tokens > BUILT_TOKENS:
             return False
-        model = LocalHeads(layer.index, layer_shape(layer), hyp.units, hyp.tie, hyp.zero)
         biases = (False,) if group == "output" or not layer.bias else (False, True)
-        return all(sp.expand(model.difference(group, b)) == 0 for b in biases)
+        return all(proved_zero(layer.index, shape, hyp.units, hyp.tie, hyp.zero, group, b,
+                               shape.tokens <= LOCAL_TOKENS) for b in biases)
 
     def unit_word(self, layer: LayerSpec) -> str:
         return "head"

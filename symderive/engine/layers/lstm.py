@@ -239,13 +239,13 @@ class LSTM(LayerKind):
         """The induction over steps of :mod:`.lstm_local`, when the next layer reads the
         last hidden state linearly (a layer with units, not one that normalises it)."""
         from ...spec.layers import spec_kind
-        from .lstm_local import LocalUnits
+        from .lstm_local import local_model
 
         if after is None or not after.units or spec_kind(after.kind).attaches:
             return False
-        model = LocalUnits(layer.index, layer_shape(layer), hyp.units, hyp.tie, hyp.zero,
-                           readers=after.units, bias=layer.bias)
-        return all(e == 0 for e in model.differences(group))
+        model = local_model(layer.index, layer_shape(layer), hyp.units, hyp.tie, hyp.zero,
+                            readers=after.units, bias=layer.bias)
+        return model.vanishes(group)
 
     def difference(self, layer: LayerSpec, group: str) -> str:
         if group in ("outgoing", "recurrent_outgoing"):

@@ -12,8 +12,11 @@ PyTorch's order, z^γ_t the pre-activation of gate γ):
 and the groups' gradients are Σ_t δz_t times x_t (incoming), h_{t−1} (recurrent),
 1 (bias); Σ_t δz_{t,r} h_{t−1,u} for its column of U, δ' h_{T,u} for the next layer.
 
-Both ways are proved by induction with opaque quantities per step, so that the cost
-grows linearly with the steps:
+Both ways are proved by induction with opaque quantities per step.  A step's
+equation depends on the step only through the index of its per-step symbols and
+whether it is the first (zero state before it) or the last (the next layer's error,
+nothing after it), and, backward, whether the states are still the same at the next
+step; so it is proved once per such pattern (at most four, whatever the steps):
 
 - forward, from the zero state: if units i and j have the same state at step t − 1
   and their pre-activations z_{t,i} − z_{t,j} are identically 0 (the other units'
@@ -28,14 +31,13 @@ exactly when every step's equality was proved.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import sympy as sp
 
 from typing import TYPE_CHECKING
-
-from .base import symbols as tensor_symbols
 
 if TYPE_CHECKING:
     from .lstm import LSTMShape
@@ -45,7 +47,9 @@ GATES = ("i", "f", "g", "o")   # PyTorch's order (as in .lstm)
 GROUPS = ("incoming", "recurrent", "bias", "recurrent_outgoing", "outgoing")
 
 
+@lru_cache(maxsize=1 << 16)
 def _sym(name: str, *idx: int | str) -> sp.Symbol:
+    """A per-step symbol (made once: the steps' equations ask for the same ones often)."""
     return sp.Symbol(f"{name}_" + "_".join(str(i) for i in idx), real=True)
 
 
@@ -61,6 +65,7 @@ class LocalUnits:
     zero: tuple[str, ...] = ()
     readers: int = 1
     bias: bool = True
+    per_step: bool = False
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -73,24 +78,21 @@ class LocalUnits:
 
     # ---- parameters after the hypothesis ---------------------------------
     @cached_property
-    def theta(self) -> dict[str, object]:
-        """Parameter symbols -> their value under the hypothesis (a representative
-        symbol of each tied class, or 0)."""
-        p = {n: tensor_symbols(f"{n}{self.layer}", s)
-             for n, s in self.shape.tensor_shapes().items()}
-        out = {s: s for arr in p.values() for s in arr.flat}
-        reader = {(m, u): sp.Symbol(f"W{self.layer + 1}_{m + 1}_{u + 1}", real=True)
-                  for m in range(self.readers) for u in range(self.shape.units)}
-        out.update({s: s for s in reader.values()})
+    def moved(self) -> dict[sp.Symbol, sp.Expr]:
+        """The parameter symbols the hypothesis moves -> their value (the representative
+        symbol of their tied class, or 0); every other symbol stands for itself.  Only
+        the two units' entries are tied or zeroed, so only they are looked at."""
+        p = {n: _Entries(f"{n}{self.layer}") for n in self.shape.tensor_shapes()}
+        reader = _Entries(f"W{self.layer + 1}")
+        parent: dict[sp.Symbol, sp.Symbol] = {}
         for a, b in self._tied_pairs(p, reader):
-            ra, rb = _root(out, a), _root(out, b)
+            ra, rb = _root(parent, a), _root(parent, b)
             if ra != rb:
-                out[rb] = ra
-        out = {s: _root(out, s) for s in out}
-        for s in self._zeroed(p, reader):
-            out[s] = sp.S.Zero
+                parent[rb] = ra
+        out: dict[sp.Symbol, sp.Expr] = {s: _root(parent, s) for s in parent}
+        out.update({s: sp.S.Zero for s in self._zeroed(p, reader)})
         if not self.bias:
-            out.update({s: sp.S.Zero for s in p["b"].flat})
+            out.update({p["b"][r]: sp.S.Zero for r in range(4 * self.shape.units)})
         return out
 
     def _entries(self, p, reader, u: int, group: str) -> list[sp.Symbol]:
@@ -120,8 +122,19 @@ class LocalUnits:
                 yield from self._entries(p, reader, u, group)
 
     def param(self, name: str, *idx: int) -> sp.Expr:
-        return self.theta[sp.Symbol(f"{name}{self.layer}_" + "_".join(str(i + 1) for i in idx),
-                                    real=True)]
+        """Entry ``idx`` (0-based) of the layer's tensor ``name`` under the hypothesis."""
+        return self._value(f"{name}{self.layer}", idx)
+
+    def reader(self, m: int, u: int) -> sp.Expr:
+        """The next layer's weight by which its unit m reads unit u (0-based)."""
+        return self._value(f"W{self.layer + 1}", (m, u))
+
+    def _value(self, tensor: str, idx: tuple[int, ...]) -> sp.Expr:
+        key = ("value", tensor, idx)
+        if key not in self._memo:
+            s = _Entries(tensor)[idx]
+            self._memo[key] = self.moved.get(s, s)
+        return self._memo[key]
 
     # ---- the forward induction -------------------------------------------------
     def state_owner(self, which: int, t: int) -> int:
@@ -133,9 +146,21 @@ class LocalUnits:
         if t == 0:
             return True
         if ("forward", t) not in self._memo:
-            self._memo["forward", t] = self.same_state(t - 1) and all(
-                sp.expand(self.z(0, g, t) - self.z(1, g, t)) == 0 for g in range(4))
+            self._memo["forward", t] = self.same_state(t - 1) and self._step(
+                ("forward step", t == 1), lambda: all(self.same_z(g, t) for g in range(4)))
         return self._memo["forward", t]
+
+    def _step(self, pattern: tuple, prove) -> bool:
+        """One step's equation, proved once per pattern: the steps of one pattern (the
+        first or a later one; for the deltas also the last, and whether the states are
+        still the same at the next step) have the same equation up to the step index of
+        the per-step symbols, an injective renaming, which keeps it identically 0 or
+        not.  ``per_step`` proves every step's own equation instead (to check this)."""
+        if self.per_step:
+            return prove()
+        if pattern not in self._memo:
+            self._memo[pattern] = prove()
+        return self._memo[pattern]
 
     def h(self, u: int, t: int) -> sp.Expr:
         """h_{t,u} (0-based unit u): 0 at t = 0; i and j by their owner, others opaque."""
@@ -154,12 +179,30 @@ class LocalUnits:
     def x(self, t: int, k: int | str) -> sp.Symbol:
         return _sym(f"a{self.layer - 1}", "n", t, k)
 
+    def z_terms(self, which: int, g: int, t: int) -> list[tuple[sp.Expr, sp.Expr]]:
+        """Pre-activation of gate g of unit ``which`` at step t as (atom, coefficient)
+        pairs: the step's inputs x_t, the states h_{t−1} and 1, times parameters."""
+        n, r = self.shape.units, g * self.shape.units + self.pair[which]
+        return [(self.x(t, k + 1), self.param("W", r, k)) for k in range(self.shape.inputs)] \
+            + [(self.h(m, t - 1), self.param("U", r, m)) for m in range(n)] \
+            + [(sp.S.One, self.param("b", r))]
+
     def z(self, which: int, g: int, t: int) -> sp.Expr:
         """Pre-activation of gate g of unit ``which`` at step t."""
-        n, r = self.shape.units, g * self.shape.units + self.pair[which]
-        return sp.Add(*[self.param("W", r, k) * self.x(t, k + 1) for k in range(self.shape.inputs)],
-                      *[self.param("U", r, m) * self.h(m, t - 1) for m in range(n)],
-                      self.param("b", r))
+        return sp.Add(*[c * a for a, c in self.z_terms(which, g, t)])
+
+    def same_z(self, g: int, t: int) -> bool:
+        """Is z_{t,i} − z_{t,j} identically 0?  It is linear in its atoms (x_t, h_{t−1}
+        and 1; i's and j's states are one atom when they are the same) with parameter
+        coefficients that hold no atom, so it is 0 exactly when each atom's
+        coefficients cancel: the same terms on both sides, or SymPy's sums equal."""
+        coefficients: dict[sp.Expr, tuple[list, list]] = {}
+        for which in (0, 1):
+            for atom, c in self.z_terms(which, g, t):
+                if atom != 0 and c != 0:
+                    coefficients.setdefault(atom, ([], []))[which].append(c)
+        return all(Counter(i) == Counter(j) or sp.Add(*i) - sp.Add(*j) == 0
+                   for i, j in coefficients.values())
 
     # ---- the backward induction -------------------------------------------------
     def delta_owner(self, which: int, t: int) -> int:
@@ -170,9 +213,11 @@ class LocalUnits:
         if t > self.shape.steps:
             return True
         if ("backward", t) not in self._memo:
-            self._memo["backward", t] = self.same_delta(t + 1) and self.same_state(t) and all(
-                sp.expand(a - b) == 0 for a, b in zip(self.step_deltas(0, t),
-                                                      self.step_deltas(1, t)))
+            T = self.shape.steps
+            pattern = ("backward step", t == 1, t == T, t < T and self.same_state(t + 1))
+            self._memo["backward", t] = self.same_delta(t + 1) and self.same_state(t) and \
+                self._step(pattern, lambda: all(sp.expand(a - b) == 0 for a, b in zip(
+                    self.step_deltas(0, t), self.step_deltas(1, t))))
         return self._memo["backward", t]
 
     def dz(self, u: int, g: int, t: int) -> sp.Expr:
@@ -191,11 +236,11 @@ class LocalUnits:
     def dh(self, which: int, t: int) -> sp.Expr:
         """δh_{t,u}: the outgoing column at the last step, the recurrent_outgoing column."""
         u, n = self.pair[which], self.shape.units
-        out = sp.Add(*[self.theta[sp.Symbol(f"W{self.layer + 1}_{m + 1}_{u + 1}", real=True)]
-                       * _sym(f"d{self.layer + 1}", "n", m + 1) for m in range(self.readers)]) \
-            if t == self.shape.steps else sp.S.Zero
-        return out + sp.Add(*[self.param("U", g * n + r, u) * self.dz(r, g, t + 1)
-                              for g in range(4) for r in range(n)])
+        if t == self.shape.steps:
+            return sp.Add(*[self.reader(m, u) * _sym(f"d{self.layer + 1}", "n", m + 1)
+                            for m in range(self.readers)])
+        return sp.Add(*[self.param("U", g * n + r, u) * self.dz(r, g, t + 1)
+                        for g in range(4) for r in range(n)])
 
     def step_deltas(self, which: int, t: int) -> list[sp.Expr]:
         """δz^i, δz^f, δz^g, δz^o and δc of unit ``which`` at step t, from δh_t and the
@@ -212,24 +257,56 @@ class LocalUnits:
     def differences(self, group: str) -> list[sp.Expr]:
         """Entry by entry (aligned), unit i's gradient minus unit j's, per sample,
         in the per-step symbols (every gate; the columns of i, j and another unit)."""
-        T, n = self.shape.steps, self.shape.units
-        (i, j), steps = self.pair, range(1, T + 1)
+        T, (i, j) = self.shape.steps, self.pair
+        if group == "outgoing":
+            return [_sym(f"d{self.layer + 1}", "n", 1) * (self.h(i, T) - self.h(j, T))]
+        parts = [self.step_parts(group, t) for t in range(1, T + 1)]
+        return [sp.Add(*entry) for entry in zip(*parts)]
+
+    def step_parts(self, group: str, t: int) -> list[sp.Expr]:
+        """Step t's part of each entry of :meth:`differences` (not ``outgoing``): every
+        term holds a symbol of step t (δz_t or x_t), so parts of different steps never
+        cancel, and a difference is 0 exactly when each step's part is."""
+        (i, j), n = self.pair, self.shape.units
+        others = sorted({i, j, *range(min(n, 3))})
         if group in ("incoming", "bias"):
-            one = (lambda u, t: self.x(t, "k")) if group == "incoming" else (lambda u, t: 1)
-            return [sp.Add(*[(self.dz(i, g, t) - self.dz(j, g, t)) * one(i, t) for t in steps])
-                    for g in range(4)]
+            one = self.x(t, "k") if group == "incoming" else 1
+            return [(self.dz(i, g, t) - self.dz(j, g, t)) * one for g in range(4)]
         if group == "recurrent":
-            return [sp.Add(*[self.dz(i, g, t) * self.h(k, t - 1)
-                             - self.dz(j, g, t) * self.h(self._swap(k), t - 1) for t in steps])
-                    for g in range(4) for k in sorted({i, j, *range(min(n, 3))})]
-        if group == "recurrent_outgoing":
-            return [sp.Add(*[self.dz(r, g, t) * self.h(i, t - 1)
-                             - self.dz(self._swap(r), g, t) * self.h(j, t - 1) for t in steps])
-                    for g in range(4) for r in sorted({i, j, *range(min(n, 3))})]
-        return [_sym(f"d{self.layer + 1}", "n", 1) * (self.h(i, T) - self.h(j, T))]
+            return [self.dz(i, g, t) * self.h(k, t - 1)
+                    - self.dz(j, g, t) * self.h(self._swap(k), t - 1)
+                    for g in range(4) for k in others]
+        return [self.dz(r, g, t) * self.h(i, t - 1)
+                - self.dz(self._swap(r), g, t) * self.h(j, t - 1)
+                for g in range(4) for r in others]
+
+    def vanishes(self, group: str) -> bool:
+        """Is every entry of :meth:`differences` 0?  Step by step from the last (where
+        the next layer's error enters), stopping at the first part that is not 0."""
+        if group == "outgoing":
+            return all(e == 0 for e in self.differences(group))
+        return all(e == 0 for t in range(self.shape.steps, 0, -1)
+                   for e in self.step_parts(group, t))
+
+
+@lru_cache(maxsize=4)
+def local_model(*args, **options) -> LocalUnits:
+    """One model per hypothesis, shared by its groups (its steps proved once)."""
+    return LocalUnits(*args, **options)
+
+
+class _Entries:
+    """The generated symbols of a tensor (``U1[2, 0]`` is ``U1_3_1``), made on demand."""
+
+    def __init__(self, tensor: str):
+        self.tensor = tensor
+
+    def __getitem__(self, idx) -> sp.Symbol:
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        return sp.Symbol(f"{self.tensor}_" + "_".join(str(i + 1) for i in idx), real=True)
 
 
 def _root(parent: dict, s):
-    while parent[s] != s:
+    while s in parent and parent[s] != s:
         s = parent[s]
     return s
