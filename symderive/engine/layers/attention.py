@@ -219,6 +219,23 @@ class Attention(LayerKind):
             out += [(t, (r, *k) if axis == 0 else (*k, r)) for r in rows for k in other]
         return out
 
+    def stream_entries(self, layer: LayerSpec, channel: int, group: str) -> list[Entry]:
+        """Output feature ``channel`` in a residual stream: its row of O (``incoming``)
+        and its entry of bo (``bias``)."""
+        if group == "bias":
+            return [(f"bo{layer.index}", (channel - 1,))]
+        return [(f"O{layer.index}", (channel - 1, r)) for r in range(layer_shape(layer).width)]
+
+    def reads(self, layer: LayerSpec, labels: np.ndarray, unit: int) -> dict[str, list[Entry]]:
+        """The columns of Q, K and V that read the input features labelled ``unit``."""
+        columns = [c for c in range(labels.shape[1]) if np.any(labels[:, c] == unit)]
+        rows = range(layer_shape(layer).width)
+        return {"outgoing": [(f"{n}{layer.index}", (r, c)) for n in "QKV"
+                             for c in columns for r in rows]}
+
+    def input_axis(self, layer: LayerSpec) -> int:
+        return 1
+
     def reduced(self, layer: LayerSpec) -> LayerSpec:
         options = (("heads", 2), ("head_dim", 1), ("causal", layer.option("causal")))
         shape = (min(layer.in_shape[0], 2), 2)

@@ -26,6 +26,7 @@ import sympy as sp
 
 from ...spec import NetworkSpec
 from ...spec.layers import LayerSpec, spec_kind
+from ...spec.layers.groups import heads
 from . import layer_kind, symbols
 from .stack import Stack
 from .units import Units, own_labels
@@ -51,13 +52,18 @@ def swap_check(spec: NetworkSpec, units: Units) -> tuple[bool, str]:
 
 
 def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str]]:
-    """Each layer the swap touches and the statement it must satisfy."""
+    """Each layer the swap touches and the statement it must satisfy.  Heads leave
+    their layer's output as it is ("owns heads"); the channels of a stream are its
+    members' output entries (an attention member's are features: rows of O)."""
+    if heads(spec.stack, units.hyp.layer):
+        return [(spec.stack[units.hyp.layer - 1], "owns heads")]
     out = []
     following = False
     for s in spec.stack:
         if s.index in units.stream:
-            out.append((s, "owns and reads" if following else "owns"))
-            following = layer_kind(s.kind).unit_axis is not None   # heads: nothing reads one
+            own = "owns" if s.index == units.hyp.layer else "owns channels"
+            out.append((s, own + " and reads" if following else own))
+            following = True
         elif following and s.units:
             out.append((s, "reads"))
             following = False
@@ -74,14 +80,13 @@ def _lemma(layer: LayerSpec, role: str) -> bool:
     theta = {name: symbols(f"{name}q", shape) for name, shape in kind.tensors(layer).items()}
     x = symbols("xq", (2, *layer.in_shape))
     out = kind.forward(layer, theta, x)
-    own = [(a, b) for g in spec_kind(layer.kind).own_groups(layer.bias)
-           for a, b in zip(kind.own_entries(layer, i, g), kind.own_entries(layer, j, g))] \
-        if role.startswith("owns") else []
-    out_labels = own_labels(layer.out_shape, kind.unit_axis) \
-        if own and kind.unit_axis is not None else None
-    if role == "owns":   # units without an output axis (heads) leave the output as it is
-        expected = out if out_labels is None else _exchange_positions(out, out_labels, i, j)
-        return _same(kind.forward(layer, _exchange_entries(theta, own), x), expected)
+    own = _own_pairs(layer, role, i, j)
+    if role == "owns heads":     # heads are summed through O: the output stays as it is
+        return _same(kind.forward(layer, _exchange_entries(theta, own), x), out)
+    out_labels = own_labels(layer.out_shape, spec_kind(layer.kind).feature_axis) if own else None
+    if role in ("owns", "owns channels"):
+        return _same(kind.forward(layer, _exchange_entries(theta, own), x),
+                     _exchange_positions(out, out_labels, i, j))
     labels = _input_labels(layer)
     reads_i, reads_j = kind.reads(layer, labels, i), kind.reads(layer, labels, j)
     pairs = own + [(a, b) for g in reads_i for a, b in zip(reads_i[g], reads_j[g])]
@@ -91,6 +96,18 @@ def _lemma(layer: LayerSpec, role: str) -> bool:
         return _same(result, out)
     carried = out_labels if own else kind.carry(layer, labels)
     return _same(result, _exchange_positions(out, carried, i, j))
+
+
+def _own_pairs(layer: LayerSpec, role: str, i: int, j: int) -> list[tuple]:
+    """The pairs of units i's and j's own entries (a stream member's: its channels')."""
+    if role in ("reads", "carries"):
+        return []
+    kind, spec = layer_kind(layer.kind), spec_kind(layer.kind)
+    if role.startswith("owns channels"):
+        groups, entries = spec.stream_groups(layer.bias), kind.stream_entries
+    else:
+        groups, entries = spec.own_groups(layer.bias), kind.own_entries
+    return [(a, b) for g in groups for a, b in zip(entries(layer, i, g), entries(layer, j, g))]
 
 
 def _input_labels(layer: LayerSpec) -> np.ndarray:
