@@ -274,7 +274,15 @@ class Attention(LayerKind):
     def unit_word(self, layer: LayerSpec) -> str:
         return "head"
 
+    def channel_word(self, layer: LayerSpec) -> str:
+        return "output feature"
+
     def difference(self, layer: LayerSpec, group: str) -> str:
+        if group in ("incoming", "bias"):     # an output feature in a residual stream
+            return ("an output feature's row of O gets the feature's error times every "
+                    "head's output, summed over tokens and samples, and its entry of bo the "
+                    "error alone: the difference of two features' gradients is the difference "
+                    "of their errors, carried through the same head outputs")
         if group == "output":
             return ("a head's output columns get the layer's error times the head's output "
                     "(its attention-weighted values), summed over tokens and samples: the "

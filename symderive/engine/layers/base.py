@@ -127,6 +127,11 @@ class LayerKind(ABC):
         """What a unit of this layer is called (``unit``, ``channel``)."""
         return "unit"
 
+    def channel_word(self, layer: LayerSpec) -> str:
+        """What one channel of the layer's output is called when a residual stream joins
+        it: its unit, unless its units are not its output's entries (an output feature)."""
+        return self.unit_word(layer)
+
     def difference(self, layer: LayerSpec, group: str) -> str:
         """The local difference formula of a group of two units, in words (plain text,
         no markup: reports escape it): what the difference of their gradients is made of."""
