@@ -19,6 +19,7 @@ nn = torch.nn
 
 import symderive  # noqa: E402
 from symderive.bridge.read import read_model  # noqa: E402
+from test_bridge_kinds import Heads, Residual  # noqa: E402  (head copy; a ResNet block)
 from test_bridge_training import _judge  # noqa: E402  (from_torch, derive, 50 torch steps)
 
 pytestmark = pytest.mark.ci_tier          # 50 steps of torch training per model
@@ -49,13 +50,9 @@ class Block(nn.Module):
 
     def copy_head(self, output: bool) -> None:
         """Head 2 := head 1 in Q, K, V (rows and biases), and in O's columns if asked."""
-        E, d = 4, 2
-        with torch.no_grad():
-            w, bias = self.attn.in_proj_weight, self.attn.in_proj_bias
-            for k in range(3):
-                w[k * E + d:k * E + 2 * d] = w[k * E:k * E + d]
-                bias[k * E + d:k * E + 2 * d] = bias[k * E:k * E + d]
-            if output:
+        d = Heads.copy_head(self)
+        if output:
+            with torch.no_grad():
                 self.attn.out_proj.weight[:, d:] = self.attn.out_proj.weight[:, :d]
 
 
@@ -115,34 +112,22 @@ def test_identical_features_of_the_residual_stream(readout, verdict):
     assert stream and all(v[4] == verdict for v in stream), found
 
 
-class ResNet(nn.Module):
-    """conv → BN → relu, then h + bn(conv(h)) (the skip from the first BN), pooled."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2)
-        self.conv2, self.bn2 = nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2)
-        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(2, 1)
-
-    def forward(self, x):
-        h = torch.relu(self.bn1(self.conv1(x)))
-        h = h + self.bn2(self.conv2(h))
-        return self.fc(torch.flatten(self.pool(h), 1))
-
-
 @pytest.mark.parametrize("tie_fc, verdict", [(True, "preserved"), (False, "broken")])
 def test_resnet_block_with_batchnorm2d_and_a_zero_last_gain(tie_fc, verdict):
+    """Channels 1 and 2 of 3 identical in both convolutions and batch norms; the
+    readout's columns equal or not."""
     torch.manual_seed(7)
-    m = ResNet().double()
+    m = Residual().double()
     with torch.no_grad():
         m.conv1.weight[1], m.conv1.bias[1] = m.conv1.weight[0], m.conv1.bias[0]
         w = m.conv2.weight                 # aligned: the swap maps W[i, i] to W[j, j]
-        w[1, 1], w[1, 0] = w[0, 0].clone(), w[0, 1].clone()
+        w[1, 1], w[1, 0], w[1, 2] = w[0, 0].clone(), w[0, 1].clone(), w[0, 2].clone()
+        w[2, 1] = w[2, 0]
         m.conv2.bias[1] = m.conv2.bias[0]
         m.bn2.weight.zero_()
         if tie_fc:
-            m.fc.weight[0, 1] = m.fc.weight[0, 0]
-    x, y = torch.randn(3, 1, 3, 3, dtype=torch.float64), torch.randn(3, 1, dtype=torch.float64)
+            m.fc.weight[:, 1] = m.fc.weight[:, 0]
+    x, y = torch.randn(3, 2, 3, 3, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64)
     found = _judge(m, x, y)
     # the stream joins conv1 (its BN) and conv2 (its BN); the hypothesis is stated once
     assert [v[1:] for v in found] == [((1, 2), ("incoming", "bias", "gain") +
@@ -178,7 +163,7 @@ def test_a_skip_over_a_layer_norm(tie_out, verdict):
     assert [v[1] for v in found] == [(1, 3)] and found[0][4] == verdict, found
 
 
-class ReluAfterSum(ResNet):
+class ReluAfterSum(Residual):
     def forward(self, x):
         h = torch.relu(self.bn1(self.conv1(x)))
         h = torch.relu(h + self.bn2(self.conv2(h)))
@@ -213,7 +198,7 @@ class ConvLayerNorm(nn.Module):
 
 
 @pytest.mark.parametrize("make, shape, message", [
-    (ReluAfterSum, (2, 1, 3, 3), "<torch>: relu_1: torch.relu after a residual sum is not "
+    (ReluAfterSum, (2, 2, 3, 3), "<torch>: relu_1: torch.relu after a residual sum is not "
      "supported"),
     (InputSkip, (2, 3, 4), "<torch>: add: a residual sum with the model's input is not "
      "supported"),
@@ -224,5 +209,5 @@ class ConvLayerNorm(nn.Module):
 def test_shapes_outside_the_contract_name_their_call(make, shape, message):
     m = make()
     with pytest.raises(symderive.SpecError) as exc:
-        symderive.from_torch(m, torch.randn(*shape), torch.randn(shape[0], 1))
+        symderive.from_torch(m, torch.randn(*shape), torch.randn(shape[0], m.fc.out_features))
     assert str(exc.value).startswith(message), str(exc.value)

@@ -23,7 +23,7 @@ from symderive.engine.layers.stack import Stack
 from symderive.engine.layers.units import Units
 from symderive.errors import SpecError
 from symderive.spec import Hypothesis, Spec
-from test_layer_kinds import _finite_differences, _point, _symbolic_gradient
+from test_layer_kinds import _point, assert_passes_agree, assert_symbolic_agrees
 
 HYP = "\n[[hypothesis]]\nlayer = 1\nunits = [1, 2]\n"
 
@@ -75,28 +75,13 @@ CASES = [(name, seed) for name in MAKERS for seed in range(6)]
 
 @pytest.mark.parametrize("name, seed", CASES)
 def test_numpy_pass_agrees_with_torch_and_finite_differences(name, seed):
-    spec = MAKERS[name](np.random.default_rng(seed))
-    stack = Stack(spec.network)
-    theta, X, Y = _point(stack, seed)
-    _, grads, _ = stack.np_gradient(theta, X, Y)
-    reference = torch_gradient(spec, theta, X, Y)
-    fd = _finite_differences(stack, theta, X, Y)
-    assert set(grads) == set(reference) == set(stack.shapes)
-    for k in grads:
-        assert np.allclose(grads[k], reference[k], rtol=1e-9, atol=1e-10), k
-        assert np.allclose(grads[k], fd[k], rtol=1e-5, atol=1e-6), k
+    assert_passes_agree(MAKERS[name](np.random.default_rng(seed)), seed)
 
 
 @pytest.mark.ci_tier     # two minutes each: SymPy differentiates attention and two norms
 @pytest.mark.parametrize("name, seed", [(n, s) for n in MAKERS for s in range(2)])
 def test_symbolic_forward_agrees_with_the_numpy_pass(name, seed):
-    spec = MAKERS[name](np.random.default_rng(50 + seed), tiny=True)
-    stack = Stack(spec.network)
-    theta, X, Y = _point(stack, seed)
-    _, grads, _ = stack.np_gradient(theta, X, Y)
-    symbolic = _symbolic_gradient(stack, theta, X, Y)
-    for k in grads:
-        assert np.allclose(grads[k], symbolic[k], rtol=1e-8, atol=1e-10), k
+    assert_symbolic_agrees(MAKERS[name](np.random.default_rng(50 + seed), tiny=True), seed)
 
 
 def _hypotheses(spec: Spec) -> list[Hypothesis]:
