@@ -264,3 +264,23 @@ def test_what_stays_unsupported_names_the_layer(text, field, says):
         Spec.from_toml(text, "bad.toml")
     assert info.value.field == field, info.value
     assert says in str(info.value)
+
+
+def test_the_swap_check_fails_when_attention_pairs_its_features_wrongly(monkeypatch):
+    """The stream's swap takes feature i's row of O to feature j's entry by entry; an
+    attention kind that listed feature 2's row in another order must lose the swap."""
+    from symderive.engine.layers import layer_kind
+    from symderive.engine.layers.swap import swap_check
+
+    spec = Spec.from_toml(BLOCK, "<block>")
+    hyp = Hypothesis("", 1, (1, 2), spec.network.stack[0].groups, ())
+    assert swap_check(spec.network, Units(spec.network, hyp))[0] is True
+    kind = layer_kind("attention")
+    original = type(kind).stream_entries
+
+    def misordered(self, layer, channel, group):
+        found = original(self, layer, channel, group)
+        return found[::-1] if channel == 2 else found
+
+    monkeypatch.setattr(type(kind), "stream_entries", misordered)
+    assert swap_check(spec.network, Units(spec.network, hyp))[0] is False
