@@ -28,13 +28,13 @@ from test_layer_kinds import _point, assert_passes_agree, assert_symbolic_agrees
 HYP = "\n[[hypothesis]]\nlayer = 1\nunits = [1, 2]\n"
 
 
-def transformer_spec(rng: np.random.Generator, tiny: bool = False) -> Spec:
+def transformer_spec(rng: np.random.Generator) -> Spec:
     """Embedding → attention (skip) → norm, pre- or post-norm, maybe a dense layer with
     its own skip, flatten, dense."""
-    tokens = 1 + int(rng.integers(2 if tiny else 3))
+    tokens = 1 + int(rng.integers(3))
     heads = 1 + int(rng.integers(2))
-    head_dim = 1 if tiny else 1 + int(rng.integers(2))
-    features = 2 if tiny else int(rng.integers(2, 5))
+    head_dim = 1 + int(rng.integers(2))
+    features = int(rng.integers(2, 5))
     over = "batch" if rng.integers(3) == 0 else "features"
     causal = "true" if rng.integers(2) else "false"
     pre = bool(rng.integers(2))
@@ -44,7 +44,7 @@ def transformer_spec(rng: np.random.Generator, tiny: bool = False) -> Spec:
     attention = ["[[layer]]", 'kind = "attention"', f"heads = {heads}",
                  f"head_dim = {head_dim}", f"causal = {causal}", "skip = 1"]
     lines += norm + attention if pre else attention + norm
-    if not tiny and rng.integers(2):
+    if rng.integers(2):
         lines += ["[[layer]]", 'kind = "dense"', f"units = {features}", 'activation = "tanh"',
                   "skip = 3"]
     lines += ["[[layer]]", 'kind = "flatten"', "[[layer]]", 'kind = "dense"', "units = 1"]
@@ -78,10 +78,13 @@ def test_numpy_pass_agrees_with_torch_and_finite_differences(name, seed):
     assert_passes_agree(MAKERS[name](np.random.default_rng(seed)), seed)
 
 
-@pytest.mark.ci_tier     # two minutes each: SymPy differentiates attention and two norms
-@pytest.mark.parametrize("name, seed", [(n, 0) for n in MAKERS])
-def test_symbolic_forward_agrees_with_the_numpy_pass(name, seed):
-    assert_symbolic_agrees(MAKERS[name](np.random.default_rng(50 + seed), tiny=True), seed)
+@pytest.mark.ci_tier     # SymPy differentiates attention and a norm: tens of seconds each
+@pytest.mark.parametrize("pre", [False, True], ids=["post-norm", "pre-norm"])
+def test_symbolic_forward_agrees_with_the_numpy_pass(pre):
+    spec = tiny_block(pre)
+    assert [s.kind for s in spec.network.stack][1:3] == (["norm", "attention"] if pre else
+                                                          ["attention", "norm"])
+    assert_symbolic_agrees(spec, 3)
 
 
 def _hypotheses(spec: Spec) -> list[Hypothesis]:
@@ -164,28 +167,16 @@ def test_verdicts_are_what_torch_says(name, seed):
     assert seen == {"preserved", "broken"}
 
 
-TINY_BLOCK = """
-[network]
-input = [2, 2]
-samples = 2
-[[layer]]
-kind = "dense"
-units = 2
-activation = "tanh"
-[[layer]]
-kind = "attention"
-heads = 1
-head_dim = 1
-causal = true
-skip = 1
-[[layer]]
-kind = "norm"
-[[layer]]
-kind = "flatten"
-[[layer]]
-kind = "dense"
-units = 1
-""" + HYP
+def tiny_block(pre: bool = False) -> Spec:
+    """Embedding (2 features), one causal head added to the stream, a layer norm after
+    it (post-norm) or before it (pre-norm), flatten, dense: for the whole SymPy loss."""
+    norm = '[[layer]]\nkind = "norm"\n'
+    attention = ('[[layer]]\nkind = "attention"\nheads = 1\nhead_dim = 1\ncausal = true\n'
+                 "skip = 1\n")
+    text = ('[network]\ninput = [2, 2]\nsamples = 2\n[[layer]]\nkind = "dense"\nunits = 2\n'
+            'activation = "tanh"\n' + (norm + attention if pre else attention + norm)
+            + '[[layer]]\nkind = "flatten"\n[[layer]]\nkind = "dense"\nunits = 1\n' + HYP)
+    return Spec.from_toml(text, "<tiny block>")
 
 
 @pytest.mark.ci_tier
@@ -193,7 +184,7 @@ units = 1
 def test_preserved_verdicts_on_the_whole_sympy_loss(name):
     """The same on tiny shapes, with the whole loss differentiated by SymPy (one pair
     of entries per group): a one-head block's stream, and a ResNet block."""
-    spec = Spec.from_toml(TINY_BLOCK, "<tiny>") if name == "transformer" else \
+    spec = tiny_block() if name == "transformer" else \
         resnet_spec(np.random.default_rng(80), tiny=True)
     seen = _check_verdicts(spec, 0, lambda sp_, st, u, p: _whole_loss_differences(st, u, p))
     assert "preserved" in seen
