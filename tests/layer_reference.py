@@ -84,12 +84,18 @@ def _lstm(x, params, l):
 
 
 def _norm(x, g, s, options):
+    """torch's norms: layer norm per token on [tokens, features] (channels last), over
+    the sample (group_norm) with channels first; batch norm with the channels moved to
+    dimension 1 when they are last."""
     channels = g.shape[0]
+    last = options["axis"] == x.dim() - 2 and x.dim() > 2       # [N, tokens, features]
     if options["over"] == "features":
-        if x.dim() == 2:
+        if x.dim() == 2 or last:
             return torch.nn.functional.layer_norm(x, (channels,), g, s, options["eps"])
         return torch.nn.functional.group_norm(x, 1, g, s, options["eps"])
-    return torch.nn.functional.batch_norm(x, None, None, g, s, training=True, eps=options["eps"])
+    t = x.transpose(1, 2) if last else x
+    out = torch.nn.functional.batch_norm(t, None, None, g, s, training=True, eps=options["eps"])
+    return out.transpose(1, 2) if last else out
 
 
 def torch_gradient(spec: Spec, theta, X, Y) -> dict[str, np.ndarray]:

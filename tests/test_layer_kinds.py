@@ -118,7 +118,11 @@ CASES = [(seed, norm, skip) for seed in range(6) for norm, skip in
 
 @pytest.mark.parametrize("seed,norm,skip", CASES)
 def test_numpy_pass_agrees_with_torch_and_finite_differences(seed, norm, skip):
-    spec = random_spec(np.random.default_rng(seed), norm, skip)
+    assert_passes_agree(random_spec(np.random.default_rng(seed), norm, skip), seed)
+
+
+def assert_passes_agree(spec: Spec, seed: int) -> None:
+    """The kinds' NumPy gradient against torch.nn and finite differences at a point."""
     stack = Stack(spec.network)
     theta, X, Y = _point(stack, seed)
     _, grads, _ = stack.np_gradient(theta, X, Y)
@@ -135,7 +139,12 @@ def test_numpy_pass_agrees_with_torch_and_finite_differences(seed, norm, skip):
 def test_symbolic_forward_agrees_with_the_numpy_pass(seed, norm, skip, two_d):
     """Every kind's SymPy forward, differentiated as a whole loss, against its NumPy pass
     (2-D without norm: a 2-D norm's whole loss is too large to differentiate here)."""
-    spec = random_spec(np.random.default_rng(100 + seed), norm, skip, tiny=True, two_d=two_d)
+    assert_symbolic_agrees(random_spec(np.random.default_rng(100 + seed), norm, skip,
+                                       tiny=True, two_d=two_d), seed)
+
+
+def assert_symbolic_agrees(spec: Spec, seed: int) -> None:
+    """The whole SymPy loss's gradient against the kinds' NumPy gradient at a point."""
     stack = Stack(spec.network)
     theta, X, Y = _point(stack, seed)
     _, grads, _ = stack.np_gradient(theta, X, Y)

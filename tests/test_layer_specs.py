@@ -152,6 +152,8 @@ EXPECTED = {
     "attention_identical_heads": ["broken", "preserved"],
     "attention_zero_query_key": ["broken", "preserved"],
     "lstm_zero_state": ["broken", "broken", "preserved"],
+    "transformer_block": ["broken", "preserved", "broken", "preserved"],
+    "resnet_block_zero_gain": ["broken", "broken", "preserved"],
 }
 
 

@@ -70,6 +70,10 @@ def layer_norm(m: Any, where: str, b: Builder) -> None:
     if not m.elementwise_affine:
         raise refuse(where, "LayerNorm without elementwise_affine is not supported "
                      "(a norm layer has a gain)")
+    if len(b.shape) > 1 and _channels_first(b):
+        raise refuse(where, "LayerNorm over the last axis of a convolution's [channels, "
+                     "positions] output is not supported (the contract's layer norm of "
+                     "channels is nn.GroupNorm(1, C) over the whole sample)")
     _norm(m, where, b, "LayerNorm", "features")
 
 
@@ -83,7 +87,17 @@ def batch_norm(m: Any, where: str, b: Builder) -> None:
                      "call model.train() so that it uses the batch's statistics")
     if not m.affine:
         raise refuse(where, f"{what} without affine is not supported (a norm layer has a gain)")
+    if len(b.shape) > 1 and not _channels_first(b):
+        raise refuse(where, f"{what} on [tokens, features] normalises the tokens as "
+                     "channels; the contract's batch norm of a sequence normalises each "
+                     "feature, which is not this module (not supported)")
     _norm(m, where, b, what, "batch")
+
+
+def _channels_first(b: Builder) -> bool:
+    """Does the value at the chain's head carry its channels first (a convolution's
+    [channels, positions]) rather than last (Linear, attention: [tokens, features])?"""
+    return bool(b.layers) and b.layers[-1].entry["kind"] == "conv"
 
 
 def _norm(m: Any, where: str, b: Builder, what: str, over: str) -> None:

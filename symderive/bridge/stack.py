@@ -45,9 +45,9 @@ def _speaker(network: NetworkSpec, index: int) -> int:
     """The layer of a residual stream whose hypotheses can name every group of the
     stream (a norm's ``gain`` belongs to the layer before it): the member with the most
     groups, the last on a tie.  The same two channels are one pair in all members."""
-    from ..spec.layers.groups import stream
+    from ..spec.layers.groups import heads, stream
 
-    members = stream(network.stack, index)
+    members = [m for m in stream(network.stack, index) if not heads(network.stack, m)] or [index]
     return max(reversed(members), key=lambda m: len(network.stack[m - 1].groups))
 
 

@@ -36,6 +36,7 @@ from ..engine.layers.stack import Stack
 from ..spec import NetworkSpec
 from ..spec.functions import Z
 from ..spec.layers import LayerSpec
+from ..spec.layers.norm import feature_block, per_position
 from .laws import Law, grad, vanishes
 from .result import PROVED, UNDECIDED, Statement
 
@@ -76,7 +77,7 @@ class Site:
         """How many entries one set of statistics runs over."""
         shape = self.norm.in_shape
         if not self.batch:
-            return math.prod(shape)
+            return feature_block(shape, self.norm.option("axis"))
         axis = self.norm.option("axis")
         return self.samples * math.prod(n for a, n in enumerate(shape) if a != axis)
 
@@ -245,7 +246,9 @@ def _norm_statements(site: Site) -> list[Statement]:
     var = sp.Add(*[di ** 2 for di in d]) / n
     var_residual = sp.expand(sp.Add(*[(C * di) ** 2 for di in d]) / n - C ** 2 * var)
     where = (f"the {n} entries of one channel over the samples and positions"
-             if site.batch else f"the {n} entries of one sample")
+             if site.batch else f"the {n} features of one token"
+             if per_position(site.norm.in_shape, site.norm.option("axis"))
+             else f"the {n} entries of one sample")
     out = [Statement(f"norm layer {site.norm.index}, {where}: the mean of c·x minus c "
                      "times that of x (so each deviation from the mean scales by c)",
                      _DELTA, dev_residual,

@@ -74,10 +74,7 @@ def _reason(network: NetworkSpec, r: HypothesisResult) -> str:
     layer = network.stack[r.hypothesis.layer - 1]
     word = layer_kind(layer.kind).unit_word(layer)
     i, j = r.hypothesis.units
-    also = units.layers_tied()
-    stream = (f"; a residual stream joins layer {r.hypothesis.layer} to layer"
-              f"{'s' if len(also) > 1 else ''} {_listed(also)}, where the swap exchanges "
-              f"{word}s {i} and {j} too" if also else "")
+    stream = _stream_phrase(network, units)
     if r.verdict == PRESERVED:
         return (f"preserved. Every group of {word}s {i} and {j} is tied or zeroed, and "
                 f"exchanging the two {word}s leaves the loss unchanged (checked "
@@ -92,6 +89,22 @@ def _reason(network: NetworkSpec, r: HypothesisResult) -> str:
     why = ("exchanging the two output units does not leave the loss unchanged in general"
            if r.swap_method == "output layer" else f"{_listed(open_)} not proved equal")
     return f"undecided: {why}{stream}."
+
+
+def _stream_phrase(network: NetworkSpec, units: Units) -> str:
+    """Where else the swap exchanges the two channels: each other layer of the stream,
+    with what its channels are (an attention layer's: its output features)."""
+    also = units.layers_tied()
+    if not also:
+        return ""
+    i, j = units.hyp.units
+    words = {m: layer_kind(network.stack[m - 1].kind).channel_word(network.stack[m - 1])
+             for m in also}
+    where = (f"layer{'s' if len(also) > 1 else ''} {_listed(also)}, where the swap exchanges "
+             f"{words[also[0]]}s {i} and {j} too" if len(set(words.values())) == 1 else
+             _listed([f"layer {m} ({words[m]}s {i} and {j})" for m in also]) +
+             ", where the swap exchanges them too")
+    return f"; a residual stream joins layer {units.hyp.layer} to {where}"
 
 
 def _network(network: NetworkSpec) -> Section:
@@ -140,10 +153,32 @@ def _sentence(network: NetworkSpec, units: Units, r: HypothesisResult) -> str:
     if any(units.base(g.group) == "outgoing" for g in r.groups):
         parts.append(kind.difference(layer, "outgoing"))
     for g in ("gain", "shift"):
-        if g in units.groups:
-            norm = network.stack[layer.index]
+        owners = [int(n.partition("@")[2] or units.hyp.layer) for n in units.groups
+                  if units.base(n) == g]
+        if owners:
+            norm = network.stack[owners[0]]        # a norm follows the layer it normalises
             parts.append(layer_kind(norm.kind).difference(norm, g))
+    parts += _stream_sentences(network, units)
     return " ".join(p[0].upper() + p[1:] + "." for p in parts if p)
+
+
+def _stream_sentences(network: NetworkSpec, units: Units) -> list[str]:
+    """The residual stream's part of the formula: the skip sends a channel's error back
+    unchanged, and each other layer's own groups, in that layer's words."""
+    also = units.layers_tied()
+    if not also:
+        return []
+    out = [f"in the residual stream (layers {_listed(units.stream)}) a skip adds one "
+           "layer's output to a later one's, so a channel's error is the sum of the errors "
+           "every later layer of the stream sends back to it: the difference of two "
+           "channels' gradients in one layer of the stream is made of their differences "
+           "in all of them"]
+    for m in also:
+        member = network.stack[m - 1]
+        text = layer_kind(member.kind).difference(member, "incoming")
+        if text:
+            out.append(f"in layer {m} ({member.kind}), {text}")
+    return out
 
 
 def _swap_sentence(network: NetworkSpec, units: Units, r: HypothesisResult) -> str:

@@ -222,6 +222,23 @@ class Attention(LayerKind):
             out += [(t, (r, *k) if axis == 0 else (*k, r)) for r in rows for k in other]
         return out
 
+    def stream_entries(self, layer: LayerSpec, channel: int, group: str) -> list[Entry]:
+        """Output feature ``channel`` in a residual stream: its row of O (``incoming``)
+        and its entry of bo (``bias``)."""
+        if group == "bias":
+            return [(f"bo{layer.index}", (channel - 1,))]
+        return [(f"O{layer.index}", (channel - 1, r)) for r in range(layer_shape(layer).width)]
+
+    def reads(self, layer: LayerSpec, labels: np.ndarray, unit: int) -> dict[str, list[Entry]]:
+        """The columns of Q, K and V that read the input features labelled ``unit``."""
+        columns = [c for c in range(labels.shape[1]) if np.any(labels[:, c] == unit)]
+        rows = range(layer_shape(layer).width)
+        return {"outgoing": [(f"{n}{layer.index}", (r, c)) for n in "QKV"
+                             for c in columns for r in rows]}
+
+    def input_axis(self, layer: LayerSpec) -> int:
+        return 1
+
     def reduced(self, layer: LayerSpec) -> LayerSpec:
         options = (("heads", 2), ("head_dim", 1), ("causal", layer.option("causal")))
         shape = (min(layer.in_shape[0], 2), 2)
@@ -264,7 +281,15 @@ class Attention(LayerKind):
     def unit_word(self, layer: LayerSpec) -> str:
         return "head"
 
+    def channel_word(self, layer: LayerSpec) -> str:
+        return "output feature"
+
     def difference(self, layer: LayerSpec, group: str) -> str:
+        if group in ("incoming", "bias"):     # an output feature in a residual stream
+            return ("an output feature's row of O gets the feature's error times every "
+                    "head's output, summed over tokens and samples, and its entry of bo the "
+                    "error alone: the difference of two features' gradients is the difference "
+                    "of their errors, carried through the same head outputs")
         if group == "output":
             return ("a head's output columns get the layer's error times the head's output "
                     "(its attention-weighted values), summed over tokens and samples: the "

@@ -65,6 +65,12 @@ class LayerKind(ABC):
         """The entries of group ``group`` (``incoming``, ``bias``) of ``unit`` (1-based)."""
         raise NotImplementedError(f"{self.name} has no units")
 
+    def stream_entries(self, layer: LayerSpec, channel: int, group: str) -> list[Entry]:
+        """The entries of group ``group`` of output channel ``channel`` (1-based) when a
+        residual stream joins the layer: its unit's own entries, unless its units are not
+        its output's entries (attention: the channel is a feature, a row of O)."""
+        return self.own_entries(layer, channel, group)
+
     def reads(self, layer: LayerSpec, labels: np.ndarray, unit: int) -> dict[str, list[Entry]]:
         """The entries of this layer that read the input positions labelled ``unit``,
         per group they form for it (``outgoing``; a norm: ``gain``, ``shift``), in an
@@ -121,6 +127,11 @@ class LayerKind(ABC):
     def unit_word(self, layer: LayerSpec) -> str:
         """What a unit of this layer is called (``unit``, ``channel``)."""
         return "unit"
+
+    def channel_word(self, layer: LayerSpec) -> str:
+        """What one channel of the layer's output is called when a residual stream joins
+        it: its unit, unless its units are not its output's entries (an output feature)."""
+        return self.unit_word(layer)
 
     def difference(self, layer: LayerSpec, group: str) -> str:
         """The local difference formula of a group of two units, in words (plain text,

@@ -1,8 +1,10 @@
 """Normalisation: ``over = "features"`` (layer norm: the statistics of all of one sample's
-entries, as nn.LayerNorm on a vector or nn.GroupNorm(1, C) on channels) or ``"batch"``
+entries, as nn.LayerNorm on a vector or nn.GroupNorm(1, C) on channels, or of each
+token's features on [tokens, features], as nn.LayerNorm(features)) or ``"batch"``
 (batch norm in training mode: each channel's statistics over the samples and positions,
 as nn.BatchNorm1d/2d); biased variance; then ``g{l}`` times it plus ``s{l}``, one per
-channel.  Its gain and shift belong to the units of the layer before it."""
+channel.  Its gain and shift belong to the channels of the layer before it (the units
+of a dense or conv layer; after attention, the features of the residual stream it joins)."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -13,13 +15,18 @@ import numpy as np
 import sympy as sp
 
 from ...spec.layers import LayerSpec
+from ...spec.layers.norm import per_position
 from .base import Entry, LayerKind
 
 
 def _axes(layer: LayerSpec, ndim: int) -> tuple[int, tuple[int, ...]]:
-    """(the channel axis of a batch [N, *shape], the axes the statistics run over)."""
+    """(the channel axis of a batch [N, *shape], the axes the statistics run over): layer
+    norm over one sample, or per position over the features when they are last
+    ([tokens, features], as nn.LayerNorm); batch norm over all but the channel."""
     channel = 1 + layer.option("axis")
     if layer.option("over") == "features":
+        if per_position(layer.in_shape, layer.option("axis")):
+            return channel, (channel,)
         return channel, tuple(range(1, ndim))
     return channel, tuple(a for a in range(ndim) if a != channel)
 

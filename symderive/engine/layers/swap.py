@@ -26,7 +26,8 @@ import sympy as sp
 
 from ...spec import NetworkSpec
 from ...spec.layers import LayerSpec, spec_kind
-from . import layer_kind, symbols
+from ...spec.layers.groups import heads, owner
+from . import NO_UNIT, layer_kind, symbols
 from .stack import Stack
 from .units import Units, own_labels
 
@@ -40,7 +41,7 @@ def swap_check(spec: NetworkSpec, units: Units) -> tuple[bool, str]:
     loss unchanged in general, so no swap is claimed for them."""
     if spec.stack[-1].index in units.stream:
         return False, "output layer"
-    lemmas = all(_lemma(layer, role) for layer, role in roles(spec, units))
+    lemmas = all(_lemma(layer, role, labels) for layer, role, labels in roles(spec, units))
     stack = Stack(spec)
     if not lemmas or stack.parameter_count() * spec.samples > WHOLE_LIMIT:
         return lemmas, "layer by layer"
@@ -50,39 +51,55 @@ def swap_check(spec: NetworkSpec, units: Units) -> tuple[bool, str]:
     return swapped == loss or sp.expand(swapped - loss) == 0, "whole loss"
 
 
-def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str]]:
-    """Each layer the swap touches and the statement it must satisfy."""
+def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str, np.ndarray | None]]:
+    """Each layer the swap touches, the statement it must satisfy, and the unit labels
+    of its input (where the stream's channels are, carried from the last layer of the
+    stream; None for heads).  Heads leave their layer's output as it is ("owns heads");
+    the channels of a stream are its members' output entries (an attention member's are
+    features: rows of O)."""
+    stack = spec.stack
+    if heads(stack, units.hyp.layer):
+        return [(stack[units.hyp.layer - 1], "owns heads", None)]
     out = []
     following = False
-    for s in spec.stack:
+    labels: np.ndarray | None = None
+    for s in stack:
+        entering = labels
         if s.index in units.stream:
-            out.append((s, "owns and reads" if following else "owns"))
-            following = layer_kind(s.kind).unit_axis is not None   # heads: nothing reads one
+            own = "owns" if s.index == units.hyp.layer else "owns channels"
+            out.append((s, own + " and reads" if following else own, entering))
+            following = True
         elif following and s.units:
-            out.append((s, "reads"))
+            out.append((s, "reads", entering))
             following = False
         elif following:
-            out.append((s, "carries"))
+            out.append((s, "carries", entering))
+        labels = None if labels is None else layer_kind(s.kind).carry(s, labels)
+        if s.index in units.stream or s.skip is not None and owner(stack, s.index) in units.stream:
+            axis = spec_kind(stack[owner(stack, s.index) - 1].kind).feature_axis
+            labels = own_labels(s.out_shape, axis)
     return out
 
 
-def _lemma(layer: LayerSpec, role: str) -> bool:
+def _lemma(layer: LayerSpec, role: str, labels: np.ndarray | None) -> bool:
     kind = layer_kind(layer.kind)
     if kind.flops(layer) > LEMMA_WORK:
+        axis, none = _axis_of(labels), labels is not None and not np.any(labels != NO_UNIT)
         layer = kind.reduced(layer)
+        labels = np.full(layer.in_shape, NO_UNIT) if none else \
+            None if axis is None else own_labels(layer.in_shape, axis)
     i, j = 1, 2
     theta = {name: symbols(f"{name}q", shape) for name, shape in kind.tensors(layer).items()}
     x = symbols("xq", (2, *layer.in_shape))
     out = kind.forward(layer, theta, x)
-    own = [(a, b) for g in spec_kind(layer.kind).own_groups(layer.bias)
-           for a, b in zip(kind.own_entries(layer, i, g), kind.own_entries(layer, j, g))] \
-        if role.startswith("owns") else []
-    out_labels = own_labels(layer.out_shape, kind.unit_axis) \
-        if own and kind.unit_axis is not None else None
-    if role == "owns":   # units without an output axis (heads) leave the output as it is
-        expected = out if out_labels is None else _exchange_positions(out, out_labels, i, j)
-        return _same(kind.forward(layer, _exchange_entries(theta, own), x), expected)
-    labels = _input_labels(layer)
+    own = _own_pairs(layer, role, i, j)
+    if role == "owns heads":     # heads are summed through O: the output stays as it is
+        return _same(kind.forward(layer, _exchange_entries(theta, own), x), out)
+    out_labels = own_labels(layer.out_shape, spec_kind(layer.kind).feature_axis) if own else None
+    if role in ("owns", "owns channels"):
+        return _same(kind.forward(layer, _exchange_entries(theta, own), x),
+                     _exchange_positions(out, out_labels, i, j))
+    labels = _input_labels(layer) if labels is None else labels
     reads_i, reads_j = kind.reads(layer, labels, i), kind.reads(layer, labels, j)
     pairs = own + [(a, b) for g in reads_i for a, b in zip(reads_i[g], reads_j[g])]
     result = kind.forward(layer, _exchange_entries(theta, pairs),
@@ -91,6 +108,27 @@ def _lemma(layer: LayerSpec, role: str) -> bool:
         return _same(result, out)
     carried = out_labels if own else kind.carry(layer, labels)
     return _same(result, _exchange_positions(out, carried, i, j))
+
+
+def _axis_of(labels: np.ndarray | None) -> int | None:
+    """The axis along which ``labels`` are a layer's own labels (unit u at index u − 1),
+    None when they are not (a flattened block, or nothing followed)."""
+    if labels is None:
+        return None
+    return next((a for a in range(labels.ndim)
+                 if np.array_equal(labels, own_labels(labels.shape, a))), None)
+
+
+def _own_pairs(layer: LayerSpec, role: str, i: int, j: int) -> list[tuple]:
+    """The pairs of units i's and j's own entries (a stream member's: its channels')."""
+    if role in ("reads", "carries"):
+        return []
+    kind, spec = layer_kind(layer.kind), spec_kind(layer.kind)
+    if role.startswith("owns channels"):
+        groups, entries = spec.stream_groups(layer.bias), kind.stream_entries
+    else:
+        groups, entries = spec.own_groups(layer.bias), kind.own_entries
+    return [(a, b) for g in groups for a, b in zip(entries(layer, i, g), entries(layer, j, g))]
 
 
 def _input_labels(layer: LayerSpec) -> np.ndarray:

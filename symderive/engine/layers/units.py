@@ -21,7 +21,7 @@ import numpy as np
 
 from ...spec import Hypothesis, NetworkSpec
 from ...spec.layers import spec_kind
-from ...spec.layers.groups import owner, stream
+from ...spec.layers.groups import ORDER, heads, owner, stream
 from . import NO_UNIT, Entry, layer_kind
 
 
@@ -112,44 +112,42 @@ class Units:
 
 def _unit_entries(spec: NetworkSpec, members: tuple[int, ...], layer: int,
                   unit: int) -> dict[str, list[Entry]]:
-    """Walk the stack once: own groups of every stream layer, and what reads the unit."""
+    """Walk the stack once: own groups of every stream layer, and what reads the unit.
+    Heads (units that are not their output's entries) have their own groups only."""
+    stack = spec.stack
+    features = not heads(stack, layer)
     out: dict[str, list[Entry]] = {}
     labels: np.ndarray | None = None
     source = 0
-    for s in spec.stack:
+    for s in stack:
         kind = layer_kind(s.kind)
         if labels is not None:
             for group, entries in kind.reads(s, labels, unit).items():
                 if entries:
-                    name = group if source == layer else f"{group}@{source}"
-                    out.setdefault(name, []).extend(entries)
+                    out.setdefault(_named(group, source, layer), []).extend(entries)
             labels = kind.carry(s, labels)
-        if s.index in members or (s.skip is not None and owner(spec.stack, s.index) in members):
-            source = owner(spec.stack, s.index)
-            axis = layer_kind(spec.stack[source - 1].kind).unit_axis
-            labels = None if axis is None else \
-                own_labels(s.out_shape, axis if s.units else _carried_axis(spec, s.index))
+        if features and (s.index in members or
+                         s.skip is not None and owner(stack, s.index) in members):
+            source = owner(stack, s.index)   # after a skip: the stream's channels again
+            labels = own_labels(s.out_shape, spec_kind(stack[source - 1].kind).feature_axis)
         if s.index in members:
-            for group in s.groups:
-                if group in spec_kind(s.kind).own_groups(s.bias):
-                    name = group if s.index == layer else f"{group}@{s.index}"
-                    out[name] = kind.own_entries(s, unit, group)
+            own = spec_kind(s.kind).own_groups(s.bias) if s.index == layer else \
+                spec_kind(s.kind).stream_groups(s.bias)
+            entries = kind.own_entries if s.index == layer else kind.stream_entries
+            for group in own:
+                out[_named(group, s.index, layer)] = entries(s, unit, group)
         if labels is not None and not np.any(labels != NO_UNIT):
             labels = None
     return {name: out[name] for name in _ordered(out)}
 
 
-def _carried_axis(spec: NetworkSpec, index: int) -> int:
-    return layer_kind(spec.stack[owner(spec.stack, index) - 1].kind).unit_axis
-
-
-_ORDER = ("incoming", "recurrent", "bias", "recurrent_outgoing", "query", "key", "value",
-          "output", "gain", "shift", "outgoing")
+def _named(group: str, source: int, layer: int) -> str:
+    return group if source == layer else f"{group}@{source}"
 
 
 def _ordered(names) -> list[str]:
     """Own layer's groups first, then each other stream layer's, in the usual order."""
     def key(name: str):
         base, _, at = name.partition("@")
-        return (int(at) if at else 0, _ORDER.index(base) if base in _ORDER else len(_ORDER), base)
+        return (int(at) if at else 0, ORDER.index(base) if base in ORDER else len(ORDER), base)
     return sorted(names, key=key)

@@ -16,7 +16,12 @@ class Attention(SpecKind):
     has_units = True
     groups = ("query", "key", "value", "output")
     read_by_later = False   # the heads are summed through O: no later layer reads one
-    unit_axis = None        # the output has no head axis: no residual stream, no norm of heads
+    unit_axis = None        # the output has no head axis: no norm or stream of heads
+    feature_axis = -1       # its output entries are features: rows of O (and bo)
+
+    def stream_groups(self, bias: bool) -> tuple[str, ...]:
+        """A feature of the output in a residual stream: its row of O, its entry of bo."""
+        return ("incoming", "bias") if bias else ("incoming",)
 
     def read(self, table: dict[str, Any], field: str, in_shape: Shape,
              before: tuple[LayerSpec, ...]):

@@ -96,6 +96,10 @@ class SpecKind:
     #: do later layers read its units (``outgoing``)?  Not attention heads: they are
     #: summed through the layer's own output tensor
     read_by_later: ClassVar[bool] = True
+    #: the axis of one sample's output whose entries a following norm and a residual
+    #: stream take as channels (None: none).  The unit axis for dense, conv and lstm;
+    #: the feature axis of attention, whose output entries are features, not heads
+    feature_axis: ClassVar[int | None] = None
 
     def read(self, table: dict[str, Any], field: str, in_shape: Shape,
              before: tuple[LayerSpec, ...]) -> tuple[Shape, int, tuple[tuple[str, Any], ...]]:
@@ -106,6 +110,12 @@ class SpecKind:
     def own_groups(self, bias: bool) -> tuple[str, ...]:
         """The groups a unit owns in this layer (``bias`` dropped without a bias)."""
         return tuple(g for g in self.groups if bias or g != "bias")
+
+    def stream_groups(self, bias: bool) -> tuple[str, ...]:
+        """The groups one output channel of this layer owns when a residual stream joins
+        it: its units' own groups, unless its units are not its output's entries
+        (attention: a feature's row of O and its bias)."""
+        return self.own_groups(bias)
 
     def check_samples(self, layer: LayerSpec, samples: int, field: str) -> None:
         """A SpecError naming ``field`` when the layer cannot run on ``samples`` samples

@@ -17,6 +17,7 @@ class Conv(SpecKind):
     groups = ("incoming", "bias")
     applies_activation = "default"
     unit_axis = 0
+    feature_axis = 0
 
     def read(self, table: dict[str, Any], field: str, in_shape: Shape,
              before: tuple[LayerSpec, ...]):

@@ -15,6 +15,7 @@ class Dense(SpecKind):
     groups = ("incoming", "bias")
     applies_activation = "default"
     unit_axis = -1
+    feature_axis = -1
 
     def read(self, table: dict[str, Any], field: str, in_shape: Shape,
              before: tuple[LayerSpec, ...]):

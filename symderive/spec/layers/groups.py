@@ -15,23 +15,49 @@ from ..fields import _int
 from . import LayerSpec, spec_kind
 
 
+#: Every group in the order reports list them (a layer's own, then what reads it).
+ORDER = ("incoming", "recurrent", "bias", "recurrent_outgoing", "query", "key", "value",
+         "output", "gain", "shift", "outgoing")
+
+
+def heads(stack: tuple[LayerSpec, ...], index: int) -> bool:
+    """Are layer ``index``'s units not entries of its output (attention heads)?  Then
+    no norm or skip acts on them and they join no stream."""
+    return not spec_kind(stack[index - 1].kind).read_by_later
+
+
 def stack_groups(stack: tuple[LayerSpec, ...], index: int) -> tuple[str, ...]:
-    """The groups of a unit of layer ``index`` (1-based), in the order reports list them."""
+    """The groups of a unit of layer ``index`` (1-based), in the order reports list them:
+    those of every layer of its residual stream (a tie or zero holds in all)."""
     layer = stack[index - 1]
-    out = list(spec_kind(layer.kind).own_groups(layer.bias))
-    after = stack[index:]
-    if after and spec_kind(after[0].kind).attaches:
-        out += [g for g in spec_kind(after[0].kind).attaches if after[0].bias or g != "shift"]
-    if spec_kind(layer.kind).read_by_later and any(s.units for s in after):
-        out.append("outgoing")
-    return tuple(out)
+    if heads(stack, index):
+        return spec_kind(layer.kind).own_groups(layer.bias)
+    out: set[str] = set()
+    for m in stream(stack, index):
+        member = stack[m - 1]
+        kind = spec_kind(member.kind)
+        out.update(kind.own_groups(member.bias) if m == index else
+                   kind.stream_groups(member.bias))
+        out.update(_attached(stack, m))
+        if any(s.units for s in stack[m:]):
+            out.add("outgoing")
+    return tuple(g for g in ORDER if g in out)
+
+
+def _attached(stack: tuple[LayerSpec, ...], m: int) -> tuple[str, ...]:
+    """The groups a norm right after layer ``m`` adds to its channels (gain, shift)."""
+    after = stack[m:m + 1]
+    if not after or not spec_kind(after[0].kind).attaches:
+        return ()
+    return tuple(g for g in spec_kind(after[0].kind).attaches if after[0].bias or g != "shift")
 
 
 def owner(stack: tuple[LayerSpec, ...], index: int) -> int:
-    """The layer whose units layer ``index``'s output carries channel by channel: itself
-    if it has units, else (a norm) the owner of the layer before it; 0 for none."""
+    """The layer whose channels layer ``index``'s output carries: itself if its output's
+    entries are its own (units, or attention's features), else (a norm) the owner of the
+    layer before it; 0 for none (pool, flatten)."""
     layer = stack[index - 1]
-    if layer.units:
+    if spec_kind(layer.kind).feature_axis is not None:
         return index
     if spec_kind(layer.kind).attaches and index > 1:
         return owner(stack, index - 1)
@@ -39,8 +65,11 @@ def owner(stack: tuple[LayerSpec, ...], index: int) -> int:
 
 
 def stream(stack: tuple[LayerSpec, ...], index: int) -> tuple[int, ...]:
-    """The layers with units joined to layer ``index`` by skips: exchanging two
-    channels of one exchanges them in all (sorted, ``index`` included)."""
+    """The layers joined to layer ``index`` by skips (by their owners: a skip from or
+    onto a norm joins the layer it normalises): exchanging two channels of one
+    exchanges them in all (sorted, ``index`` included).  Heads join no stream."""
+    if heads(stack, index):
+        return (index,)
     members = {index}
     changed = True
     while changed:
@@ -48,7 +77,7 @@ def stream(stack: tuple[LayerSpec, ...], index: int) -> tuple[int, ...]:
         for layer in stack:
             if layer.skip is None:
                 continue
-            pair = {layer.skip, owner(stack, layer.index)}
+            pair = {owner(stack, layer.skip), owner(stack, layer.index)}
             if pair & members and not pair <= members:
                 members |= pair
                 changed = True

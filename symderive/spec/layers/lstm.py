@@ -16,6 +16,7 @@ class LSTM(SpecKind):
     has_units = True
     groups = ("incoming", "recurrent", "bias", "recurrent_outgoing")
     unit_axis = -1
+    feature_axis = -1
 
     def read(self, table: dict[str, Any], field: str, in_shape: Shape,
              before: tuple[LayerSpec, ...]):

@@ -13,6 +13,7 @@ from ...errors import SpecError
 from ..fields import _int, _type_name, _unknown
 from ..model import MAX_LAYER_WIDTH
 from . import KINDS, LayerSpec, spec_kind
+from .groups import owner
 from .shapes import describe
 
 #: Layers in one stack at most, and entries of one sample's input.
@@ -77,7 +78,7 @@ def _layer(table: Any, k: int, in_shape: tuple[int, ...], before: tuple[LayerSpe
     if not isinstance(own_bias, bool):
         raise SpecError(f"must be true or false, not {_type_name(own_bias)}", field=f"{field}.bias")
     act = _activation(kind.applies_activation, table, field, default, activation)
-    skip = _skip(table.get("skip"), field, k, out_shape, _axis(kind, units, before), before)
+    skip = _skip(table.get("skip"), field, k, out_shape, _axis(kind, before), before)
     return LayerSpec(name, k, in_shape, out_shape, units, act, own_bias, skip, options,
                      has_bias=has_bias)
 
@@ -94,7 +95,8 @@ def _activation(applies: str, table: dict[str, Any], field: str, default: Any,
 def _skip(value: Any, field: str, k: int, shape: tuple[int, ...], axis: int | None,
           before: tuple[LayerSpec, ...]) -> int | None:
     """``skip = j``: layer j's output is added to this one's; the shapes must match and
-    both layers must have units on the same axis (they form one residual stream)."""
+    both outputs must be channels on the same axis (of units, attention's features, or a
+    norm of them): they form one residual stream."""
     if value is None:
         return None
     where = f"{field}.skip"
@@ -105,18 +107,22 @@ def _skip(value: Any, field: str, k: int, shape: tuple[int, ...], axis: int | No
     if other.out_shape != shape:
         raise SpecError(f"adds layer {j}'s output {describe(other.out_shape)} to layer {k}'s "
                         f"{describe(shape)}: a skip needs the same shape", field=where)
-    if axis is None or not other.units or spec_kind(other.kind).unit_axis != axis:
+    source = owner(before, j)
+    if axis is None or not source or \
+            spec_kind(before[source - 1].kind).feature_axis % len(shape) != axis % len(shape):
         raise SpecError(f"joins layers {j} and {k}, but a residual stream joins two layers "
-                        "with units", field=where)
+                        "whose outputs are channels on the same axis (of units, attention's "
+                        "features, or a norm of them)", field=where)
     return j
 
 
-def _axis(kind, units: int, before: tuple[LayerSpec, ...]) -> int | None:
-    """The axis of the units this layer's output carries (a norm: the layer before's)."""
-    if units:
-        return kind.unit_axis
-    if kind.attaches and before and before[-1].units:
-        return spec_kind(before[-1].kind).unit_axis
+def _axis(kind, before: tuple[LayerSpec, ...]) -> int | None:
+    """The axis of the channels this layer's output carries (a norm: the layer before's)."""
+    if kind.feature_axis is not None:
+        return kind.feature_axis
+    if kind.attaches and before:
+        source = owner(before, len(before))
+        return spec_kind(before[source - 1].kind).feature_axis if source else None
     return None
 
 
