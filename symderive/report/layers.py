@@ -9,7 +9,9 @@ from ..engine.layers.units import Units
 from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, HypothesisResult
 from ..engine.symmetry import UNDECIDED as UNDECIDED_VERDICT
 from ..spec import NetworkSpec, Spec
+from .answer import entries, verdict_lead
 from .facts import extra_sections
+from .layer_answer import judgement, kind_sentences
 from .model import Block, Document, Items, Paragraph, Section, Strong, Table, Text
 
 _METHODS = {
@@ -38,13 +40,16 @@ def build_stack_report(derivation, detail: str, key: str, name: str) -> Document
 
 
 def opening(derivation) -> list[Block]:
-    """One item per hypothesis: its verdict and the reason, from the results."""
-    items = tuple((Strong(r.hypothesis.name), Text(": " + _reason(derivation.spec.network, r)
-                                                     + _claim(r)))
+    """The one-line judgement (:mod:`.layer_answer`), then one item per hypothesis: its
+    verdict, the reason and what is particular to the kind, from the results."""
+    network = derivation.spec.network
+    items = tuple((Strong(r.hypothesis.name), Text(": " + " ".join(
+        [_reason(network, r) + _claim(r)] + kind_sentences(network, r))))
                   for r in derivation.results)
     items += tuple((Strong(f.fact.name), Text(f": {f.verdict}. {f.summary}" + _fact_check(f)))
                    for f in getattr(derivation, "facts", ()))
-    return [Items(items)] if items else []
+    head = judgement(derivation, verdict_lead([e for e in entries(derivation) if e.claim is not None]))
+    return ([head] if head is not None else []) + ([Items(items)] if items else [])
 
 
 def _fact_check(f) -> str:
