@@ -301,8 +301,19 @@ class BeamerRenderer(LatexRenderer):
         height (a small network is drawn large, a wide or deep one is not run off it)."""
         from .diagram import tikz
 
+        return self._picture(node, tikz(node))
+
+    _height_StackDiagram = _height_Plot
+
+    def _block_StackDiagram(self, node) -> str:
+        """A ``[[layer]]`` stack's boxes (:mod:`.stack_diagram`), scaled as a network is."""
+        from .stack_diagram import tikz
+
+        return self._picture(node, tikz(node))
+
+    def _picture(self, node, picture: str) -> str:
         return ("\\begin{center}\n  \\refstepcounter{figure}" + self.label(node.label) + "\n"
-                f"\\sbox{{\\symderivebox}}{{{tikz(node).strip()}}}%\n"
+                f"\\sbox{{\\symderivebox}}{{{picture.strip()}}}%\n"
                 "\\sbox{\\symderivebox}{\\resizebox{\\linewidth}{!}{\\usebox{\\symderivebox}}}%\n"
                 "\\ifdim\\dimexpr\\ht\\symderivebox+\\dp\\symderivebox\\relax>0.62\\textheight "
                 "\\sbox{\\symderivebox}{\\resizebox*{!}{0.62\\textheight}"

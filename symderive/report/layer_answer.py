@@ -83,7 +83,7 @@ def differ_at_witness(r: HypothesisResult, units: Units, group: str) -> bool:
         if units.base(name) != group:
             continue
         try:
-            pairs = [(_at(w.parameters[a], ia), _at(w.parameters[b], ib))
+            pairs = [(witness_value(w.parameters[a], ia), witness_value(w.parameters[b], ib))
                      for (a, ia), (b, ib) in zip(mine, theirs)]
         except (KeyError, IndexError, TypeError):
             return False
@@ -92,7 +92,8 @@ def differ_at_witness(r: HypothesisResult, units: Units, group: str) -> bool:
     return True
 
 
-def _at(values, index):
+def witness_value(values, index):
+    """``values[i][j]...`` of nested lists (a witness's tensor) at a 0-based index."""
     for i in index:
         values = values[i]
     return values
@@ -259,4 +260,4 @@ def _kind_text(network: NetworkSpec, layer, group: str) -> str:
 
 
 __all__ = ["judgement", "clause", "contrast", "kind_sentences", "group_words", "unit_word",
-           "stream_words"]
+           "stream_words", "witness_value"]

@@ -35,7 +35,7 @@ def build_stack_report(derivation, detail: str, key: str, name: str) -> Document
         body += [_hypothesis(spec.network, k, r) for k, r in enumerate(derivation.results, 1)]
         body += extra_sections(derivation)     # one section per [[fact]]
         if derivation.numeric:
-            body.append(_numeric(derivation))
+            body.append(numeric_section(derivation))
     return Document(spec.title, tuple(body), name=name, samples=spec.network.samples, key=key)
 
 
@@ -174,7 +174,8 @@ def _witness_sentence(g) -> str:
             f"entr{'y' if len(w.difference) == 1 else 'ies'}).")
 
 
-def _numeric(derivation) -> Section:
+def numeric_section(derivation) -> Section:
+    """The kinds' NumPy checks, one row per hypothesis (the talk shows it too)."""
     rows = []
     for r, n in zip(derivation.results, derivation.numeric):
         moved = max((d for _, d in n.separation), default=0.0)
