@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from ..engine.layers import layer_kind
 from ..engine.layers.units import Units
-from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, HypothesisResult
+from ..engine.symmetry import BROKEN, EQUAL, PRESERVED, HypothesisResult
 from ..engine.symmetry import UNDECIDED as UNDECIDED_VERDICT
 from ..spec import NetworkSpec, Spec
 from .answer import entries, verdict_lead
 from .facts import extra_sections
-from .layer_answer import judgement, kind_sentences
+from .layer_answer import group_words, judgement, kind_sentences, separating
 from .model import Block, Document, Items, Paragraph, Section, Strong, Table, Text
+from .proofs import joined
 
 _METHODS = {
     "swap": "the swap (every group tied or zeroed; the loss is invariant)",
@@ -43,12 +44,14 @@ def opening(derivation) -> list[Block]:
     """The one-line judgement (:mod:`.layer_answer`), then one item per hypothesis: its
     verdict, the reason and what is particular to the kind, from the results."""
     network = derivation.spec.network
-    items = tuple((Strong(r.hypothesis.name), Text(": " + " ".join(
+    items = tuple((Strong(f"H{k} ({r.hypothesis.name})"), Text(": " + " ".join(
         [_reason(network, r) + _claim(r)] + kind_sentences(network, r))))
-                  for r in derivation.results)
-    items += tuple((Strong(f.fact.name), Text(f": {f.verdict}. {f.summary}" + _fact_check(f)))
-                   for f in getattr(derivation, "facts", ()))
-    head = judgement(derivation, verdict_lead([e for e in entries(derivation) if e.claim is not None]))
+                  for k, r in enumerate(derivation.results, start=1))
+    items += tuple((Strong(f"F{k} ({f.fact.name})"),
+                    Text(f": {f.verdict}. {f.summary}" + _fact_check(f)))
+                   for k, f in enumerate(getattr(derivation, "facts", ()), start=1))
+    claimed = [e for e in entries(derivation) if e.claim is not None]
+    head = judgement(derivation, verdict_lead(claimed))
     return ([head] if head is not None else []) + ([Items(items)] if items else [])
 
 
@@ -88,11 +91,12 @@ def _reason(network: NetworkSpec, r: HypothesisResult) -> str:
                 f"exchanging the two {word}s leaves the loss unchanged (checked "
                 f"{r.swap_method}), so their gradients stay equal at every step{stream}.")
     if r.verdict == BROKEN:
-        moved = [g.group for g in r.groups if g.status == DIFFERENT and units.assumed(g.group)]
-        return (f"broken. The assumed group{'s' if len(moved) > 1 else ''} {_listed(moved)} "
-                f"get{'' if len(moved) > 1 else 's'} different gradients at a concrete point "
-                f"(a witness), so one step of gradient descent separates {word}s {i} and "
-                f"{j}{stream}.")
+        moved = separating(r, units)
+        how = joined(w for w, given in (("identical", r.hypothesis.tie), ("zero", r.hypothesis.zero))
+                     if set(moved) & set(given))
+        return (f"broken. Their {group_words(moved, word)}, assumed {how}, get "
+                f"different gradients at a concrete point (a witness), so one step of gradient "
+                f"descent separates {word}s {i} and {j}{stream}.")
     open_ = [g.group for g in r.groups if g.status != EQUAL]
     why = ("exchanging the two output units does not leave the loss unchanged in general"
            if r.swap_method == "output layer" else f"{_listed(open_)} not proved equal")
