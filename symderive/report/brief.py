@@ -87,7 +87,7 @@ def why_parts(derivation, command: str, limit: int = MAX_BROKEN,
             "without any exchange argument.")]))
     for group in merged([e for e in entries(derivation) if e.fact is not None]):
         labels = joined(e.label for e in group)
-        blocks = _fact(labels, group[0].fact)
+        blocks = fact_blocks(labels, group[0].fact)
         if blocks:
             parts.append(("fact", f"{_few(e.label for e in group)}: {group[0].fact.verdict}",
                           blocks))
@@ -211,7 +211,7 @@ def _swap_theorem(labels: list[Entry]) -> list[Block]:
             Proof(tuple(_preserved(labels, lead=False)))]
 
 
-def _fact(labels: str, f) -> list[Block]:
+def fact_blocks(labels: str, f) -> list[Block]:
     """One fact's statements, or several facts' when they are the same table (``labels``)."""
     shown = f.statements[:MAX_STATEMENTS]
     if not shown:
@@ -278,4 +278,5 @@ def numeric_line(derivation) -> Block | None:
     return para(*parts)
 
 
-__all__ = ["why_section", "why_parts", "numeric_line", "witness_sentence", "MAX_BROKEN"]
+__all__ = ["why_section", "why_parts", "numeric_line", "witness_sentence", "fact_blocks",
+           "MAX_BROKEN"]

@@ -21,6 +21,7 @@ from ..engine.symmetry import BROKEN, PRESERVED, HypothesisResult
 from ..notation import GradOf, LossOf, Step, Swap, number, partial
 from ..spec import NetworkSpec
 from .answer import entries, verdict_lead
+from .brief import fact_blocks
 from .builder import build_report, full_command
 from .formulas import LOSS
 from .layers import numeric_section
@@ -54,6 +55,10 @@ def stack_talk(derivation) -> Document:
     body.append(Section("Answer", tuple(_answer(derivation)), label="sec:answer"))
     body.append(Section("The network", (stack_diagram(derivation),)))
     cases = _cases(network, list(derivation.results))
+    for k, f in enumerate(getattr(derivation, "facts", ()), start=1):
+        blocks = fact_blocks(f"F{k}", f)
+        if blocks:
+            cases.append(Section(f"F{k}: {f.verdict}", tuple(blocks)))
     if cases:
         body.append(Section("Why", tuple(cases)))
     body.append(Section("Numeric cross-check", tuple(_closing(derivation))))
@@ -238,7 +243,7 @@ def stack_diagram(derivation) -> StackDiagram:
     skips = tuple((s.skip, s.index) for s in stack if s.skip is not None)
     return StackDiagram(sizes=(0,) + tuple(s.units for s in stack),
                         classes=((),) + tuple(tuple(c) for c in classes), dashed=(),
-                        caption=inline(_caption(network, pairs)), boxes=boxes, skips=skips)
+                        caption=inline(_caption(derivation, pairs)), boxes=boxes, skips=skips)
 
 
 def _box(s) -> tuple[str, ...]:
@@ -249,18 +254,25 @@ def _box(s) -> tuple[str, ...]:
     return tuple(x for x in (title, count, "out " + _shape(s.out_shape)) if x)
 
 
+def _unit_words(derivation) -> str:
+    """'channels', 'heads', or 'units' when the hypotheses compare several kinds of unit."""
+    words = {unit_word(derivation.spec.network, r) for r in derivation.results}
+    return f"{words.pop()}s" if len(words) == 1 else "units"
+
+
 def _shape(shape) -> str:
     return "[" + ", ".join(str(n) for n in shape) + "]"
 
 
-def _caption(network: NetworkSpec, pairs) -> str:
+def _caption(derivation, pairs) -> str:
+    network = derivation.spec.network
     words = ("One box per layer: its number, kind and activation, its units and one sample's "
              "output shape; arrows between boxes carry each layer's output to the next.")
     if any(s.skip is not None for s in network.stack):
         words += " An arrow above the boxes is a skip: that layer's output is added to the " \
                  "later one's."
     if pairs:
-        words += (" Coloured squares: the two units a hypothesis compares" +
+        words += (f" Coloured squares: the two {_unit_words(derivation)} a hypothesis compares" +
                   (", one colour per pair" if len(pairs) > 1 else "") +
                   (", in every layer of their residual stream" if any(len(s) > 1 for s, _ in
                                                                        pairs) else "") + ".")
