@@ -202,3 +202,17 @@ def test_entry_symbols_use_the_kinds_notation():
     d = _derived("attention_identical_heads")
     assert re.fullmatch(r"\{b_\{\\mathrm\{v\}\}\^\{\(1\)\}\}_\{2\}",
                         entry_symbol(d.spec.network, "bv1", (1,)).name)
+
+
+def test_the_contrast_is_the_largest_broken_assumption_inside_the_preserved_one():
+    """LSTM: H1 ⊂ H2 ⊂ H3; H2 against H3 says what decides (the recurrent columns), H1 is
+    the weaker case that separates too; its local formula is not repeated under H2."""
+    d = _derived("lstm_zero_state")
+    text = _text(judgement(d))
+    assert "separate while their recurrent columns differ (H2: a witness), and stay " \
+           "identical once those are identical too (H3)" in text
+    assert text.endswith("; with only identical incoming weights, recurrent rows and biases "
+                         "they separate too (H1: a witness).")
+    items = next(b for b in markdown_blocks(d) if isinstance(b, Items)).items
+    second = "".join(getattr(p, "text", "") for p in items[1])
+    assert "(The local formula of H1 applies.)" in second and "diagonal of U" not in second

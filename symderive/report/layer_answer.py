@@ -172,6 +172,19 @@ def contrasted(network: NetworkSpec, results, b: int, p: int) -> str:
             f"exchanging them{stream_words(units)} then leaves the loss unchanged")
 
 
+def _inside(r: HypothesisResult, broken: HypothesisResult) -> bool:
+    """Is ``r`` a broken case on the same units assuming less than ``broken``?"""
+    return r.verdict == BROKEN and (r.hypothesis.layer, r.hypothesis.units) == \
+        (broken.hypothesis.layer, broken.hypothesis.units) and _assumed(r) < _assumed(broken)
+
+
+def _weaker(network: NetworkSpec, k: int, r: HypothesisResult) -> str:
+    """'with only identical incoming weights, … they separate too (H1: a witness)'."""
+    units = Units(network, r.hypothesis)
+    return (f"with only {assumption(r, units, unit_word(network, r), free=False)} they "
+            f"separate too (H{k + 1}: a witness)")
+
+
 def _single(words: str) -> bool:
     return " and " not in words and not words.endswith("s")
 
@@ -185,7 +198,9 @@ def judgement(derivation, claims: tuple[Inline, ...] = ()) -> Paragraph | None:
         return _fact_judgement(derivation, claims)
     pair = contrast(results)
     rest = [k for k in range(len(results)) if pair is None or k not in pair]
-    others = [clause(network, f"H{k + 1}", results[k]) for k in rest]
+    others = [_weaker(network, k, results[k]) if pair is not None and
+              _inside(results[k], results[pair[0]]) else
+              clause(network, f"H{k + 1}", results[k]) for k in rest]
     if pair is not None:
         lead, _, first = contrasted(network, results, *pair).partition(": ")
         body = "; ".join([first] + others)

@@ -44,9 +44,16 @@ def opening(derivation) -> list[Block]:
     """The one-line judgement (:mod:`.layer_answer`), then one item per hypothesis: its
     verdict, the reason and what is particular to the kind, from the results."""
     network = derivation.spec.network
-    items = tuple((Strong(f"H{k} ({r.hypothesis.name})"), Text(": " + " ".join(
-        [_reason(network, r) + _claim(r)] + kind_sentences(network, r))))
-                  for k, r in enumerate(derivation.results, start=1))
+    said: dict[str, str] = {}       # a kind's sentence -> the case that said it first
+    items: tuple = ()
+    for k, r in enumerate(derivation.results, start=1):
+        words = [_reason(network, r) + _claim(r)]
+        for sentence in kind_sentences(network, r):
+            words.append(sentence if sentence not in said else
+                         f"(The local formula of {said[sentence]} applies.)")
+            said.setdefault(sentence, f"H{k}")
+        items += ((Strong(f"H{k} ({r.hypothesis.name})"), Text(": " + " ".join(
+            dict.fromkeys(words)))),)
     items += tuple((Strong(f"F{k} ({f.fact.name})"),
                     Text(f": {f.verdict}. {f.summary}" + _fact_check(f)))
                    for k, f in enumerate(getattr(derivation, "facts", ()), start=1))
