@@ -121,12 +121,16 @@ def stream_words(units: Units) -> str:
             f"{joined(str(m) for m in units.stream)})")
 
 
-def clause(network: NetworkSpec, label: str, r: HypothesisResult) -> str:
-    """One hypothesis in the asker's words, with its label."""
-    units = Units(network, r.hypothesis)
+def described(network: NetworkSpec, r: HypothesisResult) -> tuple[Units, str, str]:
+    """The hypothesis's units, what they are called, and 'channels 1 and 2 of layer 1'."""
     word = unit_word(network, r)
     i, j = r.hypothesis.units
-    who = f"{word}s {i} and {j} of layer {r.hypothesis.layer}"
+    return Units(network, r.hypothesis), word, f"{word}s {i} and {j} of layer {r.hypothesis.layer}"
+
+
+def clause(network: NetworkSpec, label: str, r: HypothesisResult) -> str:
+    """One hypothesis in the asker's words, with its label."""
+    units, word, who = described(network, r)
     if r.verdict == BROKEN:
         return f"{who} with {assumption(r, units, word)} separate ({label}: a witness)"
     if r.verdict == PRESERVED:
@@ -162,9 +166,7 @@ def contrasted(network: NetworkSpec, results, b: int, p: int) -> str:
     given = assumption(rb, units, word, free=False)
     extra = [g for g in bases(units, units.groups) if g in _assumed(rp) - _assumed(rb)]
     differ = all(differ_at_witness(rb, units, g) for g in extra)
-    how = joined(w for w, groups in (("identical", rp.hypothesis.tie),
-                                     ("zero", rp.hypothesis.zero))
-                 if set(extra) & set(groups))
+    how = assumed_as(rp, extra)
     return (f"{given[:1].upper()}{given[1:]} {'is' if _single(given) else 'are'} not enough: "
             f"{word}s {i} and {j} of layer {rb.hypothesis.layer} separate while their "
             f"{group_words(extra, word)} {'differ' if differ else 'are free'} (H{b + 1}: a "
@@ -183,6 +185,12 @@ def _weaker(network: NetworkSpec, k: int, r: HypothesisResult) -> str:
     units = Units(network, r.hypothesis)
     return (f"with only {assumption(r, units, unit_word(network, r), free=False)} they "
             f"separate too (H{k + 1}: a witness)")
+
+
+def assumed_as(r: HypothesisResult, groups) -> str:
+    """How ``r`` assumes ``groups``: 'identical', 'zero' or 'identical and zero'."""
+    return joined(w for w, given in (("identical", r.hypothesis.tie), ("zero", r.hypothesis.zero))
+                  if set(groups) & set(given))
 
 
 def _single(words: str) -> bool:
@@ -274,5 +282,5 @@ def _kind_text(network: NetworkSpec, layer, group: str) -> str:
     return ""
 
 
-__all__ = ["judgement", "clause", "contrast", "kind_sentences", "group_words", "unit_word",
-           "stream_words", "witness_value"]
+__all__ = ["judgement", "clause", "described", "contrast", "kind_sentences", "group_words",
+           "unit_word", "stream_words", "witness_value", "assumed_as"]

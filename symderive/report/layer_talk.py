@@ -21,14 +21,14 @@ from ..engine.symmetry import BROKEN, PRESERVED, HypothesisResult
 from ..notation import GradOf, LossOf, Step, Swap, number, partial
 from ..spec import NetworkSpec
 from .answer import entries, verdict_lead
-from .brief import fact_blocks
+from .brief import fact_blocks, few_labels
 from .builder import build_report, full_command
 from .formulas import LOSS
 from .layers import numeric_section
-from .layer_answer import (assumption, bases, group_words, judgement, kind_sentences,
+from .layer_answer import (assumption, bases, described, group_words, judgement, kind_sentences,
                            stream_words, unit_word, witness_value)
-from .model import (Block, Code, Diagram, Document, Equation, Items, Math, Proof, Section, Strong, Theorem,
-                    inline, para)
+from .model import (Block, Code, Diagram, Document, Equation, Items, Math, Proof, Section,
+                    Strong, Theorem, inline, para)
 from .proofs import ETA, THETA, joined
 
 #: Cases that get a frame of their own (the rest are counted on the last one).
@@ -90,22 +90,13 @@ def _cases(network: NetworkSpec, results: list[HypothesisResult]) -> list[Sectio
             f"{more}: each has its witness in the full report."),))
     kept = [(l, r) for l, r in labelled if r.verdict == PRESERVED]
     if kept:
-        out.append(Section(f"{_few([l for l, _ in kept])}: preserved",
+        out.append(Section(f"{few_labels([l for l, _ in kept])}: preserved",
                            tuple(_preserved(network, kept))))
     return out
 
 
-def _few(labels: list[str], shown: int = 3) -> str:
-    if len(labels) <= shown + 1:
-        return joined(labels)
-    return f"{', '.join(labels[:shown])} and {len(labels) - shown} more"
-
-
 def _case(network: NetworkSpec, label: str, r: HypothesisResult) -> Section:
-    units = Units(network, r.hypothesis)
-    word = unit_word(network, r)
-    i, j = r.hypothesis.units
-    who = f"{word}s {i} and {j} of layer {r.hypothesis.layer}"
+    units, word, who = described(network, r)
     if r.verdict == BROKEN:
         return Section(f"{label}: broken", tuple(_broken(network, label, r, units, who)))
     open_ = [g.group for g in r.groups if g.status != "equal"]
@@ -122,7 +113,8 @@ def _broken(network: NetworkSpec, label: str, r: HypothesisResult, units: Units,
     d = g.witness.difference
     n = max(range(len(d)), key=lambda m: (abs(d[m]), -m))
     (ta, ia), (tb, ib) = units.groups[g.group][0][n], units.groups[g.group][1][n]
-    lhs = partial(LOSS, entry_symbol(network, ta, ia)) - partial(LOSS, entry_symbol(network, tb, ib))
+    lhs = partial(LOSS, entry_symbol(network, ta, ia)) - \
+        partial(LOSS, entry_symbol(network, tb, ib))
     gap = _free_gap(r, units, g.witness)
     where = f", where their {gap[0]} differ by up to {gap[1]:.4g}" if gap else ""
     out: list[Block] = [
@@ -148,7 +140,8 @@ def _free_gap(r: HypothesisResult, units: Units, witness) -> tuple[str, float] |
     for name in free:
         for (a, ia), (b, ib) in zip(*units.groups[name]):
             try:
-                gaps.append(abs(witness_value(witness.parameters[a], ia) - witness_value(witness.parameters[b], ib)))
+                gaps.append(abs(witness_value(witness.parameters[a], ia)
+                                - witness_value(witness.parameters[b], ib)))
             except (KeyError, IndexError, TypeError):
                 return None
     if not gaps:
@@ -199,7 +192,7 @@ def _preserved(network: NetworkSpec, kept: list[tuple[str, HypothesisResult]]) -
                Math(sp.Eq(Swap(Step(1)), Swap(Step(0)) - ETA * Swap(GradOf(Step(0))),
                           evaluate=False)), " equals ", Math(Step(1)), "."),
     ))
-    return [Theorem((statement,), name=_few([l for l, _ in kept])), Proof((proof,))]
+    return [Theorem((statement,), name=few_labels([l for l, _ in kept])), Proof((proof,))]
 
 
 # ------------------------------------------------------------------ the closing

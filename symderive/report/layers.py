@@ -11,9 +11,8 @@ from ..engine.symmetry import UNDECIDED as UNDECIDED_VERDICT
 from ..spec import NetworkSpec, Spec
 from .answer import entries, verdict_lead
 from .facts import extra_sections
-from .layer_answer import group_words, judgement, kind_sentences, separating
+from .layer_answer import assumed_as, group_words, judgement, kind_sentences, separating
 from .model import Block, Document, Items, Paragraph, Section, Strong, Table, Text
-from .proofs import joined
 
 _METHODS = {
     "swap": "the swap (every group tied or zeroed; the loss is invariant)",
@@ -99,9 +98,7 @@ def _reason(network: NetworkSpec, r: HypothesisResult) -> str:
                 f"{r.swap_method}), so their gradients stay equal at every step{stream}.")
     if r.verdict == BROKEN:
         moved = separating(r, units)
-        how = joined(w for w, given in (("identical", r.hypothesis.tie), ("zero", r.hypothesis.zero))
-                     if set(moved) & set(given))
-        return (f"broken. Their {group_words(moved, word)}, assumed {how}, get "
+        return (f"broken. Their {group_words(moved, word)}, assumed {assumed_as(r, moved)}, get "
                 f"different gradients at a concrete point (a witness), so one step of gradient "
                 f"descent separates {word}s {i} and {j}{stream}.")
     open_ = [g.group for g in r.groups if g.status != EQUAL]
