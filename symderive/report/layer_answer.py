@@ -252,16 +252,19 @@ def _scale(laws) -> str:
     return text
 
 
-def kind_sentences(network: NetworkSpec, r: HypothesisResult) -> list[str]:
+def kind_sentences(network: NetworkSpec, r: HypothesisResult,
+                   short: bool = False) -> list[str]:
     """What is particular to the kind, for a broken case: the local formula of the first
     group a witness separates, then of the first free group other than ``outgoing`` (a
-    norm's gains, a head's output columns, an LSTM unit's recurrent column)."""
+    norm's gains, a head's output columns, an LSTM unit's recurrent column); ``short``
+    (a slide): of a free group only when a following layer attaches it (a norm's gains)."""
     if r.verdict != BROKEN:
         return []
     units = Units(network, r.hypothesis)
     layer = network.stack[r.hypothesis.layer - 1]
+    own = spec_kind(layer.kind).own_groups(layer.bias)
     chosen = separating(r, units)[:1] + \
-        [g for g in free_groups(units) if g != "outgoing"][:1]
+        [g for g in free_groups(units) if g != "outgoing" and not (short and g in own)][:1]
     out: list[str] = []
     for g in chosen:
         text = _kind_text(network, layer, g)

@@ -83,7 +83,8 @@ def _cases(network: NetworkSpec, results: list[HypothesisResult]) -> list[Sectio
     counted), then one for the preserved cases: a theorem, the swap its proof."""
     labelled = [(f"H{k}", r) for k, r in enumerate(results, start=1)]
     others = [(l, r) for l, r in labelled if r.verdict != PRESERVED]
-    out = [_case(network, l, r) for l, r in others[:STACK_CASES]]
+    said: dict[str, str] = {}
+    out = [_case(network, l, r, said) for l, r in others[:STACK_CASES]]
     if len(others) > STACK_CASES:
         more = joined(l for l, _ in others[STACK_CASES:])
         out[-1] = Section(out[-1].title, out[-1].body + (para(
@@ -95,10 +96,11 @@ def _cases(network: NetworkSpec, results: list[HypothesisResult]) -> list[Sectio
     return out
 
 
-def _case(network: NetworkSpec, label: str, r: HypothesisResult) -> Section:
+def _case(network: NetworkSpec, label: str, r: HypothesisResult,
+          said: dict[str, str]) -> Section:
     units, word, who = described(network, r)
     if r.verdict == BROKEN:
-        return Section(f"{label}: broken", tuple(_broken(network, label, r, units, who)))
+        return Section(f"{label}: broken", tuple(_broken(network, label, r, units, who, said)))
     open_ = [g.group for g in r.groups if g.status != "equal"]
     return Section(f"{label}: {r.verdict}", (para(
         Strong(f"{label}: {r.verdict}."), f" With {assumption(r, units, word)}, the "
@@ -107,7 +109,9 @@ def _case(network: NetworkSpec, label: str, r: HypothesisResult) -> Section:
 
 
 def _broken(network: NetworkSpec, label: str, r: HypothesisResult, units: Units,
-            who: str) -> list[Block]:
+            who: str, said: dict[str, str]) -> list[Block]:
+    """The case's largest witness difference as a formula, and the kind's local formula
+    (``said``: each formula given so far, and the case that gave it; a later case cites it)."""
     word = unit_word(network, r)
     g = next(g for g in r.groups if g.witness is not None and units.assumed(g.group))
     d = g.witness.difference
@@ -125,9 +129,12 @@ def _broken(network: NetworkSpec, label: str, r: HypothesisResult, units: Units,
              f"their {group_words([units.base(g.group)], word)} is"),
         _equation(lhs, d[n]),
     ]
-    formula = kind_sentences(network, r)[:1]
-    if formula:
-        out.append(para(Strong("The local formula: "), formula[0]))
+    formula = " ".join(kind_sentences(network, r, short=True))
+    if formula and formula in said:
+        out.append(para(Strong("The local formula"), f" is that of {said[formula]}."))
+    elif formula:
+        said[formula] = label
+        out.append(para(Strong("The local formula: "), formula))
     return out
 
 
