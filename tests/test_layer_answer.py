@@ -216,3 +216,18 @@ def test_the_contrast_is_the_largest_broken_assumption_inside_the_preserved_one(
     items = next(b for b in markdown_blocks(d) if isinstance(b, Items)).items
     second = "".join(getattr(p, "text", "") for p in items[1])
     assert "(The local formula of H1 applies.)" in second and "diagonal of U" not in second
+
+
+def _case_text(name: str, title: str) -> str:
+    why = next(b for b in stack_talk(_derived(name)).body
+               if isinstance(b, Section) and b.title == "Why")
+    case = next(s for s in why.body if s.title == title)
+    return " ".join(_text(b) for b in case.body if isinstance(b, Paragraph))
+
+
+def test_a_slide_gives_the_norms_gains_and_cites_a_formula_already_given():
+    assert "the gains are part of the unit" in _case_text("layer_norm_after_dense",
+                                                          "H1: broken")
+    first, second = (_case_text("lstm_zero_state", t) for t in ("H1: broken", "H2: broken"))
+    assert "recurrent_outgoing column" in first
+    assert "is that of H1." in second and "recurrent_outgoing column" not in second
