@@ -16,6 +16,8 @@ from symderive.spec import load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted((ROOT / "derivations").glob("*.toml"))
+#: The bundled derivations of [[layer]] networks.
+LAYER_BUNDLED = sorted((ROOT / "derivations" / "layers").glob("*.toml"))
 #: The derivation that answers the question symderive was written for.
 FOUNDING = ROOT / "derivations" / "weight_symmetry.toml"
 MATHJAX = ROOT / "tests" / "mathjax"

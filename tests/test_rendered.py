@@ -14,18 +14,19 @@ import os
 
 import pytest
 
-from report_helpers import BUNDLED, ROOT, bundled_derivation
+import json
+import re
+
+from report_helpers import BUNDLED, LAYER_BUNDLED, ROOT, bundled_derivation
 from symderive.render import beamer
+from symderive.render import json as json_render
 from symderive.render import latex
 from symderive.render import markdown
 from symderive.render import pdf
 
 RENDERED = ROOT / "derivations" / "rendered"
 UPDATE = bool(os.environ.get("SYMDERIVE_UPDATE_RENDERED"))
-#: Layer derivations rendered too (derivations/layers/; the others are checked by
-#: tests/test_layer_specs.py).
-LAYER_SPECS = [ROOT / "derivations" / "layers" / "weight_norms_batch_norm.toml"]
-SPECS = BUNDLED + LAYER_SPECS
+SPECS = BUNDLED + LAYER_BUNDLED        # derivations/*.toml and derivations/layers/*.toml
 NAMES = {p: p.stem.replace("_", "-") for p in SPECS}
 
 
@@ -70,3 +71,37 @@ def test_nothing_stale_is_left_behind():
               for suffix in (".md", ".full.md", ".tex", ".pdf", "-slides.tex", "-slides.pdf")}
     present = {p.name for p in RENDERED.iterdir()} - {"README.md"}
     assert present <= wanted, f"no bundled derivation for {sorted(present - wanted)}"
+
+
+#: Where each committed format's answer starts, and what ends it.
+_ANSWERS = {".md": (r"^## Answer\n", r"^## "), ".full.md": (r"^## Answer\n", r"^## "),
+            ".tex": (r"\\section\{Answer\}", r"\\section\{|\\end\{document\}"),
+            "-slides.tex": (r"\\textbf\{Answer\}\n|\\frametitle\{Answer\}\n\\small\n",
+                            r"\\end\{frame\}")}
+
+
+def answer_text(text: str, start: str, end: str) -> str | None:
+    """What stands between an answer's heading and the next heading (None: no heading)."""
+    found = re.search(start, text, re.M)
+    if found is None:
+        return None
+    rest = text[found.end():]
+    stop = re.search(end, rest, re.M)
+    return rest[:stop.start() if stop else len(rest)].strip()
+
+
+def test_the_answer_finder_sees_an_empty_answer():
+    assert answer_text("## Answer\n\n## Why\nx", *_ANSWERS[".md"]) == ""
+    assert answer_text("\\textbf{Answer}\n\n\\end{frame}", *_ANSWERS["-slides.tex"]) == ""
+    assert answer_text("## Answer\n\nYes.\n## Why", *_ANSWERS[".md"]) == "Yes."
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=list(NAMES.values()))
+def test_no_bundled_report_has_an_empty_answer(spec):
+    """Every committed format (brief and full Markdown, LaTeX, the talk) and the JSON report
+    has an answer with something in it."""
+    for suffix, (start, end) in _ANSWERS.items():
+        text = (RENDERED / f"{NAMES[spec]}{suffix}").read_text(encoding="utf-8")
+        found = answer_text(text, start, end)
+        assert found, f"{NAMES[spec]}{suffix}: {'empty' if found == '' else 'no'} answer"
+    assert json.loads(json_render.render(bundled_derivation(spec)))["answer"].strip()

@@ -6,7 +6,7 @@ import re
 import pytest
 import sympy as sp
 
-from report_helpers import (BUNDLED, EXTRA_SPECS, FOUNDING, bundled_derivation, extra_derivation,
+from report_helpers import (BUNDLED, EXTRA_SPECS, LAYER_BUNDLED, FOUNDING, bundled_derivation, extra_derivation,
                             pdflatex, tex_available)
 from symderive.report import build_report
 from symderive.report.talk import talk_report
@@ -19,7 +19,7 @@ needs_tex = pytest.mark.skipif(not tex_available(),
                                reason="pdflatex missing (CI installs TeX Live)")
 #: The issue's limit: any overfull box over this many points fails.
 SLIDE_OVERFULL_PT = 10.0
-CASES = [(p.stem, lambda p=p: bundled_derivation(p)) for p in BUNDLED] + \
+CASES = [(p.stem, lambda p=p: bundled_derivation(p)) for p in BUNDLED + LAYER_BUNDLED] + \
     [(name, lambda name=name: extra_derivation(name)) for name in EXTRA_SPECS]
 
 
@@ -140,3 +140,18 @@ def test_slides_compile_with_no_overfull_box_over_10pt(name, get):
     log = pdflatex(beamer.render(get(), detail="full"))     # the talk and the appendix
     assert overfull_over(log, SLIDE_OVERFULL_PT) == []
     assert "undefined references" not in log and "Missing character" not in log
+
+
+def test_legend_columns_follow_the_names_length():
+    """Short names (H1, H2, ...) sit four to a row; long ones fewer, so the legend fits the
+    slide (three 'scale, layer 1 channel k' side by side ran 11pt past it)."""
+    from symderive.render.beamer import legend_columns
+    from symderive.report.model import Plot, Series, Table
+
+    def plot(names):
+        return Plot(tuple(Series(n, ((0.0, 1.0),)) for n in names), "x", "y", (), Table((), ()))
+
+    assert legend_columns(plot([f"H{k}" for k in range(1, 7)])) == 4
+    assert legend_columns(plot(["H1", "H2"])) == 2
+    assert legend_columns(plot([f"scale, layer 1 channel {k}" for k in (1, 2, 3)])) == 2
+    assert legend_columns(plot(["x" * 80])) == 1

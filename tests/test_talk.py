@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from report_helpers import BUNDLED, FOUNDING, IN_CI, bundled_derivation, pdf_text
+from report_helpers import BUNDLED, FOUNDING, IN_CI, LAYER_BUNDLED, bundled_derivation, pdf_text
 from symderive.api import derive
 from symderive.report.model import Aligned, Diagram, Document, Items, Plot, Row, Section, \
     Table, Theorem, inline, para
@@ -83,7 +83,8 @@ def test_the_seed_talk_is_short_and_the_full_one_adds_the_derivation():
     assert full.count(r"\begin{theorem}") > talk.count(r"\begin{theorem}") >= 1
 
 
-@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+@pytest.mark.parametrize("path", BUNDLED + LAYER_BUNDLED,
+                         ids=[p.stem for p in BUNDLED + LAYER_BUNDLED])
 def test_at_most_three_frames_per_case(path):
     d = bundled_derivation(path)
     assert _frames(beamer.render(d)) - 1 <= PER_CASE * max(_cases(d), SEED_FRAMES // PER_CASE)
@@ -188,8 +189,8 @@ def _limit(path, d) -> int:
 
 
 @needs_tools
-@pytest.mark.parametrize("path", [*BUNDLED, "sixty-four"],
-                         ids=[p.stem for p in BUNDLED] + ["sixty-four"])
+@pytest.mark.parametrize("path", [*BUNDLED, *LAYER_BUNDLED, "sixty-four"],
+                         ids=[p.stem for p in BUNDLED + LAYER_BUNDLED] + ["sixty-four"])
 def test_compiled_talk_frames_are_few_and_none_mostly_empty(path):
     d = sixty_four() if path == "sixty-four" else bundled_derivation(path)
     tex = beamer.render(d)

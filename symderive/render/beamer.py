@@ -205,7 +205,7 @@ class BeamerRenderer(LatexRenderer):
         last = max(x for s in node.series for x, _ in s.points)
         plots = "".join(self._series(s, style)
                         for s, style in zip(node.series, itertools.cycle(LINE_STYLES)))
-        columns = min(4, len(node.series))
+        columns = legend_columns(node)
         return ("\\begin{center}\n\\begin{tikzpicture}\n"
                 f"\\begin{{{axis}}}[width=0.92\\linewidth, height=0.52\\textheight, xmin=0, "
                 f"xmax={last:g}, xlabel={{{latex_escape(node.xlabel)}}}, "
@@ -301,8 +301,19 @@ class BeamerRenderer(LatexRenderer):
         height (a small network is drawn large, a wide or deep one is not run off it)."""
         from .diagram import tikz
 
+        return self._picture(node, tikz(node))
+
+    _height_StackDiagram = _height_Plot
+
+    def _block_StackDiagram(self, node) -> str:
+        """A ``[[layer]]`` stack's boxes (:mod:`.stack_diagram`), scaled as a network is."""
+        from .stack_diagram import tikz
+
+        return self._picture(node, tikz(node))
+
+    def _picture(self, node, picture: str) -> str:
         return ("\\begin{center}\n  \\refstepcounter{figure}" + self.label(node.label) + "\n"
-                f"\\sbox{{\\symderivebox}}{{{tikz(node).strip()}}}%\n"
+                f"\\sbox{{\\symderivebox}}{{{picture.strip()}}}%\n"
                 "\\sbox{\\symderivebox}{\\resizebox{\\linewidth}{!}{\\usebox{\\symderivebox}}}%\n"
                 "\\ifdim\\dimexpr\\ht\\symderivebox+\\dp\\symderivebox\\relax>0.62\\textheight "
                 "\\sbox{\\symderivebox}{\\resizebox*{!}{0.62\\textheight}"
@@ -313,6 +324,13 @@ class BeamerRenderer(LatexRenderer):
 
     def _height_other(self, node) -> float:
         return sum(self.height(b) for b in getattr(node, "body", ())) + 1.5
+
+
+def legend_columns(plot) -> int:
+    """Legend entries side by side: at most 4, and as many as the slide's width holds
+    (a \\scriptsize line of about 72 characters, each entry's sample line taking 8)."""
+    longest = max(len(s.name) for s in plot.series)
+    return max(1, min(4, len(plot.series), 72 // (longest + 8)))
 
 
 def _math_height(tex: str) -> float:

@@ -35,6 +35,7 @@ _LATEX_MATH = {
     "\u21d2": r"\Rightarrow", "\u221e": r"\infty", "\u2211": r"\sum", "\u220f": r"\prod",
     "\u2202": r"\partial", "\u2207": r"\nabla", "\u2208": r"\in", "\u2248": r"\approx",
     "\u00b0": r"^\circ", "\u221a": r"\surd", "\u2032": r"\prime",
+    "\u2016": r"\|", "\u00b2": "^2", "\u27e8": r"\langle", "\u27e9": r"\rangle",
 }
 _ACCENTS = {  # combining mark -> OT1 accent command
     "\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=", "\u0306": "u",

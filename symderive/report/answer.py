@@ -86,7 +86,7 @@ def opening(derivation, limit: int = MAX_SENTENCES) -> list[Block]:
         judgements = _judgements(network, claimed[:limit])
         if claimed[limit:]:
             judgements += inline(" " + _count_claims(claimed[limit:]))
-        out.append(Paragraph(_verdict_lead(claimed) + judgements))
+        out.append(Paragraph(verdict_lead(claimed) + judgements))
     groups = merged(items)
     judged = {e.label for e in claimed[:limit]}
     lines = [_sentence(network, g, judged) for g in groups[:limit]]
@@ -102,7 +102,7 @@ def opening(derivation, limit: int = MAX_SENTENCES) -> list[Block]:
 # ------------------------------------------------------------------ claims
 
 
-def _verdict_lead(claimed: list[Entry]) -> tuple[Inline, ...]:
+def verdict_lead(claimed: list[Entry]) -> tuple[Inline, ...]:
     """'The student is right; the lecturer is wrong.' from who claimed what."""
     people: dict[str, list] = {}
     for e in claimed:
@@ -360,4 +360,4 @@ def difference_words(model: LocalModel, residual) -> tuple[Inline, ...]:
 
 
 __all__ = ["Entry", "entries", "merged", "opening", "assumption_words", "separating",
-           "difference_words", "possessive", "constant_why", "MAX_SENTENCES"]
+           "difference_words", "verdict_lead", "possessive", "constant_why", "MAX_SENTENCES"]

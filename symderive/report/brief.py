@@ -55,41 +55,41 @@ def why_parts(derivation, command: str, limit: int = MAX_BROKEN,
         parts.append(("start", "The starting point", start))
     broken = [g for g in groups if g[0].verdict == BROKEN]
     for group in broken[:limit]:
-        parts.append(("broken", f"{_few(e.label for e in group)}: broken",
+        parts.append(("broken", f"{few_labels(e.label for e in group)}: broken",
                       _broken(network, group)))
     if len(broken) > limit:
         others = [e.label for g in broken[limit:] for e in g]
         rest = joined(others)
-        parts.append(("rest", f"{_few(others)}: broken", [para(
+        parts.append(("rest", f"{few_labels(others)}: broken", [para(
             f"{rest} break in the same way, each with its own formula and witness in the "
             "full report.")]))
     preserved = [e for g in groups if g[0].verdict == PRESERVED for e in g]
     constant = [e for e in preserved if e.result.swap_method == CONSTANT_LOSS]
     if constant:
         names = joined(e.label for e in constant)
-        parts.append(("preserved", f"{_few(e.label for e in constant)}: preserved", [para(
+        parts.append(("preserved", f"{few_labels(e.label for e in constant)}: preserved", [para(
             Strong(f"{names}: preserved."), " The loss does not depend on the network's output"
             f" ({constant_why(network)}), so every gradient is identically 0 and no parameter "
             "ever moves.")]))
     preserved = [e for e in preserved if e not in constant]
     swapped = [e for e in preserved if e.result is None or e.result.swap_invariant]
     if swapped:
-        names = _few(e.label for e in swapped)
+        names = few_labels(e.label for e in swapped)
         blocks = _swap_theorem(swapped) if theorems else _preserved(swapped)
         parts.append(("preserved", f"{names}: preserved", blocks))
     frozen = [e for e in preserved if e not in swapped]
     if frozen:
         names = joined(e.label for e in frozen)
-        parts.append(("frozen", f"{_few(e.label for e in frozen)}: preserved", [para(
+        parts.append(("frozen", f"{few_labels(e.label for e in frozen)}: preserved", [para(
             Strong(f"{names}: preserved."), " The two units never move: at this start every "
             "gradient of their parameters is zero and stays zero (the derivative of the "
             "activation vanishes where they sit), so they stay identical at every step "
             "without any exchange argument.")]))
     for group in merged([e for e in entries(derivation) if e.fact is not None]):
         labels = joined(e.label for e in group)
-        blocks = _fact(labels, group[0].fact)
+        blocks = fact_blocks(labels, group[0].fact)
         if blocks:
-            parts.append(("fact", f"{_few(e.label for e in group)}: {group[0].fact.verdict}",
+            parts.append(("fact", f"{few_labels(e.label for e in group)}: {group[0].fact.verdict}",
                           blocks))
     line = numeric_line(derivation)
     if line is not None:
@@ -99,7 +99,7 @@ def why_parts(derivation, command: str, limit: int = MAX_BROKEN,
     return parts
 
 
-def _few(labels, shown: int = 3) -> str:
+def few_labels(labels, shown: int = 3) -> str:
     """'H1 and H2', or 'H1, H2, H3 and 31 more' for a title that must stay one line."""
     labels = list(labels)
     if len(labels) <= shown + 1:
@@ -207,11 +207,11 @@ def _swap_theorem(labels: list[Entry]) -> list[Block]:
     cases = f"each of {names}" if len(labels) > 1 else names
     statement = para(f"Under {cases}, the two units stay identical at every step of gradient "
                      "descent.")
-    return [Theorem((statement,), name=_few(e.label for e in labels)),
+    return [Theorem((statement,), name=few_labels(e.label for e in labels)),
             Proof(tuple(_preserved(labels, lead=False)))]
 
 
-def _fact(labels: str, f) -> list[Block]:
+def fact_blocks(labels: str, f) -> list[Block]:
     """One fact's statements, or several facts' when they are the same table (``labels``)."""
     shown = f.statements[:MAX_STATEMENTS]
     if not shown:
@@ -278,4 +278,5 @@ def numeric_line(derivation) -> Block | None:
     return para(*parts)
 
 
-__all__ = ["why_section", "why_parts", "numeric_line", "witness_sentence", "MAX_BROKEN"]
+__all__ = ["why_section", "why_parts", "numeric_line", "witness_sentence", "fact_blocks",
+           "few_labels", "MAX_BROKEN"]

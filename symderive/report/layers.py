@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from ..engine.layers import layer_kind
 from ..engine.layers.units import Units
-from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, HypothesisResult
+from ..engine.symmetry import BROKEN, EQUAL, PRESERVED, HypothesisResult
 from ..engine.symmetry import UNDECIDED as UNDECIDED_VERDICT
 from ..spec import NetworkSpec, Spec
+from .answer import entries, verdict_lead
 from .facts import extra_sections
+from .layer_answer import assumed_as, group_words, judgement, kind_sentences, separating
 from .model import Block, Document, Items, Paragraph, Section, Strong, Table, Text
 
 _METHODS = {
@@ -33,18 +35,30 @@ def build_stack_report(derivation, detail: str, key: str, name: str) -> Document
         body += [_hypothesis(spec.network, k, r) for k, r in enumerate(derivation.results, 1)]
         body += extra_sections(derivation)     # one section per [[fact]]
         if derivation.numeric:
-            body.append(_numeric(derivation))
+            body.append(numeric_section(derivation))
     return Document(spec.title, tuple(body), name=name, samples=spec.network.samples, key=key)
 
 
 def opening(derivation) -> list[Block]:
-    """One item per hypothesis: its verdict and the reason, from the results."""
-    items = tuple((Strong(r.hypothesis.name), Text(": " + _reason(derivation.spec.network, r)
-                                                     + _claim(r)))
-                  for r in derivation.results)
-    items += tuple((Strong(f.fact.name), Text(f": {f.verdict}. {f.summary}" + _fact_check(f)))
-                   for f in getattr(derivation, "facts", ()))
-    return [Items(items)] if items else []
+    """The one-line judgement (:mod:`.layer_answer`), then one item per hypothesis: its
+    verdict, the reason and what is particular to the kind, from the results."""
+    network = derivation.spec.network
+    said: dict[str, str] = {}       # a kind's sentence -> the case that said it first
+    items: tuple = ()
+    for k, r in enumerate(derivation.results, start=1):
+        words = [_reason(network, r) + _claim(r)]
+        for sentence in kind_sentences(network, r):
+            words.append(sentence if sentence not in said else
+                         f"(The local formula of {said[sentence]} applies.)")
+            said.setdefault(sentence, f"H{k}")
+        items += ((Strong(f"H{k} ({r.hypothesis.name})"), Text(": " + " ".join(
+            dict.fromkeys(words)))),)
+    items += tuple((Strong(f"F{k} ({f.fact.name})"),
+                    Text(f": {f.verdict}. {f.summary}" + _fact_check(f)))
+                   for k, f in enumerate(getattr(derivation, "facts", ()), start=1))
+    claimed = [e for e in entries(derivation) if e.claim is not None]
+    head = judgement(derivation, verdict_lead(claimed))
+    return ([head] if head is not None else []) + ([Items(items)] if items else [])
 
 
 def _fact_check(f) -> str:
@@ -80,11 +94,10 @@ def _reason(network: NetworkSpec, r: HypothesisResult) -> str:
                 f"exchanging the two {word}s leaves the loss unchanged (checked "
                 f"{r.swap_method}), so their gradients stay equal at every step{stream}.")
     if r.verdict == BROKEN:
-        moved = [g.group for g in r.groups if g.status == DIFFERENT and units.assumed(g.group)]
-        return (f"broken. The assumed group{'s' if len(moved) > 1 else ''} {_listed(moved)} "
-                f"get{'' if len(moved) > 1 else 's'} different gradients at a concrete point "
-                f"(a witness), so one step of gradient descent separates {word}s {i} and "
-                f"{j}{stream}.")
+        moved = separating(r, units)
+        return (f"broken. Their {group_words(moved, word)}, assumed {assumed_as(r, moved)}, get "
+                f"different gradients at a concrete point (a witness), so one step of gradient "
+                f"descent separates {word}s {i} and {j}{stream}.")
     open_ = [g.group for g in r.groups if g.status != EQUAL]
     why = ("exchanging the two output units does not leave the loss unchanged in general"
            if r.swap_method == "output layer" else f"{_listed(open_)} not proved equal")
@@ -204,7 +217,8 @@ def _witness_sentence(g) -> str:
             f"entr{'y' if len(w.difference) == 1 else 'ies'}).")
 
 
-def _numeric(derivation) -> Section:
+def numeric_section(derivation) -> Section:
+    """The kinds' NumPy checks, one row per hypothesis (the talk shows it too)."""
     rows = []
     for r, n in zip(derivation.results, derivation.numeric):
         moved = max((d for _, d in n.separation), default=0.0)

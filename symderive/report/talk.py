@@ -29,9 +29,11 @@ TALK_BROKEN = 6
 def talk_report(derivation) -> Document:
     """The talk's document: the brief report with its Why split into one section per case,
     the network's diagram after the answer and the training plot at the end."""
+    if derivation.spec.network.stack:     # a [[layer]] network: its own talk
+        from .layer_talk import stack_talk
+
+        return stack_talk(derivation)
     brief = build_report(derivation, "brief", limit=TALK_CASES)
-    if derivation.spec.network.stack:     # a [[layer]] network: its brief report is the talk
-        return brief
     parts = why_parts(derivation, full_command(derivation.spec), TALK_BROKEN, theorems=True)
     closing = [p for p in parts if p[0] in ("numeric", "command")]
     body: list[Block] = []
