@@ -55,12 +55,18 @@ class Units:
         W[j, j] and W[i, j] to W[j, i], as the CONTRACT's aligned ties say."""
         i, j = self.hyp.units
         mine, theirs = self._entries(i), self._entries(j)
-        perm: dict[Entry, Entry] = {}
+        perm: dict[Entry, Entry] = {}    # e -> P(e), over every entry moved so far
+        inverse: dict[Entry, Entry] = {}  # P(e) -> e
         for name in mine:
             step = {}
             for a, b in zip(mine[name], theirs[name]):
                 step[a], step[b] = b, a
-            perm = {e: step.get(perm.get(e, e), perm.get(e, e)) for e in set(perm) | set(step)}
+            # P := step ∘ P: only the entries whose image step moves change, and step
+            # permutes its own entries, so every image it writes is overwritten here
+            moved = [(inverse.get(f, f), g) for f, g in step.items()]
+            for e, g in moved:
+                perm[e] = g
+                inverse[g] = e
         return {e: f for e, f in perm.items() if e != f}
 
     @cached_property
