@@ -155,6 +155,10 @@ def zero_init(spec: Spec, fact: FactSpec, seed: int) -> FactResult:
     """On the spec's ``[data]`` when it has one and its deltas can be evaluated
     (:mod:`.zero_data`); otherwise for any data, with the output biases free."""
     network, data = spec.network, spec.data
+    if network.stack:
+        from .stack_zero import zero_init_stack
+
+        return zero_init_stack(spec, fact, seed)
     if data is not None and evaluable(network):
         sums = summed_output_delta(network, data)
         if sums is not None:
@@ -262,6 +266,10 @@ def _hidden_spread(p: mlp.Params) -> float:
 
 def zero_init_check(net: NetworkSpec, result: FactResult, rng, steps: int,
                     lr: float, data=None) -> FactNumeric:
+    if net.stack:
+        from .stack_zero import zero_init_stack_check
+
+        return zero_init_stack_check(net, result, rng, steps, lr, data)
     sizes = net.layers
     depth = len(sizes) - 1
     p = mlp.Params([np.zeros((sizes[l], sizes[l - 1])) for l in range(1, depth + 1)],
