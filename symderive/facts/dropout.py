@@ -53,6 +53,10 @@ def masked_difference(model: LocalModel, fact: FactSpec, group: str) -> sp.Expr:
 
 
 def dropout(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
+    if network.stack:
+        from .stack_dropout import dropout_stack
+
+        return dropout_stack(network, fact, seed)
     hyp = Hypothesis(fact.name, fact.layer, fact.units, fact.tie, ())
     model = LocalModel(network, hyp)
     diffs = {g: masked_difference(model, fact, g) for g in network.groups()}
@@ -151,6 +155,10 @@ def _masked_loss(net, p, X, Y, layer: int, units, values) -> Callable[[], float]
 
 
 def dropout_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
+    if net.stack:
+        from .stack_dropout import dropout_stack_check
+
+        return dropout_stack_check(net, result, rng)
     fact = result.fact
     hyp = Hypothesis("dropout", fact.layer, fact.units, fact.tie, ())
     values = (KEEP, 0.0) if fact.masks == "different" else (KEEP, KEEP)
