@@ -18,7 +18,6 @@ import numpy as np
 import sympy as sp
 
 from ..engine.layers import layer_kind
-from ..engine.layers.settle import tie_substitution
 from ..engine.layers.stack import Stack
 from ..engine.layers.units import Units, own_labels
 from ..engine.local import is_identically_zero
@@ -36,8 +35,8 @@ LOSS = sp.Symbol("L")
 LIMIT = 400
 #: Operations of the masked loss times the entries differentiated, at most: each entry's
 #: derivative walks the whole loss (4,351 operations × 16 entries took 12 s on a
-#: conv → layer norm network: this allows about 15 s).
-MAX_WORK = 80_000
+#: conv → layer norm network, 803 × 58 took 44 s on an LSTM: depth costs too).
+MAX_WORK = 30_000
 #: Tied points the witness search tries.
 TRIES = 4
 #: The witness's masks for units i and j (the other units keep 1).
@@ -88,6 +87,26 @@ def masked_loss(spec: NetworkSpec, fact: FactSpec) -> sp.Expr:
                     for n in range(out.shape[0])])
 
 
+def tied_symbols(theta, units: Units) -> dict:
+    """Each symbol of a tied pair to one representative of its class (classes joined
+    pair by pair: in a residual stream a layer's W[i, j] and W[j, i] are tied to each
+    other, so a map from j's entries to i's would swap them instead)."""
+    parent: dict = {}
+
+    def root(s):
+        while parent.get(s, s) != s:
+            s = parent[s]
+        return s
+    for group, (ei, ej) in units.groups.items():
+        if units.base(group) in units.hyp.tie:
+            for (a, ia), (b, ib) in zip(ei, ej):
+                ra, rb = root(theta[a][ia]), root(theta[b][ib])
+                if ra != rb:
+                    first, second = sorted((ra, rb), key=lambda s: s.name)
+                    parent[second] = first
+    return {s: root(s) for s in parent}
+
+
 def dropout_stack(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
     layer = network.stack[fact.layer - 1]
     kind = layer_kind(layer.kind)
@@ -109,7 +128,7 @@ def dropout_stack(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult
             f"{work // (2 * sp.count_ops(loss))} pairs of entries would be differentiated "
             f"through it ({work} operation-entries, more than the {MAX_WORK} allowed)."),
             details={"groups": {}})
-    tie = tie_substitution(stack.theta, units)
+    tie = tied_symbols(stack.theta, units)
     diffs = {g: [(loss.diff(stack.theta[a][ia]) - loss.diff(stack.theta[b][ib])).xreplace(tie)
                  for (a, ia), (b, ib) in zip(*units.groups[g])] for g in units.groups}
     witness = _witness(network, stack, units, fact, diffs, seed)
