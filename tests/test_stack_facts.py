@@ -79,7 +79,8 @@ def torch_descent(spec: Spec, theta: dict, X, Y, steps: int, lr: float = 0.1) ->
 
 @pytest.mark.parametrize("layers, activation, verdict", [
     (CONV, "tanh", "stuck"), (CONV, "sigmoid", "trains, units identical"),
-    (NORM, "sigmoid", "stuck"), (SKIP, "sigmoid", "trains, units identical")])
+    (NORM, "sigmoid", "stuck"), (SKIP, "sigmoid", "trains, units identical")],
+    ids=["conv-tanh", "conv-sigmoid", "norm-sigmoid", "skip-sigmoid"])
 def test_zero_init_moves_what_torch_moves(layers, activation, verdict):
     """From the zero start (random output bias, random data), torch's gradient descent
     moves exactly the tensors the fact does not call frozen, the first-step ones at the
@@ -172,7 +173,8 @@ def masked_torch_loss(spec: Spec, theta: dict, X, Y, layer: int, masks: np.ndarr
     return {k: v.grad.numpy() for k, v in p.items()}
 
 
-@pytest.mark.parametrize("layers", [CONV, SKIP])
+@pytest.mark.parametrize("layers", [CONV, pytest.param(SKIP, marks=pytest.mark.ci_tier)],
+                         ids=["conv", "skip"])
 def test_dropout_on_channels_against_torch(layers):
     """Equal masks keep tied channels tied (torch: the paired gradients agree at random
     tied points with random equal masks); different masks break them, and the witness's
@@ -191,9 +193,8 @@ def test_dropout_on_channels_against_torch(layers):
         theta = {k: rng.normal(size=s) for k, s in _shapes(equal).items()}
         units.impose(theta)
         m = rng.uniform(0, 2, size=(2, 1))
-        g = masked_torch_loss(equal, theta, rng.normal(size=(2, 1, 4)) if layers == CONV else
-                              rng.normal(size=(2, 1, 4)), rng.normal(size=(2, 1)), 1,
-                              np.hstack([m, m]))
+        g = masked_torch_loss(equal, theta, rng.normal(size=(2, 1, 4)), rng.normal(size=(2, 1)),
+                              1, np.hstack([m, m]))
         for name in units.groups:
             assert np.allclose(units.difference(g, name), 0, atol=1e-12)
     w = fd.witness
