@@ -171,6 +171,15 @@ def dropout_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
         for g in status:
             gi, gj = (_fd_group(net, p, X, Y, fact.layer, u, g, f) for u in fact.units)
             largest[g] = max(largest[g], float(np.max(np.abs(gi - gj), initial=0.0)))
+    return judged(result, status, largest, values,
+                  f"Central finite differences of the NumPy loss with masks m_i = {values[0]:g}, "
+                  f"m_j = {values[1]:g} on units {fact.units[0]} and {fact.units[1]}, at "
+                  f"{POINTS} random points with {', '.join(fact.tie) or 'no group'} tied.")
+
+
+def judged(result: FactResult, status: dict, largest: dict, values, method: str) -> FactNumeric:
+    """The check's outcome: a group proved equal must not differ at any point, one shown
+    different must differ at some point (``largest``: the largest difference seen)."""
     problems = []
     for g, s in status.items():
         if s == "equal" and largest[g] > NONZERO:
@@ -179,10 +188,7 @@ def dropout_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
             problems.append(_problem(result, f"the {g} gradients were equal at {POINTS} "
                                      "random points"))
     return FactNumeric(
-        f"Central finite differences of the NumPy loss with masks m_i = {values[0]:g}, "
-        f"m_j = {values[1]:g} on units {fact.units[0]} and {fact.units[1]}, at {POINTS} random "
-        f"points with {', '.join(fact.tie) or 'no group'} tied.",
-        (("points", POINTS), ("masks", list(values)), ("max_abs_difference", largest)),
+        method, (("points", POINTS), ("masks", list(values)), ("max_abs_difference", largest)),
         tuple(f"{g}: largest |∂L/∂θ_i − ∂L/∂θ_j| "
               f"{_size(largest[g], NONZERO)} "
               f"(fact: {s})" for g, s in status.items()),

@@ -27,7 +27,8 @@ from ..engine.witness import random_targets
 from ..notation import partial
 from ..spec import Hypothesis, NetworkSpec
 from ..spec.facts import FactSpec
-from .checks import KEEP, NONZERO, POINTS, FactNumeric, _problem, _size, central_difference
+from .checks import KEEP, POINTS, FactNumeric, central_difference
+from .dropout import judged
 from .result import FactResult, Statement
 
 LOSS = sp.Symbol("L")
@@ -246,8 +247,8 @@ def dropout_stack_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
     fact = result.fact
     stack = Stack(net)
     units = Units(net, Hypothesis(fact.name, fact.layer, fact.units, fact.tie, ()))
-    status = {g: s for g, s in result.details.get("groups", {}).items() if s in (EQUAL,
-                                                                                 DIFFERENT)}
+    status = {g: s for g, s in result.details.get("groups", {}).items()
+              if s in (EQUAL, DIFFERENT)}
     values = (KEEP, 0.0) if fact.masks == "different" else (KEEP, KEEP)
     masks = np.ones((net.samples, net.stack[fact.layer - 1].units))
     masks[:, fact.units[0] - 1], masks[:, fact.units[1] - 1] = values
@@ -261,17 +262,11 @@ def dropout_stack_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
             d = [central_difference(f, theta[a[0]], a[1]) - central_difference(f, theta[b[0]], b[1])
                  for a, b in zip(*units.groups[g])]
             largest[g] = max(largest[g], float(np.max(np.abs(d), initial=0.0)))
-    problems = [_problem(result, f"the {g} gradients differ by {largest[g]:.3g}")
-                for g, s in status.items() if s == EQUAL and largest[g] > NONZERO]
-    problems += [_problem(result, f"the {g} gradients were equal at {POINTS} random points")
-                 for g, s in status.items() if s == DIFFERENT and largest[g] <= NONZERO]
-    return FactNumeric(
-        f"Central finite differences of the masked loss through the layer kinds' NumPy "
-        f"forwards, masks {values[0]:g} and {values[1]:g} on units {fact.units[0]} and "
-        f"{fact.units[1]} (the others 1), at {POINTS} random tied points.",
-        (("points", POINTS), ("masks", list(values)), ("max_abs_difference", largest)),
-        tuple(f"{g}: largest |∂L/∂θ_i − ∂L/∂θ_j| {_size(largest[g], NONZERO)} (fact: {s})"
-              for g, s in status.items()), tuple(problems))
+    return judged(result, status, largest, values,
+                  f"Central finite differences of the masked loss through the layer kinds' "
+                  f"NumPy forwards, masks {values[0]:g} and {values[1]:g} on units "
+                  f"{fact.units[0]} and {fact.units[1]} (the others 1), at {POINTS} random "
+                  "tied points.")
 
 
 def _np_loss(net, theta, X, Y, layer: int, masks) -> float:

@@ -267,7 +267,7 @@ def _hidden_spread(p: mlp.Params) -> float:
 def zero_init_check(net: NetworkSpec, result: FactResult, rng, steps: int,
                     lr: float, data=None) -> FactNumeric:
     if net.stack:
-        from .stack_zero import zero_init_stack_check
+        from .stack_zero_check import zero_init_stack_check
 
         return zero_init_stack_check(net, result, rng, steps, lr, data)
     sizes = net.layers

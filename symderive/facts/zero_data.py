@@ -118,8 +118,8 @@ def _summary(network: NetworkSpec, data: DataSpec, sums, s0, verdict: str,
     """Sentences from the computed sums, σ(0) and the classes, never a template."""
     n, f0 = len(data.inputs), sp.simplify(network.output_activation(sp.S.Zero))
     head = (f"From all-zero weights and biases on the given data ({n} samples), every "
-            f"prediction is ŷ = {f0} (the output function at 0), and the output delta summed over the samples is "
-            f"Σ_n δ^(L)_n = {_vector(sums)}")
+            f"prediction is ŷ = {f0} (the output function at 0), and the output delta "
+            f"summed over the samples is Σ_n δ^(L)_n = {_vector(sums)}")
     if verdict == STUCK and all(v == 0 for v in sums):
         return (head + ". That is the gradient of the output biases, and the last layer's "
                 "weights get σ(0) times it; every other gradient has a factor W^(l+1) = 0. "
