@@ -22,7 +22,7 @@ from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, UNDECIDED
 from ..engine.witness import random_point
 from ..spec import Hypothesis, NetworkSpec
 from ..spec.facts import FactSpec
-from .checks import KEEP, NONZERO, POINTS, FactNumeric, _point, _problem, _size, loss
+from .checks import KEEP, POINTS, FactNumeric, _point, judged, loss
 from .result import FactResult, Statement
 from .zero import _fd_group, _lhs
 
@@ -175,21 +175,3 @@ def dropout_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
                   f"Central finite differences of the NumPy loss with masks m_i = {values[0]:g}, "
                   f"m_j = {values[1]:g} on units {fact.units[0]} and {fact.units[1]}, at "
                   f"{POINTS} random points with {', '.join(fact.tie) or 'no group'} tied.")
-
-
-def judged(result: FactResult, status: dict, largest: dict, values, method: str) -> FactNumeric:
-    """The check's outcome: a group proved equal must not differ at any point, one shown
-    different must differ at some point (``largest``: the largest difference seen)."""
-    problems = []
-    for g, s in status.items():
-        if s == "equal" and largest[g] > NONZERO:
-            problems.append(_problem(result, f"the {g} gradients differ by {largest[g]:.3g}"))
-        if s == "different" and largest[g] <= NONZERO:
-            problems.append(_problem(result, f"the {g} gradients were equal at {POINTS} "
-                                     "random points"))
-    return FactNumeric(
-        method, (("points", POINTS), ("masks", list(values)), ("max_abs_difference", largest)),
-        tuple(f"{g}: largest |∂L/∂θ_i − ∂L/∂θ_j| "
-              f"{_size(largest[g], NONZERO)} "
-              f"(fact: {s})" for g, s in status.items()),
-        tuple(problems))

@@ -27,8 +27,7 @@ from ..engine.witness import random_targets
 from ..notation import partial
 from ..spec import Hypothesis, NetworkSpec
 from ..spec.facts import FactSpec
-from .checks import KEEP, POINTS, FactNumeric, central_difference
-from .dropout import judged
+from .checks import KEEP, POINTS, FactNumeric, central_difference, judged
 from .result import FactResult, Statement
 
 LOSS = sp.Symbol("L")
