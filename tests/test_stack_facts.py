@@ -107,8 +107,8 @@ def test_zero_init_moves_what_torch_moves(layers, activation, verdict):
             W = steps[-1][f"W{l}"]
             assert np.allclose(W[0], W[1], atol=1e-12)
     for s in fact.statements:           # every frozen row names a tensor torch never moved
-        name = s.claim.split(":")[0]
-        assert s.claim.startswith(f"{name}: frozen:") == (name not in moved)
+        name = s.claim.split(":")[0].removeprefix("tensor ")
+        assert s.claim.startswith(f"tensor {name}: frozen:") == (name not in moved)
     if fact.witness:
         w = fact.witness
         g = torch_gradient(spec, w["parameters"], np.array(w["inputs"]), np.array(w["targets"]))
@@ -126,7 +126,8 @@ def test_zero_init_names_the_zeros_each_frozen_tensor_needs():
     """tanh: the kernel's gradient needs the dense weights at 0 and the dense weights'
     gradient needs the kernel or its bias at 0; torch agrees when each is released."""
     spec = parse_spec(stack_spec(CONV, 'kind = "zero_init"', "tanh"))
-    rows = {s.claim.split(":")[0]: s.claim for s in derive(spec).facts[0].statements}
+    rows = {s.claim.split(":")[0].removeprefix("tensor "): s.claim
+            for s in derive(spec).facts[0].statements}
     assert "it needs W3 at 0" in rows["W1"]
     assert "it needs W1 and b1 at 0" in rows["W3"]
     rng = np.random.default_rng(0)
@@ -224,3 +225,27 @@ def test_dropout_tables_on_a_layer_network_are_validated(fact, field, words):
     with pytest.raises(SpecError) as e:        # two outputs: the output layer has a pair
         parse_spec(stack_spec(CONV.replace("units = 1", "units = 2"), fact))
     assert e.value.field == field and words in str(e.value)
+
+
+def test_the_facts_are_byte_identical_across_hash_seeds(tmp_path):
+    """The frozen set is a set of entries: every choice made from it goes in a fixed order."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    spec = tmp_path / "facts.toml"
+    spec.write_text(stack_spec(NORM, 'kind = "zero_init"\n[[fact]]\nkind = "dropout"\n'
+                               'masks = "different"', "tanh").replace("kernel = 3", "kernel = 2")
+                    .replace('kind = "norm"\nover = "batch"\n', ""))
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"r{seed}.json"
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT))
+        done = subprocess.run([sys.executable, "-m", "symderive", "derive", str(spec), "-q",
+                               "-o", str(out)], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]

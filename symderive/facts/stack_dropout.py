@@ -28,7 +28,7 @@ from ..notation import partial
 from ..spec import Hypothesis, NetworkSpec
 from ..spec.facts import FactSpec
 from .checks import KEEP, POINTS, FactNumeric, central_difference, judged
-from .result import FactResult, Statement
+from .result import REFUTED, UNDECIDED, FactResult, Statement
 
 LOSS = sp.Symbol("L")
 #: Parameter-samples up to which the masked loss is built symbolically.
@@ -170,9 +170,9 @@ def _row(stack: Stack, units: Units, g: str, status: str, witness) -> Statement:
         value = witness["difference"][g][k]
         return Statement(f"{g}: different ({value:.4g} at the witness, masks "
                          f"{witness['masks'][0]:g} and {witness['masks'][1]:g})", lhs,
-                         sp.Float(value, 6))
+                         sp.Float(value, 6), REFUTED)
     return Statement(f"{g}: undecided (not proved 0, and not clearly non-zero at the points "
-                     "tried)", lhs, lhs)
+                     "tried)", lhs, lhs, UNDECIDED)
 
 
 def _summary(fact: FactSpec, word: str, verdict: str, status: dict, tied: list,

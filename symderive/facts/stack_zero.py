@@ -27,7 +27,7 @@ from ..engine.symmetry import PRESERVED
 from ..notation import partial
 from ..spec import Hypothesis, Spec
 from ..spec.facts import FactSpec
-from .result import FactResult, Statement
+from .result import PROVED, REFUTED, UNDECIDED, FactResult, Statement
 
 LOSS = sp.Symbol("L")
 #: Parameter-samples up to which the symbolic pass runs (each round differentiates the
@@ -144,7 +144,7 @@ def zero_init_stack(spec: Spec, fact: FactSpec, seed: int) -> FactResult:
     free = free_entries(net)
     S, first, now = frozen_set(stack, x, ys, free)
     rng = np.random.default_rng(seed)
-    witnesses = {e: _witness_value(first[e], rng) for e in now}
+    witnesses = {e: _witness_value(first[e], rng) for e in sorted(now)}
     first_movers = sorted({e[0] for e, w in witnesses.items() if w is not None})
     names = [n for n in stack.shapes if _entries(stack, n, free)]
     frozen_names = [n for n in names if all(e in S for e in _entries(stack, n, free))]
@@ -192,7 +192,7 @@ def _row(stack: Stack, name: str, S: set, free: set, first: dict, witnesses: dic
     grad = first.get(e, sp.S.Zero)
     held = sum(f in S for f in entries)
     if held == len(entries):
-        return Statement(f"{name}: frozen: its gradient is 0 whenever the frozen parameters "
+        return Statement(f"tensor {name}: frozen: its gradient is 0 whenever the frozen parameters "
                          f"are 0 (proved symbolically), so it never moves{_needs(needs)}",
                          lhs, sp.S.Zero)
     part = "" if held == 0 else f" ({held} of its {len(entries)} entries frozen)"
@@ -200,15 +200,17 @@ def _row(stack: Stack, name: str, S: set, free: set, first: dict, witnesses: dic
         _, value = witnesses[e]
         shown = grad if sp.count_ops(grad) <= SHOWN_OPS else sp.Float(value, 6)
         where = "" if shown is grad else " (its value at the witness point)"
-        return Statement(f"{name}: moves at the first step{part}: its gradient at the zero "
-                         f"start is not 0, {value:.4g} at the witness point{where}", lhs, shown)
+        return Statement(f"tensor {name}: moves at the first step{part}: its gradient at the "
+                         f"zero start is not 0, {value:.4g} at the witness point{where}", lhs,
+                         shown, REFUTED if where else PROVED)
     if e in witnesses:
-        return Statement(f"{name}: not proved frozen{part}: its gradient at the zero start is "
-                         "not proved 0, and no point tried made it clearly non-zero", lhs, grad)
+        return Statement(f"tensor {name}: not proved frozen{part}: its gradient at the zero "
+                         "start is not proved 0, and no point tried made it clearly non-zero",
+                         lhs, grad, UNDECIDED)
     movers = _listed(first_movers) if first_movers else "other parameters"
     has = "has" if len(first_movers) == 1 else "have"
-    return Statement(f"{name}: 0 at the zero start, not proved frozen{part}: its gradient is "
-                     f"not proved 0 once {movers} {has} moved", lhs, sp.S.Zero)
+    return Statement(f"tensor {name}: 0 at the zero start, not proved frozen{part}: its "
+                     f"gradient is not proved 0 once {movers} {has} moved", lhs, sp.S.Zero)
 
 
 def _needs(needs: list[str] | None) -> str:
