@@ -248,6 +248,9 @@ def dropout_stack_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeri
     units = Units(net, Hypothesis(fact.name, fact.layer, fact.units, fact.tie, ()))
     status = {g: s for g, s in result.details.get("groups", {}).items()
               if s in (EQUAL, DIFFERENT)}
+    if not status:
+        return FactNumeric("No check: no group was decided to compare with.", (),
+                           ("no group was decided, so nothing was compared",))
     values = (KEEP, 0.0) if fact.masks == "different" else (KEEP, KEEP)
     masks = np.ones((net.samples, net.stack[fact.layer - 1].units))
     masks[:, fact.units[0] - 1], masks[:, fact.units[1] - 1] = values
