@@ -12,6 +12,8 @@ The frozen-parameter engine decides it at every width: if every parameter but
 the output biases is frozen, the hidden layers never move (stuck); σ(0) ≠ 0 lets
 the last layer's weights move, but the hidden units of each layer stay one
 class of the coarsest stable partition for ever (the layer acts as width 1).
+With ``[data]`` the fact is decided on those data instead (:mod:`.zero_data`), and on
+a ``[[layer]]`` network through the layer kinds (:mod:`.stack_zero`).
 """
 from __future__ import annotations
 
