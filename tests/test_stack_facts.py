@@ -248,3 +248,35 @@ def test_the_facts_are_byte_identical_across_hash_seeds(tmp_path):
         assert done.returncode == 0, done.stderr
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def _random_layers(rng: np.random.Generator) -> str:
+    """conv (kernel 1-3, stride 1-2) [→ norm] [→ conv with skip] → pool → dense."""
+    text = (f'[[layer]]\nkind = "conv"\nchannels = 2\nkernel = {int(rng.integers(1, 4))}\n'
+            f"stride = {int(rng.integers(1, 3))}\n")
+    if rng.integers(2):
+        text += f'[[layer]]\nkind = "norm"\nover = "{["batch", "features"][rng.integers(2)]}"\n'
+    elif rng.integers(2):
+        text += '[[layer]]\nkind = "conv"\nchannels = 2\nkernel = 1\nskip = 1\n'
+    mode = ["mean", "max"][int(rng.integers(2))]
+    return text + f'[[layer]]\nkind = "pool"\nmode = "{mode}"\n[[layer]]\nkind = "dense"\nunits = 1\n'
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_zero_init_on_random_layer_networks_agrees_with_torch(seed):
+    """Random small stacks and activations: the tensors torch's descent moves from the zero
+    start (random output bias, random data) are exactly those the fact does not freeze,
+    and those it moves at the first step are the fact's first-step tensors."""
+    rng = np.random.default_rng(seed)
+    activation = ["tanh", "sigmoid", "relu"][seed % 3]
+    spec = parse_spec(stack_spec(_random_layers(rng), 'kind = "zero_init"', activation))
+    fact = derive(spec).facts[0]
+    out = f"b{len(spec.network.stack)}"
+    theta = {k: np.zeros(s) for k, s in _shapes(spec).items()}
+    theta[out] = rng.normal(size=theta[out].shape)
+    steps = torch_descent(spec, theta, rng.normal(size=(2, 1, 4)), rng.normal(size=(2, 1)), 6)
+    moved = {k for k in theta if k != out and np.any(steps[-1][k] != 0)}
+    assert moved == set(fact.details["moving"]), fact.summary
+    assert {k for k in theta if k != out and np.any(steps[1][k] != 0)} == \
+        set(fact.details["first_step"])
+    assert (fact.verdict == "stuck") == (not moved)
