@@ -254,7 +254,7 @@ def _random_layers(rng: np.random.Generator) -> str:
     """conv (kernel 1-3, stride 1-2) [→ norm] [→ conv with skip] → pool → dense."""
     text = (f'[[layer]]\nkind = "conv"\nchannels = 2\nkernel = {int(rng.integers(1, 4))}\n'
             f"stride = {int(rng.integers(1, 3))}\n")
-    if rng.integers(2):
+    if rng.integers(3) == 0:
         text += f'[[layer]]\nkind = "norm"\nover = "{["batch", "features"][rng.integers(2)]}"\n'
     elif rng.integers(2):
         text += '[[layer]]\nkind = "conv"\nchannels = 2\nkernel = 1\nskip = 1\n'
@@ -262,7 +262,7 @@ def _random_layers(rng: np.random.Generator) -> str:
     return text + f'[[layer]]\nkind = "pool"\nmode = "{mode}"\n[[layer]]\nkind = "dense"\nunits = 1\n'
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 def test_zero_init_on_random_layer_networks_agrees_with_torch(seed):
     """Random small stacks and activations: the tensors torch's descent moves from the zero
     start (random output bias, random data) are exactly those the fact does not freeze,
