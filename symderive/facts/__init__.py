@@ -37,6 +37,8 @@ class Kind:
     trained: bool = False
     #: settle reads the whole spec (its [check], [init] and [data]), not only the network
     whole_spec: bool = False
+    #: the check is given the spec's [data] (None without one), keyword ``data``
+    data: bool = False
 
     @property
     def settle(self) -> Callable[..., FactResult]:
@@ -55,7 +57,8 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "backprop_exact": Kind("backprop", "backprop_exact", "backprop_check", seeded=False),
     "loss_gradient": Kind("losses", "loss_gradient", "loss_gradient_check", seeded=False),
-    "zero_init": Kind("zero", "zero_init", "zero_init_check", trained=True),
+    "zero_init": Kind("zero", "zero_init", "zero_init_check", trained=True, whole_spec=True,
+                      data=True),
     "unit_gradient": Kind("zero", "unit_gradient", "unit_gradient_check"),
     "dropout": Kind("dropout", "dropout", "dropout_check"),
     "optimizer": Kind("optimizer", "optimizer_fact", "optimizer_check", trained=True),
@@ -95,8 +98,9 @@ def check_fact(spec: Spec, result: FactResult, index: int) -> FactNumeric | None
     kind = KINDS[result.fact.kind]
     if kind.check is None:
         return None
-    out = (kind.check(net, result, rng, steps, spec.check.learning_rate) if kind.trained
-           else kind.check(net, result, rng))
+    given = {"data": spec.data} if kind.data else {}
+    out = (kind.check(net, result, rng, steps, spec.check.learning_rate, **given)
+           if kind.trained else kind.check(net, result, rng, **given))
     used = instantiation(spec.network)
     if used:
         words = ", ".join(f"{k} := {v}" for k, v in used.items())

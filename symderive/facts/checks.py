@@ -158,3 +158,21 @@ def _point(net: NetworkSpec, hyp: Hypothesis, rng) -> tuple[mlp.Params, np.ndarr
 
 def _problem(result: FactResult, what: str) -> str:
     return f"fact {result.fact.name!r} ({result.verdict}): {what}"
+
+
+def judged(result, status: dict, largest: dict, values, method: str) -> FactNumeric:
+    """The check's outcome: a group proved equal must not differ at any point, one shown
+    different must differ at some point (``largest``: the largest difference seen)."""
+    problems = []
+    for g, s in status.items():
+        if s == "equal" and largest[g] > NONZERO:
+            problems.append(_problem(result, f"the {g} gradients differ by {largest[g]:.3g}"))
+        if s == "different" and largest[g] <= NONZERO:
+            problems.append(_problem(result, f"the {g} gradients were equal at {POINTS} "
+                                     "random points"))
+    return FactNumeric(
+        method, (("points", POINTS), ("masks", list(values)), ("max_abs_difference", largest)),
+        tuple(f"{g}: largest |∂L/∂θ_i − ∂L/∂θ_j| "
+              f"{_size(largest[g], NONZERO)} "
+              f"(fact: {s})" for g, s in status.items()),
+        tuple(problems))

@@ -22,7 +22,7 @@ from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, UNDECIDED
 from ..engine.witness import random_point
 from ..spec import Hypothesis, NetworkSpec
 from ..spec.facts import FactSpec
-from .checks import KEEP, NONZERO, POINTS, FactNumeric, _point, _problem, _size, loss
+from .checks import KEEP, POINTS, FactNumeric, _point, judged, loss
 from .result import FactResult, Statement
 from .zero import _fd_group, _lhs
 
@@ -53,6 +53,10 @@ def masked_difference(model: LocalModel, fact: FactSpec, group: str) -> sp.Expr:
 
 
 def dropout(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
+    if network.stack:
+        from .stack_dropout import dropout_stack
+
+        return dropout_stack(network, fact, seed)
     hyp = Hypothesis(fact.name, fact.layer, fact.units, fact.tie, ())
     model = LocalModel(network, hyp)
     diffs = {g: masked_difference(model, fact, g) for g in network.groups()}
@@ -151,6 +155,10 @@ def _masked_loss(net, p, X, Y, layer: int, units, values) -> Callable[[], float]
 
 
 def dropout_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
+    if net.stack:
+        from .stack_dropout import dropout_stack_check
+
+        return dropout_stack_check(net, result, rng)
     fact = result.fact
     hyp = Hypothesis("dropout", fact.layer, fact.units, fact.tie, ())
     values = (KEEP, 0.0) if fact.masks == "different" else (KEEP, KEEP)
@@ -163,19 +171,7 @@ def dropout_check(net: NetworkSpec, result: FactResult, rng) -> FactNumeric:
         for g in status:
             gi, gj = (_fd_group(net, p, X, Y, fact.layer, u, g, f) for u in fact.units)
             largest[g] = max(largest[g], float(np.max(np.abs(gi - gj), initial=0.0)))
-    problems = []
-    for g, s in status.items():
-        if s == "equal" and largest[g] > NONZERO:
-            problems.append(_problem(result, f"the {g} gradients differ by {largest[g]:.3g}"))
-        if s == "different" and largest[g] <= NONZERO:
-            problems.append(_problem(result, f"the {g} gradients were equal at {POINTS} "
-                                     "random points"))
-    return FactNumeric(
-        f"Central finite differences of the NumPy loss with masks m_i = {values[0]:g}, "
-        f"m_j = {values[1]:g} on units {fact.units[0]} and {fact.units[1]}, at {POINTS} random "
-        f"points with {', '.join(fact.tie) or 'no group'} tied.",
-        (("points", POINTS), ("masks", list(values)), ("max_abs_difference", largest)),
-        tuple(f"{g}: largest |∂L/∂θ_i − ∂L/∂θ_j| "
-              f"{_size(largest[g], NONZERO)} "
-              f"(fact: {s})" for g, s in status.items()),
-        tuple(problems))
+    return judged(result, status, largest, values,
+                  f"Central finite differences of the NumPy loss with masks m_i = {values[0]:g}, "
+                  f"m_j = {values[1]:g} on units {fact.units[0]} and {fact.units[1]}, at "
+                  f"{POINTS} random points with {', '.join(fact.tie) or 'no group'} tied.")

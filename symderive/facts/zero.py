@@ -12,6 +12,8 @@ The frozen-parameter engine decides it at every width: if every parameter but
 the output biases is frozen, the hidden layers never move (stuck); σ(0) ≠ 0 lets
 the last layer's weights move, but the hidden units of each layer stay one
 class of the coarsest stable partition for ever (the layer acts as width 1).
+With ``[data]`` the fact is decided on those data instead (:mod:`.zero_data`), and on
+a ``[[layer]]`` network through the layer kinds (:mod:`.stack_zero`).
 """
 from __future__ import annotations
 
@@ -32,13 +34,14 @@ from ..engine.start import Start, start_of
 from ..engine.witness import random_point
 from ..notation import partial
 from ..numeric import points
-from ..spec import Hypothesis, NetworkSpec
+from ..spec import Hypothesis, NetworkSpec, Spec
 from ..spec.facts import FactSpec
 from .checks import GAP_TOL
 from .checks import NONZERO as NONZERO_TOL
 from .checks import (POINTS, ZERO_TOL, FactNumeric, _point, _problem, _size, _slots, below,
                      central_difference, counted, loss)
 from .result import FactResult, Statement
+from .zero_data import evaluable, summed_output_delta, zero_init_on_data
 
 LOSS = sp.Symbol("L")
 ZERO, NONZERO, IFF = "zero", "nonzero", "zero iff sigma(0) = 0"
@@ -150,10 +153,30 @@ def zero_start(network: NetworkSpec) -> Start:
     return start_of(network, InitSpec(tuple(tensors)))
 
 
-def zero_init(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
+def zero_init(spec: Spec, fact: FactSpec, seed: int) -> FactResult:
+    """On the spec's ``[data]`` when it has one and its deltas can be evaluated
+    (:mod:`.zero_data`); otherwise for any data, with the output biases free."""
+    network, data = spec.network, spec.data
+    if network.stack:
+        from .stack_zero import zero_init_stack
+
+        return zero_init_stack(spec, fact, seed)
+    if data is not None and evaluable(network):
+        sums = summed_output_delta(network, data)
+        if sums is not None:
+            return zero_init_on_data(network, data, fact, sums, _identical_layers)
+    unused = None if data is None else (
+        "the given data are not used: the loss or the output function is undefined"
+        if not evaluable(network) else
+        "the given data are not used: the loss is not a finite number at the prediction f(0)")
+    return _zero_init_any_data(network, fact, unused)
+
+
+def _zero_init_any_data(network: NetworkSpec, fact: FactSpec,
+                        unused: str | None) -> FactResult:
     """Decided for every width by the frozen-parameter engine (:mod:`symderive.engine.frozen`)
     and the classes of units (:mod:`symderive.engine.partition`): the local formulas with
-    everything outside the frozen set arbitrary."""
+    everything outside the frozen set arbitrary, the data too."""
     start = zero_start(network)
     generic = network.activation.name == "any"
     frozen = frozen_parameters(start, sigma_at_zero=None)
@@ -177,7 +200,8 @@ def zero_init(network: NetworkSpec, fact: FactSpec, seed: int) -> FactResult:
                    "for ever: each hidden layer acts as a layer of width 1.")
     return FactResult(fact, verdict, summary, statements,
                       ("every weight and bias is 0 except the output biases, which are free",
-                       "the inputs and targets are arbitrary", "any width: the proof uses the "
+                       unused or "the inputs and targets are arbitrary",
+                       "any width: the proof uses the "
                        "local backpropagation formulas, the rest of the network opaque"),
                       details={"moving": moving, "hidden_units_identical": identical})
 
@@ -243,15 +267,20 @@ def _hidden_spread(p: mlp.Params) -> float:
 
 
 def zero_init_check(net: NetworkSpec, result: FactResult, rng, steps: int,
-                    lr: float) -> FactNumeric:
+                    lr: float, data=None) -> FactNumeric:
+    if net.stack:
+        from .stack_zero_check import zero_init_stack_check
+
+        return zero_init_stack_check(net, result, rng, steps, lr, data)
     sizes = net.layers
     depth = len(sizes) - 1
     p = mlp.Params([np.zeros((sizes[l], sizes[l - 1])) for l in range(1, depth + 1)],
                    [np.zeros(sizes[l]) for l in range(1, depth + 1)])
-    if net.bias:
+    on_data = data is not None and "on_data" in result.details
+    if net.bias and not on_data:
         p.b[-1][...] = rng.normal(size=sizes[-1])     # the output biases are free
-    X = points.inputs(net, rng, net.samples)
-    Y = points.targets(net, rng)
+    X, Y = (_floats(data.inputs), _floats(data.targets)) if on_data else (
+        points.inputs(net, rng, net.samples), points.targets(net, rng))
     start = p.copy()
     spread = 0.0
     for _ in range(steps):
@@ -272,18 +301,28 @@ def zero_init_check(net: NetworkSpec, result: FactResult, rng, steps: int,
     if expect_stuck is False and not moved:
         problems.append(_problem(result, f"nothing but the output biases moved during {steps} "
                                  "steps of gradient descent"))
+    if on_data and result.details["on_data"]["stationary"] and change.get(f"b{depth}", 0) > 1e-12:
+        problems.append(_problem(result, f"the output biases moved by {change[f'b{depth}']:.3g}"
+                                 " from a start said to be a fixed point"))
     if expect_stuck is not None and spread > GAP_TOL:
         problems.append(_problem(result, f"hidden units became different (spread {spread:.3g})"))
+    where = (f"all-zero weights and biases, the output biases too, on the given data "
+             f"({counted(len(X), 'sample')})" if on_data else
+             "all-zero weights and biases (random output biases), on random data with "
+             f"{counted(net.samples, 'sample')}")
     return FactNumeric(
         f"{steps} steps of full-batch gradient descent (learning rate {lr:g}) in NumPy from "
-        "all-zero weights and biases (random output biases), on random data with "
-        f"{counted(net.samples, 'sample')}.",
+        f"{where}.",
         (("steps", steps), ("moved", moved), ("max_change", change),
          ("max_hidden_unit_spread", spread), ("sigma_at_0", sigma0)),
         (("parameters that moved (output biases aside): " + (", ".join(moved) or "none")),
          f"largest spread between the hidden units of a layer: {below(spread)}"
          + (" (identical)" if spread <= GAP_TOL else "")),
         tuple(problems))
+
+
+def _floats(rows) -> np.ndarray:
+    return np.array([[float(v) for v in row] for row in rows], dtype=float)
 
 
 def _group_entries(p: mlp.Params, layer: int, unit: int, group: str):

@@ -104,15 +104,17 @@ def _fact(f: Any, k: int, network: NetworkSpec) -> FactSpec:
     name = _shown_text(f.get("name", kind.replace("_", " ")), f"{where}.name", 500,
                        "fact's name")
     keys: dict[str, Any] = {}
-    if KINDS[kind] & {"layer"}:
+    if network.stack and "units" in KINDS[kind]:
+        keys.update(_stack_pair(f, where, network))
+    elif KINDS[kind] & {"layer"}:
         keys["layer"] = _layer(f, where, network)
     if "unit" in KINDS[kind]:
         keys["unit"] = _int(f.get("unit", 1), f"{where}.unit", 1, network.layers[keys["layer"]])
         keys["zero"] = _groups(f.get("zero", []), f"{where}.zero", network)
-    if "units" in KINDS[kind]:
+    if "units" in KINDS[kind] and not network.stack:
         keys["units"] = unit_pair(f.get("units", [1, 2]), f"{where}.units", keys["layer"],
                                   network)
-    if "tie" in KINDS[kind]:
+    if "tie" in KINDS[kind] and not network.stack:
         keys["tie"] = _groups(f.get("tie", list(network.groups())), f"{where}.tie", network)
     if "masks" in KINDS[kind]:
         keys["masks"] = _choice(f.get("masks", "equal"), MASKS, f"{where}.masks")
@@ -123,6 +125,22 @@ def _fact(f: Any, k: int, network: NetworkSpec) -> FactSpec:
                                          f"{where}.learning_rates")
     keys["claim"] = parse_claim(f, where, FACT_CLAIMS[kind])
     return FactSpec(kind, name, **keys)
+
+
+def _stack_pair(f: dict, where: str, network: NetworkSpec) -> dict[str, Any]:
+    """``layer``, ``units`` (and ``tie``: every group of the layer's units by default) of
+    a fact on two units of a ``[[layer]]`` network, validated as a hypothesis's."""
+    from .layers.groups import stack_hypothesis
+
+    table = {"layer": f.get("layer", 1), "units": f.get("units", [1, 2])}
+    layer = stack_hypothesis(table, where, network.stack)[0]
+    if layer == len(network.stack):
+        raise SpecError(f"layer {layer} is the output layer; a {f['kind']} fact is about the "
+                        "units of an earlier layer", field=f"{where}.layer")
+    if "tie" in KINDS[f["kind"]]:
+        table["tie"] = f.get("tie", list(network.stack[layer - 1].groups))
+    layer, units, tie, _ = stack_hypothesis(table, where, network.stack)
+    return {"layer": layer, "units": units} | ({"tie": tie} if "tie" in table else {})
 
 
 def _layer(f: dict, where: str, network: NetworkSpec) -> int:

@@ -173,7 +173,7 @@ def _stack_supports(network: NetworkSpec, data: dict[str, Any]) -> None:
 
 
 #: The [[fact]] kinds derived for a [[layer]] network.
-STACK_FACTS = ("conservation",)
+STACK_FACTS = ("conservation", "zero_init", "dropout")
 
 
 def _stack_facts(tables: Any) -> bool:
