@@ -294,6 +294,11 @@ def settle_start(spec: Spec, numeric: bool = True,
     and (``numeric``) the simulation that cross-checks them."""
     if spec.init is None:
         return None
+    if spec.network.stack:      # a [[layer]] network: numeric.layer_verdict
+        from .numeric.layer_verdict import settle_stack_start
+
+        say("the starting point: classes of units and frozen parameters")
+        return settle_stack_start(spec, numeric)
     from .engine.frozen import frozen_parameters
     from .engine.partition import coarsest_partition
     from .engine.start import spec_start

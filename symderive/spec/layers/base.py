@@ -107,6 +107,11 @@ class SpecKind:
         """The groups a unit owns in this layer (``bias`` dropped without a bias)."""
         return tuple(g for g in self.groups if bias or g != "bias")
 
+    def tensors(self, layer: LayerSpec) -> dict[str, Shape]:
+        """The layer's tensors, name -> PyTorch shape (``W2`` [out, in, k]), as ``[init]``
+        names them; the engine's room (``LayerKind.tensors``) gives the same."""
+        return {}
+
     def check_samples(self, layer: LayerSpec, samples: int, field: str) -> None:
         """A SpecError naming ``field`` when the layer cannot run on ``samples`` samples
         (norm's batch statistics with eps = 0 over one entry)."""

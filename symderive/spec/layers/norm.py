@@ -53,6 +53,10 @@ class Norm(SpecKind):
                             "entry (one sample, one position: its variance is 0)",
                             field=f"{field}.eps")
 
+    def tensors(self, layer: LayerSpec) -> dict[str, Shape]:
+        c = layer.in_shape[layer.option("axis")]
+        return {f"g{layer.index}": (c,)} | ({f"s{layer.index}": (c,)} if layer.bias else {})
+
 
 def _read_by_later(layer: LayerSpec) -> bool:
     from . import spec_kind

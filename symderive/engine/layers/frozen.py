@@ -1,0 +1,155 @@
+"""Frozen parameters of a ``[[layer]]`` network's starting point: proved for every step.
+
+A set S of entries is *self-freezing* when, with S at its initial values, the gradient of
+every entry of S is 0 for every value of the entries outside S (and for every data set
+when no ``[data]`` is given).  Then no entry of S ever moves: its gradient is 0 at every
+step by induction, and so is its momentum or Adam state.  The largest self-freezing set
+(the greatest fixed point) is found from above:
+
+1. **pruning**: an entry whose gradient at the start is clearly not 0 (float64, far
+   above rounding) moves at step 1, so it is in no self-freezing set (the gradient is
+   the witness; with random tensors or data, for the draw it states);
+2. **verification**: the survivors' gradients are taken symbolically through the
+   kinds' SymPy forward, S at its exact initial values (a random entry stays a symbol:
+   generic), every other parameter a free symbol, the data exact (symbols without
+   ``[data]``); an entry whose gradient is not identically 0 leaves S, and the rest is
+   checked again, until nothing leaves.
+
+The verification has a cost (the forward's size times the survivors); beyond
+:data:`FROZEN_WORK` it is not done, and the report says so (nothing is guessed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ...spec import Spec
+from ..network import target
+from .settle import random_targets
+from .stack import Stack
+from .start import StackStart, samples_work
+
+#: Symbolic verification at most: forward multiply-adds over the samples × survivors.
+FROZEN_WORK = 400_000
+#: ... and a forward pass over the samples at most this large.
+FORWARD_WORK = 6_000
+#: A gradient clearly not 0: above this fraction of the largest one (rounding is ~1e-16).
+MOVES = 1e-6
+#: Gradients simplified by expansion when not already 0, up to this many operations.
+EXPAND_OPS = 400
+
+
+@dataclass(frozen=True)
+class StackFrozen:
+    """Per tensor, the entries proved frozen (None: the analysis was not done), the
+    entries that move at step 1 (their step-0 gradient), and what was done."""
+
+    frozen: dict[str, np.ndarray] | None
+    moved: dict[str, np.ndarray]
+    gradient: dict[str, np.ndarray]
+    note: str
+
+    @property
+    def done(self) -> bool:
+        return self.frozen is not None
+
+    def summary(self, name: str) -> Any:
+        """"all" | "none" | 1-based indices of the frozen entries | None (not analysed)."""
+        if self.frozen is None:
+            return None
+        mask = self.frozen[name]
+        if mask.all():
+            return "all"
+        if not mask.any():
+            return "none"
+        return [[int(i) + 1 for i in idx] for idx in np.argwhere(mask)]
+
+
+def float_point(start: StackStart, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                       np.ndarray]:
+    """Float parameters and data of the start: the given numbers, random tensors drawn
+    normal/√fan-in, random data (inputs N(0, 1), the loss's kind of targets) without
+    ``[data]``; seeded, so that a reader can draw them again."""
+    rng = np.random.default_rng(seed)
+    theta = {}
+    for name, shape in Stack(start.network).shapes.items():
+        given = start.tensors[name]
+        fan_in = max(1, int(np.prod(shape[1:]))) if len(shape) > 1 else 1
+        theta[name] = (rng.normal(size=shape) / np.sqrt(fan_in) if given is None
+                       else given.astype(float))
+    data = start.spec.data
+    if data is not None:
+        X = data.input_array().astype(float)
+        Y = np.array(data.targets, dtype=float)
+    else:
+        X = rng.normal(size=(start.network.samples, *start.network.input))
+        Y = random_targets(start.network, rng)
+    return theta, X, Y
+
+
+def frozen_entries(start: StackStart, seed: int) -> StackFrozen:
+    """The largest self-freezing set (module docstring), or the reason it was not found."""
+    stack = Stack(start.network)
+    theta, X, Y = float_point(start, seed)
+    with np.errstate(all="ignore"):
+        _, grads, _ = stack.np_gradient(theta, X, Y)
+    scale = 1.0 + max(float(np.max(np.abs(g), initial=0.0)) for g in grads.values())
+    if not np.isfinite(scale):
+        return StackFrozen(None, {}, grads, "the gradient at the start is not finite")
+    moved = {n: np.abs(grads[n]) > MOVES * scale for n in stack.shapes}
+    survivors = [(n, idx) for n in stack.shapes for idx in np.ndindex(*stack.shapes[n])
+                 if not moved[n][idx]]
+    work = samples_work(start.spec) * len(survivors)
+    if survivors and (samples_work(start.spec) > FORWARD_WORK or work > FROZEN_WORK):
+        return StackFrozen(None, moved, grads,
+                           f"not done: verifying {len(survivors)} entries symbolically would "
+                           f"cost about {work:,} multiply-adds (the limit is {FROZEN_WORK:,})")
+    proved = _verify(start, stack, survivors)
+    frozen = {n: np.zeros(s, dtype=bool) for n, s in stack.shapes.items()}
+    for n, idx in proved:
+        frozen[n][idx] = True
+    return StackFrozen(frozen, moved, grads, "proved")
+
+
+def _verify(start: StackStart, stack: Stack, survivors: list) -> set:
+    """The largest subset of ``survivors`` whose gradients vanish identically with it at
+    its initial values (iterated: an entry that leaves frees its value for the rest)."""
+    if not survivors:
+        return set()
+    loss = _loss(start.spec, stack)
+    symbol = {e: stack.theta[e[0]][e[1]] for e in survivors}
+    derivative = {e: sp.diff(loss, symbol[e]) for e in survivors}
+    S = set(survivors)
+    while True:
+        values = {symbol[e]: sp.Rational(v.numerator, v.denominator)
+                  for e in S if (v := start.value(e)) is not None}
+        leaving = {e for e in S if not _zero(derivative[e].xreplace(values))}
+        if not leaving:
+            return S
+        S -= leaving
+
+
+def _zero(value: sp.Expr) -> bool:
+    if value == 0:
+        return True
+    return sp.count_ops(value) <= EXPAND_OPS and sp.expand(value) == 0
+
+
+def _loss(spec: Spec, stack: Stack) -> sp.Expr:
+    """The loss with free parameters, over the exact data (or symbols without [data])."""
+    if spec.data is None:
+        return stack.loss()
+    x = spec.data.input_array()
+    xs = np.empty(x.shape, dtype=object)
+    for idx in np.ndindex(*x.shape):
+        xs[idx] = sp.Rational(x[idx].numerator, x[idx].denominator)
+    out = stack.outputs(stack.theta, xs)
+    rows = [[sp.Rational(v.numerator, v.denominator) for v in r] for r in spec.data.targets]
+    return sp.Add(*[spec.network.loss.per_sample(list(out[n]), rows[n])
+                    for n in range(out.shape[0])])
+
+
+__all__ = ["StackFrozen", "frozen_entries", "float_point", "FROZEN_WORK"]
