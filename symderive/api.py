@@ -125,7 +125,9 @@ class Derivation:
         lines += [f"  fact {f.fact.name!r}: {f.verdict}" for f in self.facts]
         if self.start is not None:
             widths = ", ".join(str(self.start.partition.width(l))
-                               for l in range(1, self.start.start.depth))
+                               for l in range(1, self.start.start.depth)) \
+                if not self.spec.network.stack else ", ".join(
+                    f"layer {l}: {len(c.classes)}" for l, c in self.start.classes.items())
             lines.append(f"  starting point: {self.start.verdict} (effective widths: "
                          f"{widths or 'no hidden layer'})")
         if self.numeric or any(f.numeric is not None for f in self.facts):

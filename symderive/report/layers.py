@@ -10,6 +10,7 @@ from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, HypothesisRes
 from ..engine.symmetry import UNDECIDED as UNDECIDED_VERDICT
 from ..spec import NetworkSpec, Spec
 from .facts import extra_sections
+from .layer_start import stack_start_blocks as start_blocks, stack_start_opening
 from .model import Block, Document, Items, Paragraph, Section, Strong, Table, Text
 
 _METHODS = {
@@ -28,6 +29,7 @@ def build_stack_report(derivation, detail: str, key: str, name: str) -> Document
         body.append(Section("Question", (Paragraph((Text(spec.question),)),),
                             label="sec:question"))
     body.append(Section("Answer", tuple(opening(derivation)), label="sec:answer"))
+    body += start_blocks(derivation, detail)       # an [init] starting point
     if detail != "brief":
         body.append(_network(spec.network))
         body += [_hypothesis(spec.network, k, r) for k, r in enumerate(derivation.results, 1)]
@@ -44,7 +46,7 @@ def opening(derivation) -> list[Block]:
                   for r in derivation.results)
     items += tuple((Strong(f.fact.name), Text(f": {f.verdict}. {f.summary}" + _fact_check(f)))
                    for f in getattr(derivation, "facts", ()))
-    return [Items(items)] if items else []
+    return stack_start_opening(derivation) + ([Items(items)] if items else [])
 
 
 def _fact_check(f) -> str:

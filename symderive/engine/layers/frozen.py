@@ -20,7 +20,7 @@ The verification has a cost (the forward's size times the survivors); beyond
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ import sympy as sp
 
 from ...spec import Spec
 from ..network import target
+from . import layer_kind
 from .settle import random_targets
 from .stack import Stack
 from .start import StackStart, samples_work
@@ -51,6 +52,9 @@ class StackFrozen:
     moved: dict[str, np.ndarray]
     gradient: dict[str, np.ndarray]
     note: str
+    #: per frozen tensor, the frozen tensors whose starting values alone make its gradient
+    #: vanish identically (the factor that vanishes); () when only the set as a whole does
+    factors: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -107,29 +111,59 @@ def frozen_entries(start: StackStart, seed: int) -> StackFrozen:
         return StackFrozen(None, moved, grads,
                            f"not done: verifying {len(survivors)} entries symbolically would "
                            f"cost about {work:,} multiply-adds (the limit is {FROZEN_WORK:,})")
-    proved = _verify(start, stack, survivors)
+    proved, derivative = _verify(start, stack, survivors)
     frozen = {n: np.zeros(s, dtype=bool) for n, s in stack.shapes.items()}
     for n, idx in proved:
         frozen[n][idx] = True
-    return StackFrozen(frozen, moved, grads, "proved")
+    return StackFrozen(frozen, moved, grads, "proved",
+                       _factors(start, stack, frozen, derivative))
 
 
-def _verify(start: StackStart, stack: Stack, survivors: list) -> set:
+def _verify(start: StackStart, stack: Stack, survivors: list) -> tuple[set, dict]:
     """The largest subset of ``survivors`` whose gradients vanish identically with it at
-    its initial values (iterated: an entry that leaves frees its value for the rest)."""
+    its initial values (iterated: an entry that leaves frees its value for the rest),
+    and every survivor's symbolic derivative."""
     if not survivors:
-        return set()
+        return set(), {}
     loss = _loss(start.spec, stack)
-    symbol = {e: stack.theta[e[0]][e[1]] for e in survivors}
-    derivative = {e: sp.diff(loss, symbol[e]) for e in survivors}
+    derivative = {e: sp.diff(loss, stack.theta[e[0]][e[1]]) for e in survivors}
     S = set(survivors)
     while True:
-        values = {symbol[e]: sp.Rational(v.numerator, v.denominator)
-                  for e in S if (v := start.value(e)) is not None}
+        values = _values(start, stack, S)
         leaving = {e for e in S if not _zero(derivative[e].xreplace(values))}
         if not leaving:
-            return S
+            return S, derivative
         S -= leaving
+
+
+def _values(start: StackStart, stack: Stack, entries) -> dict:
+    """Symbol -> exact starting value of the given (not random) entries."""
+    return {stack.theta[e[0]][e[1]]: sp.Rational(v.numerator, v.denominator)
+            for e in entries if (v := start.value(e)) is not None}
+
+
+#: Candidate factors tried per frozen tensor at most.
+MAX_FACTORS = 12
+
+
+def _factors(start: StackStart, stack: Stack, frozen: dict[str, np.ndarray],
+             derivative: dict) -> dict[str, tuple[str, ...]]:
+    """Per wholly frozen tensor: the first wholly frozen tensor (then: layer's tensors)
+    whose starting values alone make every entry's gradient vanish identically."""
+    whole = [n for n in stack.shapes if frozen[n].all() and start.tensors[n] is not None]
+    layers = [tuple(n for n in layer_kind(s.kind).tensors(s) if n in whole)
+              for s in start.network.stack]
+    out = {}
+    for name in whole:
+        entries = [(name, idx) for idx in np.ndindex(*stack.shapes[name])]
+        tries = [(n,) for n in whole if n != name] + [g for g in layers if len(g) > 1]
+        for group in tries[:MAX_FACTORS]:
+            values = _values(start, stack, [(n, idx) for n in group
+                                            for idx in np.ndindex(*stack.shapes[n])])
+            if all(_zero(derivative[e].xreplace(values)) for e in entries):
+                out[name] = group
+                break
+    return out
 
 
 def _zero(value: sp.Expr) -> bool:

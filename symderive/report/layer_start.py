@@ -1,0 +1,339 @@
+"""The starting point of a ``[[layer]]`` network in the report: the answer first, then the
+classes (a theorem: the exchange maps the start to itself), the frozen entries (a theorem:
+the gradients vanish identically, and the factor that makes them), dead units, the
+trajectory and the simulation's witnesses.  Every sentence is read off
+:class:`~symderive.numeric.layer_verdict.StackStartResult`.
+"""
+from __future__ import annotations
+
+from ..engine.layers import layer_kind
+from ..engine.layers.units import Units
+from ..spec import Hypothesis
+from .model import Alert, Block, Inline, Items, Paragraph, Section, Strong, Table, Theorem, \
+    Proof, inline, para
+from .proofs import joined
+from .start_answer import HEADS, capital, claim_judgement
+
+#: Classes and witnesses written out at most (the JSON report has them all).
+SHOWN = 12
+
+
+def stack_start_opening(derivation) -> list[Block]:
+    """The judgement of an ``[init]`` claim (if any), then the answer; [] without [init]."""
+    result = getattr(derivation, "start", None)
+    if result is None:
+        return []
+    out: list[Block] = []
+    if derivation.spec.init.claim is not None:
+        out.append(Paragraph(claim_judgement(derivation, claim_reason)))
+    return out + [Paragraph(answer_parts(derivation))]
+
+
+def claim_reason(derivation, claim: str, holds: bool | None) -> str:
+    """Why an ``[init]`` claim holds or fails: the proof, or the witness against it."""
+    result = derivation.start
+    if holds is None:
+        return ("this analysis neither proves it nor found a witness against it (the full "
+                "report lists what is proved)")
+    if claim == "stuck":
+        if holds:
+            return "every parameter of the layers before the last is proved frozen"
+        moved = [n for n in result.hidden_tensors() if n in result.frozen.moved
+                 and result.frozen.moved[n].any()]
+        if moved:
+            return f"the gradient of {moved[0]} at the start is not 0, so it moves at step 1"
+        return (f"a parameter of a layer before the last moved in the simulation (by "
+                f"{result.check.hidden_moved:.3g}, relative)")
+    big = [(l, c) for l, lc in result.classes.items() for c in lc.classes if len(c) > 1]
+    if big:
+        l, c = big[0]
+        return (f"{_word(result, l)}s {joined(map(str, c))} of layer {l} stay identical for "
+                "ever (proved)")
+    return "every two units were separated by a witness in the simulation"
+
+
+def answer_parts(derivation) -> tuple[Inline, ...]:
+    """'<verdict>. <the start>, <classes>; <frozen>; <dead>. Why: <exchange; factors>.'"""
+    result, spec = derivation.start, derivation.spec
+    facts = layer_phrases(result) + [frozen_phrase(result)] + dead_phrases(result)
+    sentence = capital(start_words(spec) + ": " + "; ".join(p for p in facts if p)) + "."
+    if spec.data is not None:
+        sentence = sentence[:-1] + " (on the given data)."
+    why = why_sentence(result)
+    return inline(Strong(HEADS[result.verdict]), " " + sentence + (" " + why if why else ""))
+
+
+def start_words(spec) -> str:
+    """How the start looks, from the [init] table: 'from W1 and b1 at zero, W3 at 1/2, ...'."""
+    how: dict[str, list[str]] = {}
+    for t in spec.init.tensors:
+        if t.is_random:
+            word = "random"
+        elif t.kind == "zero" or (t.kind == "number" and t.values[0][0] == 0):
+            word = "at zero"
+        elif t.kind == "number":
+            word = f"at {_number(t.values[0][0])} in every entry"
+        else:
+            word = "as given"
+        how.setdefault(word, []).append(t.name)
+    if len(how) == 1:
+        return f"with every tensor {next(iter(how))}"
+    return "from " + ", ".join(f"{joined(names)} {word}" for word, names in how.items())
+
+
+def _number(v) -> str:
+    return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+
+def _word(result, l: int) -> str:
+    layer = result.layer(l)
+    return layer_kind(layer.kind).unit_word(layer)
+
+
+def layer_phrases(result) -> list[str]:
+    """Per layer with classes: how many different units it keeps for ever."""
+    out = []
+    apart = _apart(result)
+    for l, lc in result.classes.items():
+        n, c, word = result.layer(l).units, len(lc.classes), _word(result, l)
+        if n == 1:
+            continue
+        units = f"the {n} {word}s of layer {l}"
+        if c == 1:
+            out.append(f"{units} stay identical for ever (proved)")
+        elif c < n:
+            out.append(f"{units} stay {c} different {word}s for ever at most (proved classes "
+                       f"{_classes_text(lc.classes)})")
+        elif all((l, a, b) in apart for a in range(1, n + 1) for b in range(a + 1, n + 1)):
+            out.append(f"every two of {units} come apart (a witness for each pair)")
+        elif not lc.proved:
+            out.append(f"no class of {units} could be proved ({lc.proof})")
+        else:
+            out.append(f"no two of {units} are proved to stay identical")
+    return out
+
+
+def _classes_text(classes) -> str:
+    text = ", ".join("{" + ", ".join(map(str, c)) + "}" for c in classes[:SHOWN])
+    return text + (f", ... ({len(classes) - SHOWN} more)" if len(classes) > SHOWN else "")
+
+
+def _apart(result) -> set:
+    return set() if result.check is None else {(w.layer, *w.units)
+                                               for w in result.check.witnesses}
+
+
+def frozen_phrase(result) -> str:
+    """Which tensors never move, and which are left to learn (or that it was not done)."""
+    f = result.frozen
+    if not f.done:
+        return f"which parameters stay frozen was not analysed ({f.note})"
+    names = list(result.start.tensors)
+    summary = {n: f.summary(n) for n in names}
+    frozen = [n for n in names if summary[n] == "all"]
+    partly = [n for n in names if isinstance(summary[n], list)]
+    free = [n for n in names if summary[n] == "none"]
+    if not frozen and not partly:
+        return "no parameter is proved frozen"
+    if not free and not partly:
+        return "no parameter ever moves"
+    parts = [f"{joined(frozen)} never move{'s' if len(frozen) == 1 else ''}"] if frozen else []
+    parts += [f"some entries of {joined(partly)} never move"] if partly else []
+    return ", ".join(parts) + f", and only {joined(free + partly)} can learn"
+
+
+def dead_phrases(result) -> list[str]:
+    out = []
+    for l, units in (result.dead or {}).items():
+        if units:
+            word = _word(result, l)
+            out.append(f"{word}{'s' if len(units) > 1 else ''} {joined(map(str, units))} of "
+                       f"layer {l} {'are' if len(units) > 1 else 'is'} dead at the start (the "
+                       "activation's slope is exactly 0 at every sample and position)")
+    return out
+
+
+def why_sentence(result) -> str:
+    """The exchange that keeps the proved classes, and the factor that vanishes for each
+    frozen tensor."""
+    parts = []
+    for l, lc in result.classes.items():
+        big = [c for c in lc.classes if len(c) > 1]
+        if big:
+            a, b = big[0][:2]
+            parts.append(f"exchanging {_word(result, l)}s {a} and {b} of layer {l} "
+                         f"({exchange_words(result, l, a, b)}) maps this start to itself, and "
+                         "the loss is unchanged by that exchange at every parameter point")
+    by_factor: dict[tuple[str, ...], list[str]] = {}
+    for name, factor in result.frozen.factors.items():
+        by_factor.setdefault(factor, []).append(name)
+    for factor, names in by_factor.items():
+        parts.append(f"the gradient of {joined(names)} vanishes identically once "
+                     f"{joined(factor)} {'holds its' if len(factor) == 1 else 'hold their'} "
+                     f"starting value{'' if len(factor) == 1 else 's'}")
+    return ("Why: " + "; ".join(parts) + ".") if parts else ""
+
+
+def exchange_words(result, l: int, a: int, b: int) -> str:
+    """The groups the exchange moves: 'incoming, bias, outgoing, gain@2'."""
+    units = Units(result.start.network, Hypothesis("start", l, (a, b)))
+    return "their " + ", ".join(units.groups) + " groups"
+
+
+# ------------------------------------------------------------------ the section
+
+
+def stack_start_section(derivation) -> Section | None:
+    """The full section on the starting point (None without ``[init]``)."""
+    result = getattr(derivation, "start", None)
+    if result is None:
+        return None
+    body: list[Block] = [_classes(result), _frozen(result)]
+    body += _dead(result) + _trajectory(result) + _check(result)
+    return Section("The starting point", tuple(body), label="sec:init")
+
+
+def stack_start_blocks(derivation, detail: str) -> list[Block]:
+    """What the report shows of the starting point after the answer: the brief answer's
+    tables and check, or the full section; [] without [init]."""
+    result = getattr(derivation, "start", None)
+    if result is None:
+        return []
+    if detail != "brief":
+        return [stack_start_section(derivation)]
+    return [_classes_table(result), _frozen_table(result)] + _check(result)
+
+
+def _classes_table(result) -> Table:
+    rows = tuple((inline(str(l)), inline(_word(result, l) + "s"),
+                  inline(_classes_text(lc.classes)),
+                  inline(lc.proof if lc.proved else f"not proved: {lc.proof}"))
+                 for l, lc in result.classes.items())
+    return Table(("layer", "units are", "classes (proved to stay identical)", "swap checked"),
+                 rows, inline("Units of a class compute the same function of the input at "
+                              "every step; units in different classes are not claimed to "
+                              "differ without a witness."), label="tab:classes")
+
+
+def _classes(result) -> Section:
+    statement = (para("From this starting point, at every step of gradient descent (plain, "
+                      "with momentum, or Adam; any learning rate), the units of each class "
+                      "below compute equal functions of the input (a head: its output before "
+                      "the output projection; an LSTM unit: its hidden state at every time "
+                      "step)."), _classes_table(result))
+    proof = para(
+        "Let P exchange two units u and v of a layer: their own entries, every entry that "
+        "reads them, and the same channels in every layer of their residual stream (the "
+        "swap of the hypotheses' proofs). Each layer's statement under P is checked with its "
+        "kind's own symbolic forward (column 'swap checked'), so L(Pθ) = L(θ) for every θ "
+        "and every data set, hence ∇L(Pθ) = P∇L(θ). This start is fixed by P: every pair of "
+        "entries P exchanges has equal exact values (a random entry is generic, so a swap "
+        "that moves one never fixes the start). If θ = Pθ then ∇L(θ) = P∇L(θ), so one step "
+        "of gradient descent gives a point fixed by P again; momentum and Adam update "
+        "entry by entry from a zero state, so their state is fixed too. By induction every "
+        "step is fixed by P, and a network whose parameters are fixed by P computes, at "
+        "every layer, outputs equal to themselves with the two units exchanged: u and v "
+        "compute the same function. Classes are the pairs so proved, joined transitively. "
+        "An exchange of units of several layers at once could keep more units together; "
+        "those are not searched, so two units in different classes are undecided unless "
+        "the numeric check below separates them.")
+    return Section("Units that stay identical", (Theorem(statement, name="classes of units",
+                                                         label="thm:classes"), Proof((proof,))),
+                   label="sec:classes")
+
+
+def _frozen_table(result) -> Table:
+    f = result.frozen
+    rows = []
+    for name in result.start.tensors:
+        s = f.summary(name)
+        shown = "not analysed" if s is None else s if isinstance(s, str) else \
+            ", ".join("(" + ", ".join(map(str, i)) + ")" for i in s[:16]) + \
+            (f", ... ({len(s)} in all)" if len(s) > 16 else "")
+        factor = f.factors.get(name)
+        why = (f"0 once {joined(factor)} {'is' if len(factor) == 1 else 'are'} at the start"
+               if factor else "0 with the frozen set at the start" if s not in (None, "none")
+               else "moves at step 1" if name in f.moved and f.moved[name].any() else "")
+        rows.append((inline(name), inline(shown), inline(why)))
+    return Table(("tensor", "frozen entries (1-based)", "its gradient"), tuple(rows),
+                 inline("The entries that keep their starting values at every step."),
+                 label="tab:frozen")
+
+
+def _frozen(result) -> Section:
+    f = result.frozen
+    if not f.done:
+        return Section("Frozen parameters", (para(f"The frozen analysis was not done: "
+                                                  f"{f.note}. No entry is claimed frozen."),),
+                       label="sec:frozen")
+    statement = (para("The entries marked frozen keep their starting values at every step of "
+                      "gradient descent (plain, momentum or Adam), whatever the other "
+                      "parameters do."), _frozen_table(result))
+    data = "the given data, exact" if result.start.spec.data is not None else \
+        "the data as symbols (every data set)"
+    proof = para(
+        "Let S be the frozen entries. The loss was built with the kinds' symbolic forward "
+        f"on {data}, every parameter a free symbol, and differentiated by each entry of S; "
+        "with S at its starting values (a random entry stays a symbol) each derivative is "
+        "identically 0, whatever the parameters outside S are. So at every point the "
+        "descent can reach while S has not moved, the gradient of S is 0, and S does not move "
+        "(momentum and Adam states stay 0): by induction, never. S is the largest such set: "
+        "entries whose gradient at the start is not 0 move at step 1; the others were "
+        "dropped one round at a time while some derivative was not identically 0. The "
+        "column 'its gradient' names the frozen tensors whose starting values alone make "
+        "the derivative vanish: the factor that vanishes.")
+    return Section("Frozen parameters", (Theorem(statement, name="frozen parameters",
+                                                 label="thm:frozen"), Proof((proof,))),
+                   label="sec:frozen")
+
+
+def _dead(result) -> list[Block]:
+    phrases = dead_phrases(result)
+    if result.dead is None:
+        return []
+    if not phrases:
+        return [para("Dead units: none. Every unit of a layer with an activation has a "
+                     "non-zero slope at some sample and position of the data at the start "
+                     "(computed exactly).")]
+    return [para(Strong("Dead units."), " " + capital("; ".join(phrases)) + " (computed "
+                 "exactly from the starting values and the data).")]
+
+
+def _trajectory(result) -> list[Block]:
+    t = result.trajectory
+    if t is None or not t.steps:
+        return []
+    spec = result.start.spec
+    rows = tuple((inline(str(s.step)), inline(f"{float(s.loss):.10g}")) for s in t.steps)
+    out: list[Block] = [para(
+        f"The first steps of {spec.check.optimizer} with learning rate "
+        f"{spec.check.learning_rate:g}, exactly as given, on the data ({t.arithmetic}; the "
+        "JSON report lists every parameter and gradient at each step). The loss is the sum "
+        "over samples."), Table(("step", "loss"), rows, inline("The loss along the first "
+                                                               "steps."), label="tab:trajectory")]
+    if t.diverged:
+        out.append(para(f"The values became infinite or undefined after step {t.steps[-1].step}."))
+    return out
+
+
+def _check(result) -> list[Block]:
+    check = result.check
+    if check is None:
+        return []
+    out: list[Block] = []
+    if check.problems:
+        out.append(Alert("The simulation contradicts the proof",
+                         (Items(tuple(inline(p) for p in check.problems)),)))
+    drawn = (f" (random tensors and data drawn with seed {check.seed})" if check.drawn
+             else " (this very start on the given data)")
+    lines = [f"{check.steps} steps in float64{drawn}; {len(check.witnesses)} of {check.pairs} "
+             "pairs of classes separated: exchanging only the two units' own rows changes "
+             "the layer's output by more than 1e-6 of its size at some step and sample."]
+    for w in check.witnesses[:SHOWN]:
+        word = _word(result, w.layer)
+        lines.append(f"layer {w.layer}, {word}s {w.units[0]} and {w.units[1]}: apart at step "
+                     f"{w.step}, sample {w.sample + 1} (change {w.difference:.3g})")
+    return out + [para(Strong("Numeric check:")), Items(tuple(inline(x) for x in lines))]
+
+
+__all__ = ["stack_start_opening", "stack_start_section", "stack_start_blocks", "answer_parts"]
