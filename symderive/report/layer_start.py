@@ -168,9 +168,11 @@ def why_sentence(result) -> str:
     for name, factor in result.frozen.factors.items():
         by_factor.setdefault(factor, []).append(name)
     for factor, names in by_factor.items():
-        parts.append(f"the gradient of {joined(names)} vanishes identically once "
-                     f"{joined(factor)} {'holds its' if len(factor) == 1 else 'hold their'} "
-                     f"starting value{'' if len(factor) == 1 else 's'}")
+        parts.append(f"the gradient of {joined(names)} is identically 0 while "
+                     f"{joined(factor)} {'keeps its' if len(factor) == 1 else 'keep their'} "
+                     f"starting value{'' if len(factor) == 1 else 's'} (moving "
+                     f"{'it' if len(factor) == 1 else 'any one of them'} alone gives "
+                     f"{'it' if len(names) == 1 else 'them'} a non-zero gradient)")
     return ("Why: " + "; ".join(parts) + ".") if parts else ""
 
 
@@ -251,9 +253,10 @@ def _frozen_table(result) -> Table:
             ", ".join("(" + ", ".join(map(str, i)) + ")" for i in s[:16]) + \
             (f", ... ({len(s)} in all)" if len(s) > 16 else "")
         factor = f.factors.get(name)
-        why = (f"0 once {joined(factor)} {'is' if len(factor) == 1 else 'are'} at the start"
-               if factor else "0 with the frozen set at the start" if s not in (None, "none")
-               else "moves at step 1" if name in f.moved and f.moved[name].any() else "")
+        why = (f"0 while {joined(factor)} {'keeps its' if len(factor) == 1 else 'keep their'} "
+               "starting value (needed: moved alone, it is not 0)" if factor else "0 with the frozen set at the start" if s not in (None, "none")
+               else "moves at step 1" if name in f.moved and f.moved[name].any()
+               else "0 at the start, not proved to stay 0" if s == "none" else "")
         rows.append((inline(name), inline(shown), inline(why)))
     return Table(("tensor", "frozen entries (1-based)", "its gradient"), tuple(rows),
                  inline("The entries that keep their starting values at every step."),
@@ -280,8 +283,9 @@ def _frozen(result) -> Section:
         "(momentum and Adam states stay 0): by induction, never. S is the largest such set: "
         "entries whose gradient at the start is not 0 move at step 1; the others were "
         "dropped one round at a time while some derivative was not identically 0. The "
-        "column 'its gradient' names the frozen tensors whose starting values alone make "
-        "the derivative vanish: the factor that vanishes.")
+        "column 'its gradient' names the frozen tensors whose starting values it needs: "
+        "moving one of them alone to random values (the other parameters random too) gives "
+        "a clearly non-zero gradient in float64, so its value is the factor that vanishes.")
     return Section("Frozen parameters", (Theorem(statement, name="frozen parameters",
                                                  label="thm:frozen"), Proof((proof,))),
                    label="sec:frozen")
@@ -326,9 +330,11 @@ def _check(result) -> list[Block]:
                          (Items(tuple(inline(p) for p in check.problems)),)))
     drawn = (f" (random tensors and data drawn with seed {check.seed})" if check.drawn
              else " (this very start on the given data)")
-    lines = [f"{check.steps} steps in float64{drawn}; {len(check.witnesses)} of {check.pairs} "
-             "pairs of classes separated: exchanging only the two units' own rows changes "
-             "the layer's output by more than 1e-6 of its size at some step and sample."]
+    lines = [f"{check.steps} steps in float64{drawn}; " + (
+        f"{len(check.witnesses)} of {check.pairs} pairs of classes separated: exchanging "
+        "only the two units' own rows changes the layer's output by more than 1e-6 of its "
+        "size at some step and sample." if check.pairs else "every layer with units is one "
+        "class: no two classes to separate.")]
     for w in check.witnesses[:SHOWN]:
         word = _word(result, w.layer)
         lines.append(f"layer {w.layer}, {word}s {w.units[0]} and {w.units[1]}: apart at step "

@@ -8,7 +8,9 @@ step by induction, and so is its momentum or Adam state.  The largest self-freez
 
 1. **pruning**: an entry whose gradient at the start is clearly not 0 (float64, far
    above rounding) moves at step 1, so it is in no self-freezing set (the gradient is
-   the witness; with random tensors or data, for the draw it states);
+   the witness; with random tensors or data, for the draw it states); then, while the
+   candidates keep their values and every other parameter is drawn at random, an entry
+   whose gradient is clearly not 0 is in none either (the definition covers that point);
 2. **verification**: the survivors' gradients are taken symbolically through the
    kinds' SymPy forward, S at its exact initial values (a random entry stays a symbol:
    generic), every other parameter a free symbol, the data exact (symbols without
@@ -104,36 +106,63 @@ def frozen_entries(start: StackStart, seed: int) -> StackFrozen:
     if not np.isfinite(scale):
         return StackFrozen(None, {}, grads, "the gradient at the start is not finite")
     moved = {n: np.abs(grads[n]) > MOVES * scale for n in stack.shapes}
+    keep = _refute(stack, theta, X, Y, {n: ~m for n, m in moved.items()}, seed)
     survivors = [(n, idx) for n in stack.shapes for idx in np.ndindex(*stack.shapes[n])
-                 if not moved[n][idx]]
+                 if keep[n][idx]]
     work = samples_work(start.spec) * len(survivors)
     if survivors and (samples_work(start.spec) > FORWARD_WORK or work > FROZEN_WORK):
         return StackFrozen(None, moved, grads,
                            f"not done: verifying {len(survivors)} entries symbolically would "
                            f"cost about {work:,} multiply-adds (the limit is {FROZEN_WORK:,})")
-    proved, derivative = _verify(start, stack, survivors)
+    proved = _verify(start, stack, survivors)
     frozen = {n: np.zeros(s, dtype=bool) for n, s in stack.shapes.items()}
     for n, idx in proved:
         frozen[n][idx] = True
-    return StackFrozen(frozen, moved, grads, "proved",
-                       _factors(start, stack, frozen, derivative))
+    return StackFrozen(frozen, moved, grads, "proved", _factors(start, stack, frozen, seed))
 
 
-def _verify(start: StackStart, stack: Stack, survivors: list) -> tuple[set, dict]:
+def _refute(stack: Stack, theta, X, Y, keep: dict[str, np.ndarray], seed: int,
+            draws: int = 3) -> dict[str, np.ndarray]:
+    """Drop the candidates whose gradient is clearly not 0 at a point where the candidates
+    keep their starting values and every other parameter is random: such an entry is in
+    no self-freezing set inside the candidates (the point is one the definition covers).
+    Repeated until ``draws`` draws in a row drop nothing."""
+    rng = np.random.default_rng(seed + 2)
+    quiet = 0
+    while quiet < draws:
+        point = {n: np.where(keep[n], theta[n], rng.normal(size=theta[n].shape))
+                 for n in stack.shapes}
+        with np.errstate(all="ignore"):
+            _, grads, _ = stack.np_gradient(point, X, Y)
+        scale = 1.0 + max(float(np.max(np.abs(g), initial=0.0)) for g in grads.values())
+        if not np.isfinite(scale):
+            return keep
+        drop = {n: keep[n] & (np.abs(grads[n]) > MOVES * scale) for n in stack.shapes}
+        quiet = 0 if any(d.any() for d in drop.values()) else quiet + 1
+        keep = {n: keep[n] & ~drop[n] for n in stack.shapes}
+    return keep
+
+
+def _verify(start: StackStart, stack: Stack, survivors: list) -> set:
     """The largest subset of ``survivors`` whose gradients vanish identically with it at
-    its initial values (iterated: an entry that leaves frees its value for the rest),
-    and every survivor's symbolic derivative."""
-    if not survivors:
-        return set(), {}
-    loss = _loss(start.spec, stack)
-    derivative = {e: sp.diff(loss, stack.theta[e[0]][e[1]]) for e in survivors}
+    its initial values (iterated: an entry that leaves frees its value for the rest).
+    Each tensor's entries are differentiated in a loss whose other entries of S are
+    already at their values (the loss stays small where they are 0)."""
     S = set(survivors)
-    while True:
-        values = _values(start, stack, S)
-        leaving = {e for e in S if not _zero(derivative[e].xreplace(values))}
+    while S:
+        derivative = {}
+        for name in dict.fromkeys(n for n, _ in S):
+            others = _values(start, stack, [e for e in S if e[0] != name])
+            loss = _loss(start.spec, stack, others)
+            own = [e for e in S if e[0] == name]
+            mine = _values(start, stack, own)
+            for e in own:
+                derivative[e] = sp.diff(loss, stack.theta[name][e[1]]).xreplace(mine)
+        leaving = {e for e in S if not _zero(derivative[e])}
         if not leaving:
-            return S, derivative
+            return S
         S -= leaving
+    return S
 
 
 def _values(start: StackStart, stack: Stack, entries) -> dict:
@@ -142,28 +171,31 @@ def _values(start: StackStart, stack: Stack, entries) -> dict:
             for e in entries if (v := start.value(e)) is not None}
 
 
-#: Candidate factors tried per frozen tensor at most.
-MAX_FACTORS = 12
+#: Frozen tensors tried as factors at most.
+MAX_FACTORS = 16
 
 
 def _factors(start: StackStart, stack: Stack, frozen: dict[str, np.ndarray],
-             derivative: dict) -> dict[str, tuple[str, ...]]:
-    """Per wholly frozen tensor: the first wholly frozen tensor (then: layer's tensors)
-    whose starting values alone make every entry's gradient vanish identically."""
+             seed: int) -> dict[str, tuple[str, ...]]:
+    """Per wholly frozen tensor T: the wholly frozen tensors F whose starting values it needs.
+    With S at its values T's gradient is identically 0 (proved); moving F alone to random
+    values (every entry outside S random too) makes it clearly not 0 (float64, the point
+    drawn from ``seed``: a witness that F's value is the factor that vanishes)."""
     whole = [n for n in stack.shapes if frozen[n].all() and start.tensors[n] is not None]
-    layers = [tuple(n for n in layer_kind(s.kind).tensors(s) if n in whole)
-              for s in start.network.stack]
-    out = {}
-    for name in whole:
-        entries = [(name, idx) for idx in np.ndindex(*stack.shapes[name])]
-        tries = [(n,) for n in whole if n != name] + [g for g in layers if len(g) > 1]
-        for group in tries[:MAX_FACTORS]:
-            values = _values(start, stack, [(n, idx) for n in group
-                                            for idx in np.ndindex(*stack.shapes[n])])
-            if all(_zero(derivative[e].xreplace(values)) for e in entries):
-                out[name] = group
-                break
-    return out
+    theta, X, Y = float_point(start, seed)
+    rng = np.random.default_rng(seed + 1)
+    free = {n: np.where(frozen[n], theta[n], rng.normal(size=theta[n].shape))
+            for n in stack.shapes}
+    out: dict[str, list[str]] = {}
+    for other in whole[:MAX_FACTORS]:
+        moved = dict(free, **{other: rng.normal(size=theta[other].shape)})
+        with np.errstate(all="ignore"):
+            _, grads, _ = stack.np_gradient(moved, X, Y)
+        scale = 1.0 + max(float(np.max(np.abs(g), initial=0.0)) for g in grads.values())
+        for name in whole:
+            if name != other and np.max(np.abs(grads[name]), initial=0.0) > MOVES * scale:
+                out.setdefault(name, []).append(other)
+    return {n: tuple(f) for n, f in out.items()}
 
 
 def _zero(value: sp.Expr) -> bool:
@@ -172,15 +204,18 @@ def _zero(value: sp.Expr) -> bool:
     return sp.count_ops(value) <= EXPAND_OPS and sp.expand(value) == 0
 
 
-def _loss(spec: Spec, stack: Stack) -> sp.Expr:
-    """The loss with free parameters, over the exact data (or symbols without [data])."""
+def _loss(spec: Spec, stack: Stack, values: dict) -> sp.Expr:
+    """The loss with the parameters in ``values`` at those values and the others free, over
+    the exact data (or symbols without [data])."""
+    theta = {n: np.vectorize(lambda v: values.get(v, v), otypes=[object])(t)
+             for n, t in stack.theta.items()}
     if spec.data is None:
-        return stack.loss()
+        return stack.loss(theta)
     x = spec.data.input_array()
     xs = np.empty(x.shape, dtype=object)
     for idx in np.ndindex(*x.shape):
         xs[idx] = sp.Rational(x[idx].numerator, x[idx].denominator)
-    out = stack.outputs(stack.theta, xs)
+    out = stack.outputs(theta, xs)
     rows = [[sp.Rational(v.numerator, v.denominator) for v in r] for r in spec.data.targets]
     return sp.Add(*[spec.network.loss.per_sample(list(out[n]), rows[n])
                     for n in range(out.shape[0])])
