@@ -170,12 +170,10 @@ def test_state_dict_writes_each_tensor_where_it_came_from():
     (Residual, (4, 2, 5, 5), "<torch>: layer[4].skip: joins layers 2 and 4, but a residual "
      "stream joins two layers with units"),
     (Block, (2, 5, 4), "<torch>: layer[2].kind: normalises the units of the layer before "
-     "it, but layer 1's units are not entries of its output"),
-    (Heads, (2, 5, 4), "<torch>: model: no two units of a layer are identical now")])
+     "it, but layer 1's units are not entries of its output")])
 def test_what_the_layer_kinds_cannot_state_yet_is_a_clean_spec_error(make, shape, message):
     """A skip from a norm layer (conv, bn, relu, then x + bn(conv(x))) and a norm after
-    attention are refused by the kinds; a [[layer]] network without identical units has
-    nothing to derive (no [init])."""
+    attention are refused by the kinds."""
     m = make()
     with pytest.raises(symderive.SpecError) as exc:
         symderive.from_torch(m, torch.randn(*shape), torch.randn(shape[0], m.fc.out_features))
@@ -217,5 +215,20 @@ def test_a_layer_spec_from_torch_round_trips_through_to_dict():
     spec = symderive.from_torch(m, torch.randn(3, 1, 5), torch.randn(3, 1))
     tables = spec.to_dict()
     assert [t["kind"] for t in tables["layer"]] == ["conv", "pool", "dense"]
-    assert "init" not in tables and tables["network"]["samples"] == 3
+    assert tables["network"]["samples"] == 3 and tables["init"]["W1"] == [[[0, 0, 0]]] * 2
     assert symderive.Spec.from_dict(tables, "<torch>") == spec
+
+
+def test_a_layer_model_without_identical_units_still_states_its_start():
+    """No hypothesis to write, but [init] and [data] (nested per sample, PyTorch's layout)
+    are the question: every entry the float it is, exactly."""
+    torch.manual_seed(5)
+    m = Heads(tokens=3)
+    x = torch.randn(2, 3, 4)
+    spec = symderive.from_torch(m, x, torch.randn(2, 1))
+    assert spec.hypotheses == ()
+    q = spec.init.tensor("Q1").array()
+    assert q.shape == (4, 4)
+    assert q[1, 2] == Fraction(float(m.attn.in_proj_weight.detach()[1, 2]))
+    inputs = spec.data.input_array()
+    assert inputs.shape == (2, 3, 4) and inputs[1, 2, 3] == Fraction(float(x[1, 2, 3]))

@@ -68,8 +68,9 @@ BAD = [
                                     'kind = "flatten"\nactivation = "tanh"',
                                     'kind = "dense"\nunits = 1'),
      "layer[2].activation", "applies no activation"),
-    ("init with layers", _spec("[3]", 'kind = "dense"\nunits = 2', 'kind = "dense"\nunits = 1')
-     + "[init]\nW1 = \"zero\"\n", "init", "not supported yet"),
+    ("init of the wrong shape", _spec("[3]", 'kind = "dense"\nunits = 2',
+                                      'kind = "dense"\nunits = 1')
+     + "[init]\nW1 = [[1, 2, 3]]\n", "init.W1", "shape [2, 3]"),
 ]
 
 
