@@ -139,7 +139,9 @@ def frozen_phrase(result) -> str:
         return "no parameter ever moves"
     parts = [f"{joined(frozen)} never move{'s' if len(frozen) == 1 else ''}"] if frozen else []
     parts += [f"some entries of {joined(partly)} never move"] if partly else []
-    return ", ".join(parts) + f", and only {joined(free + partly)} can learn"
+    learn = ([joined(free)] if free else []) + \
+        ([f"the other entries of {joined(partly)}"] if partly else [])
+    return ", ".join(parts) + f", and only {' and '.join(learn)} can learn"
 
 
 def dead_phrases(result) -> list[str]:

@@ -155,36 +155,57 @@ def dead_units(start: StackStart) -> dict[int, tuple[int, ...]] | None:
     """Per layer with units and an activation: the units whose activation slope is exactly 0
     at every sample and position of the given data at the start.  None when it cannot be
     computed exactly (no data, or too large); a layer is left out once a random tensor
-    comes before it."""
+    comes before it.  A float64 pass finds the candidates (slope below 1e-6 or at a kink
+    everywhere); only they are decided in exact arithmetic, up to the last of them."""
     spec = start.spec
     if spec.data is None:
         return None
     work = sum(layer_kind(s.kind).flops(s) for s in spec.network.stack) * spec.network.samples
     if work > DEAD_WORK:
         return None
-    x = _rational(spec.data.input_array())
-    values = [x]
-    out: dict[int, tuple[int, ...]] = {}
+    candidates = _candidates(start)
+    out: dict[int, tuple[int, ...]] = {l: () for l in candidates}
+    values = [_rational(spec.data.input_array())]
     for s in spec.network.stack:
-        theta = {n: start.tensors[n] for n in layer_kind(s.kind).tensors(s)}
-        if any(t is None for t in theta.values()):
+        if not any(candidates.get(l) for l in range(s.index, len(spec.network.stack) + 1)):
             break
-        z = layer_kind(s.kind).forward(s, {n: _rational(t) for n, t in theta.items()}, values[-1])
+        theta = {n: _rational(start.tensors[n]) for n in layer_kind(s.kind).tensors(s)}
+        z = layer_kind(s.kind).forward(s, theta, values[-1])
         f = s.activation
-        if s.units and f is not None and not f.is_identity and layer_kind(s.kind).unit_axis \
-                is not None:
-            out[s.index] = _flat_units(s, z, f)
+        if candidates.get(s.index):
+            out[s.index] = _flat_units(s, z, f, candidates[s.index])
         a = z if f is None or f.is_identity else np.vectorize(f, otypes=[object])(z)
-        if s.skip is not None:
-            a = a + values[s.skip]
-        values.append(a)
+        values.append(a + values[s.skip] if s.skip is not None else a)
     return out
 
 
-def _flat_units(layer: LayerSpec, z: np.ndarray, f) -> tuple[int, ...]:
+def _candidates(start: StackStart) -> dict[int, list[int]]:
+    """Per layer (while every tensor so far is given): the units whose float64 slope is
+    below 1e-6 or whose pre-activation is at a kink, at every sample and position."""
+    x = start.spec.data.input_array().astype(float)
+    values, out = [x], {}
+    for s in start.network.stack:
+        names = list(layer_kind(s.kind).tensors(s))
+        if any(start.tensors[n] is None for n in names):
+            break
+        theta = {n: start.tensors[n].astype(float) for n in names}
+        with np.errstate(all="ignore"):
+            z, _ = layer_kind(s.kind).np_forward(s, theta, values[-1])
+        f, axis = s.activation, layer_kind(s.kind).unit_axis
+        if s.units and f is not None and not f.is_identity and axis is not None:
+            labels = own_labels(s.out_shape, axis)
+            flat = (np.abs(f.np_df(z)) <= 1e-6) | (f.distance_to_kink(z) <= 1e-9)
+            out[s.index] = [u for u in range(1, s.units + 1) if flat[:, labels == u].all()]
+        a = z if f is None else f.np_f(z)
+        values.append(a + values[s.skip] if s.skip is not None else a)
+    return out
+
+
+def _flat_units(layer: LayerSpec, z: np.ndarray, f, units: list[int]) -> tuple[int, ...]:
+    """The ``units`` whose exact slope is 0 at every sample and position."""
     labels = own_labels(layer.out_shape, layer_kind(layer.kind).unit_axis)
     dead = []
-    for u in range(1, layer.units + 1):
+    for u in units:
         slopes = [f.derivative(v) for v in z[:, labels == u].reshape(-1)]
         if all(sp.S(d) == 0 for d in slopes):
             dead.append(u)
