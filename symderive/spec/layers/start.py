@@ -119,15 +119,18 @@ def _filled(v: Fraction, rows: int, cols: int) -> Matrix:
     return tuple(tuple(v for _ in range(cols)) for _ in range(rows))
 
 
-def _flat(value: Any, shape: tuple[int, ...], where: str) -> list[Fraction]:
-    """The entries of nested lists of exactly ``shape``, in order, as exact rationals."""
+def _flat(value: Any, shape: tuple[int, ...], where: str,
+          full: tuple[int, ...] | None = None) -> list[Fraction]:
+    """The entries of nested lists of exactly ``shape``, in order, as exact rationals
+    (``full``: the whole shape, for the message, when ``shape`` is a part of it)."""
+    full = shape if full is None else full
     if not shape:
-        return [_exact(value, where, f"must hold numbers, {_shape_words(shape)}")]
+        return [_exact(value, where, f"must hold numbers, {_shape_words(full)}")]
     if not isinstance(value, list) or len(value) != shape[0]:
         got = f"a list of {len(value)}" if isinstance(value, list) else "a number"
-        raise SpecError(f"must be {_shape_words(shape)}; {got} where a list of {shape[0]} "
+        raise SpecError(f"must be {_shape_words(full)}; {got} where a list of {shape[0]} "
                         "is expected", field=where)
-    return [v for item in value for v in _flat(item, shape[1:], where)]
+    return [v for item in value for v in _flat(item, shape[1:], where, full)]
 
 
 _DATA_KEYS = {"inputs", "targets"}
