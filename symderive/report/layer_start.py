@@ -255,8 +255,9 @@ def _frozen_table(result) -> Table:
             ", ".join("(" + ", ".join(map(str, i)) + ")" for i in s[:16]) + \
             (f", ... ({len(s)} in all)" if len(s) > 16 else "")
         factor = f.factors.get(name)
-        why = (f"0 while {joined(factor)} {'keeps its' if len(factor) == 1 else 'keep their'} "
-               "starting value (needed: moved alone, it is not 0)" if factor else "0 with the frozen set at the start" if s not in (None, "none")
+        why = (f"0 while {joined(factor)} keep{'s its' if len(factor) == 1 else ' their'} "
+               f"starting value{'' if len(factor) == 1 else 's'} (moved alone, "
+               f"{'it' if len(factor) == 1 else 'each'} makes it non-zero)" if factor else "0 with the frozen set at the start" if s not in (None, "none")
                else "moves at step 1" if name in f.moved and f.moved[name].any()
                else "0 at the start, not proved to stay 0" if s == "none" else "")
         rows.append((inline(name), inline(shown), inline(why)))
