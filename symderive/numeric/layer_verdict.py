@@ -91,6 +91,7 @@ class StackStartResult:
             "classes_proof": {str(l): lc.proof for l, lc in self.classes.items()},
             "frozen": {n: self.frozen.summary(n) for n in self.start.tensors},
             "frozen_analysis": self.frozen.note,
+            "frozen_unverified": list(self.frozen.unverified),
             "dead": None if self.dead is None else {str(l): list(u) for l, u in self.dead.items()},
         }
         if self.trajectory is not None:

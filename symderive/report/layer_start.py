@@ -133,8 +133,9 @@ def frozen_phrase(result) -> str:
     frozen = [n for n in names if summary[n] == "all"]
     partly = [n for n in names if isinstance(summary[n], list)]
     free = [n for n in names if summary[n] == "none"]
+    unsure = f" ({joined(f.unverified)} not verified)" if f.unverified else ""
     if not frozen and not partly:
-        return "no parameter is proved frozen"
+        return "no parameter is proved frozen" + unsure
     if not free and not partly:
         return "no parameter ever moves"
     parts = [f"{joined(frozen)} never move{'s' if len(frozen) == 1 else ''}"] if frozen else []
@@ -254,16 +255,29 @@ def _frozen_table(result) -> Table:
         shown = "not analysed" if s is None else s if isinstance(s, str) else \
             ", ".join("(" + ", ".join(map(str, i)) + ")" for i in s[:16]) + \
             (f", ... ({len(s)} in all)" if len(s) > 16 else "")
-        factor = f.factors.get(name)
-        why = (f"0 while {joined(factor)} keep{'s its' if len(factor) == 1 else ' their'} "
-               f"starting value{'' if len(factor) == 1 else 's'} (moved alone, "
-               f"{'it' if len(factor) == 1 else 'each'} makes it non-zero)" if factor else "0 with the frozen set at the start" if s not in (None, "none")
-               else "moves at step 1" if name in f.moved and f.moved[name].any()
-               else "0 at the start, not proved to stay 0" if s == "none" else "")
+        why = _gradient_words(f, name, s)
         rows.append((inline(name), inline(shown), inline(why)))
     return Table(("tensor", "frozen entries (1-based)", "its gradient"), tuple(rows),
                  inline("The entries that keep their starting values at every step."),
                  label="tab:frozen")
+
+
+def _gradient_words(f, name: str, summary) -> str:
+    """What is known of a tensor's gradient: the factor it needs, that it moves, or why
+    nothing is claimed."""
+    factor = f.factors.get(name)
+    if factor:
+        one = len(factor) == 1
+        return (f"0 while {joined(factor)} keep{'s its' if one else ' their'} starting "
+                f"value{'' if one else 's'} (moved alone, {'it' if one else 'each'} makes "
+                "it non-zero)")
+    if summary not in (None, "none"):
+        return "0 with the frozen set at the start"
+    if name in f.unverified:
+        return "not verified (too large to differentiate within the budget)"
+    if name in f.moved and f.moved[name].any():
+        return "moves at step 1"
+    return "0 at the start, not proved to stay 0" if summary == "none" else ""
 
 
 def _frozen(result) -> Section:

@@ -17,8 +17,9 @@ step by induction, and so is its momentum or Adam state.  The largest self-freez
    ``[data]``); an entry whose gradient is not identically 0 leaves S, and the rest is
    checked again, until nothing leaves.
 
-The verification has a cost (the forward's size times the survivors); beyond
-:data:`FROZEN_WORK` it is not done, and the report says so (nothing is guessed).
+The verification has a cost (the forward's size times the survivors; the loss's tree
+size times the entries differentiated); beyond :data:`FROZEN_WORK` or
+:data:`NODE_BUDGET` it is not done, and the report says so (nothing is guessed).
 """
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ class StackFrozen:
     #: per frozen tensor, the frozen tensors whose starting values alone make its gradient
     #: vanish identically (the factor that vanishes); () when only the set as a whole does
     factors: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: tensors whose candidates were left unverified (the budget): nothing claimed of them
+    unverified: tuple[str, ...] = ()
 
     @property
     def done(self) -> bool:
@@ -114,11 +117,15 @@ def frozen_entries(start: StackStart, seed: int) -> StackFrozen:
         return StackFrozen(None, moved, grads,
                            f"not done: verifying {len(survivors)} entries symbolically would "
                            f"cost about {work:,} multiply-adds (the limit is {FROZEN_WORK:,})")
-    proved = _verify(start, stack, survivors)
+    proved, skipped = _verify(start, stack, survivors)
     frozen = {n: np.zeros(s, dtype=bool) for n, s in stack.shapes.items()}
     for n, idx in proved:
         frozen[n][idx] = True
-    return StackFrozen(frozen, moved, grads, "proved", _factors(start, stack, frozen, seed))
+    note = "proved" if not skipped else (
+        f"proved; not verified (the symbolic verification would pass its budget of "
+        f"{NODE_BUDGET:,} expression nodes): {', '.join(skipped)}")
+    return StackFrozen(frozen, moved, grads, note, _factors(start, stack, frozen, seed),
+                       tuple(skipped))
 
 
 def _refute(stack: Stack, theta, X, Y, keep: dict[str, np.ndarray], seed: int,
@@ -145,24 +152,45 @@ def _refute(stack: Stack, theta, X, Y, keep: dict[str, np.ndarray], seed: int,
 
 def _verify(start: StackStart, stack: Stack, survivors: list) -> set:
     """The largest subset of ``survivors`` whose gradients vanish identically with it at
-    its initial values (iterated: an entry that leaves frees its value for the rest).
+    its initial values (iterated: an entry that leaves frees its value for the rest), and
+    the tensors left out because verifying them would pass the budget.
     Each tensor's entries are differentiated in a loss whose other entries of S are
     already at their values (the loss stays small where they are 0)."""
     S = set(survivors)
+    budget, skipped = [NODE_BUDGET], []
     while S:
         derivative = {}
-        for name in dict.fromkeys(n for n, _ in S):
+        for name in dict.fromkeys(n for n, _ in sorted(S)):
             others = _values(start, stack, [e for e in S if e[0] != name])
             loss = _loss(start.spec, stack, others)
             own = [e for e in S if e[0] == name]
+            if not _spend(budget, loss, len(own)):
+                skipped.append(name)       # left out of S: nothing claimed of it
+                continue
             mine = _values(start, stack, own)
             for e in own:
                 derivative[e] = sp.diff(loss, stack.theta[name][e[1]]).xreplace(mine)
-        leaving = {e for e in S if not _zero(derivative[e])}
+        leaving = {e for e in S if e not in derivative or not _zero(derivative[e])}
         if not leaving:
-            return S
+            return S, skipped
         S -= leaving
-    return S
+    return S, skipped
+
+
+#: Expression nodes the symbolic verification may differentiate in all (the loss's tree
+#: size times the entries differentiated; about 0.2 ms a node, measured).
+NODE_BUDGET = 40_000
+
+
+def _spend(budget: list[int], loss: sp.Expr, entries: int) -> bool:
+    """Count the loss's tree (stopping at the budget) and take ``entries`` times it; False
+    (nothing taken) when that passes the budget left."""
+    size = 0
+    for size, _ in enumerate(sp.preorder_traversal(loss), start=1):
+        if size * entries > budget[0]:
+            return False
+    budget[0] -= size * entries
+    return True
 
 
 def _values(start: StackStart, stack: Stack, entries) -> dict:
@@ -221,4 +249,4 @@ def _loss(spec: Spec, stack: Stack, values: dict) -> sp.Expr:
                     for n in range(out.shape[0])])
 
 
-__all__ = ["StackFrozen", "frozen_entries", "float_point", "FROZEN_WORK"]
+__all__ = ["StackFrozen", "frozen_entries", "float_point", "FROZEN_WORK", "NODE_BUDGET"]
