@@ -207,7 +207,7 @@ def _flat_units(layer: LayerSpec, z: np.ndarray, f, units: list[int]) -> tuple[i
     dead = []
     for u in units:
         slopes = [f.derivative(v) for v in z[:, labels == u].reshape(-1)]
-        if all(sp.S(d) == 0 for d in slopes):
+        if all(d == 0 for d in slopes):
             dead.append(u)
     return tuple(dead)
 
