@@ -26,6 +26,7 @@ nn = torch.nn
 
 import symderive  # noqa: E402
 from symderive.bridge.read import read_model  # noqa: E402
+from test_bridge_kinds import Heads  # noqa: E402  (self-attention, flattened, a Linear)
 
 STEPS, LR = 50, 0.05
 TIED, PARTED = 1e-10, 1e-6
@@ -189,16 +190,6 @@ def test_a_residual_stream_with_batch_norm_keeps_channels_tied_only_with_equal_g
 # ------------------------------------------------------------------ attention
 
 
-class Heads(nn.Module):
-    def __init__(self, tokens=3):
-        super().__init__()
-        self.attn = nn.MultiheadAttention(4, 2, batch_first=True)
-        self.fc = nn.Linear(4 * tokens, 1)
-
-    def forward(self, x):
-        return self.fc(torch.flatten(self.attn(x, x, x)[0], 1))
-
-
 def _head_outputs(x):
     """Each head's output softmax(q kᵀ/√d) v, computed here from in_proj (not symderive)."""
     def outputs(m, layer):
@@ -216,7 +207,7 @@ def _head_outputs(x):
 @pytest.mark.parametrize("zero_qk", [True, False])
 def test_tied_heads_stay_tied_and_zero_queries_and_keys_stay_zero(zero_qk):
     torch.manual_seed(7)
-    m = Heads().double()
+    m = Heads(tokens=3).double()
     with torch.no_grad():
         w, b = m.attn.in_proj_weight, m.attn.in_proj_bias
         for k in range(3):

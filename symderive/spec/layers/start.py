@@ -21,8 +21,8 @@ import numpy as np
 from ...errors import SpecError
 from ..claims import CLAIM_KEYS, INIT_CLAIMS, parse_claim
 from ..fields import _table
-from ..init import WORDS, _EXACT_STRING, _exact, _rows
-from ..model import MAX_SAMPLES, DataSpec, InitSpec, Matrix, NetworkSpec, TensorInit, toml_number
+from ..init import WORDS, _EXACT_STRING, _exact, _rows, data_table
+from ..model import DataSpec, InitSpec, Matrix, NetworkSpec, TensorInit, toml_number
 from . import spec_kind
 
 
@@ -133,23 +133,9 @@ def _flat(value: Any, shape: tuple[int, ...], where: str,
     return [v for item in value for v in _flat(item, shape[1:], where, full)]
 
 
-_DATA_KEYS = {"inputs", "targets"}
-
-
 def parse_stack_data(value: Any, network: NetworkSpec) -> StackData:
     """The ``[data]`` table of a stack: inputs [samples, *input], targets [samples, K]."""
-    table = _table(value, "data")
-    for key in table:
-        if key not in _DATA_KEYS:
-            raise SpecError("unknown key; allowed keys are inputs, targets", field=f"data.{key}")
-    for key in ("inputs", "targets"):
-        if key not in table:
-            raise SpecError("is required: one entry per sample", field=f"data.{key}")
-    n = table["inputs"]
-    if not isinstance(n, list) or not n:
-        raise SpecError("must be a non-empty list, one entry per sample", field="data.inputs")
-    if len(n) > MAX_SAMPLES:
-        raise SpecError(f"has {len(n)} samples; at most {MAX_SAMPLES}", field="data.inputs")
+    table, n = data_table(value)
     shape = tuple(network.input)
     flat = _flat(n, (len(n), *shape), "data.inputs")
     size = math.prod(shape)
