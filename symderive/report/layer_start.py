@@ -1,191 +1,16 @@
-"""The starting point of a ``[[layer]]`` network in the report: the answer first, then the
-classes (a theorem: the exchange maps the start to itself), the frozen entries (a theorem:
-the gradients vanish identically, and the factor that makes them), dead units, the
-trajectory and the simulation's witnesses.  Every sentence is read off
-:class:`~symderive.numeric.layer_verdict.StackStartResult`.
+"""The starting point of a ``[[layer]]`` network in the report: the classes (a theorem: the
+exchange maps the start to itself), the frozen entries (a theorem: the gradients vanish
+identically, and the factor that makes them), dead units, the trajectory and the
+simulation's witnesses; the answer first is :mod:`.layer_answer`'s.  Every sentence is
+read off :class:`~symderive.numeric.layer_verdict.StackStartResult`.
 """
 from __future__ import annotations
 
-from ..engine.layers import layer_kind
-from ..engine.layers.units import Units
-from ..spec import Hypothesis
-from .model import Alert, Block, Inline, Items, Paragraph, Section, Strong, Table, Theorem, \
-    Proof, inline, para
+from .layer_answer import SHOWN, classes_text, dead_phrases, stack_start_opening, unit_word
+from .model import Alert, Block, Items, Paragraph, Section, Strong, Table, Theorem, Proof, \
+    inline, para
 from .proofs import joined
-from .start_answer import HEADS, capital, claim_judgement
-
-#: Classes and witnesses written out at most (the JSON report has them all).
-SHOWN = 12
-
-
-def stack_start_opening(derivation) -> list[Block]:
-    """The judgement of an ``[init]`` claim (if any), then the answer; [] without [init]."""
-    result = getattr(derivation, "start", None)
-    if result is None:
-        return []
-    out: list[Block] = []
-    if derivation.spec.init.claim is not None:
-        out.append(Paragraph(claim_judgement(derivation, claim_reason)))
-    return out + [Paragraph(answer_parts(derivation))]
-
-
-def claim_reason(derivation, claim: str, holds: bool | None) -> str:
-    """Why an ``[init]`` claim holds or fails: the proof, or the witness against it."""
-    result = derivation.start
-    if holds is None:
-        return ("this analysis neither proves it nor found a witness against it (the full "
-                "report lists what is proved)")
-    if claim == "stuck":
-        if holds:
-            return "every parameter of the layers before the last is proved frozen"
-        moved = [n for n in result.hidden_tensors() if n in result.frozen.moved
-                 and result.frozen.moved[n].any()]
-        if moved:
-            return f"the gradient of {moved[0]} at the start is not 0, so it moves at step 1"
-        return (f"a parameter of a layer before the last moved in the simulation (by "
-                f"{result.check.hidden_moved:.3g}, relative)")
-    big = [(l, c) for l, lc in result.classes.items() for c in lc.classes if len(c) > 1]
-    if big:
-        l, c = big[0]
-        return (f"{_word(result, l)}s {joined(map(str, c))} of layer {l} stay identical for "
-                "ever (proved)")
-    return "every two units were separated by a witness in the simulation"
-
-
-def answer_parts(derivation) -> tuple[Inline, ...]:
-    """'<verdict>. <the start>, <classes>; <frozen>; <dead>. Why: <exchange; factors>.'"""
-    result, spec = derivation.start, derivation.spec
-    facts = layer_phrases(result) + [frozen_phrase(result)] + dead_phrases(result)
-    sentence = capital(start_words(spec) + ": " + "; ".join(p for p in facts if p)) + "."
-    if spec.data is not None:
-        sentence = sentence[:-1] + " (on the given data)."
-    why = why_sentence(result)
-    return inline(Strong(HEADS[result.verdict]), " " + sentence + (" " + why if why else ""))
-
-
-def start_words(spec) -> str:
-    """How the start looks, from the [init] table: 'from W1 and b1 at zero, W3 at 1/2, ...'."""
-    how: dict[str, list[str]] = {}
-    for t in spec.init.tensors:
-        if t.is_random:
-            word = "random"
-        elif t.kind == "zero" or (t.kind == "number" and t.values[0][0] == 0):
-            word = "at zero"
-        elif t.kind == "number":
-            word = f"at {_number(t.values[0][0])} in every entry"
-        else:
-            word = "as given"
-        how.setdefault(word, []).append(t.name)
-    if len(how) == 1:
-        return f"with every tensor {next(iter(how))}"
-    return "from " + ", ".join(f"{joined(names)} {word}" for word, names in how.items())
-
-
-def _number(v) -> str:
-    return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
-
-
-def _word(result, l: int) -> str:
-    layer = result.layer(l)
-    return layer_kind(layer.kind).unit_word(layer)
-
-
-def layer_phrases(result) -> list[str]:
-    """Per layer with classes: how many different units it keeps for ever."""
-    out = []
-    apart = _apart(result)
-    for l, lc in result.classes.items():
-        n, c, word = result.layer(l).units, len(lc.classes), _word(result, l)
-        if n == 1:
-            continue
-        units = f"the {n} {word}s of layer {l}"
-        if c == 1:
-            out.append(f"{units} stay identical for ever (proved)")
-        elif c < n:
-            out.append(f"{units} stay {c} different {word}s for ever at most (proved classes "
-                       f"{_classes_text(lc.classes)})")
-        elif all((l, a, b) in apart for a in range(1, n + 1) for b in range(a + 1, n + 1)):
-            out.append(f"every two of {units} come apart (a witness for each pair)")
-        elif not lc.proved:
-            out.append(f"no class of {units} could be proved ({lc.proof})")
-        else:
-            out.append(f"no two of {units} are proved to stay identical")
-    return out
-
-
-def _classes_text(classes) -> str:
-    text = ", ".join("{" + ", ".join(map(str, c)) + "}" for c in classes[:SHOWN])
-    return text + (f", ... ({len(classes) - SHOWN} more)" if len(classes) > SHOWN else "")
-
-
-def _apart(result) -> set:
-    return set() if result.check is None else {(w.layer, *w.units)
-                                               for w in result.check.witnesses}
-
-
-def frozen_phrase(result) -> str:
-    """Which tensors never move, and which are left to learn (or that it was not done)."""
-    f = result.frozen
-    if not f.done:
-        return f"which parameters stay frozen was not analysed ({f.note})"
-    names = list(result.start.tensors)
-    summary = {n: f.summary(n) for n in names}
-    frozen = [n for n in names if summary[n] == "all"]
-    partly = [n for n in names if isinstance(summary[n], list)]
-    free = [n for n in names if summary[n] == "none"]
-    unsure = f" ({joined(f.unverified)} not verified)" if f.unverified else ""
-    if not frozen and not partly:
-        return "no parameter is proved frozen" + unsure
-    if not free and not partly:
-        return "no parameter ever moves"
-    parts = [f"{joined(frozen)} never move{'s' if len(frozen) == 1 else ''}"] if frozen else []
-    parts += [f"some entries of {joined(partly)} never move"] if partly else []
-    learn = ([joined(free)] if free else []) + \
-        ([f"the other entries of {joined(partly)}"] if partly else [])
-    return ", ".join(parts) + f", and only {' and '.join(learn)} can learn"
-
-
-def dead_phrases(result) -> list[str]:
-    out = []
-    for l, units in (result.dead or {}).items():
-        if units:
-            word = _word(result, l)
-            out.append(f"{word}{'s' if len(units) > 1 else ''} {joined(map(str, units))} of "
-                       f"layer {l} {'are' if len(units) > 1 else 'is'} dead at the start (the "
-                       "activation's slope is exactly 0 at every sample and position)")
-    return out
-
-
-def why_sentence(result) -> str:
-    """The exchange that keeps the proved classes, and the factor that vanishes for each
-    frozen tensor."""
-    parts = []
-    for l, lc in result.classes.items():
-        big = [c for c in lc.classes if len(c) > 1]
-        if big:
-            a, b = big[0][:2]
-            parts.append(f"exchanging {_word(result, l)}s {a} and {b} of layer {l} "
-                         f"({exchange_words(result, l, a, b)}) maps this start to itself, and "
-                         "the loss is unchanged by that exchange at every parameter point")
-    by_factor: dict[tuple[str, ...], list[str]] = {}
-    for name, factor in result.frozen.factors.items():
-        by_factor.setdefault(factor, []).append(name)
-    for factor, names in by_factor.items():
-        parts.append(f"the gradient of {joined(names)} is identically 0 while "
-                     f"{joined(factor)} {'keeps its' if len(factor) == 1 else 'keep their'} "
-                     f"starting value{'' if len(factor) == 1 else 's'} (moving "
-                     f"{'it' if len(factor) == 1 else 'any one of them'} alone gives "
-                     f"{'it' if len(names) == 1 else 'them'} a non-zero gradient)")
-    return ("Why: " + "; ".join(parts) + ".") if parts else ""
-
-
-def exchange_words(result, l: int, a: int, b: int) -> str:
-    """The groups the exchange moves: 'incoming, bias, outgoing, gain@2'."""
-    units = Units(result.start.network, Hypothesis("start", l, (a, b)))
-    return "their " + ", ".join(units.groups) + " groups"
-
-
-# ------------------------------------------------------------------ the section
+from .start_answer import capital
 
 
 def stack_start_section(derivation) -> Section | None:
@@ -210,8 +35,8 @@ def stack_start_blocks(derivation, detail: str) -> list[Block]:
 
 
 def _classes_table(result) -> Table:
-    rows = tuple((inline(str(l)), inline(_word(result, l) + "s"),
-                  inline(_classes_text(lc.classes)),
+    rows = tuple((inline(str(l)), inline(unit_word(result, l) + "s"),
+                  inline(classes_text(lc.classes)),
                   inline(lc.proof if lc.proved else f"not proved: {lc.proof}"))
                  for l, lc in result.classes.items())
     return Table(("layer", "units are", "classes (proved to stay identical)", "swap checked"),
@@ -242,9 +67,8 @@ def _classes(result) -> Section:
         "An exchange of units of several layers at once could keep more units together; "
         "those are not searched, so two units in different classes are undecided unless "
         "the numeric check below separates them.")
-    return Section("Units that stay identical", (Theorem(statement, name="classes of units",
-                                                         label="thm:classes"), Proof((proof,))),
-                   label="sec:classes")
+    return _theorem("Units that stay identical", "classes of units", "classes", statement,
+                    proof)
 
 
 def _frozen_table(result) -> Table:
@@ -303,9 +127,13 @@ def _frozen(result) -> Section:
         "column 'its gradient' names the frozen tensors whose starting values it needs: "
         "moving one of them alone to random values (the other parameters random too) gives "
         "a clearly non-zero gradient in float64, so its value is the factor that vanishes.")
-    return Section("Frozen parameters", (Theorem(statement, name="frozen parameters",
-                                                 label="thm:frozen"), Proof((proof,))),
-                   label="sec:frozen")
+    return _theorem("Frozen parameters", "frozen parameters", "frozen", statement, proof)
+
+
+def _theorem(title: str, name: str, key: str, statement: tuple, proof: Paragraph) -> Section:
+    """A section holding one theorem and its proof (labels ``thm:key``, ``sec:key``)."""
+    return Section(title, (Theorem(statement, name=name, label=f"thm:{key}"),
+                           Proof((proof,))), label=f"sec:{key}")
 
 
 def _dead(result) -> list[Block]:
@@ -353,10 +181,10 @@ def _check(result) -> list[Block]:
         "size at some step and sample." if check.pairs else "every layer with units is one "
         "class: no two classes to separate.")]
     for w in check.witnesses[:SHOWN]:
-        word = _word(result, w.layer)
+        word = unit_word(result, w.layer)
         lines.append(f"layer {w.layer}, {word}s {w.units[0]} and {w.units[1]}: apart at step "
                      f"{w.step}, sample {w.sample + 1} (change {w.difference:.3g})")
     return out + [para(Strong("Numeric check:")), Items(tuple(inline(x) for x in lines))]
 
 
-__all__ = ["stack_start_opening", "stack_start_section", "stack_start_blocks", "answer_parts"]
+__all__ = ["stack_start_opening", "stack_start_section", "stack_start_blocks"]
