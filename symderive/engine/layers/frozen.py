@@ -164,7 +164,11 @@ def _verify(start: StackStart, stack: Stack, survivors: list) -> set:
             others = _values(start, stack, [e for e in S if e[0] != name])
             loss = _loss(start.spec, stack, others)
             own = [e for e in S if e[0] == name]
-            if not _spend(budget, loss, len(own)):
+            present = loss.free_symbols     # an entry the loss does not contain: 0
+            derivative.update({e: sp.S.Zero for e in own
+                               if stack.theta[name][e[1]] not in present})
+            own = [e for e in own if e not in derivative]
+            if own and not _spend(budget, loss, len(own)):
                 skipped.append(name)       # left out of S: nothing claimed of it
                 continue
             mine = _values(start, stack, own)
