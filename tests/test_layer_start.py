@@ -1,6 +1,7 @@
 """``[init]`` and ``[data]`` of ``[[layer]]`` networks: reading them, and what is proved.
 
-The comparisons with torch's own training are in test_layer_start_torch.py (CI tier);
+The comparisons with torch's own training are in test_layer_start_torch.py (CI tier, as
+are the two slowest here);
 here: the tables' shapes and errors, and small starts whose classes, frozen entries and
 dead units are checked against independent computations (a hand-written forward pass in
 NumPy, and the definition of a class: the exchange applied to the tensors).
@@ -80,6 +81,7 @@ def test_bad_data_names_the_field(data, field, says):
     assert says in str(info.value)
 
 
+@pytest.mark.ci_tier     # a fresh interpreter (10 s on a loaded machine)
 def test_the_command_line_exits_2_with_one_line(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(_conv(BAD[0][1]))
@@ -108,6 +110,7 @@ def _numpy_forward(W, b, V, c, X):
     return np.tanh(z).mean(axis=2) @ V.T + c, z
 
 
+@pytest.mark.ci_tier     # finite differences over every parameter, step by step
 def test_tied_channels_with_tied_columns_form_a_class_and_an_untied_one_does_not():
     init = ('W1 = [[[0.5, -0.25]], [[0.5, -0.25]], [[0.5, -0.25]]]\nb1 = [0.1, 0.1, 0.1]\n'
             'W3 = [[1, 1, 2]]\nb3 = 0')
