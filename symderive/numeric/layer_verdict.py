@@ -92,6 +92,7 @@ class StackStartResult:
             "frozen": {n: self.frozen.summary(n) for n in self.start.tensors},
             "frozen_analysis": self.frozen.note,
             "frozen_unverified": list(self.frozen.unverified),
+            "frozen_seed": self.frozen.seed,
             "dead": None if self.dead is None else {str(l): list(u) for l, u in self.dead.items()},
         }
         if self.trajectory is not None:

@@ -100,7 +100,8 @@ def _gradient_words(f, name: str, summary) -> str:
     if name in f.unverified:
         return "not verified (too large to differentiate within the budget)"
     if name in f.moved and f.moved[name].any():
-        return "moves at step 1"
+        return "moves at step 1" + ("" if f.seed is None else
+                                    f" (random values drawn with seed {f.seed})")
     return "0 at the start, not proved to stay 0" if summary == "none" else ""
 
 

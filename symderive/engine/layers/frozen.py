@@ -60,6 +60,8 @@ class StackFrozen:
     factors: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: tensors whose candidates were left unverified (the budget): nothing claimed of them
     unverified: tuple[str, ...] = ()
+    #: the seed of the random tensors or data of the step-0 gradient (None: none drawn)
+    seed: int | None = None
 
     @property
     def done(self) -> bool:
@@ -124,8 +126,9 @@ def frozen_entries(start: StackStart, seed: int) -> StackFrozen:
     note = "proved" if not skipped else (
         f"proved; not verified (the symbolic verification would pass its budget of "
         f"{NODE_BUDGET:,} expression nodes): {', '.join(skipped)}")
+    drawn = not start.concrete or start.spec.data is None
     return StackFrozen(frozen, moved, grads, note, _factors(start, stack, frozen, seed),
-                       tuple(skipped))
+                       tuple(skipped), seed if drawn else None)
 
 
 def _refute(stack: Stack, theta, X, Y, keep: dict[str, np.ndarray], seed: int,
