@@ -63,7 +63,7 @@ class Witness:
 class StackStartCheck:
     steps: int
     seed: int
-    drawn: bool                     # random tensors or data were drawn from ``seed``
+    drawn: str                      # what was drawn from ``seed`` ("": nothing)
     witnesses: tuple[Witness, ...]
     pairs: int                      # pairs of classes compared
     problems: tuple[str, ...]
@@ -75,6 +75,7 @@ class StackStartCheck:
 
     def to_json(self) -> dict[str, Any]:
         return {"steps": self.steps, "seed": self.seed if self.drawn else None,
+                "drawn": self.drawn or None,
                 "arithmetic": "float64", "pairs_compared": self.pairs,
                 "separated": [w.to_json() for w in self.witnesses],
                 "largest_hidden_change": self.hidden_moved,
@@ -115,7 +116,8 @@ def simulate(start: StackStart, classes: dict[int, LayerClasses], frozen: StackF
     hidden = [n for s in spec.network.stack[:-1] for n in layer_kind(s.kind).tensors(s)]
     moved = max((float(np.max(np.abs(theta[n] - first[n]) / (1.0 + np.abs(first[n])),
                                initial=0.0)) for n in hidden), default=0.0)
-    drawn = spec.data is None or not start.concrete
+    drawn = " and ".join(w for w, yes in (("the random tensors", not start.concrete),
+                                          ("the data", spec.data is None)) if yes)
     check = StackStartCheck(ran, seed + SEED_OFFSET, drawn, tuple(watch.witnesses),
                             watch.pairs, tuple(problems), moved)
     trajectory = Trajectory(tuple(recorded), diverged) if exact and recorded else None

@@ -174,7 +174,7 @@ def _check(result) -> list[Block]:
     if check.problems:
         out.append(Alert("The simulation contradicts the proof",
                          (Items(tuple(inline(p) for p in check.problems)),)))
-    drawn = (f" (random tensors and data drawn with seed {check.seed})" if check.drawn
+    drawn = (f" ({check.drawn} drawn with seed {check.seed})" if check.drawn
              else " (this very start on the given data)")
     lines = [f"{check.steps} steps in float64{drawn}; " + (
         f"{len(check.witnesses)} of {check.pairs} pairs of classes separated: exchanging "
