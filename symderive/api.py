@@ -125,7 +125,9 @@ class Derivation:
         lines += [f"  fact {f.fact.name!r}: {f.verdict}" for f in self.facts]
         if self.start is not None:
             widths = ", ".join(str(self.start.partition.width(l))
-                               for l in range(1, self.start.start.depth))
+                               for l in range(1, self.start.start.depth)) \
+                if not self.spec.network.stack else ", ".join(
+                    f"layer {l}: {len(c.classes)}" for l, c in self.start.classes.items())
             lines.append(f"  starting point: {self.start.verdict} (effective widths: "
                          f"{widths or 'no hidden layer'})")
         if self.numeric or any(f.numeric is not None for f in self.facts):
@@ -294,6 +296,11 @@ def settle_start(spec: Spec, numeric: bool = True,
     and (``numeric``) the simulation that cross-checks them."""
     if spec.init is None:
         return None
+    if spec.network.stack:      # a [[layer]] network: numeric.layer_verdict
+        from .numeric.layer_verdict import settle_stack_start
+
+        say("the starting point: classes of units and frozen parameters")
+        return settle_stack_start(spec, numeric)
     from .engine.frozen import frozen_parameters
     from .engine.partition import coarsest_partition
     from .engine.start import spec_start

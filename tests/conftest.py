@@ -188,6 +188,7 @@ CI_TIER = {
     "test_layer_attention.py": {"test_symbolic_gradient_matches_numpy"},
     "test_layer_lstm.py": {"test_symbolic_gradient_matches_numpy"},
     "test_bridge_training.py": {"*"},     # 50 steps of torch training per model
+    "test_layer_start_torch.py": {"*"},   # [init] of [[layer]] networks against torch
 }
 FOUNDING_CASE = ("weight_symmetry", "weight-symmetry")
 

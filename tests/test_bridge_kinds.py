@@ -168,14 +168,23 @@ def test_state_dict_writes_each_tensor_where_it_came_from():
 
 @pytest.mark.parametrize("make, shape", [(Residual, (4, 2, 5, 5)), (Block, (2, 5, 4)),
                                          (Heads, (2, 5, 4))])
-def test_a_model_without_identical_units_is_a_clean_spec_error(make, shape):
+def test_a_model_without_identical_units_is_read_with_its_start(make, shape):
     """A skip from a norm layer (conv, bn, relu, then x + bn(conv(x))) and a norm after
-    attention are read (tests/test_bridge_streams.py derives them); a [[layer]] network
-    without identical units has nothing to derive (no [init])."""
+    attention are read (tests/test_bridge_streams.py derives them); a model without
+    identical units is still a spec: its [init] holds every parameter exactly and its
+    [data] the batch, for the starting-point analysis."""
     m = make()
-    with pytest.raises(symderive.SpecError) as exc:
-        symderive.from_torch(m, torch.randn(*shape), torch.randn(shape[0], m.fc.out_features))
-    assert str(exc.value).startswith("<torch>: model: no two units of a layer are identical now")
+    x = torch.randn(*shape)
+    spec = symderive.from_torch(m, x, torch.randn(shape[0], m.fc.out_features))
+    assert spec.hypotheses == ()
+    from symderive.spec.layers.start import stack_tensors
+
+    shapes = {t.name: t.array().shape for t in spec.init.tensors}   # none random
+    assert shapes == dict(stack_tensors(spec.network))
+    given = spec.data.input_array()
+    assert given.shape == tuple(shape)
+    assert all(Fraction(float(v)) == g for v, g in zip(x.double().flatten().tolist(),
+                                                        given.flatten()))
 
 
 def test_leaky_relu_and_elu_become_latex_activations():
@@ -213,5 +222,20 @@ def test_a_layer_spec_from_torch_round_trips_through_to_dict():
     spec = symderive.from_torch(m, torch.randn(3, 1, 5), torch.randn(3, 1))
     tables = spec.to_dict()
     assert [t["kind"] for t in tables["layer"]] == ["conv", "pool", "dense"]
-    assert "init" not in tables and tables["network"]["samples"] == 3
+    assert tables["network"]["samples"] == 3 and tables["init"]["W1"] == [[[0, 0, 0]]] * 2
     assert symderive.Spec.from_dict(tables, "<torch>") == spec
+
+
+def test_a_layer_model_without_identical_units_still_states_its_start():
+    """No hypothesis to write, but [init] and [data] (nested per sample, PyTorch's layout)
+    are the question: every entry the float it is, exactly."""
+    torch.manual_seed(5)
+    m = Heads(tokens=3)
+    x = torch.randn(2, 3, 4)
+    spec = symderive.from_torch(m, x, torch.randn(2, 1))
+    assert spec.hypotheses == ()
+    q = spec.init.tensor("Q1").array()
+    assert q.shape == (4, 4)
+    assert q[1, 2] == Fraction(float(m.attn.in_proj_weight.detach()[1, 2]))
+    inputs = spec.data.input_array()
+    assert inputs.shape == (2, 3, 4) and inputs[1, 2, 3] == Fraction(float(x[1, 2, 3]))

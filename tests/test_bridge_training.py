@@ -7,9 +7,8 @@ of units identical now, with the layer kinds' own groups; ``derive`` gives its
 verdict.  A ``preserved`` pair must stay identical at every step in torch (the swap
 proof holds at every point satisfying the hypothesis, so at this one); the
 ``broken`` pairs of these models get a group that differs now (an outgoing column),
-and they must part in torch on this batch.  The engine cannot yet state a
-``[[layer]]`` network's starting point ([init], [data]), so proved classes and
-frozen sets are not compared here (docs/pytorch.md, limits).
+and they must part in torch on this batch.  The starting point's proved classes and
+frozen entries are compared with torch in test_layer_start_torch.py.
 """
 from __future__ import annotations
 
@@ -180,8 +179,10 @@ def test_inspect_pairs_identical_lstm_units_and_says_what_was_derived():
     result = symderive.inspect(m, x, y, numeric=False)
     [(pair, verdict)] = result.pairs
     assert (pair.layer, pair.units, verdict) == (1, (1, 2), "preserved")
-    assert result.dead == () and result.start is None
+    assert result.dead == () and result.start.verdict == "symmetric"
     assert result.judgement == (
         "Units 1 and 2 of 'lstm' are identical now (outgoing, incoming zero, recurrent zero, "
-        "bias zero, recurrent_outgoing zero) and will stay identical for ever (proved).")
+        "bias zero, recurrent_outgoing zero) and will stay identical for ever (proved). "
+        "In 'lstm' these units compute the same function at every step of training (proved "
+        "classes): units 1 and 2. No parameter is frozen.")
     assert "Units 1 and 2 of 'lstm' are identical now" in result.to_markdown()

@@ -71,12 +71,9 @@ def read(model: Any, inputs: Any, targets: Any = None, loss: Any = "mse", lr: An
     tables: dict[str, Any] = {
         "title": f"{type(model).__name__} from PyTorch: which units are identical?",
         "network": network}
-    if "input" in network:
-        pairs = _stack_tables(b, tables, len(inputs))
-    else:
-        pairs = identical_pairs(b)
-        tables |= {"init": {k: _values(v) for k, v in b.tensors.items()},
-                   "data": {"inputs": _values(exact(inputs)), "targets": _values(how.targets)}}
+    pairs = _stack_tables(b, tables, len(inputs)) if "input" in network else identical_pairs(b)
+    tables |= {"init": {k: _values(v) for k, v in b.tensors.items()},
+               "data": {"inputs": _values(exact(inputs)), "targets": _values(how.targets)}}
     tables["check"] = _check(how, lr, optimizer)
     if pairs:
         tables["hypothesis"] = [_hypothesis(p, b) for p in pairs[:MAX_PAIRS]]
@@ -86,10 +83,8 @@ def read(model: Any, inputs: Any, targets: Any = None, loss: Any = "mse", lr: An
 
 def _stack_tables(b: Builder, tables: dict[str, Any], samples: int) -> list[Pair]:
     """A ``[[layer]]`` network: its layer tables at the top level and the pairs of units
-    identical now.  The engine refuses ``[init]`` and ``[data]`` with ``[[layer]]``
-    tables (docs/layer-kinds.md), so the spec states the batch's size, not the point:
-    each pair's hypothesis ties what the two units share now, and its verdict holds at
-    every point where they do, this one included."""
+    identical now (each pair's hypothesis ties what the two units share now; the
+    ``[init]`` and ``[data]`` tables state the point itself, nested in PyTorch's layout)."""
     from ..spec.validate import parse_network
     from .stack import stack_pairs
 
@@ -100,13 +95,7 @@ def _stack_tables(b: Builder, tables: dict[str, Any], samples: int) -> list[Pair
         stated = parse_network(network, tables["layer"])
     except SpecError as exc:
         raise exc.located(SOURCE) from None
-    pairs = [Pair(*p) for p in stack_pairs(b, stated)]
-    if not pairs:
-        raise refuse("model", "no two units of a layer are identical now; with "
-                     "[[layer]] tables (conv, norm, attention, LSTM, skip) the engine "
-                     "cannot state a starting point yet ([init] and [data]), so there is "
-                     "no hypothesis to derive")
-    return pairs
+    return [Pair(*p) for p in stack_pairs(b, stated)]
 
 
 def from_torch(model: Any, inputs: Any, targets: Any = None, loss: Any = "mse", *,

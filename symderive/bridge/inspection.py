@@ -40,7 +40,7 @@ def inspect(model: Any, inputs: Any, targets: Any = None, loss: Any = "mse",
     reading = read(model, inputs, targets, loss, **options)
     d = derive(Spec.from_dict(reading.tables, "<torch>"), numeric=numeric)
     verdicts = _verdicts(reading, d)
-    dead = dead_units(reading)
+    dead = dead_units(reading) if not d.spec.network.stack else _stack_dead(d)
     names = tuple(layer.where for layer in reading.builder.layers)
     text = judgement(reading, d, verdicts, dead)
     spec = replace(d.spec, question=text + "\n\n" + reading.tables["question"])
@@ -62,7 +62,7 @@ def dead_units(reading: Reading) -> tuple[tuple[int, tuple[int, ...]], ...]:
     """Per dense ReLU layer, the units whose pre-activation is <= 0 on every sample of
     the batch, computed exactly (rationals) while the layers before are piecewise
     linear; a layer after others is left out (its inputs are not rational).  A
-    ``[[layer]]`` network's spec has no [data] yet: nothing is said of dead units."""
+    ``[[layer]]`` network's dead units come from the engine (:func:`_stack_dead`)."""
     b = reading.builder
     if "data" not in reading.tables:
         return ()
@@ -86,6 +86,12 @@ def dead_units(reading: Reading) -> tuple[tuple[int, tuple[int, ...]], ...]:
     return tuple(out)
 
 
+def _stack_dead(d: Derivation) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """A ``[[layer]]`` network's dead units, from the engine (exact, on the batch)."""
+    dead = d.start.dead if d.start is not None else None
+    return tuple((l, u) for l, u in (dead or {}).items() if u)
+
+
 def _fraction(v: Any) -> Fraction:
     return Fraction(v) if isinstance(v, (int, str)) else Fraction(repr(v))
 
@@ -97,9 +103,11 @@ def judgement(reading: Reading, d: Derivation, verdicts, dead) -> str:
     lines = [_identical(names, kinds, verdicts, d)] if verdicts else [
         "No two units are identical now (no two units of a layer have equal incoming "
         "weights and bias)."]
+    why = ("its activation's slope is exactly 0 at every sample and position of the batch"
+           if d.spec.network.stack else
+           "pre-activation at most 0 on every sample, so ReLU passes no gradient")
     lines += [f"{_units(u)} of '{names[l - 1]}' {'is' if len(u) == 1 else 'are'} dead on this "
-              f"batch (pre-activation at most 0 on every sample, so ReLU passes no gradient)."
-              for l, u in dead]
+              f"batch ({why})." for l, u in dead]
     if d.start is not None:
         lines += _classes(names, d, verdicts) + _frozen(reading, d)
     return " ".join(lines)
@@ -132,6 +140,8 @@ def _identical(names: list[str], kinds: list[str], verdicts, d: Derivation) -> s
 
 def _here(d: Derivation, layer: int, units: list[int]) -> str:
     """What the starting point's proof (and simulation) say of these units on this batch."""
+    if d.start is not None and d.spec.network.stack:
+        return _stack_here(d, layer, units)
     if d.start is None or layer >= len(d.start.partition.labels) - 1:
         return ""
     labels = {int(d.start.partition.labels[layer][u - 1]) + 1 for u in units}
@@ -147,12 +157,37 @@ def _here(d: Derivation, layer: int, units: list[int]) -> str:
     return ""
 
 
+def _stack_here(d: Derivation, layer: int, units: list[int]) -> str:
+    """As :func:`_here`, from a ``[[layer]]`` start's classes and witnesses."""
+    lc = d.start.classes.get(layer)
+    if lc is None:
+        return ""
+    labels = {lc.label(u) for u in units}
+    if len(labels) == 1:
+        return (" On this batch, though, they stay identical for ever (one proved class "
+                "of the starting point).")
+    check = d.start.check
+    reps = sorted(lc.classes[k][0] for k in labels)
+    if check is not None and len(reps) == 2:
+        steps = [w.step for w in check.witnesses if (w.layer, *w.units) == (layer, *reps)]
+        if steps:
+            return f" On this batch they part at step {steps[0]} of the simulation."
+    return ""
+
+
+def _class_lists(d: Derivation) -> dict[int, list[list[int]]]:
+    """Every layer's classes (1-based units), dense or ``[[layer]]``."""
+    if d.spec.network.stack:
+        return {l: [list(c) for c in lc.classes] for l, lc in d.start.classes.items()}
+    partition = d.start.partition
+    return {l: partition.classes(l) for l in range(1, len(partition.labels) - 1)}
+
+
 def _classes(names: list[str], d: Derivation, verdicts) -> list[str]:
     """Classes of more than one unit, per layer (proved to stay equal functions)."""
     out = []
-    partition = d.start.partition
-    for l in range(1, len(partition.labels) - 1):
-        big = [c for c in partition.classes(l) if len(c) > 1]
+    for l, classes in _class_lists(d).items():
+        big = [c for c in classes if len(c) > 1]
         if big:
             groups = "; ".join(_units(c).lower() for c in big)
             out.append(f"In '{names[l - 1]}' these units compute the same function at every "
@@ -166,6 +201,8 @@ def _frozen(reading: Reading, d: Derivation) -> list[str]:
     parts = []
     for t in d.spec.init.tensors:
         summary = d.start.frozen.summary(t.name)
+        if summary is None:
+            return [f"Which parameters are frozen was not analysed ({d.start.frozen.note})."]
         if summary == "all":
             parts.append(f"'{keys.get(t.name, t.name)}' entirely")
         elif summary != "none":

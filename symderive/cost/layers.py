@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from ..engine.layers.stack import Stack
+from .layer_start import start_json_bytes, start_seconds
 from ..engine.layers.swap import LEMMA_WORK  # noqa: F401 - documented bound, used by swap
 from ..engine.layers.units import Units
 from ..engine.layers.settle import TRIES, searched
@@ -47,14 +48,14 @@ def stack_seconds(spec: Spec, numeric: bool = True) -> float:
     training = len(spec.hypotheses) * min(TRAINING_WORK, spec.check.steps * work) if numeric else 0
     laws = len(spec.facts) * (laws_passes(spec) if numeric else 0)
     return (passes * work + training + laws * work) * SECONDS_PER_MAC + \
-        len(spec.facts) * laws_symbolic_seconds(spec)
+        len(spec.facts) * laws_symbolic_seconds(spec) + start_seconds(spec)
 
 
 def stack_json_bytes(spec: Spec) -> int:
     """Every witness lists every parameter: at most one witness per group."""
     count = Stack(spec.network).parameter_count()
     witnesses = sum(len(Units(spec.network, h).groups) for h in spec.hypotheses)
-    return JSON_BYTES_PER_VALUE * count * witnesses
+    return JSON_BYTES_PER_VALUE * count * witnesses + start_json_bytes(spec)
 
 
 #: Seconds per term of the pre-activation the scale law's proof builds and checks (measured:

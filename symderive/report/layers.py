@@ -12,6 +12,7 @@ from ..spec import NetworkSpec, Spec
 from .answer import entries, verdict_lead
 from .facts import extra_sections
 from .layer_answer import assumed_as, group_words, judgement, kind_sentences, separating
+from .layer_start import stack_start_blocks as start_blocks, stack_start_opening
 from .model import Block, Document, Items, Paragraph, Section, Strong, Table, Text
 
 _METHODS = {
@@ -30,6 +31,7 @@ def build_stack_report(derivation, detail: str, key: str, name: str) -> Document
         body.append(Section("Question", (Paragraph((Text(spec.question),)),),
                             label="sec:question"))
     body.append(Section("Answer", tuple(opening(derivation)), label="sec:answer"))
+    body += start_blocks(derivation, detail)       # an [init] starting point
     if detail != "brief":
         body.append(_network(spec.network))
         body += [_hypothesis(spec.network, k, r) for k, r in enumerate(derivation.results, 1)]
@@ -40,8 +42,9 @@ def build_stack_report(derivation, detail: str, key: str, name: str) -> Document
 
 
 def opening(derivation) -> list[Block]:
-    """The one-line judgement (:mod:`.layer_answer`), then one item per hypothesis: its
-    verdict, the reason and what is particular to the kind, from the results."""
+    """The answer about the starting point (:mod:`.layer_start_answer`, with ``[init]``), the
+    one-line judgement (:mod:`.layer_answer`), then one item per hypothesis: its verdict,
+    the reason and what is particular to the kind, from the results."""
     network = derivation.spec.network
     said: dict[str, str] = {}       # a kind's sentence -> the case that said it first
     items: tuple = ()
@@ -58,7 +61,8 @@ def opening(derivation) -> list[Block]:
                    for k, f in enumerate(getattr(derivation, "facts", ()), start=1))
     claimed = [e for e in entries(derivation) if e.claim is not None]
     head = judgement(derivation, verdict_lead(claimed))
-    return ([head] if head is not None else []) + ([Items(items)] if items else [])
+    return (stack_start_opening(derivation) + ([head] if head is not None else [])
+            + ([Items(items)] if items else []))
 
 
 def _fact_check(f) -> str:

@@ -140,9 +140,11 @@ def why_sentence(spec, result) -> str:
 # ------------------------------------------------------------------ the claim
 
 
-def claim_judgement(derivation) -> tuple[Inline, ...]:
-    """'The lecturer is wrong. No — the lecturer's claim (the start is stuck) is false: …'"""
+def claim_judgement(derivation, reason=None) -> tuple[Inline, ...]:
+    """'The lecturer is wrong. No — the lecturer's claim (the start is stuck) is false: …'
+    (``reason``: why, as :func:`claim_reason`; a ``[[layer]]`` network has its own)."""
     result, claim = derivation.start, derivation.spec.init.claim
+    reason = reason or claim_reason
     holds = result.holds(claim.verdict)
     who = claim.by
     head = []
@@ -153,7 +155,7 @@ def claim_judgement(derivation) -> tuple[Inline, ...]:
     status = {True: "Yes", False: "No", None: "Undecided"}[holds]
     verb = {True: "is right", False: "is false", None: "can be neither confirmed nor refuted"}
     return inline(*head, f"{status} — {whose} claim (the starting point is {claim.verdict}) "
-                  f"{verb[holds]}: {claim_reason(derivation, claim.verdict, holds)}.")
+                  f"{verb[holds]}: {reason(derivation, claim.verdict, holds)}.")
 
 
 def claim_reason(derivation, claim: str, holds: bool | None) -> str:

@@ -142,8 +142,9 @@ def _exact_string(text: str, where: str, what: str) -> Fraction:
 _DATA_KEYS = {"inputs", "targets"}
 
 
-def parse_data(value: Any, network: NetworkSpec) -> DataSpec:
-    """The ``[data]`` table: inputs and targets, one row per sample, of the network's sizes."""
+def data_table(value: Any) -> tuple[dict[str, Any], list]:
+    """The ``[data]`` table's keys checked, and its list of inputs (one per sample, at
+    most MAX_SAMPLES); a network given by ``[[layer]]`` tables reads the rest itself."""
     table = _table(value, "data")
     for key in table:
         if key not in _DATA_KEYS:
@@ -158,6 +159,12 @@ def parse_data(value: Any, network: NetworkSpec) -> DataSpec:
 
     if len(n) > MAX_SAMPLES:
         raise SpecError(f"has {len(n)} rows; at most {MAX_SAMPLES} samples", field="data.inputs")
+    return table, n
+
+
+def parse_data(value: Any, network: NetworkSpec) -> DataSpec:
+    """The ``[data]`` table: inputs and targets, one row per sample, of the network's sizes."""
+    table, n = data_table(value)
     d_in, d_out = network.layers[0], network.layers[-1]
     inputs = _rows(n, len(n), d_in, "data.inputs",
                    f"must be rows of {d_in} number{'s' if d_in > 1 else ''} (the input size), "

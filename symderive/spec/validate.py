@@ -45,10 +45,10 @@ def spec_fields(data: dict[str, Any], source: str) -> dict[str, Any]:
     if activations:       # compared: the spec is derived once per activation
         net = dict(net, activation=net["activation"][0])
     network = _network(net, data.get("layer"))
-    concrete = parse_data(data["data"], network) if "data" in data else None
+    concrete = _start_table(parse_data, data, "data", network)
     network = _samples_from_data(network, net, concrete)
     _stack_supports(network, data)
-    init = parse_init(data["init"], network) if "init" in data else None
+    init = _start_table(parse_init, data, "init", network)
     raw_hyps = data.get("hypothesis")
     facts = _facts(data.get("fact"), network)
     if (facts or init is not None) and "hypothesis" not in data:
@@ -155,17 +155,27 @@ def _network(net: dict[str, Any], tables: Any = None) -> NetworkSpec:
     return spec
 
 
+def _start_table(dense, data: dict[str, Any], key: str, network: NetworkSpec):
+    """The ``[init]`` or ``[data]`` table (None when absent): read by ``dense`` for
+    ``layers = [...]``, by :mod:`.layers.start` for ``[[layer]]`` tables."""
+    if key not in data:
+        return None
+    if not network.stack:
+        return dense(data[key], network)
+    from .layers.start import parse_stack_data, parse_stack_init
+
+    return (parse_stack_init if key == "init" else parse_stack_data)(data[key], network)
+
+
 def _stack_supports(network: NetworkSpec, data: dict[str, Any]) -> None:
     """What a ``[[layer]]`` network cannot have yet: the tables that analyse a dense
     network only, and generic mode."""
     if not network.stack:
         return
-    for key in ("init", "data", "fact"):
-        if key in data and not (key == "fact" and _stack_facts(data[key])):
-            raise SpecError("is not supported yet with [[layer]] tables (only with "
-                            "network.layers)" + (f'; kinds for [[layer]] tables: '
-                                                 f'{", ".join(STACK_FACTS)}' if key == "fact"
-                                                 else ""), field=key)
+    if "fact" in data and not _stack_facts(data["fact"]):
+        raise SpecError("is not supported yet with [[layer]] tables (only with "
+                        f'network.layers); kinds for [[layer]] tables: {", ".join(STACK_FACTS)}',
+                        field="fact")
     if ANY_ACTIVATION in (network.activation, network.output_activation) or \
             network.loss == ANY_LOSS or any(s.activation == ANY_ACTIVATION for s in network.stack):
         raise SpecError('"any" (generic mode) is not supported yet with [[layer]] tables',

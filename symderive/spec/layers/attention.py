@@ -43,5 +43,12 @@ class Attention(SpecKind):
                             field=f"{field}.causal")
         return in_shape, heads, (("heads", heads), ("head_dim", head_dim), ("causal", causal))
 
+    def tensors(self, layer: LayerSpec) -> dict[str, Shape]:
+        w, f = layer.option("heads") * layer.option("head_dim"), layer.in_shape[1]
+        shapes = {"Q": (w, f), "K": (w, f), "V": (w, f), "bq": (w,), "bk": (w,), "bv": (w,),
+                  "O": (f, w), "bo": (f,)}
+        return {f"{n}{layer.index}": s for n, s in shapes.items()
+                if layer.bias or not n.startswith("b")}
+
 
 KIND = Attention()

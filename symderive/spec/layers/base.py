@@ -117,6 +117,11 @@ class SpecKind:
         (attention: a feature's row of O and its bias)."""
         return self.own_groups(bias)
 
+    def tensors(self, layer: LayerSpec) -> dict[str, Shape]:
+        """The layer's tensors, name -> PyTorch shape (``W2`` [out, in, k]), as ``[init]``
+        names them; the engine's room (``LayerKind.tensors``) gives the same."""
+        return {}
+
     def check_samples(self, layer: LayerSpec, samples: int, field: str) -> None:
         """A SpecError naming ``field`` when the layer cannot run on ``samples`` samples
         (norm's batch statistics with eps = 0 over one entry)."""

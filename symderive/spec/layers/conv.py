@@ -43,5 +43,9 @@ class Conv(SpecKind):
         options = (("channels", channels), ("kernel", kernel), ("stride", stride), ("padding", padding))
         return (channels, *sizes), channels, options
 
+    def tensors(self, layer: LayerSpec) -> dict[str, Shape]:
+        out = {f"W{layer.index}": (layer.units, layer.in_shape[0], *layer.option("kernel"))}
+        return out | ({f"b{layer.index}": (layer.units,)} if layer.bias else {})
+
 
 KIND = Conv()

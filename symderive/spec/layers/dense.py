@@ -24,5 +24,9 @@ class Dense(SpecKind):
         units = _int(table["units"], f"{field}.units", 1, MAX_LAYER_WIDTH)
         return in_shape[:-1] + (units,), units, (("units", units),)
 
+    def tensors(self, layer: LayerSpec) -> dict[str, Shape]:
+        out = {f"W{layer.index}": (layer.units, layer.in_shape[-1])}
+        return out | ({f"b{layer.index}": (layer.units,)} if layer.bias else {})
+
 
 KIND = Dense()

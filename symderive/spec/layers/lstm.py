@@ -26,5 +26,10 @@ class LSTM(SpecKind):
         units = _int(table["units"], f"{field}.units", 1, MAX_LAYER_WIDTH)
         return (units,), units, (("units", units),)
 
+    def tensors(self, layer: LayerSpec) -> dict[str, Shape]:
+        n, l = 4 * layer.units, layer.index
+        out = {f"W{l}": (n, layer.in_shape[1]), f"U{l}": (n, layer.units)}
+        return out | ({f"b{l}": (n,)} if layer.bias else {})
+
 
 KIND = LSTM()

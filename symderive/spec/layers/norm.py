@@ -54,6 +54,10 @@ class Norm(SpecKind):
                             "entry (one sample, one position: its variance is 0)",
                             field=f"{field}.eps")
 
+    def tensors(self, layer: LayerSpec) -> dict[str, Shape]:
+        c = layer.in_shape[layer.option("axis")]
+        return {f"g{layer.index}": (c,)} | ({f"s{layer.index}": (c,)} if layer.bias else {})
+
 
 def per_position(in_shape: Shape, axis: int) -> bool:
     """Does layer norm run per position (channels last on [positions, features])?"""
