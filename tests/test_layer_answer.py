@@ -43,9 +43,14 @@ def _text(paragraph: Paragraph) -> str:
 @pytest.mark.parametrize("path", LAYER_BUNDLED, ids=[p.stem for p in LAYER_BUNDLED])
 def test_every_format_opens_its_answer_with_the_judgement(path):
     """Markdown (brief, full, the notebook's), JSON, LaTeX and beamer: the answer's first
-    line is the judgement paragraph, not a list."""
+    line is the judgement paragraph (with ``[init]``: the answer about the starting
+    point, or the judgement of its claim), not a list."""
+    from symderive.report.layer_start_answer import stack_start_opening
+
     d = bundled_derivation(path)
-    head = _text(judgement(d))
+    opening = stack_start_opening(d)
+    assert bool(opening) == (d.spec.init is not None)
+    head = _text(opening[0] if opening else judgement(d))
     assert head.endswith(".") and len(head) > 40
     start = head[:30]
     for text in (markdown.render(d), markdown.render(d, detail="full"), d._repr_markdown_()):
