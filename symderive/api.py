@@ -11,12 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from .engine.generic import instantiated
-from .engine.mlp import single_threaded_blas
+from .engine.mlp import BLAS_THREAD_VARIABLES, _blas_controller, single_threaded_blas
 from .engine.output import settle, spec_targets
 from .engine.symmetry import HypothesisResult
+from .budget import time_budget
 from .errors import SpecError, symderive_errors
 from .sources import read_source
 from .spec import Spec, load_spec
+
+# The BLAS libraries NumPy loaded are looked up once per process (threadpoolctl reads the
+# memory map); every derive needs them, so the API finds them when it is imported and a
+# first derive costs what a later one does (docs/speed-layers.md).
+if not all(os.environ.get(v) == "1" for v in BLAS_THREAD_VARIABLES):
+    _blas_controller()
 
 if TYPE_CHECKING:  # imported where used: a run without them does not pay their import
     from .facts import FactResult
@@ -205,8 +212,6 @@ def derive(spec: SpecLike, numeric: bool = True,
         >>> d.to_markdown()[:40]
         '# Do identical incoming weights keep two'
     """
-    from .budget import time_budget
-
     with symderive_errors(), time_budget(_seconds(limits), "limits=SECONDS"):
         spec = load(spec)
         if limits is not False:

@@ -28,6 +28,10 @@ from typing import Callable
 
 import numpy as np
 import sympy as sp
+# SymPy imports sympy.tensor (and with it sympy.combinatorics) when it builds its first
+# sum; every derivation builds sums, so the engine loads them with its own imports and a
+# first derive in a process costs what a later one does (docs/speed-layers.md).
+import sympy.tensor.tensor  # noqa: E402,F401
 
 from ..spec import Hypothesis, NetworkSpec
 from . import generic

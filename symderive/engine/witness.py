@@ -25,6 +25,9 @@ from functools import cached_property
 from typing import Any, Iterator
 
 import numpy as np
+# NumPy loads numpy.random on first use; every derivation draws witnesses, so the engine
+# loads it with its own imports (a first derive then costs what a later one does).
+import numpy.random  # noqa: E402,F401
 
 from ..spec import Hypothesis, NetworkSpec
 from . import mlp
