@@ -1,0 +1,129 @@
+"""The cost of the whole-loss step of a ``[[layer]]`` network, estimated before it runs.
+
+The last step of a group nothing else settled (:func:`..engine.layers.settle._whole_loss_zero`)
+differentiates the network's whole SymPy loss in each of the group's entries and expands
+each tied difference.  Its time is that of ``expand``, which multiplies out every
+product before anything cancels: a batch norm's ``1/sqrt(variance)`` differentiated
+brings the variance's derivative into every product, and a polynomial activation
+raises the terms to its degree (a residual CNN with batch norm on 3 samples of length
+5 ran for more than 10 minutes).  So the estimate counts, on the loss as built (a
+network of at most 120 parameter-samples, built in about a second), the terms that
+expanding the derivatives would produce before cancelling (:func:`raw_terms`), and
+the nodes that differentiating walks, with constants measured on this machine by
+``benchmarks/bench_kind_costs.py``.  The engine skips the step over
+:data:`~symderive.engine.gradients.WHOLE_LOSS_SECONDS` (the group stays undecided and
+says why), and the guards count what is left (at most that limit a group).
+
+Nothing here names a kind: the count reads the expression, whatever built it.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import sympy as sp
+
+from ..spec import Hypothesis, NetworkSpec
+
+#: CPU seconds per raw term of the expanded derivatives.  Measured (load 6 on 2 cores)
+#: from 0.13 ms (a cubic activation's plain monomials) to 7 ms (a layer norm's terms,
+#: each holding a power of the variance): the slow end is kept, so that the step runs
+#: only when it is cheap whatever its terms hold (an over-estimate skips a proof; an
+#: under-estimate ran for minutes).
+SECONDS_PER_RAW_TERM = 6e-3
+#: CPU seconds per node of the loss and per entry differentiated (``diff`` walks the
+#: expression once for each entry of the two units: 0.3 s for one entry of a 141-node
+#: LSTM loss).
+SECONDS_PER_NODE = 2e-3
+#: Counts are capped here (the step is skipped long before).
+CAP = 1e30
+
+
+def raw_terms(expr: sp.Expr, wrt: frozenset, zero: frozenset = frozenset()
+              ) -> tuple[float, float, int]:
+    """(T, D, nodes): the terms ``expand(expr)`` multiplies out before cancelling, the
+    terms of the derivatives of ``expr`` in the symbols ``wrt`` expanded (summed over
+    them), and the distinct nodes of ``expr``; the symbols ``zero`` are set to 0 after
+    differentiating (a zeroed group: every product holding one vanishes before
+    ``expand`` sees it).  Rules (T, D per node): a symbol has one term (none if
+    zeroed) and D = 1 if it is differentiated in; a sum adds both;
+    a product multiplies the T and takes D by the product rule; a positive integer
+    power n of a base of T terms has C(T + n − 1, n) terms; any other power or function
+    is one term (expand leaves it whole) whose derivative brings its argument's D twice
+    (the outer derivative, and the chain)."""
+    memo: dict[sp.Basic, tuple[float, float]] = {}
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in memo:
+            continue
+        if not ready and node.args:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in memo)
+            continue
+        memo[node] = _rule(node, [memo[a] for a in node.args], wrt, zero)
+    t, d = memo[expr]
+    return t, d, len(memo)
+
+
+def _rule(node: sp.Basic, args: list[tuple[float, float]], wrt: frozenset,
+          zero: frozenset) -> tuple[float, float]:
+    if not args:
+        return 0.0 if node in zero else 1.0, 1.0 if node in wrt else 0.0
+    if isinstance(node, sp.Add):
+        return min(CAP, sum(t for t, _ in args)), min(CAP, sum(d for _, d in args))
+    if isinstance(node, sp.Mul):
+        total = math.prod(t for t, _ in args)
+        d = sum(di * math.prod(t for k, (t, _) in enumerate(args) if k != i)
+                for i, (_, di) in enumerate(args) if di)
+        return min(CAP, total), min(CAP, d)
+    if isinstance(node, sp.Pow) and node.exp.is_Integer and node.exp > 1:
+        n, (tb, db) = int(node.exp), args[0]
+        return _multiset(tb, n), min(CAP, n * _multiset(tb, n - 1) * db)
+    return 1.0, min(CAP, 2.0 * sum(d for _, d in args))
+
+
+def _multiset(terms: float, n: int) -> float:
+    """C(terms + n − 1, n): the monomials of a sum of ``terms`` terms to the power n."""
+    if terms >= CAP ** (1 / max(n, 1)):
+        return CAP
+    return min(CAP, float(math.comb(int(terms) + n - 1, n)))
+
+
+@lru_cache(maxsize=8)
+def _loss(network: NetworkSpec):
+    from ..engine.layers.stack import Stack
+
+    stack = Stack(network)
+    return stack, stack.loss()
+
+
+def group_cost(network: NetworkSpec, hyp: Hypothesis, group: str) -> tuple[float, float]:
+    """(raw terms, CPU seconds) of the whole-loss step of one group of ``hyp``."""
+    from ..engine.layers.units import Units
+
+    from ..engine.layers.settle import tie_substitution
+
+    stack, loss = _loss(network)
+    units = Units(network, hyp)
+    ei, ej = units.groups[group]
+    wrt = frozenset(stack.theta[t][i] for t, i in ei + ej)
+    zero = frozenset(k for k, v in tie_substitution(stack.theta, units).items() if v == 0)
+    _, d, nodes = raw_terms(loss, wrt, zero)
+    return d, d * SECONDS_PER_RAW_TERM + len(wrt) * nodes * SECONDS_PER_NODE
+
+
+def skip_note(network: NetworkSpec, hyp: Hypothesis, group: str) -> str | None:
+    """Why the whole-loss step of ``group`` is skipped (its estimate is over
+    :data:`~symderive.engine.gradients.WHOLE_LOSS_SECONDS`), in a sentence with the
+    numbers; None when it runs."""
+    from ..engine import gradients
+
+    terms, seconds = group_cost(network, hyp, group)
+    if seconds <= gradients.WHOLE_LOSS_SECONDS:
+        return None
+    shown = f"{seconds:.0f} s" if seconds < 1e6 else "more than a million seconds"
+    return (f"The whole-loss check was skipped because it would cost too much: expanding "
+            f"the loss's derivatives in this group's entries would multiply out about "
+            f"{terms:.2g} terms, an estimated {shown} of CPU, over the limit of "
+            f"{gradients.WHOLE_LOSS_SECONDS:g} s.")
