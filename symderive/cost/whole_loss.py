@@ -18,8 +18,11 @@ Nothing here names a kind: the count reads the expression, whatever built it.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from functools import lru_cache
+from typing import Iterator
 
 import sympy as sp
 
@@ -115,15 +118,50 @@ def group_cost(network: NetworkSpec, hyp: Hypothesis, group: str) -> tuple[float
 
 def skip_note(network: NetworkSpec, hyp: Hypothesis, group: str) -> str | None:
     """Why the whole-loss step of ``group`` is skipped (its estimate is over
-    :data:`~symderive.engine.gradients.WHOLE_LOSS_SECONDS`), in a sentence with the
-    numbers; None when it runs."""
+    :data:`~symderive.engine.gradients.WHOLE_LOSS_SECONDS`, or over what is left of the
+    derivation's :func:`allowance`), in a sentence with the numbers; None when it runs."""
     from ..engine import gradients
 
     terms, seconds = group_cost(network, hyp, group)
-    if seconds <= gradients.WHOLE_LOSS_SECONDS:
+    if seconds > gradients.WHOLE_LOSS_SECONDS:
+        shown = f"{seconds:.0f} s" if seconds < 1e6 else "more than a million seconds"
+        return (f"The whole-loss check was skipped because it would cost too much: "
+                f"expanding the loss's derivatives in this group's entries would multiply "
+                f"out about {terms:.2g} terms, an estimated {shown} of CPU, over the limit "
+                f"of {gradients.WHOLE_LOSS_SECONDS:g} s.")
+    return over_allowance(seconds)
+
+
+# ---- one allowance for every whole-loss step of a derivation --------------------------
+#: Estimated CPU seconds all the whole-loss steps of one derivation may spend together:
+#: each step is at most WHOLE_LOSS_SECONDS, and the guards count this allowance once in
+#: the time limit, however many hypotheses and groups a spec has.
+WHOLE_LOSS_TOTAL = 6.0
+_LEFT: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+    "whole_loss_left", default=None)
+
+
+@contextlib.contextmanager
+def allowance(seconds: float = WHOLE_LOSS_TOTAL) -> Iterator[None]:
+    """Within this block (one derivation: :func:`symderive.derive`), the whole-loss steps
+    share ``seconds`` of estimated CPU, spent in the order they run (the same order
+    every run, so the same spec gives the same report)."""
+    token = _LEFT.set([seconds])
+    try:
+        yield
+    finally:
+        _LEFT.reset(token)
+
+
+def over_allowance(seconds: float) -> str | None:
+    """Spend ``seconds`` of the derivation's allowance and return None, or, when less is
+    left, the sentence saying the step was skipped (outside :func:`allowance`: None)."""
+    left = _LEFT.get()
+    if left is None or seconds <= left[0]:
+        if left is not None:
+            left[0] -= seconds
         return None
-    shown = f"{seconds:.0f} s" if seconds < 1e6 else "more than a million seconds"
-    return (f"The whole-loss check was skipped because it would cost too much: expanding "
-            f"the loss's derivatives in this group's entries would multiply out about "
-            f"{terms:.2g} terms, an estimated {shown} of CPU, over the limit of "
-            f"{gradients.WHOLE_LOSS_SECONDS:g} s.")
+    return (f"The whole-loss check was skipped because this derivation's whole-loss "
+            f"checks would together cost too much: this one, an estimated {seconds:.1f} s "
+            f"of CPU, is over the {max(left[0], 0.0):.1f} s left of the "
+            f"{WHOLE_LOSS_TOTAL:g} s they share.")

@@ -68,7 +68,7 @@ def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str]]:
 
 def _lemma(layer: LayerSpec, role: str) -> bool:
     kind = layer_kind(layer.kind)
-    if kind.flops(layer) > LEMMA_WORK:
+    if kind.lemma_work(layer) > LEMMA_WORK:
         layer = kind.reduced(layer)
     i, j = 1, 2
     theta = {name: symbols(f"{name}q", shape) for name, shape in kind.tensors(layer).items()}
