@@ -33,7 +33,7 @@ import math
 
 from ..engine.layers import layer_kind
 from ..engine.layers.stack import Stack
-from ..engine.layers.swap import LEMMA_WORK, WHOLE_LIMIT
+from ..engine.layers.swap import LEMMA_WORK, whole_loss_small
 from ..engine.layers.units import Units
 from ..engine.layers.settle import TRIES, searched
 from ..numeric.layers import CHECKED_PER_GROUP, TRAINING_WORK
@@ -121,7 +121,7 @@ def swap_seconds(spec: Spec, units: Units) -> float:
         if kind.lemma_work(layer) > LEMMA_WORK:
             layer = kind.reduced(layer)
         seconds += SYMBOLIC_MAC_SECONDS * 2 * max(kind.lemma_work(layer), 1)
-    if Stack(spec.network).parameter_count() * spec.network.samples <= WHOLE_LIMIT:
+    if whole_loss_small(spec.network):
         seconds += loss_seconds(spec)
     return seconds
 

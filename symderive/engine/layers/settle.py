@@ -35,7 +35,7 @@ from ..symmetry import (BROKEN, DIFFERENT, EQUAL, PRESERVED, UNDECIDED, WHOLE_LO
 from ..witness import ABSOLUTE_THRESHOLD, RELATIVE_THRESHOLD, Witness, random_targets
 from . import layer_kind
 from .stack import Stack, Theta
-from .swap import swap_check
+from .swap import swap_check, whole_loss_small
 from .units import Units
 
 #: Whole-loss differentiation only below this many parameter-samples (as the dense path).
@@ -183,8 +183,8 @@ def _step(stack: Stack, units: Units, name: str, point: _Point) -> Witness | Non
 def _whole_loss_applies(stack: Stack) -> bool:
     """Is the whole-loss step tried: a small network, smooth activations?"""
     spec = stack.spec
-    return stack.parameter_count() * spec.samples <= FULL_LIMIT and not any(
-        s.activation is not None and not s.activation.smooth for s in spec.stack)
+    return stack.parameter_count() * spec.samples <= FULL_LIMIT and whole_loss_small(spec) \
+        and not any(s.activation is not None and not s.activation.smooth for s in spec.stack)
 
 
 def _whole_loss_skip(stack: Stack, units: Units, name: str) -> str | None:

@@ -42,12 +42,21 @@ def swap_check(spec: NetworkSpec, units: Units) -> tuple[bool, str]:
         return False, "output layer"
     lemmas = all(_lemma(layer, role) for layer, role in roles(spec, units))
     stack = Stack(spec)
-    if not lemmas or stack.parameter_count() * spec.samples > WHOLE_LIMIT:
+    if not lemmas or not whole_loss_small(spec):
         return lemmas, "layer by layer"
     loss = stack.loss()
     swap = {stack.theta[a][ia]: stack.theta[b][ib] for (a, ia), (b, ib) in units.swap()}
     swapped = loss.xreplace(swap)
     return swapped == loss or sp.expand(swapped - loss) == 0, "whole loss"
+
+
+def whole_loss_small(spec: NetworkSpec) -> bool:
+    """Is the whole SymPy loss cheap to build: at most :data:`WHOLE_LIMIT` parameter-
+    samples, and no layer whose formulas cost far more than their multiply-adds
+    (:meth:`LayerKind.lemma_work`: a maximum over 36 positions took minutes)?"""
+    return Stack(spec).parameter_count() * spec.samples <= WHOLE_LIMIT and all(
+        layer_kind(s.kind).lemma_work(s) <= max(LEMMA_WORK, layer_kind(s.kind).flops(s))
+        for s in spec.stack)
 
 
 def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str]]:
