@@ -252,3 +252,19 @@ def test_the_layer_report_says_the_step_was_skipped(monkeypatch):
     assert notes and all("over the limit of 3 s" in n for n in notes)
     markdown = d.to_markdown(detail="full")
     assert all(n in markdown.replace("\n", " ") for n in notes)
+
+
+def test_a_step_over_the_shared_allowance_is_skipped_and_decides_nothing(monkeypatch):
+    """The dense path spends the derivation's allowance too: with less left than this
+    step's estimate it is skipped (undecided, with the sentence), with enough it proves."""
+    spec = _spec(*UNDER, [TIED])
+    _no_witness(monkeypatch)
+    _opaque_local(monkeypatch)
+    seconds = gradients.whole_loss_cost(spec.network)[1]
+    with whole_loss.allowance(seconds * 0.9):
+        result = symmetry.settle_hypothesis(spec.network, spec.hypotheses[0], 5)
+    assert {g.status for g in result.groups} == {"undecided"}
+    assert all("together cost too much" in g.note for g in result.groups)
+    with whole_loss.allowance(10 * seconds):
+        proved = symmetry.settle_hypothesis(spec.network, spec.hypotheses[0], 5)
+    assert {g.group: g.method for g in proved.groups}["outgoing"] == "whole loss"
