@@ -99,3 +99,13 @@ def test_the_guards_count_the_steps_once_whatever_the_hypotheses():
     assert forty["whole loss"] <= cost.loss_seconds(Spec.from_toml(many)) + \
         whole_loss.WHOLE_LOSS_TOTAL
     assert guards.refusals(Spec.from_toml(many)) == []
+
+
+def test_the_frozen_set_hook_grows_with_the_entries_and_the_network():
+    """The hook for an [init] analysis of a [[layer]] network: the loss built once, then
+    each entry's derivative; more entries or more samples cost more."""
+    small = make("conv tiny")
+    more = Spec.from_toml(spec_text(*SHAPES["conv tiny"][:2], 6))
+    assert cost.frozen_check_seconds(small, 0) == pytest.approx(cost.loss_seconds(small))
+    assert cost.frozen_check_seconds(small, 1) < cost.frozen_check_seconds(small, 10)
+    assert cost.frozen_check_seconds(small, 10) < cost.frozen_check_seconds(more, 10)
