@@ -137,15 +137,20 @@ def local_seconds(spec: Spec, units: Units) -> float:
 
 
 #: Seconds per multiply-add and sample of building the whole SymPy loss and comparing it
-#: with its swapped copy (measured: 1.2 s for a residual CNN with batch norm of 636
-#: multiply-add-samples, 1.1 s for the tanh one of 390).
-LOSS_MAC_SECONDS = 2.5e-3
+#: with its swapped copy: 0.3 to 1.3 ms measured on dense, conv, norm, skip and LSTM
+#: stacks (SymPy's cache cleared, load about 7 on 2 cores).
+LOSS_MAC_SECONDS = 1e-3
 
 
 def loss_seconds(spec: Spec) -> float:
     """Building the whole SymPy loss (the kinds' symbolic forwards over every sample),
-    and walking it once (the swapped copy compared, or the whole-loss estimate)."""
-    return LOSS_MAC_SECONDS * Stack(spec.network).flops() * spec.network.samples
+    and walking it once (the swapped copy compared, or the whole-loss estimate).  A
+    layer whose statistics run over the batch makes every sample's output depend on
+    every sample, once more per sample (a residual CNN with batch norm: 1.2 s for 636
+    multiply-add-samples)."""
+    coupled = any(layer_kind(s.kind).statistics(s) == "batch" for s in spec.network.stack)
+    samples = spec.network.samples
+    return LOSS_MAC_SECONDS * Stack(spec.network).flops() * samples * (samples if coupled else 1)
 
 
 def whole_loss_seconds(spec: Spec, hyp) -> float:
