@@ -268,3 +268,30 @@ def test_a_step_over_the_shared_allowance_is_skipped_and_decides_nothing(monkeyp
     with whole_loss.allowance(10 * seconds):
         proved = symmetry.settle_hypothesis(spec.network, spec.hypotheses[0], 5)
     assert {g.group: g.method for g in proved.groups}["outgoing"] == "whole loss"
+
+
+def test_the_swaps_whole_loss_confirmation_is_skipped_when_costly(monkeypatch):
+    """A residual CNN with batch norm, 3 samples of length 10, exchanging tied outgoing
+    weights: the swapped loss is not the same expression, and expanding the difference
+    (about 10⁶ raw terms) did not finish in minutes.  The lemmas prove the swap; the
+    confirmation is skipped and the method says so."""
+    from symderive.engine.layers.swap import expand_affordable, swap_check
+    from symderive.engine.layers.stack import Stack
+    from symderive.engine.layers.units import Units
+
+    spec = _layer_spec(RESIDUAL_BN, 'layer = 1\nunits = [1, 2]\ntie = ["outgoing"]',
+                       (2, 10), 3)
+    loss = Stack(spec.network).loss()
+    assert whole_loss.expand_seconds(loss) > gradients.WHOLE_LOSS_SECONDS
+    assert not expand_affordable(loss)
+    units = Units(spec.network, spec.hypotheses[0])
+    from symderive.engine.layers import swap
+
+    real = swap.sp.expand
+    monkeypatch.setattr(swap.sp, "expand", lambda e, *a, **k: pytest.fail("expanded the loss")
+                        if sp.count_ops(e) > 10_000 else real(e, *a, **k))
+    assert swap_check(spec.network, units)[0] is True
+    monkeypatch.setattr(swap.sp, "expand", real)
+    # a small dense stack still gets the confirmation on the whole loss
+    small = _layer_spec(DENSE, 'layer = 1\nunits = [1, 2]\ntie = ["outgoing"]', (2,), 2)
+    assert expand_affordable(Stack(small.network).loss())

@@ -146,11 +146,13 @@ def loss_seconds(spec: Spec) -> float:
     """Building the whole SymPy loss (the kinds' symbolic forwards over every sample),
     and walking it once (the swapped copy compared, or the whole-loss estimate).  A
     layer whose statistics run over the batch makes every sample's output depend on
-    every sample, once more per sample (a residual CNN with batch norm: 1.2 s for 636
-    multiply-add-samples)."""
+    every sample, and comparing the swapped copy walks every sample's terms again: the
+    square of the samples once more (a residual CNN with batch norm, 3 samples: 1.2 s for
+    length 5, 10 s for length 10)."""
     coupled = any(layer_kind(s.kind).statistics(s) == "batch" for s in spec.network.stack)
     samples = spec.network.samples
-    return LOSS_MAC_SECONDS * Stack(spec.network).flops() * samples * (samples if coupled else 1)
+    return (LOSS_MAC_SECONDS * Stack(spec.network).flops() * samples
+            * (samples ** 2 if coupled else 1))
 
 
 def whole_loss_seconds(spec: Spec, hyp) -> float:

@@ -116,6 +116,14 @@ def group_cost(network: NetworkSpec, hyp: Hypothesis, group: str) -> tuple[float
     return d, d * SECONDS_PER_RAW_TERM + len(wrt) * nodes * SECONDS_PER_NODE
 
 
+def expand_seconds(loss: sp.Expr) -> float:
+    """CPU seconds of expanding the difference of ``loss`` and a copy with some symbols
+    exchanged (the swap's whole-loss confirmation): twice its raw terms, at
+    :data:`SECONDS_PER_RAW_TERM` (a residual CNN with batch norm on 3 samples of length
+    10 has about 10⁶ and did not finish in minutes)."""
+    return 2 * raw_terms(loss, frozenset())[0] * SECONDS_PER_RAW_TERM
+
+
 def skip_note(network: NetworkSpec, hyp: Hypothesis, group: str) -> str | None:
     """Why the whole-loss step of ``group`` is skipped (its estimate is over
     :data:`~symderive.engine.gradients.WHOLE_LOSS_SECONDS`, or over what is left of the

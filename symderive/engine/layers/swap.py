@@ -47,7 +47,20 @@ def swap_check(spec: NetworkSpec, units: Units) -> tuple[bool, str]:
     loss = stack.loss()
     swap = {stack.theta[a][ia]: stack.theta[b][ib] for (a, ia), (b, ib) in units.swap()}
     swapped = loss.xreplace(swap)
-    return swapped == loss or sp.expand(swapped - loss) == 0, "whole loss"
+    if swapped == loss:
+        return True, "whole loss"
+    if not expand_affordable(loss):     # the lemmas proved it; the confirmation is skipped
+        return lemmas, "layer by layer"
+    return sp.expand(swapped - loss) == 0, "whole loss"
+
+
+def expand_affordable(loss: sp.Expr) -> bool:
+    """The cost hook (:func:`symderive.cost.whole_loss.expand_seconds`): is expanding the
+    difference of ``loss`` and its swapped copy within the whole-loss step's limit?"""
+    from ...cost.whole_loss import expand_seconds
+    from ..gradients import WHOLE_LOSS_SECONDS
+
+    return expand_seconds(loss) <= WHOLE_LOSS_SECONDS
 
 
 def whole_loss_small(spec: NetworkSpec) -> bool:
