@@ -244,7 +244,7 @@ def _derive(spec: Spec, numeric: bool, say: Callable[[str], None]) -> Derivation
     results = []
     targets = spec_targets(spec)
     settle_one = _stack_settle if spec.network.stack else settle_hypothesis
-    from .cost.whole_loss import allowance   # the whole-loss steps' shared budget
+    from .engine.expansion import allowance   # the whole-loss steps' shared budget
 
     with single_threaded_blas(), allowance():  # the witnesses' NumPy passes, as the cross-check's
         for k, h in enumerate(spec.hypotheses):

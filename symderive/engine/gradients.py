@@ -86,7 +86,7 @@ def whole_loss_skip_note(spec: NetworkSpec) -> str | None:
     :data:`WHOLE_LOSS_SECONDS`), in a sentence with the numbers; None when it runs."""
     terms, seconds = whole_loss_cost(spec)
     if seconds <= WHOLE_LOSS_SECONDS:
-        from ..cost.whole_loss import over_allowance   # the derivation's shared allowance
+        from .expansion import over_allowance   # the derivation's shared allowance
 
         return over_allowance(seconds)
     shown = f"{seconds:.0f} s" if seconds < 1e6 else "more than a million seconds"

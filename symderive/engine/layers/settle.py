@@ -188,10 +188,12 @@ def _whole_loss_applies(stack: Stack) -> bool:
 
 
 def _whole_loss_skip(stack: Stack, units: Units, name: str) -> str | None:
-    """The cost hook (:mod:`symderive.cost.whole_loss`): why the step is skipped, or None."""
-    from ...cost.whole_loss import skip_note
+    """The cost hook (:func:`..expansion.group_skip_note`): why the step is skipped, or None."""
+    from ..expansion import group_skip_note
+    from ..gradients import WHOLE_LOSS_SECONDS
 
-    return skip_note(stack.spec, units.hyp, name)
+    return group_skip_note(stack, units.groups[name], tie_substitution(stack.theta, units),
+                           WHOLE_LOSS_SECONDS)
 
 
 def _whole_loss_zero(stack: Stack, units: Units, name: str) -> bool:

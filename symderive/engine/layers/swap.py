@@ -55,9 +55,9 @@ def swap_check(spec: NetworkSpec, units: Units) -> tuple[bool, str]:
 
 
 def expand_affordable(loss: sp.Expr) -> bool:
-    """The cost hook (:func:`symderive.cost.whole_loss.expand_seconds`): is expanding the
-    difference of ``loss`` and its swapped copy within the whole-loss step's limit?"""
-    from ...cost.whole_loss import expand_seconds
+    """The cost hook (:func:`..expansion.expand_seconds`): is expanding the difference
+    of ``loss`` and its swapped copy within the whole-loss step's limit?"""
+    from ..expansion import expand_seconds
     from ..gradients import WHOLE_LOSS_SECONDS
 
     return expand_seconds(loss) <= WHOLE_LOSS_SECONDS
