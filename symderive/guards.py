@@ -23,7 +23,10 @@ limits (``symderive derive --force`` runs it anyway):
   (:func:`numeric_work`), at most :data:`MAX_NUMERIC_WORK` (about 30 s: one core did
   3e9 to 4e9 a second on the benchmark's shapes);
 - **JSON size** (:func:`json_bytes`): witnesses and training gaps, at most
-  :data:`MAX_JSON_BYTES`.
+  :data:`MAX_JSON_BYTES`;
+- for a ``[[layer]]`` network, **seconds** (:func:`symderive.cost.layers.stack_parts`):
+  each kind's passes, local derivations and swap checks, and the whole-loss steps
+  within the allowance they share, at most ``MAX_SECONDS`` (30 s).
 
 The way out of most of them is generic mode: a symmetry of two units does
 not depend on the width, and ``activation = "any"`` proves it for every

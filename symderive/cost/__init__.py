@@ -8,7 +8,9 @@
   3.3e9 a second): every NumPy stage as it runs, hypothesis by hypothesis
   (:mod:`.stages`), fact by fact (:mod:`.facts`) and the starting point
   (:mod:`.start`); :func:`numeric_parts` says which part is the largest;
-- :func:`json_bytes`: the JSON report's size.
+- :func:`json_bytes`: the JSON report's size;
+- :mod:`.layers`: a ``[[layer]]`` network's seconds, from each kind's calibration, and
+  :mod:`.whole_loss`: the whole-loss steps' estimates and their shared allowance.
 
 ``benchmarks/bench_guards.py`` hunts for specs these estimates under-rate (allowed
 but slow), ``benchmarks/bench_guard_costs.py`` measures the unit costs.
