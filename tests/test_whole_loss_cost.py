@@ -270,6 +270,7 @@ def test_a_step_over_the_shared_allowance_is_skipped_and_decides_nothing(monkeyp
     assert {g.group: g.method for g in proved.groups}["outgoing"] == "whole loss"
 
 
+@pytest.mark.ci_tier
 def test_the_swaps_whole_loss_confirmation_is_skipped_when_costly(monkeypatch):
     """A residual CNN with batch norm, 3 samples of length 10, exchanging tied outgoing
     weights: the swapped loss is not the same expression, and expanding the difference
