@@ -109,3 +109,21 @@ def test_the_frozen_set_hook_grows_with_the_entries_and_the_network():
     assert cost.frozen_check_seconds(small, 0) == pytest.approx(cost.loss_seconds(small))
     assert cost.frozen_check_seconds(small, 1) < cost.frozen_check_seconds(small, 10)
     assert cost.frozen_check_seconds(small, 10) < cost.frozen_check_seconds(more, 10)
+
+
+def test_a_long_lstm_is_checked_by_the_swap_on_its_small_instance():
+    """An LSTM over 6 steps: its symbolic forward nests the gates a level a step (30 s
+    for 2 units), so the swap's check of it runs on the kind's small instance, and the
+    exchange of two units still leaves the loss unchanged, layer by layer."""
+    from bench_kind_costs import _state_text
+
+    text = _state_text("lstm", {"samples": 2, "units": 4, "steps": 6, "hypotheses": 4})
+    spec = Spec.from_toml(text)
+    layer = spec.network.stack[0]
+    kind = layer_kind(layer.kind)
+    assert kind.lemma_work(layer) > LEMMA_WORK >= kind.flops(layer)
+    short = Spec.from_toml(_state_text("lstm", {"samples": 2, "units": 2, "steps": 2,
+                                                "hypotheses": 1}))
+    assert kind.lemma_work(short.network.stack[0]) == kind.flops(short.network.stack[0])
+    units = Units(spec.network, spec.hypotheses[3])
+    assert swap_check(spec.network, units) == (True, "layer by layer")

@@ -235,6 +235,13 @@ class LSTM(LayerKind):
     def flops(self, layer: LayerSpec) -> int:
         return pass_work(layer_shape(layer), 1) // 3
 
+    def lemma_work(self, layer: LayerSpec) -> int:
+        """The symbolic forward nests the gates a level per step, and its cost grows
+        about eightfold a step (2 units, 2 samples: 0.3 s on 3 steps, 30 s on 6, found
+        by the guards' bench_kind_costs.py --climb): past 3 steps the swap's check runs
+        on :meth:`reduced`."""
+        return self.flops(layer) * 8 ** max(0, layer_shape(layer).steps - 2)
+
     def local_seconds(self, layer: LayerSpec, group: str) -> float:
         """Measured: 0.01 s on 3 steps of 2 units, 0.1 s on 16 of 32, 0.15 s on 64 of 4."""
         shape = layer_shape(layer)
