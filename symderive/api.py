@@ -251,7 +251,9 @@ def _derive(spec: Spec, numeric: bool, say: Callable[[str], None]) -> Derivation
     results = []
     targets = spec_targets(spec)
     settle_one = _stack_settle if spec.network.stack else settle_hypothesis
-    with single_threaded_blas():  # the witnesses' NumPy passes, as the cross-check's
+    from .engine.expansion import allowance   # the whole-loss steps' shared budget
+
+    with single_threaded_blas(), allowance():  # the witnesses' NumPy passes, as the cross-check's
         for k, h in enumerate(spec.hypotheses):
             say(f'[{k + 1}/{total}] hypothesis "{h.name}"')
             results.append(settle_one(spec.network, h, spec.check.seed + 1000 * k, targets))

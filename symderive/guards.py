@@ -23,7 +23,10 @@ limits (``symderive derive --force`` runs it anyway):
   (:func:`numeric_work`), at most :data:`MAX_NUMERIC_WORK` (about 30 s: one core did
   3e9 to 4e9 a second on the benchmark's shapes);
 - **JSON size** (:func:`json_bytes`): witnesses and training gaps, at most
-  :data:`MAX_JSON_BYTES`.
+  :data:`MAX_JSON_BYTES`;
+- for a ``[[layer]]`` network, **seconds** (:func:`symderive.cost.layers.stack_parts`):
+  each kind's passes, local derivations and swap checks, and the whole-loss steps
+  within the allowance they share, at most ``MAX_SECONDS`` (30 s).
 
 The way out of most of them is generic mode: a symmetry of two units does
 not depend on the width, and ``activation = "any"`` proves it for every
@@ -145,25 +148,39 @@ def refusals(spec: Spec, fmt: str | None = None) -> list[Refusal]:
 
 def _stack(spec: Spec) -> list[Refusal]:
     """A ``[[layer]]`` network: its kinds' passes counted (:mod:`symderive.cost.layers`)."""
-    from .cost.layers import MAX_SECONDS, stack_json_bytes, stack_seconds
+    from .cost.layers import MAX_SECONDS, stack_json_bytes, stack_parts
     from .engine.layers.stack import Stack
 
     count = Stack(spec.network).parameter_count()
     if count > MAX_PARAMETERS:
         return [Refusal("layer", f"has {count:,} parameters, over the limit of "
                         f"{MAX_PARAMETERS:,}; use fewer channels or units, {FORCE}")]
-    seconds = stack_seconds(spec)
+    parts = stack_parts(spec)
+    seconds = sum(s for _, s in parts)
     if seconds > MAX_SECONDS:
-        return [Refusal("layer", f"would take about {seconds:.0f} s at worst (NumPy passes "
-                        f"of the layers for the witness search and the numeric check), over "
-                        f"the limit of {MAX_SECONDS:.0f} s; use fewer channels, positions or "
-                        f"samples, {FORCE}")]
+        field, share = _largest(parts)
+        what = (_STACK_PARTS["whole loss"] if field == "whole loss"
+                else _STACK_PARTS[field.split("[")[0]])
+        return [Refusal(field if field.startswith("fact[") else "layer",
+                        f"would take about {seconds:.0f} s at worst, {share:.0%} of it {what}, "
+                        f"over the limit of {MAX_SECONDS:.0f} s; use fewer channels, "
+                        f"positions, tokens, steps or samples, {FORCE}")]
     size = stack_json_bytes(spec)
     if size > MAX_JSON_BYTES:
         return [Refusal("layer", f"its witnesses would need about {size / 1e6:.0f} MB of "
                         f"JSON, over the limit of {MAX_JSON_BYTES / 1e6:.0f} MB; use fewer "
                         f"parameters, {FORCE}")]
     return []
+
+
+#: What each part of a [[layer]] network's estimate is (:func:`symderive.cost.layers.stack_parts`).
+_STACK_PARTS = {
+    "hypotheses": ("the hypotheses (NumPy passes of the layers for the witness search, "
+                   "the gradient check and training; the kinds' local derivations and the "
+                   "swap's symbolic checks)"),
+    "whole loss": "the whole-loss checks of groups nothing else may settle",
+    "fact": "the fact's check and proof",
+}
 
 
 def check_resources(spec: Spec, text: str | bytes | None = None,
@@ -281,6 +298,12 @@ def _symbolic(spec: Spec) -> list[Refusal]:
             f"it differentiating the loss in each of the {spec.network.layers[-1]} outputs "
             f"(softmax couples them all), {over}; use fewer outputs or loss = \"any\", "
             f"{FORCE}"))]
+    if largest == "whole loss":
+        return [Refusal("network.activation", (
+            f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "
+            "it the whole-loss checks of groups nothing else may settle (each under "
+            "3 s, together at most the 6 s they share), "
+            f"{over}; use {GENERIC}, a named activation, fewer hypotheses, {FORCE}"))]
     if largest.endswith(".swap"):
         return [Refusal(largest.removesuffix(".swap") + ".layer", (
             f"the symbolic work would be about {work:,.0f} term-operations, {share:.0%} of "

@@ -103,7 +103,13 @@ def test_symbolic_work_grows_with_the_next_layer_the_formula_and_the_hypotheses(
 
     one, = [w for f, w in symbolic_parts(small) if f.startswith("hypothesis")]
     assert [w for f, w in symbolic_parts(twice) if f.startswith("hypothesis")] == [one, one]
-    assert guards.symbolic_work(twice) == base + one
+    # ... and the whole-loss steps its groups may reach, within the shared allowance
+    from symderive.cost import whole_loss_steps
+    from symderive.cost.facts import TERMS_PER_SECOND
+
+    assert 0 < whole_loss_steps(small) < whole_loss_steps(twice)
+    extra = (whole_loss_steps(twice) - whole_loss_steps(small)) * TERMS_PER_SECOND
+    assert guards.symbolic_work(twice) == pytest.approx(base + one + extra)
 
 
 def test_too_much_symbolic_work_names_generic_mode():

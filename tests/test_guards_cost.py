@@ -206,7 +206,7 @@ def test_refusals_name_the_largest_part():
     assert [f for f, _ in parts] == ["hypothesis[1]", "fact[1]"]
     assert all(w > 0 for _, w in parts)
     assert [f for f, _ in symbolic_parts(spec((2, 3, 1), extra=fact("unit_gradient")))] == \
-        ["hypothesis[1]", "network.loss", "fact[1]"]
+        ["hypothesis[1]", "network.loss", "whole loss", "fact[1]"]
 
 
 # ------------------------------------------------------------------ monotone

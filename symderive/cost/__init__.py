@@ -8,7 +8,9 @@
   3.3e9 a second): every NumPy stage as it runs, hypothesis by hypothesis
   (:mod:`.stages`), fact by fact (:mod:`.facts`) and the starting point
   (:mod:`.start`); :func:`numeric_parts` says which part is the largest;
-- :func:`json_bytes`: the JSON report's size.
+- :func:`json_bytes`: the JSON report's size;
+- :mod:`.layers`: a ``[[layer]]`` network's seconds, from each kind's calibration, and
+  :mod:`.whole_loss`: the whole-loss steps' estimates and their shared allowance.
 
 ``benchmarks/bench_guards.py`` hunts for specs these estimates under-rate (allowed
 but slow), ``benchmarks/bench_guard_costs.py`` measures the unit costs.
@@ -79,7 +81,8 @@ def symbolic_parts(spec: Spec) -> list[tuple[str, float]]:
     (``hypothesis[k].swap``, :func:`.facts.swap_check_symbolic`); the loss differentiated
     in every output when it may be constant (``network.loss``,
     :func:`.facts.constant_loss_symbolic`, once per
-    network); each fact's (:func:`.facts.fact_symbolic`)."""
+    network); the whole-loss steps of all hypotheses (``whole loss``,
+    :func:`whole_loss_steps`); each fact's (:func:`.facts.fact_symbolic`)."""
     weight = term_weight(spec)
     layers = LAYER_TERMS * spec.network.depth
     parts = [(f"hypothesis[{k}]", (next_width(spec, h) + HYPOTHESIS_TERMS) * weight + layers)
@@ -88,8 +91,30 @@ def symbolic_parts(spec: Spec) -> list[tuple[str, float]]:
               for k, h in enumerate(spec.hypotheses, start=1) if h.layer == spec.network.depth]
     if spec.hypotheses:     # is the loss constant in the outputs? (once per network)
         parts.append(("network.loss", _facts.constant_loss_symbolic(spec.network)))
+    steps = whole_loss_steps(spec)
+    if steps:
+        parts.append(("whole loss", steps * _facts.TERMS_PER_SECOND))
     return parts + [(f"fact[{k}]", _facts.fact_symbolic(spec.network, f, weight))
                     for k, f in enumerate(spec.facts, start=1)]
+
+
+def whole_loss_steps(spec: Spec) -> float:
+    """CPU seconds of the whole-loss steps (``engine.symmetry.whole_loss_status``) the
+    hypotheses may reach, worst case: every group of each, at the step's estimate when
+    it runs (at most ``WHOLE_LOSS_SECONDS``), all of them within the derivation's shared
+    allowance (:data:`.whole_loss.WHOLE_LOSS_TOTAL`)."""
+    from ..engine import gradients
+    from ..engine.symmetry import FULL_LIMIT
+    from .whole_loss import WHOLE_LOSS_TOTAL
+
+    net = spec.network
+    if not spec.hypotheses or not gradients.whole_loss_affordable(net, FULL_LIMIT):
+        return 0.0
+    seconds = gradients.whole_loss_cost(net)[1]
+    if seconds > gradients.WHOLE_LOSS_SECONDS:
+        return 0.0
+    groups = sum(len(net.unit_groups(h.layer)) for h in spec.hypotheses)
+    return min(groups * seconds, WHOLE_LOSS_TOTAL)
 
 
 def symbolic_work(spec: Spec) -> float:

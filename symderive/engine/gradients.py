@@ -86,7 +86,9 @@ def whole_loss_skip_note(spec: NetworkSpec) -> str | None:
     :data:`WHOLE_LOSS_SECONDS`), in a sentence with the numbers; None when it runs."""
     terms, seconds = whole_loss_cost(spec)
     if seconds <= WHOLE_LOSS_SECONDS:
-        return None
+        from .expansion import over_allowance   # the derivation's shared allowance
+
+        return over_allowance(seconds)
     shown = f"{seconds:.0f} s" if seconds < 1e6 else "more than a million seconds"
     return (f"The whole-loss check was skipped because it would cost too much: expanding the "
             f"loss would give about {terms:.2g} terms, an estimated {shown} of CPU, over the "

@@ -21,6 +21,7 @@ _METHODS = {
     "whole loss": "the whole loss differentiated and simplified",
     "witness": "a witness (a concrete point, listed in the JSON report)",
     "none": "neither proved nor refuted",
+    "whole loss skipped": "undecided: the whole-loss check was skipped for its cost",
 }
 
 
@@ -160,6 +161,7 @@ def _hypothesis(network: NetworkSpec, k: int, r: HypothesisResult) -> Section:
         Paragraph((Text(_swap_sentence(network, units, r)),)),
     ]
     body += [Paragraph((Text(_witness_sentence(g)),)) for g in r.groups if g.witness][:3]
+    body += [Paragraph((Text(f"Group {g.group}: {g.note}"),)) for g in r.groups if g.note]
     return Section(f"Hypothesis {k}: {h.name}", tuple(body), label=f"sec:hyp{k}")
 
 

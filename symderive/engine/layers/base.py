@@ -123,6 +123,30 @@ class LayerKind(ABC):
         """Multiply-adds of one sample's forward pass (the cost model's unit)."""
         return int(np.prod(layer.out_shape))
 
+    #: The cost model's calibration of this kind's NumPy pass (:mod:`symderive.cost.layers`,
+    #: fitted by ``benchmarks/bench_kind_costs.py``): seconds per multiply-add of
+    #: :meth:`flops` in a forward + backward pass, and seconds of the interpreter's
+    #: work per iteration of :meth:`pass_loops`.
+    seconds_per_mac: ClassVar[float] = 1e-9
+    seconds_per_loop: ClassVar[float] = 1e-4
+
+    def lemma_work(self, layer: LayerSpec) -> int:
+        """The size of the symbolic forward the swap's check builds and compares, in
+        multiply-adds (:mod:`.swap` checks a larger layer on :meth:`reduced`): its
+        :meth:`flops`, unless the kind's formulas cost more than their multiply-adds."""
+        return self.flops(layer)
+
+    def local_seconds(self, layer: LayerSpec, group: str) -> float:
+        """Estimated CPU seconds of :meth:`local_zero` on ``group`` (the cost model's
+        symbolic part; 0 for a kind whose local derivation is immediate)."""
+        return 0.0
+
+    def pass_loops(self, layer: LayerSpec) -> int:
+        """Python-level iterations of one forward + backward pass through the layer (a
+        kind whose pass loops, over kernel offsets or steps, says how many): the unit
+        of the interpreter's overhead, which small layers spend most of their time on."""
+        return 1
+
     # ---- words and notation ----------------------------------------------------
     def unit_word(self, layer: LayerSpec) -> str:
         """What a unit of this layer is called (``unit``, ``channel``)."""

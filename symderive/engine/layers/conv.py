@@ -24,6 +24,7 @@ def _geometry(layer: LayerSpec) -> tuple[tuple[int, ...], tuple[int, ...], tuple
 
 class Conv(LayerKind):
     name = "conv"
+    seconds_per_mac, seconds_per_loop = 2.2e-9, 3.5e-5   # bench_kind_costs.py --fit
     linear_in_parameters = True
     unit_axis = 0
 
@@ -100,6 +101,10 @@ class Conv(LayerKind):
 
     def flops(self, layer: LayerSpec) -> int:
         return int(np.prod(layer.out_shape)) * layer.in_shape[0] * int(np.prod(_geometry(layer)[0]))
+
+    def pass_loops(self, layer: LayerSpec) -> int:
+        """The NumPy pass loops over the kernel's offsets."""
+        return int(np.prod(_geometry(layer)[0]))
 
     def unit_word(self, layer: LayerSpec) -> str:
         return "channel"

@@ -14,6 +14,7 @@ from .base import NO_UNIT, LayerKind
 
 class Pool(LayerKind):
     name = "pool"
+    seconds_per_mac, seconds_per_loop = 1e-10, 1.2e-4   # bench_kind_costs.py --fit
 
     def carry(self, layer: LayerSpec, labels: np.ndarray) -> np.ndarray:
         flat = labels.reshape(labels.shape[0], -1)
@@ -21,6 +22,16 @@ class Pool(LayerKind):
 
     def flops(self, layer: LayerSpec) -> int:
         return int(np.prod(layer.in_shape))
+
+    def lemma_work(self, layer: LayerSpec) -> int:
+        """A maximum over P positions costs SymPy about P² comparisons, and more: its
+        check took 1.9 s on 16 positions, 10 s on 36, over 100 s on 64 (the guards'
+        bench_kind_costs.py); counted as 32 C P², so that 3 × 3 positions or more are
+        checked on the small instance."""
+        if layer.option("mode") != "max":
+            return self.flops(layer)
+        positions = int(np.prod(layer.in_shape[1:]))
+        return 32 * layer.in_shape[0] * positions ** 2
 
     def reduced(self, layer: LayerSpec) -> LayerSpec:
         return replace(layer, in_shape=(3, *[min(n, 2) for n in layer.in_shape[1:]]),

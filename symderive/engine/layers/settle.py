@@ -30,12 +30,12 @@ import numpy as np
 
 from ...spec import Hypothesis, NetworkSpec
 from ..local import is_identically_zero
-from ..symmetry import (BROKEN, DIFFERENT, EQUAL, PRESERVED, UNDECIDED, GroupResult,
-                        HypothesisResult)
+from ..symmetry import (BROKEN, DIFFERENT, EQUAL, PRESERVED, UNDECIDED, WHOLE_LOSS_SKIPPED,
+                        GroupResult, HypothesisResult)
 from ..witness import ABSOLUTE_THRESHOLD, RELATIVE_THRESHOLD, Witness, random_targets
 from . import layer_kind
 from .stack import Stack, Theta
-from .swap import swap_check
+from .swap import swap_check, whole_loss_small
 from .units import Units
 
 #: Whole-loss differentiation only below this many parameter-samples (as the dense path).
@@ -83,6 +83,8 @@ def _settle_group(stack: Stack, units: Units, name: str, points, swap_ok: bool) 
             witness = _step(stack, units, name, point)
             if witness is not None:
                 return GroupResult(name, DIFFERENT, witness, "witness")
+    if _whole_loss_applies(stack) and (note := _whole_loss_skip(stack, units, name)):
+        return GroupResult(name, UNDECIDED, None, WHOLE_LOSS_SKIPPED, None, note)
     if _whole_loss_zero(stack, units, name):
         return GroupResult(name, EQUAL, None, "whole loss")
     return GroupResult(name, UNDECIDED, None, "none")
@@ -178,11 +180,24 @@ def _step(stack: Stack, units: Units, name: str, point: _Point) -> Witness | Non
 
 
 # ---- the whole loss ---------------------------------------------------------------------
-def _whole_loss_zero(stack: Stack, units: Units, name: str) -> bool:
+def _whole_loss_applies(stack: Stack) -> bool:
+    """Is the whole-loss step tried: a small network, smooth activations?"""
     spec = stack.spec
-    if stack.parameter_count() * spec.samples > FULL_LIMIT:
-        return False
-    if any(s.activation is not None and not s.activation.smooth for s in spec.stack):
+    return stack.parameter_count() * spec.samples <= FULL_LIMIT and whole_loss_small(spec) \
+        and not any(s.activation is not None and not s.activation.smooth for s in spec.stack)
+
+
+def _whole_loss_skip(stack: Stack, units: Units, name: str) -> str | None:
+    """The cost hook (:func:`..expansion.group_skip_note`): why the step is skipped, or None."""
+    from ..expansion import group_skip_note
+    from ..gradients import WHOLE_LOSS_SECONDS
+
+    return group_skip_note(stack, units.groups[name], tie_substitution(stack.theta, units),
+                           WHOLE_LOSS_SECONDS)
+
+
+def _whole_loss_zero(stack: Stack, units: Units, name: str) -> bool:
+    if not _whole_loss_applies(stack):
         return False
     theta = stack.theta
     tie = tie_substitution(theta, units)

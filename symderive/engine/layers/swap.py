@@ -43,12 +43,34 @@ def swap_check(spec: NetworkSpec, units: Units) -> tuple[bool, str]:
         return False, "output layer"
     lemmas = all(_lemma(layer, role, labels) for layer, role, labels in roles(spec, units))
     stack = Stack(spec)
-    if not lemmas or stack.parameter_count() * spec.samples > WHOLE_LIMIT:
+    if not lemmas or not whole_loss_small(spec):
         return lemmas, "layer by layer"
     loss = stack.loss()
     swap = {stack.theta[a][ia]: stack.theta[b][ib] for (a, ia), (b, ib) in units.swap()}
     swapped = loss.xreplace(swap)
-    return swapped == loss or sp.expand(swapped - loss) == 0, "whole loss"
+    if swapped == loss:
+        return True, "whole loss"
+    if not expand_affordable(loss):     # the lemmas proved it; the confirmation is skipped
+        return lemmas, "layer by layer"
+    return sp.expand(swapped - loss) == 0, "whole loss"
+
+
+def expand_affordable(loss: sp.Expr) -> bool:
+    """The cost hook (:func:`..expansion.expand_seconds`): is expanding the difference
+    of ``loss`` and its swapped copy within the whole-loss step's limit?"""
+    from ..expansion import expand_seconds
+    from ..gradients import WHOLE_LOSS_SECONDS
+
+    return expand_seconds(loss) <= WHOLE_LOSS_SECONDS
+
+
+def whole_loss_small(spec: NetworkSpec) -> bool:
+    """Is the whole SymPy loss cheap to build: at most :data:`WHOLE_LIMIT` parameter-
+    samples, and no layer whose formulas cost far more than their multiply-adds
+    (:meth:`LayerKind.lemma_work`: a maximum over 36 positions took minutes)?"""
+    return Stack(spec).parameter_count() * spec.samples <= WHOLE_LIMIT and all(
+        layer_kind(s.kind).lemma_work(s) <= max(LEMMA_WORK, layer_kind(s.kind).flops(s))
+        for s in spec.stack)
 
 
 def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str, np.ndarray | None]]:
@@ -83,7 +105,7 @@ def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str, np.ndar
 
 def _lemma(layer: LayerSpec, role: str, labels: np.ndarray | None) -> bool:
     kind = layer_kind(layer.kind)
-    if kind.flops(layer) > LEMMA_WORK:
+    if kind.lemma_work(layer) > LEMMA_WORK:
         axis, none = _axis_of(labels), labels is not None and not np.any(labels != NO_UNIT)
         layer = kind.reduced(layer)
         labels = np.full(layer.in_shape, NO_UNIT) if none else \

@@ -1,0 +1,129 @@
+"""The cost model of ``[[layer]]`` networks (symderive/cost/layers.py) and the guards' one
+limit: each kind's calibration against its NumPy pass measured here, as ratios to a
+baseline pass in the same process (never wall-clock times); the whole-loss steps'
+shared allowance; the swap's check of a max pool on its small instance.
+
+benchmarks/bench_kind_costs.py fits the constants and hunts for the slowest allowed spec.
+"""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import ROOT
+from symderive import Spec, guards
+from symderive.cost import layers as cost
+from symderive.cost import whole_loss
+from symderive.engine.layers import layer_kind
+from symderive.engine.layers.swap import LEMMA_WORK, swap_check, whole_loss_small
+from symderive.engine.layers.units import Units
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_kind_costs import (BASELINE, SHAPES, conv, dense, make,  # noqa: E402
+                              measure_pass, spec_text)
+
+#: One shape per kind where the interpreter's overhead dominates, and large ones where
+#: the multiply-adds do (the model was 200 to 500 times under on the small ones).
+REPRESENTATIVE = ["dense tiny", "dense large", "conv tiny", "conv mid", "norm tiny",
+                  "norm batch", "skip tiny", "residual cnn", "attention tiny",
+                  "attention mid", "lstm tiny", "lstm long", "lstm wide"]
+
+
+@pytest.mark.ci_tier
+def test_each_kind_is_estimated_within_3x_of_its_measured_pass():
+    """estimate / measured, relative to the same ratio of a baseline pass measured in
+    this process (so that a loaded machine slows both), is within 3x either way."""
+    def ratio(name):
+        spec = make(name)
+        return cost.pass_seconds(spec) / measure_pass(spec, 0.2)
+    base = ratio(BASELINE)
+    found = {name: ratio(name) / base for name in REPRESENTATIVE}
+    assert all(1 / 3 <= r <= 3 for r in found.values()), found
+
+
+def test_the_model_counts_each_kinds_loops_and_multiply_adds():
+    """A pass's estimate is the kinds' own calibration: loops (kernel offsets, steps) and
+    multiply-adds, summed over the layers, plus the stack's share."""
+    for name in SHAPES:
+        spec = make(name)
+        samples = spec.network.samples
+        expected = cost.PASS_SECONDS + sum(
+            layer_kind(s.kind).seconds_per_loop * layer_kind(s.kind).pass_loops(s)
+            + layer_kind(s.kind).seconds_per_mac * 3 * layer_kind(s.kind).flops(s) * samples
+            for s in spec.network.stack)
+        assert cost.pass_seconds(spec) == pytest.approx(expected)
+    long_, short = make("lstm long"), Spec.from_toml(spec_text([4, 4], [
+        {"kind": "lstm", "units": 4}, dense(1)], 2))
+    lstm = layer_kind("lstm")
+    assert lstm.pass_loops(long_.network.stack[0]) == 64
+    assert lstm.pass_loops(short.network.stack[0]) == 4
+
+
+def test_a_max_pool_is_checked_on_its_small_instance_and_the_loss_not_built():
+    """A maximum over 8 x 8 positions: the swap's check of the pool runs on the small
+    instance (36 positions took minutes) and the whole loss is not built; the covered
+    hypothesis is still proved."""
+    text = spec_text([1, 10, 10], [conv(2), {"kind": "pool", "mode": "max"}, dense(1)], 4,
+                     [["incoming", "bias", "outgoing"]])
+    spec = Spec.from_toml(text)
+    pool = spec.network.stack[1]
+    assert layer_kind("pool").lemma_work(pool) > LEMMA_WORK >= layer_kind("pool").flops(pool)
+    assert not whole_loss_small(spec.network)
+    mean = Spec.from_toml(text.replace('mode = "max"', 'mode = "mean"'))
+    assert whole_loss_small(mean.network)
+    assert swap_check(spec.network, Units(spec.network, spec.hypotheses[0])) == \
+        (True, "layer by layer")
+
+
+def test_the_whole_loss_steps_share_one_allowance(monkeypatch):
+    """Within a derivation the steps spend one allowance, in order: a step over what is
+    left is skipped with a sentence saying so; outside one, nothing is shared."""
+    assert whole_loss.over_allowance(1e9) is None
+    with whole_loss.allowance(5.0):
+        assert whole_loss.over_allowance(3.0) is None
+        note = whole_loss.over_allowance(2.5)
+        assert "2.5 s" in note and "2.0 s left" in note and "share" in note
+        assert whole_loss.over_allowance(2.0) is None
+        assert whole_loss.over_allowance(0.1) is not None
+
+
+def test_the_guards_count_the_steps_once_whatever_the_hypotheses():
+    """Adding hypotheses adds their passes, but the whole-loss steps stay within the
+    shared allowance: the [[layer]] estimate's "whole loss" part is bounded."""
+    text = spec_text([2], [dense(3), dense(1)], 2, [["incoming"]] * 1)
+    many = spec_text([2], [dense(3), dense(1)], 2, [["incoming"]] * 40)
+    one = dict(cost.stack_parts(Spec.from_toml(text)))
+    forty = dict(cost.stack_parts(Spec.from_toml(many)))
+    assert 0 < one["whole loss"] <= forty["whole loss"]
+    assert forty["whole loss"] <= cost.loss_seconds(Spec.from_toml(many)) + \
+        whole_loss.WHOLE_LOSS_TOTAL
+    assert guards.refusals(Spec.from_toml(many)) == []
+
+
+def test_the_frozen_set_hook_grows_with_the_entries_and_the_network():
+    """The hook for an [init] analysis of a [[layer]] network: the loss built once, then
+    each entry's derivative; more entries or more samples cost more."""
+    small = make("conv tiny")
+    more = Spec.from_toml(spec_text(*SHAPES["conv tiny"][:2], 6))
+    assert cost.frozen_check_seconds(small, 0) == pytest.approx(cost.loss_seconds(small))
+    assert cost.frozen_check_seconds(small, 1) < cost.frozen_check_seconds(small, 10)
+    assert cost.frozen_check_seconds(small, 10) < cost.frozen_check_seconds(more, 10)
+
+
+def test_a_long_lstm_is_checked_by_the_swap_on_its_small_instance():
+    """An LSTM over 6 steps: its symbolic forward nests the gates a level a step (30 s
+    for 2 units), so the swap's check of it runs on the kind's small instance, and the
+    exchange of two units still leaves the loss unchanged, layer by layer."""
+    from bench_kind_costs import _state_text
+
+    text = _state_text("lstm", {"samples": 2, "units": 4, "steps": 6, "hypotheses": 4})
+    spec = Spec.from_toml(text)
+    layer = spec.network.stack[0]
+    kind = layer_kind(layer.kind)
+    assert kind.lemma_work(layer) > LEMMA_WORK >= kind.flops(layer)
+    short = Spec.from_toml(_state_text("lstm", {"samples": 2, "units": 2, "steps": 2,
+                                                "hypotheses": 1}))
+    assert kind.lemma_work(short.network.stack[0]) == kind.flops(short.network.stack[0])
+    units = Units(spec.network, spec.hypotheses[3])
+    assert swap_check(spec.network, units) == (True, "layer by layer")
