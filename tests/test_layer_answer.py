@@ -236,3 +236,20 @@ def test_a_slide_gives_the_norms_gains_and_cites_a_formula_already_given():
     first, second = (_case_text("lstm_zero_state", t) for t in ("H1: broken", "H2: broken"))
     assert "recurrent_outgoing column" in first
     assert "is that of H1." in second and "recurrent_outgoing column" not in second
+
+
+@pytest.mark.parametrize("name", ["attention_identical_heads", "conv_filters_tied"])
+def test_the_notebook_formula_of_a_layer_network_is_in_the_kinds_notation(name):
+    """The notebook's display math: each decided group as one paired entry's difference of
+    gradients in the kind's symbols, 0 only for an equal group, and a different group's
+    value recomputed from its witness."""
+    d = _derived(name)
+    text = d._repr_latex_()
+    assert "None" not in text and "W_{2" not in text
+    rows = text.split("\\\\\n")
+    for r in d.results:
+        for g in r.groups:
+            if g.status == "different":
+                value = max(g.witness.difference, key=abs)
+                assert any(f"&= {value:.4g}" in row and "different" in row for row in rows)
+    assert all(not ("different" in row and "&= 0 " in row) for row in rows)

@@ -196,3 +196,27 @@ def test_the_claim_about_a_layer_start_is_judged():
     report = json.loads(d.to_json())
     assert report["init"]["claim"] == {"verdict": "broken", "by": "the blog", "holds": False}
     assert report["answer"].startswith("The blog is wrong.")
+
+
+def test_the_frozen_verification_walks_a_shared_loss_once():
+    """A loss through a batch norm shares subexpressions between samples; SymPy's
+    ``free_symbols`` walks every shared subtree again (a ResNet block's start took over 20
+    minutes).  The verification's own walk visits each distinct subexpression once: on a
+    chain whose tree has 2**24 leaves it finds the same symbols as ``free_symbols`` finds
+    on a short one."""
+    import sympy as sp
+
+    from symderive.engine.layers.frozen import _symbols
+
+    def chain(depth):
+        xs = sp.symbols(f"x0:{depth}", real=True)
+        ys = sp.symbols(f"y0:{depth}", real=True)
+        e, f = sp.Symbol("w", real=True), sp.Function("f")
+        for x, y in zip(xs, ys):
+            e = f(e) * x + f(e) * y ** 2
+        return e, {*xs, *ys, sp.Symbol("w", real=True)}
+
+    short, names = chain(6)
+    assert _symbols(short) == short.free_symbols == names
+    long, names = chain(24)
+    assert _symbols(long) == names

@@ -24,6 +24,9 @@ def key_result(derivation) -> Aligned | None:
     rows: list[Row] = start_rows(derivation)
     network = derivation.spec.network
     for k, r in enumerate(derivation.results, start=1):
+        if network.stack:
+            rows += stack_rows(network, k, r)
+            continue
         model = (OutputModel(network, r.hypothesis) if is_output(network, r.hypothesis)
                  else LocalModel(network, r.hypothesis))
         for n, g in enumerate(r.groups):
@@ -42,19 +45,55 @@ def start_rows(derivation) -> list[Row]:
     if result is None:
         return []
     from ..spec.init import tensor_names
+    from ..spec.layers.start import stack_tensors
 
+    network = derivation.spec.network
     rows: list[Row] = []
-    for name in tensor_names(derivation.spec.network):
+    for name in (stack_tensors(network) if network.stack else tensor_names(network)):
         if result.frozen.summary(name) == "all":
             note = f"start {result.verdict}: frozen" if not rows else "frozen"
-            rows.append(Row(partial(LOSS, sp.Symbol(f"{name[0]}^{{({name[1:]})}}")),
+            head = name.rstrip("0123456789")
+            rows.append(Row(partial(LOSS, sp.Symbol(f"{head}^{{({name[len(head):]})}}")),
                             sp.S.Zero, note))
-    for l in range(1, result.start.depth):
-        note = (f"start {result.verdict}: " if not rows else "") + \
-            f"effective width of layer {l}"
-        rows.append(Row(sp.Symbol(rf"\operatorname{{width}}_{{{l}}}"),
-                        sp.Integer(result.partition.width(l)), note))
+    if network.stack:       # proved classes (an exchange may keep further units together)
+        widths = [(l, len(lc.classes)) for l, lc in sorted(result.classes.items())]
+        word = "proved classes of layer"
+    else:
+        widths = [(l, result.partition.width(l)) for l in range(1, result.start.depth)]
+        word = "effective width of layer"
+    for l, n in widths:
+        note = (f"start {result.verdict}: " if not rows else "") + f"{word} {l}"
+        name = "classes" if network.stack else "width"
+        rows.append(Row(sp.Symbol(rf"\operatorname{{{name}}}_{{{l}}}"), sp.Integer(n), note))
     return rows
 
 
-__all__ = ["key_result", "start_rows"]
+def stack_rows(network, k: int, r) -> list[Row]:
+    """A ``[[layer]]`` network's hypothesis: per group, one paired entry's difference of
+    gradients in the kind's notation: 0 for an equal group (every pair), the largest
+    difference at the witness for a different one; an undecided group has no formula."""
+    from ..engine.layers.units import Units
+    from ..engine.symmetry import DIFFERENT, EQUAL
+    from ..notation import number
+    from .layer_talk import entry_symbol
+
+    units, rows = Units(network, r.hypothesis), []
+    for g in r.groups:
+        mine, theirs = units.groups[g.group]
+        if g.status == EQUAL:
+            n, value = 0, sp.S.Zero
+            note = g.status + (f" (all {len(mine)} pairs)" if len(mine) > 1 else "")
+        elif g.status == DIFFERENT and g.witness is not None:
+            d = g.witness.difference
+            n = max(range(len(d)), key=lambda m: (abs(d[m]), -m))
+            value, note = number(d[n]), g.status + " (at the witness)"
+        else:
+            continue
+        (ta, ia), (tb, ib) = mine[n], theirs[n]
+        lhs = partial(LOSS, entry_symbol(network, ta, ia)) - \
+            partial(LOSS, entry_symbol(network, tb, ib))
+        rows.append(Row(lhs, value, (f"H{k} {r.verdict}: " if not rows else "") + note))
+    return rows
+
+
+__all__ = ["key_result", "stack_rows", "start_rows"]
