@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from .engine.generic import instantiated
-from .engine.mlp import BLAS_THREAD_VARIABLES, _blas_controller, single_threaded_blas
+from .engine.mlp import blas_controller, single_threaded_blas
 from .engine.output import settle, spec_targets
 from .engine.symmetry import HypothesisResult
 from .budget import time_budget
@@ -22,8 +22,7 @@ from .spec import Spec, load_spec
 # The BLAS libraries NumPy loaded are looked up once per process (threadpoolctl reads the
 # memory map); every derive needs them, so the API finds them when it is imported and a
 # first derive costs what a later one does (docs/speed-layers.md).
-if not all(os.environ.get(v) == "1" for v in BLAS_THREAD_VARIABLES):
-    _blas_controller()
+blas_controller()
 
 if TYPE_CHECKING:  # imported where used: a run without them does not pay their import
     from .facts import FactResult

@@ -178,14 +178,20 @@ def single_threaded_blas() -> Iterator[None]:
     cores the machine has.  Nothing to do when the environment already asked every
     BLAS for one thread before NumPy loaded it (the command line does:
     :data:`BLAS_THREAD_VARIABLES`)."""
-    controller = None
-    if not all(os.environ.get(v) == "1" for v in BLAS_THREAD_VARIABLES):
-        controller = _blas_controller()
+    controller = blas_controller()
     if controller is None:
         yield
         return
     with controller.limit(limits=1, user_api="blas"):
         yield
+
+
+def blas_controller():
+    """The controller :func:`single_threaded_blas` limits: None when the environment
+    already asked every BLAS for one thread (or without threadpoolctl)."""
+    if all(os.environ.get(v) == "1" for v in BLAS_THREAD_VARIABLES):
+        return None
+    return _blas_controller()
 
 
 _CONTROLLER: list = []

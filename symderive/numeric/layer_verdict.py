@@ -19,6 +19,7 @@ from ..engine.layers.frozen import StackFrozen, frozen_entries
 from ..engine.layers.start import LayerClasses, StackStart, classes, dead_units
 from ..spec import Spec
 from .layer_start import StackStartCheck, simulate
+from .startpoint import with_simulation
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,7 @@ class StackStartResult:
             "frozen_seed": self.frozen.seed,
             "dead": None if self.dead is None else {str(l): list(u) for l, u in self.dead.items()},
         }
-        if self.trajectory is not None:
-            out["trajectory"] = [s.to_json() for s in self.trajectory.steps]
-            out["trajectory_arithmetic"] = self.trajectory.arithmetic
-        if self.check is not None:
-            out["numeric"] = self.check.to_json()
-        return out
+        return with_simulation(out, self.trajectory, self.check)
 
 
 def settle_stack_start(spec: Spec, numeric: bool = True) -> StackStartResult:

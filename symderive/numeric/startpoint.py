@@ -145,12 +145,18 @@ class StartResult:
                                  for l in range(1, network.depth)},
             "frozen": {n: self.frozen.summary(n) for n in tensor_names(network)},
         }
-        if self.trajectory is not None:
-            out["trajectory"] = [s.to_json() for s in self.trajectory.steps]
-            out["trajectory_arithmetic"] = self.trajectory.arithmetic
-        if self.check is not None:
-            out["numeric"] = self.check.to_json()
-        return out
+        return with_simulation(out, self.trajectory, self.check)
+
+
+def with_simulation(out: dict[str, Any], trajectory, check) -> dict[str, Any]:
+    """A starting point's JSON with its trajectory (and its arithmetic) and its
+    simulation's check, when they were computed (dense and ``[[layer]]`` networks alike)."""
+    if trajectory is not None:
+        out["trajectory"] = [s.to_json() for s in trajectory.steps]
+        out["trajectory_arithmetic"] = trajectory.arithmetic
+    if check is not None:
+        out["numeric"] = check.to_json()
+    return out
 
 
 def training_data(start: Start, network: NetworkSpec, rng: np.random.Generator):

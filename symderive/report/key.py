@@ -75,24 +75,21 @@ def stack_rows(network, k: int, r) -> list[Row]:
     from ..engine.layers.units import Units
     from ..engine.symmetry import DIFFERENT, EQUAL
     from ..notation import number
-    from .layer_talk import entry_symbol
+    from .layer_talk import largest, paired_difference
 
     units, rows = Units(network, r.hypothesis), []
     for g in r.groups:
-        mine, theirs = units.groups[g.group]
+        pairs = len(units.groups[g.group][0])
         if g.status == EQUAL:
             n, value = 0, sp.S.Zero
-            note = g.status + (f" (all {len(mine)} pairs)" if len(mine) > 1 else "")
+            note = g.status + (f" (all {pairs} pairs)" if pairs > 1 else "")
         elif g.status == DIFFERENT and g.witness is not None:
-            d = g.witness.difference
-            n = max(range(len(d)), key=lambda m: (abs(d[m]), -m))
-            value, note = number(d[n]), g.status + " (at the witness)"
+            n = largest(g.witness.difference)
+            value, note = number(g.witness.difference[n]), g.status + " (at the witness)"
         else:
             continue
-        (ta, ia), (tb, ib) = mine[n], theirs[n]
-        lhs = partial(LOSS, entry_symbol(network, ta, ia)) - \
-            partial(LOSS, entry_symbol(network, tb, ib))
-        rows.append(Row(lhs, value, (f"H{k} {r.verdict}: " if not rows else "") + note))
+        rows.append(Row(paired_difference(network, units, g.group, n), value,
+                        (f"H{k} {r.verdict}: " if not rows else "") + note))
     return rows
 
 

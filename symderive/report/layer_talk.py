@@ -115,10 +115,8 @@ def _broken(network: NetworkSpec, label: str, r: HypothesisResult, units: Units,
     word = unit_word(network, r)
     g = next(g for g in r.groups if g.witness is not None and units.assumed(g.group))
     d = g.witness.difference
-    n = max(range(len(d)), key=lambda m: (abs(d[m]), -m))
-    (ta, ia), (tb, ib) = units.groups[g.group][0][n], units.groups[g.group][1][n]
-    lhs = partial(LOSS, entry_symbol(network, ta, ia)) - \
-        partial(LOSS, entry_symbol(network, tb, ib))
+    n = largest(d)
+    lhs = paired_difference(network, units, g.group, n)
     gap = _free_gap(r, units, g.witness)
     where = f", where their {gap[0]} differ by up to {gap[1]:.4g}" if gap else ""
     out: list[Block] = [
@@ -158,6 +156,18 @@ def _free_gap(r: HypothesisResult, units: Units, witness) -> tuple[str, float] |
 
 def _equation(lhs: sp.Expr, value: float) -> Block:
     return Equation((sp.Eq(lhs, number(value), evaluate=False),))
+
+
+def largest(d) -> int:
+    """The index of a witness's largest paired difference (the first of equals)."""
+    return max(range(len(d)), key=lambda m: (abs(d[m]), -m))
+
+
+def paired_difference(network: NetworkSpec, units: Units, group: str, n: int) -> sp.Expr:
+    """∂L/∂θ_i − ∂L/∂θ_j of the ``n``-th pair of entries of ``group``, in the kind's symbols."""
+    (ta, ia), (tb, ib) = units.groups[group][0][n], units.groups[group][1][n]
+    return partial(LOSS, entry_symbol(network, ta, ia)) - \
+        partial(LOSS, entry_symbol(network, tb, ib))
 
 
 def entry_symbol(network: NetworkSpec, tensor: str, index: tuple[int, ...]) -> sp.Symbol:
