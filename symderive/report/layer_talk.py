@@ -25,6 +25,7 @@ from .brief import fact_blocks, few_labels
 from .builder import build_report, full_command
 from .formulas import LOSS
 from .layers import numeric_section
+from .layer_start_answer import stack_start_opening
 from .layer_answer import (assumption, bases, described, group_words, judgement, kind_sentences,
                            stream_words, unit_word, witness_value)
 from .model import (Block, Code, Diagram, Document, Equation, Items, Math, Proof, Section,
@@ -66,13 +67,16 @@ def stack_talk(derivation) -> Document:
 
 
 def _answer(derivation) -> list[Block]:
+    """The answer as the report opens it (:func:`.layers.opening`): the starting point's,
+    with ``[init]``, then the judgement, then one short line per case."""
     claimed = [e for e in entries(derivation) if e.claim is not None]
     head = judgement(derivation, verdict_lead(claimed))
     lines = tuple(inline(Strong(f"H{k}"), f" ({r.hypothesis.name}): {r.verdict}.")
                   for k, r in enumerate(derivation.results, start=1))
     lines += tuple(inline(Strong(f"F{k}"), f" ({f.fact.name}): {f.verdict}.")
                    for k, f in enumerate(getattr(derivation, "facts", ()), start=1))
-    return ([head] if head is not None else []) + ([Items(lines)] if lines else [])
+    return (stack_start_opening(derivation) + ([head] if head is not None else [])
+            + ([Items(lines)] if lines else []))
 
 
 # ------------------------------------------------------------------ the cases
