@@ -46,6 +46,24 @@ def run_subprocess(*args: str, env: Mapping[str, str] | None = None,
                           env=full_env, cwd=cwd or ROOT, timeout=300)
 
 
+def fresh_layer_caches() -> None:
+    """Forget the groups, swaps and swap lemmas kept per spec (a test that changes a
+    kind's code, with monkeypatch, must not see what was kept before)."""
+    from symderive.engine.layers.swap import clear_lemmas
+    from symderive.engine.layers.units import clear_layouts
+
+    clear_layouts()
+    clear_lemmas()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_layer_caches():
+    """Each test starts and ends without them."""
+    fresh_layer_caches()
+    yield
+    fresh_layer_caches()
+
+
 @pytest.fixture
 def cli(capsys):
     """Run ``symderive.cli.main(argv)`` in-process: returns (status, stdout, stderr)."""

@@ -355,3 +355,60 @@ def test_the_kind_tries_the_local_model_up_to_built_tokens(tokens, proved):
     layer, after, hyp = spec.network.stack[0], spec.network.stack[1], spec.hypotheses[0]
     assert hyp.tie == ("query", "key", "value")
     assert att.KIND.local_zero(layer, after, hyp, "output") is proved
+
+
+# ---- the structural rule: what a gradient is made of ---------------------------------
+def _assumptions():
+    """Every way of leaving each group free, tying it or zeroing it (3⁴ = 81)."""
+    from itertools import product
+
+    for states in product(("free", "tie", "zero"), repeat=len(GROUPS)):
+        yield (tuple(g for g, s in zip(GROUPS, states) if s == "tie"),
+               tuple(g for g, s in zip(GROUPS, states) if s == "zero"))
+
+
+def zero_heads(p, shape, heads, groups):
+    """Zero the groups of the heads (0-based)."""
+    p = {n: v.copy() for n, v in p.items()}
+    for h in heads:
+        s = shape.head_slice(h)
+        for g in groups:
+            for name, axis in att.GROUPS[g]:
+                if axis == 0:
+                    p[name][s] = 0
+                else:
+                    p[name][:, s] = 0
+    return p
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_structural_rule_holds_on_the_numpy_pass(seed):
+    """Whenever :func:`by_structure` calls a difference 0 without building it, the NumPy
+    backward pass (not the local model) gives 0 for every entry of the group at random
+    points with the hypothesis imposed; and it makes the claim in the cases the
+    formulas say (a tied output with tied query and key, a zeroed factor)."""
+    from symderive.engine.layers.attention_local import by_structure
+
+    rng = np.random.default_rng(1700 + seed)
+    shape = AttentionShape(int(rng.integers(2, 5)), int(rng.integers(1, 4)), 2,
+                           int(rng.integers(1, 3)), bool(rng.integers(0, 2)))
+    claimed = 0
+    for tie, zero in _assumptions():
+        if not any(by_structure(g, tie, zero) for g in GROUPS):
+            continue
+        p = zero_heads(tie_heads(random_params(shape, rng), shape, 0, 1, tie), shape,
+                       (0, 1), zero)
+        X = rng.normal(0, 1, (2, shape.tokens, shape.features))
+        dY = rng.normal(0, 1, X.shape)
+        _, cache = att.np_forward(p, X, shape)
+        grads, _ = att.np_backward(p, cache, dY, shape)
+        for group in GROUPS:
+            if by_structure(group, tie, zero):
+                claimed += 1
+                i, j = (np.concatenate([att.head_values(grads, h, group, shape)])
+                        for h in (0, 1))
+                assert np.allclose(i, j, atol=1e-12), (tie, zero, group)
+    assert claimed > 100
+    assert by_structure("output", ("query", "key", "value"), ())
+    assert by_structure("query", (), ("key",)) and not by_structure("query", (), ("query",))
+    assert not by_structure("value", ("query", "key", "value"), ())

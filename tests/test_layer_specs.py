@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import symderive
-from conftest import ROOT
+from conftest import ROOT, fresh_layer_caches
 from layer_reference import torch_gradient, torch_loss
 from symderive.engine import mlp
 from symderive.engine.layers.stack import Stack
@@ -208,6 +208,7 @@ def test_the_swap_check_fails_when_a_kind_pairs_entries_wrongly(monkeypatch):
         return {g: e[::-1] for g, e in found.items()} if unit == 2 else found
 
     monkeypatch.setattr(type(kind), "reads", misordered)
+    fresh_layer_caches()    # what was kept for the spec came from the kind's own code
     assert swap_check(spec.network, Units(spec.network, spec.hypotheses[1]))[0] is False
 
 

@@ -134,3 +134,96 @@ def test_training_starts_from_the_points_own_gradient():
     fresh = stack.np_gradient({k: v.copy() for k, v in p.theta.items()}, p.X, p.Y)[1]
     assert fresh.keys() == p.grads.keys()
     assert all(np.array_equal(fresh[k], p.grads[k]) for k in fresh)
+
+
+# ---- the groups' index runs, and where the local derivation is tried ----------------
+LAYERED = sorted((__import__("pathlib").Path(__file__).parent.parent / "derivations" /
+                  "layers").glob("*.toml"))
+
+
+def _entry_by_entry(units, theta, grads):
+    """impose and difference written entry by entry, in the groups' order (no runs)."""
+    theta = {k: v.copy() for k, v in theta.items()}
+    for name, (ei, ej) in units.groups.items():
+        if units.base(name) in units.hyp.tie:
+            for (ta, ia), (tb, ib) in zip(ei, ej):
+                theta[tb][ib] = theta[ta][ia]
+        elif units.base(name) in units.hyp.zero:
+            for t, idx in ei + ej:
+                theta[t][idx] = 0
+    diffs = {name: np.array([grads[a][ia] - grads[b][ib] for (a, ia), (b, ib) in zip(ei, ej)])
+             for name, (ei, ej) in units.groups.items()}
+    return theta, diffs
+
+
+@pytest.mark.parametrize("path", LAYERED, ids=[p.stem for p in LAYERED])
+def test_runs_impose_and_differ_as_entry_by_entry(path):
+    """The index runs (NumPy advanced indexing per tensor) give the entry-by-entry
+    result on every bundled layer derivation's hypotheses, streams included (where the
+    exchanges compose and imposing goes entry by entry)."""
+    import symderive
+    from symderive.engine.layers.stack import Stack
+    from symderive.engine.layers.units import Units
+
+    spec = symderive.load(path)
+    stack = Stack(spec.network)
+    rng = np.random.default_rng(5)
+    for hyp in spec.hypotheses:
+        units = Units(spec.network, hyp)
+        theta = {k: rng.normal(size=s) for k, s in stack.shapes.items()}
+        grads = {k: rng.normal(size=s) for k, s in stack.shapes.items()}
+        want_theta, want = _entry_by_entry(units, theta, grads)
+        got_theta = {k: v.copy() for k, v in theta.items()}
+        units.impose(got_theta)
+        for k in theta:
+            assert np.array_equal(got_theta[k], want_theta[k]), (hyp.name, k)
+        for name in units.groups:
+            assert np.array_equal(units.difference(grads, name), want[name]), (hyp.name, name)
+
+
+def test_a_group_that_differs_at_the_first_point_gets_no_local_derivation(monkeypatch):
+    """Attention heads with query, key and value tied and output free: the query, key
+    and value groups differ at the search's first point, so the local model is tried
+    only for the output group (which it proves), and the verdicts are unchanged."""
+    from symderive.engine.layers import attention
+
+    text = """
+[network]
+input = [4, 4]
+samples = 2
+
+[[layer]]
+kind = "attention"
+heads = 2
+causal = true
+
+[[layer]]
+kind = "flatten"
+
+[[layer]]
+kind = "dense"
+units = 1
+
+[[hypothesis]]
+layer = 1
+units = [1, 2]
+tie = ["query", "key", "value"]
+"""
+    tried = []
+    original = type(attention.KIND).local_zero
+
+    def recording(self, layer, after, hyp, group):
+        tried.append(group)
+        return original(self, layer, after, hyp, group)
+
+    monkeypatch.setattr(type(attention.KIND), "local_zero", recording)
+    result = symderive_derive(text)
+    assert {g.group: g.status for g in result.groups} == {
+        "query": "different", "key": "different", "value": "different", "output": "equal"}
+    assert tried == ["output"]
+
+
+def symderive_derive(text: str):
+    from symderive.api import derive
+
+    return derive(Spec.from_toml(text, "t"), numeric=False).results[0]

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from conftest import fresh_layer_caches
 from layer_reference import torch_gradient
 from symderive.engine.layers.settle import settle_stack, tie_substitution
 from symderive.engine.layers.stack import Stack
@@ -274,4 +275,5 @@ def test_the_swap_check_fails_when_attention_pairs_its_features_wrongly(monkeypa
         return found[::-1] if channel == 2 else found
 
     monkeypatch.setattr(type(kind), "stream_entries", misordered)
+    fresh_layer_caches()    # what was kept for the spec came from the kind's own code
     assert swap_check(spec.network, Units(spec.network, hyp))[0] is False

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import replace as _replace
+from itertools import product, repeat
 from typing import Any
 
 import numpy as np
@@ -219,8 +220,12 @@ class Attention(LayerKind):
             if name.startswith("b") and not layer.bias:
                 continue
             t, dims = f"{name}{layer.index}", shape.tensor_shapes()[name]
-            other = [()] if len(dims) == 1 else [(k,) for k in range(dims[1 - axis])]
-            out += [(t, (r, *k) if axis == 0 else (*k, r)) for r in rows for k in other]
+            if len(dims) == 1:
+                out += [(t, (r,)) for r in rows]
+            elif axis == 0:
+                out += zip(repeat(t), product(rows, range(dims[1])))
+            else:
+                out += [(t, (k, r)) for r in rows for k in range(dims[0])]
         return out
 
     def stream_entries(self, layer: LayerSpec, channel: int, group: str) -> list[Entry]:

@@ -223,6 +223,34 @@ def models(layer: int, shape: AttentionShape, heads: tuple[int, int], tie: tuple
             LocalHeads(layer, small, heads, tie, zero, point=1))
 
 
+#: What a head's gradient of each group is made of (the formulas at the top): the
+#: output group δ_t u_tᵀ, with u_t = Σ_s A_ts v_s; the value group Σ_t A_ts g_t x_tᵀ,
+#: with g_t = O_wᵀ δ_t; the query and key groups the softmax Jacobian's
+#: A_ts g_t · (v_s − u_t) times k_s or q_t (and x).  The attention weights A depend on
+#: the query and key groups.
+MADE_OF = {"output": ("query", "key", "value"),
+           "value": ("query", "key", "output"),
+           "query": ("query", "key", "value", "output"),
+           "key": ("query", "key", "value", "output")}
+#: The groups that, zeroed, make a factor of the group's gradient 0 in both heads: the
+#: values (u = 0) for the output group, the output slice (g = 0) for the others, the
+#: values (v_s − u_t = 0) and the keys (queries) for the queries (keys).
+FACTOR_OF = {"output": ("value",),
+             "value": ("output",),
+             "query": ("key", "value", "output"),
+             "key": ("query", "value", "output")}
+
+
+def by_structure(group: str, tie: tuple[str, ...], zero: tuple[str, ...]) -> bool:
+    """Is the difference 0 by what the gradient is made of, before any algebra: every
+    group it is made of is tied or zeroed (the two heads' gradients are then the same
+    function of the shared x and δ), or a group that is a factor of it is zeroed (both
+    gradients are 0)?  The local model gives 0 as built in these cases; this says so
+    without building it."""
+    return all(g in tie or g in zero for g in MADE_OF[group]) or \
+        any(g in zero for g in FACTOR_OF[group])
+
+
 def proved_zero(layer: int, shape: AttentionShape, heads: tuple[int, int],
                 tie: tuple[str, ...], zero: tuple[str, ...], group: str, bias: bool,
                 expand: bool) -> bool:
@@ -232,6 +260,8 @@ def proved_zero(layer: int, shape: AttentionShape, heads: tuple[int, int],
     then it is not identically 0 and there is nothing to build.  ``expand`` is False
     where the expansion would be too large (:data:`.attention.LOCAL_TOKENS`): a
     difference that does not cancel as built is then not proved."""
+    if by_structure(group, tie, zero):
+        return True
     symbolic, at_point = models(layer, shape, heads, tie, zero)
     if at_point.difference(group, bias) != 0:
         return False

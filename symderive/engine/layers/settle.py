@@ -8,7 +8,10 @@ settled as for the dense path (:mod:`..symmetry`), in this order:
 2. the witness search: points that satisfy the hypothesis, drawn from a seeded
    generator on a grid of exact binary fractions, evaluated with the kinds' NumPy
    passes; a clearly non-zero difference is a witness (re-evaluable by anyone:
-   every parameter, input and target is listed);
+   every parameter, input and target is listed).  The first point is tried before
+   the kind's local derivation (:meth:`LayerKind.local_zero`), the others after it:
+   a group that differs nearly always does at the first point, and a group whose
+   difference the local derivation proves 0 costs one pass, not eight;
 3. the proofs that the difference is identically 0:
    - *the swap*: with every group tied or zeroed, the swap P of the two units fixes
      the parameters, and the loss is invariant under P (:mod:`.swap`), so
@@ -70,19 +73,25 @@ def settle_stack(spec: NetworkSpec, hyp: Hypothesis, seed: int) -> HypothesisRes
 
 
 def _settle_group(stack: Stack, units: Units, name: str, points, swap_ok: bool) -> GroupResult:
-    """Proofs first (they are structural and cheap here), then the witness search, then
-    the whole loss of a small network."""
+    """The structural proofs first, then the witness search's first point (shared by
+    the groups: a group that differs nearly always does there, and a local derivation
+    that cannot succeed is not tried), the kind's local derivation, the rest of the
+    search, and the whole loss of a small network."""
     if units.covered and swap_ok:
         return GroupResult(name, EQUAL, None, "swap")
     if units.base(name) == "outgoing" and same_values(units, name):
         return GroupResult(name, EQUAL, None, "same values")
+    search = points() if not units.covered else iter(())
+    first = next(search, None)
+    witness = None if first is None else _step(stack, units, name, first)
+    if witness is not None:
+        return GroupResult(name, DIFFERENT, witness, "witness")
     if local_zero(stack, units, name):
         return GroupResult(name, EQUAL, None, "local")
-    if not units.covered:
-        for point in points():
-            witness = _step(stack, units, name, point)
-            if witness is not None:
-                return GroupResult(name, DIFFERENT, witness, "witness")
+    for point in search:
+        witness = _step(stack, units, name, point)
+        if witness is not None:
+            return GroupResult(name, DIFFERENT, witness, "witness")
     if _whole_loss_applies(stack) and (note := _whole_loss_skip(stack, units, name)):
         return GroupResult(name, UNDECIDED, None, WHOLE_LOSS_SKIPPED, None, note)
     if _whole_loss_zero(stack, units, name):
@@ -124,6 +133,15 @@ class _Point:
         largest = [float(np.max(np.abs(g))) for g in grads.values() if g.size]
         self.threshold = (math.nan if not all(np.isfinite(largest)) else
                           max(ABSOLUTE_THRESHOLD, RELATIVE_THRESHOLD * max([1.0] + largest)))
+        self._listed: tuple | None = None
+
+    def listed(self) -> tuple[dict[str, list], list, list]:
+        """Parameters, inputs and targets as lists, for a witness (made once: the groups
+        that differ at this point share them; nothing changes a witness's lists)."""
+        if self._listed is None:
+            self._listed = ({k: v.tolist() for k, v in self.theta.items()}, self.X.tolist(),
+                            self.Y.tolist())
+        return self._listed
 
 
 def _points(stack: Stack, units: Units, seed: int):
@@ -175,8 +193,7 @@ def _step(stack: Stack, units: Units, name: str, point: _Point) -> Witness | Non
         return None
     if np.max(np.abs(d)) <= point.threshold:
         return None
-    return Witness({k: v.tolist() for k, v in point.theta.items()}, point.X.tolist(),
-                   point.Y.tolist(), [float(v) for v in d])
+    return Witness(*point.listed(), [float(v) for v in d])
 
 
 # ---- the whole loss ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ undecided, never claimed to separate without a witness).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -63,18 +63,6 @@ class StackStart:
 
 
 @dataclass(frozen=True)
-class _Memo(Units):
-    """:class:`Units` whose per-unit entries are computed once for all pairs of a layer."""
-
-    memo: dict = field(default_factory=dict, compare=False, hash=False)
-
-    def _entries(self, unit: int):
-        if unit not in self.memo:
-            self.memo[unit] = super()._entries(unit)
-        return self.memo[unit]
-
-
-@dataclass(frozen=True)
 class LayerClasses:
     """The classes of one layer's units (1-based), and how they are proved."""
 
@@ -97,8 +85,7 @@ def _layer_classes(start: StackStart, layer: LayerSpec) -> LayerClasses:
     singletons = tuple((u,) for u in range(1, n + 1))
     if n == 1:
         return LayerClasses(layer.index, singletons, "one unit", True)
-    memo: dict = {}
-    first = _Memo(start.network, Hypothesis("start", layer.index, (1, 2)), memo)
+    first = Units(start.network, Hypothesis("start", layer.index, (1, 2)))
     if 0 in first.stream:
         return LayerClasses(layer.index, singletons, "its residual stream includes the input",
                             False)
@@ -119,7 +106,7 @@ def _layer_classes(start: StackStart, layer: LayerSpec) -> LayerClasses:
         for v in range(u + 1, n + 1):
             if find(u) == find(v) or signature[u] != signature[v]:
                 continue
-            pair = _Memo(start.network, Hypothesis("start", layer.index, (u, v)), memo)
+            pair = Units(start.network, Hypothesis("start", layer.index, (u, v)))
             if _fixed(start, pair.permutation):
                 parent[find(v)] = find(u)
     groups: dict[int, list[int]] = {}

@@ -21,6 +21,8 @@ directly: L(Pθ) − L(θ) expanded to 0.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import sympy as sp
 
@@ -41,7 +43,7 @@ def swap_check(spec: NetworkSpec, units: Units) -> tuple[bool, str]:
     loss unchanged in general, so no swap is claimed for them."""
     if spec.stack[-1].index in units.stream:
         return False, "output layer"
-    lemmas = all(_lemma(layer, role, labels) for layer, role, labels in roles(spec, units))
+    lemmas = layer_lemmas(spec, units.stream, units.hyp.layer)
     stack = Stack(spec)
     if not lemmas or not whole_loss_small(spec):
         return lemmas, "layer by layer"
@@ -53,6 +55,19 @@ def swap_check(spec: NetworkSpec, units: Units) -> tuple[bool, str]:
     if not expand_affordable(loss):     # the lemmas proved it; the confirmation is skipped
         return lemmas, "layer by layer"
     return sp.expand(swapped - loss) == 0, "whole loss"
+
+
+@lru_cache(maxsize=8)
+def layer_lemmas(spec: NetworkSpec, stream: tuple[int, ...], layer: int) -> bool:
+    """Does every layer the swap touches satisfy its statement?  The statements are
+    checked on units 1 and 2 of each layer (every pair's formulas are the same up to
+    renaming), so they hold for every pair of units of ``layer``: checked once for all
+    its hypotheses.  :func:`clear_lemmas` forgets them."""
+    return all(_lemma(s, role, labels) for s, role, labels in _roles(spec, stream, layer))
+
+
+def clear_lemmas() -> None:
+    layer_lemmas.cache_clear()
 
 
 def expand_affordable(loss: sp.Expr) -> bool:
@@ -79,16 +94,21 @@ def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str, np.ndar
     stream; None for heads).  Heads leave their layer's output as it is ("owns heads");
     the channels of a stream are its members' output entries (an attention member's are
     features: rows of O)."""
+    return _roles(spec, units.stream, units.hyp.layer)
+
+
+def _roles(spec: NetworkSpec, stream: tuple[int, ...], layer: int
+           ) -> list[tuple[LayerSpec, str, np.ndarray | None]]:
     stack = spec.stack
-    if heads(stack, units.hyp.layer):
-        return [(stack[units.hyp.layer - 1], "owns heads", None)]
+    if heads(stack, layer):
+        return [(stack[layer - 1], "owns heads", None)]
     out = []
     following = False
     labels: np.ndarray | None = None
     for s in stack:
         entering = labels
-        if s.index in units.stream:
-            own = "owns" if s.index == units.hyp.layer else "owns channels"
+        if s.index in stream:
+            own = "owns" if s.index == layer else "owns channels"
             out.append((s, own + " and reads" if following else own, entering))
             following = True
         elif following and s.units:
@@ -97,7 +117,7 @@ def roles(spec: NetworkSpec, units: Units) -> list[tuple[LayerSpec, str, np.ndar
         elif following:
             out.append((s, "carries", entering))
         labels = None if labels is None else layer_kind(s.kind).carry(s, labels)
-        if s.index in units.stream or s.skip is not None and owner(stack, s.index) in units.stream:
+        if s.index in stream or s.skip is not None and owner(stack, s.index) in stream:
             axis = spec_kind(stack[owner(stack, s.index) - 1].kind).feature_axis
             labels = own_labels(s.out_shape, axis)
     return out

@@ -14,8 +14,10 @@ invariant under it (``tests/test_layer_kinds.py`` checks L∘P = L symbolically)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from itertools import chain, groupby
+from operator import itemgetter
 
 import numpy as np
 
@@ -48,34 +50,22 @@ class Units:
         return group if layer == self.hyp.layer else f"{group}@{layer}"
 
     @cached_property
+    def _layout(self) -> Layout:
+        return layout(self.spec, self.stream, self.hyp.layer, self.hyp.units)
+
+    @property
     def permutation(self) -> dict[Entry, Entry]:
         """The swap P, entry -> entry: the exchange of the two units' own entries, of the
         entries that read them, ... composed.  In a stream a layer may both own the
         channels and read them (its rows and its columns): P then takes W[i, i] to
         W[j, j] and W[i, j] to W[j, i], as the CONTRACT's aligned ties say."""
-        i, j = self.hyp.units
-        mine, theirs = self._entries(i), self._entries(j)
-        perm: dict[Entry, Entry] = {}    # e -> P(e), over every entry moved so far
-        inverse: dict[Entry, Entry] = {}  # P(e) -> e
-        for name in mine:
-            step = {}
-            for a, b in zip(mine[name], theirs[name]):
-                step[a], step[b] = b, a
-            # P := step ∘ P: only the entries whose image step moves change, and step
-            # permutes its own entries, so every image it writes is overwritten here
-            moved = [(inverse.get(f, f), g) for f, g in step.items()]
-            for e, g in moved:
-                perm[e] = g
-                inverse[g] = e
-        return {e: f for e, f in perm.items() if e != f}
+        return self._layout.permutation
 
-    @cached_property
+    @property
     def groups(self) -> dict[str, tuple[list[Entry], list[Entry]]]:
-        """Every group's entries of unit i, and their images under P (unit j's), by name."""
-        i = self.hyp.units[0]
-        perm = self.permutation
-        return {name: (entries, [perm.get(e, e) for e in entries])
-                for name, entries in self._entries(i).items()}
+        """Every group's entries of unit i, and their images under P (unit j's), by name.
+        (Shared lists: read them, do not change them.)"""
+        return self._layout.groups
 
     def _entries(self, unit: int) -> dict[str, list[Entry]]:
         return _unit_entries(self.spec, self.stream, self.hyp.layer, unit)
@@ -104,18 +94,116 @@ class Units:
         zero both units' zeroed entries."""
         for name, (ei, ej) in self.groups.items():
             if self.base(name) in self.hyp.tie:
+                if self._layout.disjoint:     # no entry twice: the order does not matter
+                    for ta, ia, tb, ib in self._layout.runs(name):
+                        theta[tb][ib] = theta[ta][ia]
+                    continue
                 for (ta, ia), (tb, ib) in zip(ei, ej):
                     theta[tb][ib] = theta[ta][ia]
             elif self.base(name) in self.hyp.zero:
+                if self._layout.disjoint:
+                    for ta, ia, tb, ib in self._layout.runs(name):
+                        theta[ta][ia] = 0
+                        theta[tb][ib] = 0
+                    continue
                 for t, idx in ei + ej:
                     theta[t][idx] = 0
 
     def difference(self, grads: dict[str, np.ndarray], name: str) -> np.ndarray:
         """∂L/∂θ_i − ∂L/∂θ_j of a group, entry by entry (paired)."""
-        ei, ej = self.groups[name]
-        return np.array([grads[a][ia] - grads[b][ib] for (a, ia), (b, ib) in zip(ei, ej)])
+        runs = self._layout.runs(name)
+        if not runs:
+            return np.zeros(0)
+        return np.concatenate([np.asarray(grads[ta][ia] - grads[tb][ib], dtype=float)
+                               for ta, ia, tb, ib in runs])
 
 
+@dataclass
+class Layout:
+    """The groups of two units (unit i's entries and their images) and the swap P;
+    ``disjoint`` when no entry belongs to two pairs."""
+
+    groups: dict[str, tuple[list[Entry], list[Entry]]]
+    permutation: dict[Entry, Entry]
+    disjoint: bool
+    _runs: dict = field(default_factory=dict)
+
+    def runs(self, name: str) -> list[tuple[str, tuple, str, tuple]]:
+        """A group's pairs as runs of one tensor each side, with NumPy index arrays:
+        (tensor of i's entries, their indices, tensor of the images, their indices),
+        in the group's order."""
+        if name not in self._runs:
+            ei, ej = self.groups[name]
+            ia, ib = list(map(itemgetter(1), ei)), list(map(itemgetter(1), ej))
+            out, start = [], 0
+            for (ta, tb), run in groupby(zip(map(itemgetter(0), ei), map(itemgetter(0), ej))):
+                stop = start + len(list(run))
+                out.append((ta, _index(ia[start:stop]), tb, _index(ib[start:stop])))
+                start = stop
+            self._runs[name] = out
+        return self._runs[name]
+
+
+def _index(indices: list[tuple[int, ...]]) -> tuple[np.ndarray, ...]:
+    """Index tuples of one tensor (all of one length) as NumPy's advanced index: one
+    array per axis."""
+    flat = np.fromiter(chain.from_iterable(indices), dtype=np.intp,
+                       count=len(indices) * len(indices[0]))
+    return tuple(flat.reshape(len(indices), -1).T)
+
+
+@lru_cache(maxsize=8)
+def layout(spec: NetworkSpec, members: tuple[int, ...], layer: int, units: tuple[int, int]
+           ) -> Layout:
+    """The groups of units ``units`` of ``layer`` and the swap P, computed once for the
+    hypotheses (and reports) on the same two units: a head's groups hold thousands of
+    entries.  :func:`clear_layouts` forgets them."""
+    mine, theirs = (_unit_entries(spec, members, layer, u) for u in units)
+    perm = _disjoint_exchange(mine, theirs)
+    if perm is not None:
+        return Layout({name: (mine[name], theirs[name]) for name in mine}, perm, True)
+    perm = _composed_exchange(mine, theirs)
+    return Layout({name: (entries, [perm.get(e, e) for e in entries])
+                   for name, entries in mine.items()}, perm, False)
+
+
+def clear_layouts() -> None:
+    layout.cache_clear()
+    _unit_entries.cache_clear()
+
+
+def _disjoint_exchange(mine, theirs) -> dict[Entry, Entry] | None:
+    """P when no entry belongs to two groups' pairs (no layer both owns and reads the
+    units): the union of the groups' exchanges, each group's image the other unit's
+    entries.  None when entries repeat (then the exchanges compose)."""
+    perm: dict[Entry, Entry] = {}
+    count = 0
+    for name in mine:
+        a, b = mine[name], theirs[name]
+        perm.update(zip(a, b))
+        perm.update(zip(b, a))
+        count += 2 * len(a)
+    return perm if len(perm) == count else None
+
+
+def _composed_exchange(mine, theirs) -> dict[Entry, Entry]:
+    """P as the composition of the groups' exchanges, in order."""
+    perm: dict[Entry, Entry] = {}    # e -> P(e), over every entry moved so far
+    inverse: dict[Entry, Entry] = {}  # P(e) -> e
+    for name in mine:
+        step = {}
+        for a, b in zip(mine[name], theirs[name]):
+            step[a], step[b] = b, a
+        # P := step ∘ P: only the entries whose image step moves change, and step
+        # permutes its own entries, so every image it writes is overwritten here
+        moved = [(inverse.get(f, f), g) for f, g in step.items()]
+        for e, g in moved:
+            perm[e] = g
+            inverse[g] = e
+    return {e: f for e, f in perm.items() if e != f}
+
+
+@lru_cache(maxsize=16)
 def _unit_entries(spec: NetworkSpec, members: tuple[int, ...], layer: int,
                   unit: int) -> dict[str, list[Entry]]:
     """Walk the stack once: own groups of every stream layer, and what reads the unit.
