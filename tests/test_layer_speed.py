@@ -187,28 +187,9 @@ def test_a_group_that_differs_at_the_first_point_gets_no_local_derivation(monkey
     only for the output group (which it proves), and the verdicts are unchanged."""
     from symderive.engine.layers import attention
 
-    text = """
-[network]
-input = [4, 4]
-samples = 2
+    from test_layer_kinds2_specs import ATTENTION
 
-[[layer]]
-kind = "attention"
-heads = 2
-causal = true
-
-[[layer]]
-kind = "flatten"
-
-[[layer]]
-kind = "dense"
-units = 1
-
-[[hypothesis]]
-layer = 1
-units = [1, 2]
-tie = ["query", "key", "value"]
-"""
+    text = ATTENTION.replace("input = [2, 2]", "input = [4, 4]")
     tried = []
     original = type(attention.KIND).local_zero
 
@@ -218,9 +199,10 @@ tie = ["query", "key", "value"]
 
     monkeypatch.setattr(type(attention.KIND), "local_zero", recording)
     result = symderive_derive(text)
+    assert result.hypothesis.tie == ("query", "key", "value")
     assert {g.group: g.status for g in result.groups} == {
         "query": "different", "key": "different", "value": "different", "output": "equal"}
-    assert tried == ["output"]
+    assert tried == ["output"]       # the second hypothesis (all tied) is the swap's
 
 
 def symderive_derive(text: str):
