@@ -277,3 +277,24 @@ def test_the_swap_check_fails_when_attention_pairs_its_features_wrongly(monkeypa
     monkeypatch.setattr(type(kind), "stream_entries", misordered)
     fresh_layer_caches()    # what was kept for the spec came from the kind's own code
     assert swap_check(spec.network, Units(spec.network, hyp))[0] is False
+
+
+@pytest.mark.parametrize("name", ["batchnorm_zero_scale_residual", "lstm_zero_state",
+                                  "resnet_block_zero_gain", "transformer_block"])
+def test_the_tie_substitution_makes_every_tied_pair_one_symbol(name):
+    """In a stream (and an LSTM's U) a pair comes twice, once each way: the substitution
+    must equate the two entries, not exchange them (which would impose nothing)."""
+    import symderive
+    from conftest import ROOT
+
+    spec = symderive.load(ROOT / "derivations" / "layers" / f"{name}.toml")
+    stack = Stack(spec.network)
+    for hyp in spec.hypotheses:
+        units = Units(spec.network, hyp)
+        tie = tie_substitution(stack.theta, units)
+        for group, (ei, ej) in units.groups.items():
+            if units.base(group) not in hyp.tie:
+                continue
+            for (a, ia), (b, ib) in zip(ei, ej):
+                assert stack.theta[a][ia].xreplace(tie) == stack.theta[b][ib].xreplace(tie), \
+                    (hyp.name, group, (a, ia), (b, ib))

@@ -226,11 +226,16 @@ def _whole_loss_zero(stack: Stack, units: Units, name: str) -> bool:
 
 def tie_substitution(theta: Theta, units: Units) -> dict:
     """The map imposing the hypothesis on the symbols: j's tied entries become i's, the
-    zeroed ones 0."""
+    zeroed ones 0.  In a stream a pair may come twice, once each way (W[i, j] with
+    W[j, i], from unit i's row and from its column): it is mapped once, so that the two
+    become one symbol and are not exchanged."""
     out = {}
     for group, (ei, ej) in units.groups.items():
         if units.base(group) in units.hyp.tie:
-            out.update({theta[b][ib]: theta[a][ia] for (a, ia), (b, ib) in zip(ei, ej)})
+            for (a, ia), (b, ib) in zip(ei, ej):
+                mine, theirs = theta[a][ia], theta[b][ib]
+                if mine != theirs and out.get(mine) != theirs:
+                    out[theirs] = mine
         elif units.base(group) in units.hyp.zero:
             out.update({theta[t][idx]: 0 for t, idx in ei + ej})
     return out
