@@ -253,3 +253,17 @@ def test_the_notebook_formula_of_a_layer_network_is_in_the_kinds_notation(name):
                 value = max(g.witness.difference, key=abs)
                 assert any(f"&= {value:.4g}" in row and "different" in row for row in rows)
     assert all(not ("different" in row and "&= 0 " in row) for row in rows)
+
+
+def test_mixed_verdicts_without_a_contrast_are_not_called_unsettled():
+    """Two pairs of heads, one broken and one preserved, on different pairs (so no
+    contrast of one pair): every case is decided, and the lead says it depends on what
+    is tied (it said 'Not all settled')."""
+    from test_layer_kinds2_specs import ATTENTION
+
+    text = ATTENTION.replace("heads = 2", "heads = 4").replace(
+        'units = [1, 2]\ntie = ["query", "key", "value", "output"]',
+        'units = [3, 4]\ntie = ["query", "key", "value", "output"]')
+    derivation = symderive.derive(Spec.from_toml(text, "t"), numeric=False)
+    assert [r.verdict for r in derivation.results] == ["broken", "preserved"]
+    assert _text(judgement(derivation)).startswith("It depends on what is tied: ")

@@ -344,17 +344,26 @@ def test_long_sequences_are_proved_as_built():
     assert not proved_zero(1, shape, (3, 4), group="value", bias=False, expand=False, **zeroed)
 
 
-@pytest.mark.parametrize("tokens, proved", [(16, True), (att.BUILT_TOKENS + 1, False)])
-def test_the_kind_tries_the_local_model_up_to_built_tokens(tokens, proved):
-    """Tied query, key and value: the output columns are proved as built at 16 tokens;
-    past BUILT_TOKENS the local model is not tried."""
+@pytest.mark.parametrize("tokens, tried", [(16, True), (att.BUILT_TOKENS + 1, False)])
+def test_the_kind_tries_the_local_model_up_to_built_tokens(tokens, tried, monkeypatch):
+    """Tied query, key and value: the output columns are proved by what their gradient is
+    made of at any length; the value rows need the local model, which is tried at 16
+    tokens (it finds them different) and not past BUILT_TOKENS."""
+    from symderive.engine.layers import attention_local
     from symderive.spec import Spec
     from test_layer_kinds2_specs import ATTENTION
 
     spec = Spec.from_toml(ATTENTION.replace("input = [2, 2]", f"input = [{tokens}, 2]"), "t")
     layer, after, hyp = spec.network.stack[0], spec.network.stack[1], spec.hypotheses[0]
     assert hyp.tie == ("query", "key", "value")
-    assert att.KIND.local_zero(layer, after, hyp, "output") is proved
+    calls = []
+    original = attention_local.proved_zero
+    monkeypatch.setattr(attention_local, "proved_zero",
+                        lambda *a, **k: calls.append(a) or original(*a, **k))
+    assert att.KIND.local_zero(layer, after, hyp, "output") is True
+    assert calls == []
+    assert att.KIND.local_zero(layer, after, hyp, "value") is False
+    assert bool(calls) is tried
 
 
 # ---- the structural rule: what a gradient is made of ---------------------------------

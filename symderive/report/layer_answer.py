@@ -215,7 +215,9 @@ def judgement(derivation, claims: tuple[Inline, ...] = ()) -> Paragraph | None:
     else:
         verdicts = frozenset(r.verdict for r in results)
         lead = {frozenset({BROKEN}): "They separate",
-                frozenset({PRESERVED}): "They stay identical"}.get(verdicts, "Not all settled")
+                frozenset({PRESERVED}): "They stay identical",
+                frozenset({BROKEN, PRESERVED}): "It depends on what is tied"
+                }.get(verdicts, "Not all settled")
         body = "; ".join(others)
     return Paragraph(tuple(claims) + (Strong(lead + ":"), Text(f" {body}.")))
 

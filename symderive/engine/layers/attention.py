@@ -280,13 +280,17 @@ class Attention(LayerKind):
 
     def local_zero(self, layer: LayerSpec, after: LayerSpec | None, hyp: Any,
                    group: str) -> bool:
-        """:mod:`.attention_local`: one entry stands for all (a head's rows and a
-        generic input feature differ only by renaming), decided on one feature and one
-        value component (:func:`.attention_local.one_feature_one_component`); proved
-        when the difference is 0 as built or, up to :data:`LOCAL_TOKENS`, expanded;
-        not tried past :data:`BUILT_TOKENS`."""
-        from .attention_local import proved_zero
+        """:mod:`.attention_local`: proved by what the gradient is made of
+        (:func:`.attention_local.by_structure`) at any sequence length; otherwise one
+        entry stands for all (a head's rows and a generic input feature differ only by
+        renaming), decided on one feature and one value component
+        (:func:`.attention_local.one_feature_one_component`); proved when the
+        difference is 0 as built or, up to :data:`LOCAL_TOKENS`, expanded; not tried
+        past :data:`BUILT_TOKENS`."""
+        from .attention_local import by_structure, proved_zero
 
+        if by_structure(group, hyp.tie, hyp.zero):   # no formula to build, at any length
+            return True
         shape = layer_shape(layer)
         if shape.tokens > BUILT_TOKENS:
             return False
