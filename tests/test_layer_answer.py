@@ -267,3 +267,26 @@ def test_mixed_verdicts_without_a_contrast_are_not_called_unsettled():
     derivation = symderive.derive(Spec.from_toml(text, "t"), numeric=False)
     assert [r.verdict for r in derivation.results] == ["broken", "preserved"]
     assert _text(judgement(derivation)).startswith("It depends on what is tied: ")
+
+
+def test_a_broken_case_says_which_tied_groups_stay_equal_and_why():
+    """One token: heads with tied query, key and value but different output columns
+    separate through their values, while their queries and keys get equal gradients
+    (the softmax Jacobian vanishes on one visible token). The answer says both, and the
+    full report's local formula speaks of heads, not of an output feature's row of O."""
+    from test_layer_kinds2_specs import ATTENTION
+
+    from symderive.render.markdown import render
+
+    text = ATTENTION.replace("input = [2, 2]", "input = [1, 2]")
+    derivation = symderive.derive(Spec.from_toml(text, "t"), numeric=False)
+    r = derivation.results[0]
+    assert {g.group: g.status for g in r.groups} == {
+        "query": "equal", "key": "equal", "value": "different", "output": "equal"}
+    brief = render(derivation)
+    assert "Their query and key weights get equal gradients all the same (proved)." in brief
+    assert "one visible token" in brief
+    full = render(derivation, detail="full")
+    formula = full.split("Local difference formula. ")[1].split("\n")[0]
+    assert "query and key rows" in formula and "value rows" in formula
+    assert "output feature's row of O" not in formula

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..engine.layers import layer_kind
 from ..engine.layers.units import Units
-from ..engine.symmetry import BROKEN, DIFFERENT, PRESERVED, HypothesisResult
+from ..engine.symmetry import BROKEN, DIFFERENT, EQUAL, PRESERVED, HypothesisResult
 from ..spec import NetworkSpec
 from ..spec.layers import spec_kind
 from .model import Inline, Paragraph, Strong, Text
@@ -71,6 +71,17 @@ def separating(r: HypothesisResult, units: Units) -> list[str]:
     """The assumed groups a witness shows different (base names)."""
     return bases(units, [g.group for g in r.groups
                          if g.status == DIFFERENT and units.assumed(g.group)])
+
+
+def kept_equal(r: HypothesisResult, units: Units) -> list[str]:
+    """The assumed groups proved equal (base names) in a broken case: what the
+    hypothesis keeps although the units separate (a head's queries and keys on one
+    token)."""
+    if r.verdict != BROKEN:
+        return []
+    return bases(units, [g.group for g in r.groups
+                         if g.status == EQUAL and units.assumed(g.group)
+                         and units.base(g.group) in units.hyp.tie])
 
 
 def differ_at_witness(r: HypothesisResult, units: Units, group: str) -> bool:
@@ -257,16 +268,20 @@ def _scale(laws) -> str:
 def kind_sentences(network: NetworkSpec, r: HypothesisResult,
                    short: bool = False) -> list[str]:
     """What is particular to the kind, for a broken case: the local formula of the first
-    group a witness separates, then of the first free group other than ``outgoing`` (a
-    norm's gains, a head's output columns, an LSTM unit's recurrent column); ``short``
-    (a slide): of a free group only when a following layer attaches it (a norm's gains)."""
+    group a witness separates, then of the first free group other than ``outgoing`` that
+    is not proved equal (a norm's gains, a head's output columns, an LSTM unit's
+    recurrent column), then of the first tied group proved equal all the same
+    (:func:`kept_equal`: it says why); ``short`` (a slide): of a free group only when a
+    following layer attaches it (a norm's gains), and of no group kept equal."""
     if r.verdict != BROKEN:
         return []
     units = Units(network, r.hypothesis)
     layer = network.stack[r.hypothesis.layer - 1]
     own = spec_kind(layer.kind).own_groups(layer.bias)
+    settled = {units.base(g.group) for g in r.groups if g.status == EQUAL}
     chosen = separating(r, units)[:1] + \
-        [g for g in free_groups(units) if g != "outgoing" and not (short and g in own)][:1]
+        [g for g in free_groups(units) if g != "outgoing" and not (short and g in own)
+         and g not in settled][:1] + ([] if short else kept_equal(r, units)[:1])
     out: list[str] = []
     for g in chosen:
         text = _kind_text(network, layer, g)
@@ -288,4 +303,4 @@ def _kind_text(network: NetworkSpec, layer, group: str) -> str:
 
 
 __all__ = ["judgement", "clause", "described", "contrast", "kind_sentences", "group_words",
-           "unit_word", "stream_words", "witness_value", "assumed_as"]
+           "kept_equal", "unit_word", "stream_words", "witness_value", "assumed_as"]

@@ -9,9 +9,11 @@ from ..engine.layers.units import Units
 from ..engine.symmetry import BROKEN, EQUAL, PRESERVED, HypothesisResult
 from ..engine.symmetry import UNDECIDED as UNDECIDED_VERDICT
 from ..spec import NetworkSpec, Spec
+from ..spec.layers import spec_kind
 from .answer import entries, verdict_lead
 from .facts import extra_sections
-from .layer_answer import assumed_as, group_words, judgement, kind_sentences, separating
+from .layer_answer import (assumed_as, group_words, judgement, kind_sentences, kept_equal,
+                           separating)
 from .layer_start import stack_start_blocks as start_blocks, stack_start_opening
 from .model import Block, Document, Items, Paragraph, Section, Strong, Table, Text
 
@@ -99,10 +101,12 @@ def _reason(network: NetworkSpec, r: HypothesisResult) -> str:
                 f"exchanging the two {word}s leaves the loss unchanged (checked "
                 f"{r.swap_method}), so their gradients stay equal at every step{stream}.")
     if r.verdict == BROKEN:
-        moved = separating(r, units)
+        moved, kept = separating(r, units), kept_equal(r, units)
+        also = (f" Their {group_words(kept, word)} get equal gradients all the same (proved)."
+                if kept else "")
         return (f"broken. Their {group_words(moved, word)}, assumed {assumed_as(r, moved)}, get "
                 f"different gradients at a concrete point (a witness), so one step of gradient "
-                f"descent separates {word}s {i} and {j}{stream}.")
+                f"descent separates {word}s {i} and {j}{stream}.{also}")
     open_ = [g.group for g in r.groups if g.status != EQUAL]
     why = ("exchanging the two output units does not leave the loss unchanged in general"
            if r.swap_method == "output layer" else f"{_listed(open_)} not proved equal")
@@ -168,8 +172,13 @@ def _hypothesis(network: NetworkSpec, k: int, r: HypothesisResult) -> Section:
 def _sentence(network: NetworkSpec, units: Units, r: HypothesisResult) -> str:
     layer = network.stack[units.hyp.layer - 1]
     kind = layer_kind(layer.kind)
-    parts = [kind.difference(layer, "incoming")]
-    if any(units.base(g.group) == "outgoing" for g in r.groups):
+    parts: list[str] = []
+    for g in spec_kind(layer.kind).own_groups(layer.bias):   # a head's are not "incoming"
+        text = kind.difference(layer, g)
+        if text not in parts:
+            parts.append(text)
+    if any(units.base(g.group) == "outgoing" for g in r.groups) and \
+            kind.difference(layer, "outgoing") not in parts:
         parts.append(kind.difference(layer, "outgoing"))
     for g in ("gain", "shift"):
         owners = [int(n.partition("@")[2] or units.hyp.layer) for n in units.groups
