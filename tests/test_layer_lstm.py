@@ -298,3 +298,57 @@ def test_pre_activations_compared_atom_by_atom_as_expanded(seed, tie):
     for t in (1, 2, 3):
         for g in range(4):
             assert m.same_z(g, t) == (sp.expand(m.z(0, g, t) - m.z(1, g, t)) == 0), (t, g)
+
+
+# ---- a factor that vanishes, before any model ---------------------------------------
+def _unit_slices(shape: LSTMShape, u: int) -> dict:
+    """Unit u's (0-based) entries of each group, from the CONTRACT: its rows in the four
+    gate blocks of W, U (all columns) and b, its column of U, its column of the reader V."""
+    rows = [g * shape.units + u for g in range(4)]
+    return {"incoming": ("W", np.ix_(rows, range(shape.inputs))),
+            "recurrent": ("U", np.ix_(rows, range(shape.units))),
+            "bias": ("b", (rows,)),
+            "recurrent_outgoing": ("U", (slice(None), u)),
+            "outgoing": ("V", (slice(None), u))}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_structural_rule_holds_on_the_numpy_pass(seed):
+    """Whenever :func:`by_structure` calls a group's gradient 0, the NumPy pass through
+    time gives 0 for both units' entries of it, at random points with the groups zeroed
+    (all 32 ways of zeroing the five groups), with and without a bias; and it claims
+    the cases the formulas give (one step, the layer's only two units)."""
+    from symderive.engine.layers.lstm_local import by_structure
+
+    rng = np.random.default_rng(2300 + seed)
+    shape = LSTMShape(steps=int(rng.integers(1, 4)), inputs=int(rng.integers(1, 3)),
+                      units=int(rng.integers(2, 4)))
+    bias = bool(seed % 2)
+    claimed = 0
+    for mask in range(32):
+        zero = tuple(g for k, g in enumerate(GROUPS) if mask >> k & 1)
+        claims = [g for g in GROUPS if by_structure(g, zero, shape.steps, shape.units, bias)]
+        if not claims:
+            continue
+        p = {n: rng.normal(0, 0.8, s) for n, s in shape.tensor_shapes().items()}
+        if not bias:
+            p["b"][:] = 0
+        V = rng.normal(0, 1, (2, shape.units))
+        X = rng.normal(0, 1, (2, shape.steps, shape.inputs))
+        R = rng.normal(0, 1, (2, 2))
+        pair = sorted(rng.choice(shape.units, 2, replace=False))
+        for u in pair:
+            for g in zero:
+                name, where = _unit_slices(shape, u)[g]
+                (V if name == "V" else p[name])[where] = 0
+        H, _, grads, _, _ = backward(p, X, V, R, shape)
+        grads["V"] = R.T @ H                       # ∂ℓ/∂V for ℓ = Σ (H Vᵀ) ⊙ R
+        for g in claims:
+            claimed += 1
+            for u in pair:
+                name, where = _unit_slices(shape, u)[g]
+                assert np.allclose(grads[name][where], 0, atol=1e-12), (zero, g, u, shape)
+    assert claimed > 10
+    assert by_structure("recurrent", (), 1, 3, True)
+    assert by_structure("incoming", ("outgoing",), 3, 2, True)
+    assert not by_structure("incoming", ("outgoing",), 3, 3, True)

@@ -253,13 +253,17 @@ class LSTM(LayerKind):
 
     def local_zero(self, layer: LayerSpec, after: LayerSpec | None, hyp: Any,
                    group: str) -> bool:
-        """The induction over steps of :mod:`.lstm_local`, when the next layer reads the
-        last hidden state linearly (a layer with units, not one that normalises it)."""
+        """A factor that vanishes (:func:`.lstm_local.by_structure`), else the induction
+        over steps of :mod:`.lstm_local`, when the next layer reads the last hidden
+        state linearly (a layer with units, not one that normalises it)."""
         from ...spec.layers import spec_kind
-        from .lstm_local import local_model
+        from .lstm_local import by_structure, local_model
 
         if after is None or not after.units or spec_kind(after.kind).attaches:
             return False
+        shape = layer_shape(layer)
+        if by_structure(group, hyp.zero, shape.steps, shape.units, layer.bias):
+            return True
         model = local_model(layer.index, layer_shape(layer), hyp.units, hyp.tie, hyp.zero,
                             readers=after.units, bias=layer.bias)
         return model.vanishes(group)

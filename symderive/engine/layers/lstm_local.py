@@ -289,6 +289,34 @@ class LocalUnits:
                    for e in self.step_parts(group, t))
 
 
+def by_structure(group: str, zero: tuple[str, ...], steps: int, units: int,
+                 bias: bool) -> bool:
+    """Is the group's gradient 0 for both units, by a factor that vanishes (the
+    formulas at the top), before any model is built?
+
+    - A unit's hidden state is 0 at every step when its rows are zeroed (incoming,
+      recurrent and, with a bias, bias): every gate's pre-activation is 0, so g = 0 and
+      c_t = f c_{t−1} + i g stays 0.  Whatever reads it, its outgoing and
+      recurrent_outgoing columns, then gets a zero gradient.
+    - A unit's hidden-state error δh_t is 0 at every step when its outgoing column is
+      zeroed and its recurrent_outgoing column is zeroed too, or there is one step, or
+      the two units are the layer's only units (δh_T = 0 makes their δz_T 0, which is
+      all that reaches δh_{T−1}, and so on back).  Its rows then get zero gradients.
+    - On one step h_0 = 0 multiplies every recurrent and recurrent_outgoing gradient.
+    - With no error anywhere in the layer (the two units are all of them, their
+      outgoing columns zeroed) the recurrent_outgoing gradient Σ_t δz_t h_{t−1} is 0.
+    """
+    dark = all(g in zero for g in ("incoming", "recurrent")) and (not bias or "bias" in zero)
+    quiet = "outgoing" in zero and ("recurrent_outgoing" in zero or steps == 1 or units == 2)
+    if group == "outgoing":
+        return dark
+    if group == "recurrent_outgoing":
+        return dark or steps == 1 or ("outgoing" in zero and units == 2)
+    if group == "recurrent":
+        return quiet or steps == 1
+    return quiet
+
+
 @lru_cache(maxsize=4)
 def local_model(*args, **options) -> LocalUnits:
     """One model per hypothesis, shared by its groups (its steps proved once)."""
