@@ -352,3 +352,61 @@ def test_the_structural_rule_holds_on_the_numpy_pass(seed):
     assert by_structure("recurrent", (), 1, 3, True)
     assert by_structure("incoming", ("outgoing",), 3, 2, True)
     assert not by_structure("incoming", ("outgoing",), 3, 3, True)
+
+
+# ---- an LSTM that reads the units of the layer before ---------------------------------
+DENSE_LSTM = """
+[network]
+input = [3, 3]
+samples = 2
+
+[[layer]]
+kind = "dense"
+units = 3
+activation = "tanh"
+
+[[layer]]
+kind = "lstm"
+units = 2
+
+[[layer]]
+kind = "dense"
+units = 1
+
+[[hypothesis]]
+layer = 1
+units = [1, 2]
+tie = ["incoming", "bias"]
+
+[[hypothesis]]
+layer = 1
+units = [1, 2]
+tie = ["incoming", "bias", "outgoing"]
+"""
+
+
+def test_an_lstm_reads_the_units_before_it_through_the_columns_of_w():
+    """Per-token dense units read by an LSTM: their outgoing group is W's columns (every
+    gate's rows) at the unit's feature; with it tied the units stay identical (the swap,
+    its lemma on the LSTM's small instance with two inputs); free, the outgoing columns
+    are equal (the two units compute the same values) but the incoming rows separate,
+    and torch recomputes that witness (W1[0] − W1[1])."""
+    import symderive
+    from layer_reference import torch_gradient
+    from symderive.engine.layers.units import Units
+    from symderive.spec import Spec
+
+    spec = Spec.from_toml(DENSE_LSTM, "t")
+    ei, ej = Units(spec.network, spec.hypotheses[0]).groups["outgoing"]
+    assert ei == [("W2", (r, 0)) for r in range(8)] and ej == [("W2", (r, 1)) for r in range(8)]
+    free, tied = symderive.derive(spec, numeric=False).results
+    assert tied.verdict == "preserved" and tied.swap_invariant
+    status = {g.group: g.status for g in free.groups}
+    assert free.verdict == "broken" and status["outgoing"] == "equal", status
+    rows = next(g for g in free.groups if g.group == "incoming")
+    assert rows.status == "different"
+    w = rows.witness
+    theta = {k: np.array(v) for k, v in w.parameters.items()}
+    grads = torch_gradient(spec, theta, np.array(w.inputs), np.array(w.targets))
+    np.testing.assert_allclose(w.difference, grads["W1"][0] - grads["W1"][1], atol=1e-9)
+    assert np.max(np.abs(w.difference)) > 1e-6

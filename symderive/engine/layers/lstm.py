@@ -207,10 +207,24 @@ class LSTM(LayerKind):
             return [(f"b{l}", (r,)) for r in rows] if layer.bias else []
         return [(f"U{l}", (r, u)) for r in range(4 * shape.units)]
 
+    def reads(self, layer: LayerSpec, labels: np.ndarray, unit: int) -> dict[str, list[Entry]]:
+        """The columns of W (every gate's rows) that read the input features labelled
+        ``unit`` (a unit of the layer before, at every step)."""
+        columns = [c for c in range(labels.shape[1]) if np.any(labels[:, c] == unit)]
+        rows = range(4 * layer_shape(layer).units)
+        return {"outgoing": [(f"W{layer.index}", (r, c)) for c in columns for r in rows]}
+
+    def input_axis(self, layer: LayerSpec) -> int:
+        return 1
+
     def reduced(self, layer: LayerSpec) -> LayerSpec:
-        """Two steps, one input, three units: the exchange lemma's small instance (the
-        symbolic forward grows fast with steps and units)."""
-        return _replace(layer, in_shape=(2, 1), out_shape=(3,), units=3, options=(("units", 3),))
+        """Two steps, three units, one input (two when the layer has two or more: it may
+        read two units of the layer before, whose exchange the lemma makes): the
+        exchange lemma's small instance (the symbolic forward grows fast with steps and
+        units)."""
+        inputs = min(layer.in_shape[1], 2)
+        return _replace(layer, in_shape=(2, inputs), out_shape=(3,), units=3,
+                        options=(("units", 3),))
 
     def forward(self, layer: LayerSpec, theta: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         p = _tensors(layer, theta, lambda s: np.full(s, sp.S.Zero, dtype=object))
