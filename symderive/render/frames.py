@@ -9,8 +9,9 @@ are packed greedily by an estimated height (``measure``, in lines of body
 text, given by the renderer that knows the slide's size); a block taller
 than what is left is split along its own seams — a derivation between its
 rows, a list between its items, a table between its rows (the header
-repeated), a paragraph between its sentences — and anything that cannot be
-split starts a fresh frame.
+repeated), a paragraph between its sentences (one of a single long sentence
+between its clauses, after '; ') — and anything that cannot be split starts a
+fresh frame.
 """
 from __future__ import annotations
 
@@ -371,7 +372,8 @@ def _seams(block: Block):
         return block.rows, lambda rows, last: Table(
             block.header, rows, block.caption if last else (), block.label if last else None)
     if isinstance(block, Paragraph):
-        return sentences(block.parts), lambda runs, last: Paragraph(
+        runs = sentences(block.parts)
+        return runs if len(runs) > 1 else clauses(block.parts), lambda runs, last: Paragraph(
             tuple(p for run in runs for p in run))
     return None
 
@@ -390,16 +392,27 @@ def _split_seq(seq, room: float, measure: Measure, make) -> tuple[Block | None, 
 
 def sentences(parts) -> list[tuple]:
     """Inline pieces grouped into sentences (a text piece is cut after '. ')."""
+    return _runs(parts, ".!?")
+
+
+def clauses(parts) -> list[tuple]:
+    """Inline pieces grouped into the clauses of a sentence (cut after '; '): the seams of
+    a paragraph of one long sentence (a judgement listing its cases), which has no others."""
+    return _runs(parts, ";")
+
+
+def _runs(parts, ends: str) -> list[tuple]:
+    """Inline pieces cut after a text piece's character of ``ends`` and a space."""
     runs: list[list] = [[]]
     for part in parts:
         if not isinstance(part, Text):
             runs[-1].append(part)
             continue
-        if runs[-1] and _ends(runs[-1][-1]) and re.match(r" \S", part.text):
+        if runs[-1] and _ends(runs[-1][-1], ends) and re.match(r" \S", part.text):
             runs[-1][-1] = replace(runs[-1][-1], text=runs[-1][-1].text + " ")
-            runs.append([])             # a sentence ended with the piece before this one
+            runs.append([])             # a run ended with the piece before this one
             part = Text(part.text[1:])
-        chunks = re.split(r"(?<=[.!?]) (?=\S)", part.text)
+        chunks = re.split(rf"(?<=[{re.escape(ends)}]) (?=\S)", part.text)
         for k, chunk in enumerate(chunks):
             if k:
                 runs.append([])
@@ -407,8 +420,8 @@ def sentences(parts) -> list[tuple]:
     return [tuple(r) for r in runs if r]
 
 
-def _ends(part) -> bool:
-    return isinstance(part, Text) and part.text.endswith((".", "!", "?"))
+def _ends(part, ends: str) -> bool:
+    return isinstance(part, Text) and part.text.endswith(tuple(ends))
 
 
 __all__ = ["Frame", "Heading", "Part", "Slide", "paginate", "split", "sentences"]
