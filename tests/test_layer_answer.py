@@ -290,3 +290,22 @@ def test_a_broken_case_says_which_tied_groups_stay_equal_and_why():
     formula = full.split("Local difference formula. ")[1].split("\n")[0]
     assert "query and key rows" in formula and "value rows" in formula
     assert "output feature's row of O" not in formula
+
+
+def test_a_free_group_with_every_group_proved_equal_says_why_it_is_undecided():
+    """Zero queries make the attention uniform whatever the keys, so with zero output
+    columns and tied values every group of the two heads is proved equal while their keys
+    are free: undecided, and every format says why (it raised IndexError listing no
+    group)."""
+    from test_layer_kinds2_specs import ATTENTION
+
+    text = ATTENTION.split("[[hypothesis]]")[0].replace("input = [2, 2]", "input = [2, 1]")
+    text += '[[hypothesis]]\nlayer = 1\nunits = [1, 2]\ntie = ["value"]\nzero = ["query", "output"]\n'
+    derivation = symderive.derive(Spec.from_toml(text, "t"), numeric=False)
+    (r,) = derivation.results
+    assert r.verdict == "undecided" and all(g.status == "equal" for g in r.groups)
+    why = "every group's gradients are proved equal, but their key weights are not assumed"
+    assert why in derivation.to_markdown()
+    assert why in json.loads(derivation.to_json())["answer"]
+    from symderive.render.beamer import render as beamer
+    assert why in beamer(derivation).replace("\n", " ")

@@ -84,6 +84,15 @@ def kept_equal(r: HypothesisResult, units: Units) -> list[str]:
                          and units.base(g.group) in units.hyp.tie])
 
 
+def free_but_equal(r: HypothesisResult, units: Units, word: str) -> str:
+    """Why a case whose every group is proved equal is undecided: a group is free, so
+    the two units need not be the same to begin with."""
+    free = group_words(free_groups(units), word)
+    verb = "are" if free.endswith("s") or " and " in free else "is"
+    return (f"every group's gradients are proved equal, but their {free} {verb} not assumed "
+            f"identical, so the two {word}s are not shown to stay identical")
+
+
 def differ_at_witness(r: HypothesisResult, units: Units, group: str) -> bool:
     """Do the two units' entries of every free group named ``group`` differ at the
     first witness (read from the witness's own parameters)?"""
@@ -303,4 +312,4 @@ def _kind_text(network: NetworkSpec, layer, group: str) -> str:
 
 
 __all__ = ["judgement", "clause", "described", "contrast", "kind_sentences", "group_words",
-           "kept_equal", "unit_word", "stream_words", "witness_value", "assumed_as"]
+           "kept_equal", "free_but_equal", "unit_word", "stream_words", "witness_value", "assumed_as"]

@@ -26,8 +26,8 @@ from .builder import build_report, full_command
 from .formulas import LOSS
 from .layers import numeric_section
 from .layer_start_answer import stack_start_opening
-from .layer_answer import (assumption, bases, described, group_words, judgement, kind_sentences,
-                           stream_words, unit_word, witness_value)
+from .layer_answer import (assumption, bases, described, free_but_equal, group_words,
+                           judgement, kind_sentences, stream_words, unit_word, witness_value)
 from .model import (Block, Code, Diagram, Document, Equation, Items, Math, Proof, Section,
                     Strong, Theorem, inline, para)
 from .proofs import ETA, THETA, joined
@@ -106,10 +106,11 @@ def _case(network: NetworkSpec, label: str, r: HypothesisResult,
     if r.verdict == BROKEN:
         return Section(f"{label}: broken", tuple(_broken(network, label, r, units, who, said)))
     open_ = [g.group for g in r.groups if g.status != "equal"]
+    why = (f"the difference of {joined(open_)} of {who} was neither proved zero nor shown "
+           "non-zero; the full report says what is missing" if open_ else
+           free_but_equal(r, units, word))
     return Section(f"{label}: {r.verdict}", (para(
-        Strong(f"{label}: {r.verdict}."), f" With {assumption(r, units, word)}, the "
-        f"difference of {joined(open_)} of {who} was neither proved zero nor shown "
-        "non-zero; the full report says what is missing."),))
+        Strong(f"{label}: {r.verdict}."), f" With {assumption(r, units, word)}, {why}."),))
 
 
 def _broken(network: NetworkSpec, label: str, r: HypothesisResult, units: Units,

@@ -12,8 +12,8 @@ from ..spec import NetworkSpec, Spec
 from ..spec.layers import spec_kind
 from .answer import entries, verdict_lead
 from .facts import extra_sections
-from .layer_answer import (assumed_as, group_words, judgement, kind_sentences, kept_equal,
-                           separating)
+from .layer_answer import (assumed_as, free_but_equal, group_words, judgement,
+                           kind_sentences, kept_equal, separating)
 from .layer_start import stack_start_blocks as start_blocks, stack_start_opening
 from .model import Block, Document, Items, Paragraph, Section, Strong, Table, Text
 
@@ -108,8 +108,12 @@ def _reason(network: NetworkSpec, r: HypothesisResult) -> str:
                 f"different gradients at a concrete point (a witness), so one step of gradient "
                 f"descent separates {word}s {i} and {j}{stream}.{also}")
     open_ = [g.group for g in r.groups if g.status != EQUAL]
-    why = ("exchanging the two output units does not leave the loss unchanged in general"
-           if r.swap_method == "output layer" else f"{_listed(open_)} not proved equal")
+    if r.swap_method == "output layer":
+        why = "exchanging the two output units does not leave the loss unchanged in general"
+    elif open_:
+        why = f"{_listed(open_)} not proved equal"
+    else:       # every gradient equal, but a free group: the units need not be the same
+        why = free_but_equal(r, units, word)
     return f"undecided: {why}{stream}."
 
 
