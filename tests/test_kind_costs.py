@@ -127,3 +127,60 @@ def test_a_long_lstm_is_checked_by_the_swap_on_its_small_instance():
     assert kind.lemma_work(short.network.stack[0]) == kind.flops(short.network.stack[0])
     units = Units(spec.network, spec.hypotheses[3])
     assert swap_check(spec.network, units) == (True, "layer by layer")
+
+
+def _transformer(tokens: int, hypotheses: int, samples: int = 1) -> Spec:
+    from bench_kind_climb import text_of
+
+    return Spec.from_toml(text_of("transformer", {"samples": samples, "tokens": tokens,
+                                                  "heads": 2, "units": 1,
+                                                  "hypotheses": hypotheses}))
+
+
+def test_the_loss_estimate_grows_with_the_loss_a_transformer_builds():
+    """Layers after an attention layer build their formulas from sums over the tokens:
+    the built loss's tree grows as the square of the tokens (4 times a doubling), and
+    the estimate must grow as fast (multiply-adds alone grew 2.3 times: a transformer of
+    32 tokens, estimated 24 s, took 143 s)."""
+    import sympy as sp
+    from symderive.engine.layers.stack import Stack
+
+    specs = [_transformer(t, 1) for t in (2, 4, 8)]
+    nodes = [sum(1 for _ in sp.preorder_traversal(Stack(s.network).loss())) for s in specs]
+    work = [cost.loss_work(s) for s in specs]
+    for k in (1, 2):
+        assert work[k] / work[k - 1] >= 0.8 * nodes[k] / nodes[k - 1], (work, nodes)
+
+
+def test_the_long_transformer_is_refused_without_building_its_loss(monkeypatch):
+    """The escape bench_kind_climb.py found: a transformer block on 32 tokens, 1 sample,
+    4 hypotheses, allowed at 24 s, took 143 s of CPU (each hypothesis's swap builds
+    the whole loss, 16 to 23 s).  It is refused, and the guard does not build the loss
+    for its whole-loss estimates once the rest is over the limit."""
+    from symderive.engine import expansion
+
+    def built(stack):
+        raise AssertionError("the guard built the whole loss")
+    monkeypatch.setattr(expansion, "stack_loss", built)
+    spec = _transformer(32, 4)
+    assert cost.stack_seconds(spec) > cost.MAX_SECONDS
+    assert [r.field for r in guards.refusals(spec)] == ["layer"]
+
+
+def test_the_estimate_counts_the_loss_it_builds_for_itself(monkeypatch):
+    """Estimating the whole-loss steps builds the whole loss (1.6 s for a transformer on
+    6 tokens in a fresh process): the estimate counts that build whenever it happens,
+    even when every step is then over its limit and skipped."""
+    from symderive.engine import expansion
+
+    calls = []
+    real = expansion.stack_loss
+
+    def counted(stack):
+        calls.append(stack)
+        return real(stack)
+    monkeypatch.setattr(expansion, "stack_loss", counted)
+    spec = _transformer(3, 4, samples=2)
+    parts = dict(cost.stack_parts(spec))
+    assert calls, "no whole-loss estimate on this spec: choose another"
+    assert parts["whole loss"] >= cost.loss_seconds(spec)

@@ -141,6 +141,13 @@ class LayerKind(ABC):
         symbolic part; 0 for a kind whose local derivation is immediate)."""
         return 0.0
 
+    def symbolic_spread(self, layer: LayerSpec) -> int:
+        """Terms of each entry of the layer's symbolic output, to the cost model of the
+        whole SymPy loss (:func:`symderive.cost.layers.loss_seconds`): a layer after this
+        one reads expressions this many times larger than its inputs (attention: a sum
+        over the tokens); 1 for a kind whose outputs are as large as its inputs'."""
+        return 1
+
     def pass_loops(self, layer: LayerSpec) -> int:
         """Python-level iterations of one forward + backward pass through the layer (a
         kind whose pass loops, over kernel offsets or steps, says how many): the unit
