@@ -184,3 +184,30 @@ def test_the_estimate_counts_the_loss_it_builds_for_itself(monkeypatch):
     parts = dict(cost.stack_parts(spec))
     assert calls, "no whole-loss estimate on this spec: choose another"
     assert parts["whole loss"] >= cost.loss_seconds(spec)
+
+
+@pytest.mark.ci_tier
+def test_the_swap_check_of_heads_is_estimated_as_generously_as_a_dense_layers():
+    """The swap's check of attention heads costs 4e-4 to 1e-3 s a multiply-add and sample
+    (the softmax's sums), three to eight times a dense layer's: estimated at the dense
+    rate it was 3.5 times under (a tenth of a dense layer's estimate/measured).  Both
+    measured here, SymPy's cache cleared, as a ratio (a loaded machine slows both)."""
+    import time
+
+    import sympy.core.cache
+    from bench_kind_costs import attention
+    from symderive.engine.layers.swap import clear_lemmas, layer_lemmas
+
+    def ratio(text):
+        spec = Spec.from_toml(text)
+        units = Units(spec.network, spec.hypotheses[0])
+        assert not whole_loss_small(spec.network)   # the lemmas alone
+        clear_lemmas()
+        sympy.core.cache.clear_cache()
+        start = time.process_time()
+        layer_lemmas(spec.network, units.stream, units.hyp.layer)
+        return cost.swap_seconds(spec, units) / (time.process_time() - start)
+    heads = ratio(spec_text([4, 12], [attention(2), {"kind": "flatten"}, dense(1)], 4,
+                            [["query"]]))
+    dense_ = ratio(spec_text([24], [dense(24), dense(24), dense(1)], 8))
+    assert heads >= 0.2 * dense_, (heads, dense_)

@@ -16,7 +16,7 @@ runs it:
 - **symbolic parts**: the kind's local derivation of each group
   (:meth:`LayerKind.local_seconds`); the swap's check of each layer it touches, on
   the layer or its kind's small instance (:data:`LEMMA_WORK` multiply-adds at most,
-  :meth:`LayerKind.lemma_work`, two samples), and
+  :meth:`LayerKind.lemma_work`, two samples, :meth:`LayerKind.lemma_seconds`), and
   on networks of at most 120 parameter-samples the whole loss built; each group that
   may reach the whole-loss step adds that step's estimate
   (:func:`.whole_loss.group_cost`), at most the
@@ -48,10 +48,6 @@ PASS_SECONDS = 2e-5
 #: Seconds per parameter of drawing a point (rounded uniform draws) or of a training
 #: step's update.
 PARAMETER_SECONDS = 3e-8
-#: Seconds per multiply-add of the symbolic forwards the swap's checks build and
-#: expand (two samples of a layer of at most LEMMA_WORK multiply-adds): 0.5e-4 to
-#: 1.3e-4 s measured on dense, conv, pool and flatten layers (load 7 on 2 cores).
-SYMBOLIC_MAC_SECONDS = 1.2e-4
 #: Bytes of JSON per listed parameter of a witness (a float and its separator).
 JSON_BYTES_PER_VALUE = 22
 
@@ -128,7 +124,7 @@ def swap_seconds(spec: Spec, units: Units) -> float:
         kind = layer_kind(layer.kind)
         if kind.lemma_work(layer) > LEMMA_WORK:
             layer = kind.reduced(layer)
-        seconds += SYMBOLIC_MAC_SECONDS * 2 * max(kind.lemma_work(layer), 1)
+        seconds += kind.lemma_seconds(layer)
     if whole_loss_small(spec.network):
         seconds += loss_seconds(spec)
     return seconds

@@ -283,6 +283,14 @@ class Attention(LayerKind):
         return 0.0 if tokens > BUILT_TOKENS else LOCAL_GROUP_SECONDS + \
             LOCAL_PAIR_SECONDS * tokens ** 2
 
+    def lemma_seconds(self, layer: LayerSpec) -> float:
+        """The swap's check of the heads costs more a multiply-add as the tokens grow (the
+        softmax's sums; a fresh process, 2026-12-06, one sample): 4.3e-4 to 4.6e-4 s a
+        multiply-add and sample on 3 tokens, 6.4e-4 on 6, 8.4e-4 on 8, 9.5e-4 on 20,
+        1.06e-3 on 24 (5.7 s for 2688 multiply-adds); counted at 1.5 times that line."""
+        rate = 1.5 * (4e-4 + 3e-5 * layer_shape(layer).tokens)
+        return rate * 2 * max(self.lemma_work(layer), 1)
+
     def symbolic_spread(self, layer: LayerSpec) -> int:
         """Each output entry is a softmax-weighted sum over the tokens."""
         return layer_shape(layer).tokens
