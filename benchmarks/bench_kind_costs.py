@@ -19,7 +19,8 @@ the guards allow.
    allow the spec and it took longer.  Prints every step with
    :func:`~symderive.cost.layers.stack_seconds` and the measured CPU, and at the end the
    slowest allowed spec found.  Formula depth, kink degree and ``[init]`` nesting are
-   climbed by ``benchmarks/bench_escapes.py``.
+   climbed by ``benchmarks/bench_escapes.py``; the whole command line, cold (starting
+   points, transformers, report formats), by ``benchmarks/bench_kind_climb.py``.
 
 Timings are also shown relative to a baseline pass measured in the same process (a
 dense [256, 512, 512, 10] network, 16 samples), so that a loaded machine shows as a

@@ -127,3 +127,87 @@ def test_a_long_lstm_is_checked_by_the_swap_on_its_small_instance():
     assert kind.lemma_work(short.network.stack[0]) == kind.flops(short.network.stack[0])
     units = Units(spec.network, spec.hypotheses[3])
     assert swap_check(spec.network, units) == (True, "layer by layer")
+
+
+def _transformer(tokens: int, hypotheses: int, samples: int = 1) -> Spec:
+    from bench_kind_climb import text_of
+
+    return Spec.from_toml(text_of("transformer", {"samples": samples, "tokens": tokens,
+                                                  "heads": 2, "units": 1,
+                                                  "hypotheses": hypotheses}))
+
+
+def test_the_loss_estimate_grows_with_the_loss_a_transformer_builds():
+    """Layers after an attention layer build their formulas from sums over the tokens:
+    the built loss's tree grows as the square of the tokens (4 times a doubling), and
+    the estimate must grow as fast (multiply-adds alone grew 2.3 times: a transformer of
+    32 tokens, estimated 24 s, took 143 s)."""
+    import sympy as sp
+    from symderive.engine.layers.stack import Stack
+
+    specs = [_transformer(t, 1) for t in (2, 4, 8)]
+    nodes = [sum(1 for _ in sp.preorder_traversal(Stack(s.network).loss())) for s in specs]
+    work = [cost.loss_work(s) for s in specs]
+    for k in (1, 2):
+        assert work[k] / work[k - 1] >= 0.8 * nodes[k] / nodes[k - 1], (work, nodes)
+
+
+def test_the_long_transformer_is_refused_without_building_its_loss(monkeypatch):
+    """The escape bench_kind_climb.py found: a transformer block on 32 tokens, 1 sample,
+    4 hypotheses, allowed at 24 s, took 143 s of CPU (each hypothesis's swap builds
+    the whole loss, 16 to 23 s).  It is refused, and the guard does not build the loss
+    for its whole-loss estimates once the rest is over the limit."""
+    from symderive.engine import expansion
+
+    def built(stack):
+        raise AssertionError("the guard built the whole loss")
+    monkeypatch.setattr(expansion, "stack_loss", built)
+    spec = _transformer(32, 4)
+    assert cost.stack_seconds(spec) > cost.MAX_SECONDS
+    assert [r.field for r in guards.refusals(spec)] == ["layer"]
+
+
+def test_the_estimate_counts_the_loss_it_builds_for_itself(monkeypatch):
+    """Estimating the whole-loss steps builds the whole loss (1.6 s for a transformer on
+    6 tokens in a fresh process): the estimate counts that build whenever it happens,
+    even when every step is then over its limit and skipped."""
+    from symderive.engine import expansion
+
+    calls = []
+    real = expansion.stack_loss
+
+    def counted(stack):
+        calls.append(stack)
+        return real(stack)
+    monkeypatch.setattr(expansion, "stack_loss", counted)
+    spec = _transformer(3, 4, samples=2)
+    parts = dict(cost.stack_parts(spec))
+    assert calls, "no whole-loss estimate on this spec: choose another"
+    assert parts["whole loss"] >= cost.built_loss_seconds(spec) > 0
+
+
+@pytest.mark.ci_tier
+def test_the_swap_check_of_heads_is_estimated_as_generously_as_a_dense_layers():
+    """The swap's check of attention heads costs 4e-4 to 1e-3 s a multiply-add and sample
+    (the softmax's sums), three to eight times a dense layer's: estimated at the dense
+    rate it was 3.5 times under (a tenth of a dense layer's estimate/measured).  Both
+    measured here, SymPy's cache cleared, as a ratio (a loaded machine slows both)."""
+    import time
+
+    import sympy.core.cache
+    from bench_kind_costs import attention
+    from symderive.engine.layers.swap import clear_lemmas, layer_lemmas
+
+    def ratio(text):
+        spec = Spec.from_toml(text)
+        units = Units(spec.network, spec.hypotheses[0])
+        assert not whole_loss_small(spec.network)   # the lemmas alone
+        clear_lemmas()
+        sympy.core.cache.clear_cache()
+        start = time.process_time()
+        layer_lemmas(spec.network, units.stream, units.hyp.layer)
+        return cost.swap_seconds(spec, units) / (time.process_time() - start)
+    heads = ratio(spec_text([4, 12], [attention(2), {"kind": "flatten"}, dense(1)], 4,
+                            [["query"]]))
+    dense_ = ratio(spec_text([24], [dense(24), dense(24), dense(1)], 8))
+    assert heads >= 0.2 * dense_, (heads, dense_)

@@ -16,7 +16,7 @@ runs it:
 - **symbolic parts**: the kind's local derivation of each group
   (:meth:`LayerKind.local_seconds`); the swap's check of each layer it touches, on
   the layer or its kind's small instance (:data:`LEMMA_WORK` multiply-adds at most,
-  :meth:`LayerKind.lemma_work`, two samples), and
+  :meth:`LayerKind.lemma_work`, two samples, :meth:`LayerKind.lemma_seconds`), and
   on networks of at most 120 parameter-samples the whole loss built; each group that
   may reach the whole-loss step adds that step's estimate
   (:func:`.whole_loss.group_cost`), at most the
@@ -48,10 +48,6 @@ PASS_SECONDS = 2e-5
 #: Seconds per parameter of drawing a point (rounded uniform draws) or of a training
 #: step's update.
 PARAMETER_SECONDS = 3e-8
-#: Seconds per multiply-add of the symbolic forwards the swap's checks build and
-#: expand (two samples of a layer of at most LEMMA_WORK multiply-adds): 0.5e-4 to
-#: 1.3e-4 s measured on dense, conv, pool and flatten layers (load 7 on 2 cores).
-SYMBOLIC_MAC_SECONDS = 1.2e-4
 #: Bytes of JSON per listed parameter of a witness (a float and its separator).
 JSON_BYTES_PER_VALUE = 22
 
@@ -84,7 +80,7 @@ def stack_parts(spec: Spec, numeric: bool = True) -> list[tuple[str, float]]:
 
     one = pass_seconds(spec)
     point = one + PARAMETER_SECONDS * Stack(spec.network).parameter_count()
-    parts, steps = [], 0.0
+    parts, estimated = [], []
     for k, hyp in enumerate(spec.hypotheses, start=1):
         units = Units(spec.network, hyp)
         groups = units.groups
@@ -96,9 +92,14 @@ def stack_parts(spec: Spec, numeric: bool = True) -> list[tuple[str, float]]:
             entries = sum(min(CHECKED_PER_GROUP, len(ei) * 2) for ei, _ in groups.values())
             seconds += point + (1 + 2 * entries) * one + training_steps(spec) * point
         parts.append((f"hypothesis[{k}]", seconds))
-        steps += whole_loss_seconds(spec, hyp)
-    if steps:       # the loss built once for the estimates, then the steps that run
-        parts.append(("whole loss", loss_seconds(spec) + min(steps, WHOLE_LOSS_TOTAL)))
+        if whole_loss_estimated(spec, hyp):
+            estimated.append(hyp)
+    if estimated:   # the loss built once for the estimates, then the steps that run
+        built = built_loss_seconds(spec)
+        # over the limit already: not built here for the steps' estimates (refused anyway)
+        over = sum(s for _, s in parts) + built > MAX_SECONDS
+        steps = 0.0 if over else sum(whole_loss_seconds(spec, h) for h in estimated)
+        parts.append(("whole loss", built + min(steps, WHOLE_LOSS_TOTAL)))
     parts += [(f"fact[{k}]", (laws_passes(spec) * one if numeric else 0.0)
                + laws_symbolic_seconds(spec)) for k in range(1, len(spec.facts) + 1)]
     if spec.init is not None:       # the starting point's analysis (:mod:`.layer_start`)
@@ -123,7 +124,7 @@ def swap_seconds(spec: Spec, units: Units) -> float:
         kind = layer_kind(layer.kind)
         if kind.lemma_work(layer) > LEMMA_WORK:
             layer = kind.reduced(layer)
-        seconds += SYMBOLIC_MAC_SECONDS * 2 * max(kind.lemma_work(layer), 1)
+        seconds += kind.lemma_seconds(layer)
     if whole_loss_small(spec.network):
         seconds += loss_seconds(spec)
     return seconds
@@ -143,6 +144,13 @@ def local_seconds(spec: Spec, units: Units) -> float:
 #: with its swapped copy: 0.3 to 1.3 ms measured on dense, conv, norm, skip and LSTM
 #: stacks (SymPy's cache cleared, load about 7 on 2 cores).
 LOSS_MAC_SECONDS = 1e-3
+#: A layer after one whose outputs are large sums (:meth:`LayerKind.symbolic_spread`:
+#: attention's are sums over the tokens) builds its formulas from them: its multiply-adds
+#: count this many times the spread.  Measured (2026-12-06, a fresh process, load 1 to 6):
+#: a transformer block (dense, attention with a skip, layer norm, dense) on 1 sample took
+#: 3.0 s to build on 12 tokens, 11 s on 24 and 16 to 23 s on 32, 2 to 4 times the
+#: estimate without the spread (1.1, 3.4, 5.5 s); attention alone, 2.5 s on 32 tokens.
+SPREAD_FACTOR = 1
 
 
 def loss_seconds(spec: Spec) -> float:
@@ -151,11 +159,43 @@ def loss_seconds(spec: Spec) -> float:
     layer whose statistics run over the batch makes every sample's output depend on
     every sample, and comparing the swapped copy walks every sample's terms again: the
     square of the samples once more, at 1.5 times the rate (a residual CNN with batch
-    norm, 3 samples: 1.2 s for length 5, 10 to 16 s for length 10)."""
+    norm, 3 samples: 1.2 s for length 5, 10 to 16 s for length 10).  A layer after one
+    whose outputs are large sums counts its multiply-adds :data:`SPREAD_FACTOR` times
+    that spread (:func:`loss_work`)."""
     coupled = any(layer_kind(s.kind).statistics(s) == "batch" for s in spec.network.stack)
     samples = spec.network.samples
-    return (LOSS_MAC_SECONDS * Stack(spec.network).flops() * samples
-            * (1.5 * samples ** 2 if coupled else 1))
+    return built_loss_seconds(spec) * (1.5 * samples ** 2 if coupled else 1)
+
+
+def built_loss_seconds(spec: Spec) -> float:
+    """Building the whole SymPy loss alone (the estimates' own build, whose walk counts
+    terms, never compares samples' terms: a residual CNN with batch norm on 3 samples
+    of length 5 is built in 0.2 s)."""
+    return LOSS_MAC_SECONDS * loss_work(spec) * spec.network.samples
+
+
+def loss_work(spec: Spec) -> float:
+    """Multiply-adds of one sample's symbolic forward, each layer's weighted by the size
+    of the expressions it reads: :data:`SPREAD_FACTOR` times the largest
+    :meth:`LayerKind.symbolic_spread` of the layers before it (1 before any)."""
+    work, spread = 0.0, 1
+    for layer in spec.network.stack:
+        kind = layer_kind(layer.kind)
+        work += kind.flops(layer) * (1 if spread == 1 else SPREAD_FACTOR * spread)
+        spread = max(spread, kind.symbolic_spread(layer))
+    return work
+
+
+def whole_loss_estimated(spec: Spec, hyp) -> bool:
+    """Does estimating the hypothesis's whole-loss steps build the whole loss (the
+    engine's estimate of each step, :func:`.whole_loss.group_cost`, walks it)?"""
+    from ..engine.layers.settle import _whole_loss_applies
+
+    units = Units(spec.network, hyp)
+    # a covered hypothesis is settled by the swap, unless its units are output units
+    swapped = units.covered and spec.network.stack[-1].index not in units.stream
+    return (_whole_loss_applies(Stack(spec.network)) and not swapped
+            and any(searched(units, g, True) for g in units.groups))
 
 
 def whole_loss_seconds(spec: Spec, hyp) -> float:
@@ -163,13 +203,10 @@ def whole_loss_seconds(spec: Spec, hyp) -> float:
     proof settles, at its estimate (:func:`.whole_loss.group_cost`) when it is under the
     limit over which the step is skipped."""
     from ..engine import gradients
-    from ..engine.layers.settle import _whole_loss_applies
     from .whole_loss import group_cost
 
-    stack, units = Stack(spec.network), Units(spec.network, hyp)
-    # a covered hypothesis is settled by the swap, unless its units are output units
-    swapped = units.covered and spec.network.stack[-1].index not in units.stream
-    if not _whole_loss_applies(stack) or swapped:
+    units = Units(spec.network, hyp)
+    if not whole_loss_estimated(spec, hyp):
         return 0.0
     steps = [group_cost(spec.network, hyp, g)[1] for g in units.groups
              if searched(units, g, True)]

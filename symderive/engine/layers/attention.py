@@ -39,6 +39,9 @@ from .base import symbols as tensor_symbols
 LOCAL_TOKENS = 6
 #: ... and up to this many: the model has a term per token pair (0.2 s a hypothesis at 32).
 BUILT_TOKENS = 32
+#: The cost model of the local derivation (:meth:`Attention.local_seconds`): seconds a
+#: group, and per token pair (about twice what was measured).
+LOCAL_GROUP_SECONDS, LOCAL_PAIR_SECONDS = 0.02, 2e-4
 #: The tensors of an attention layer, in the order of the parameter list.
 TENSORS = ("Q", "K", "V", "bq", "bk", "bv", "O", "bo")
 #: The groups of a head and the tensors (with the axis that holds the head) in each.
@@ -269,14 +272,28 @@ class Attention(LayerKind):
         return pass_work(layer_shape(layer), 1) // 3
 
     def local_seconds(self, layer: LayerSpec, group: str) -> float:
-        """Fitted on measurements (load 7 on 2 cores), for a query or key group: 0.2 s
-        on 2 tokens of head size 2, 0.7 s on 3, 3.5 s on 5; on 4 tokens 0.4 s of head
-        size 1, 3.3 s of 2, 6 s of 4; a value group a thirtieth, output less."""
-        shape = layer_shape(layer)
-        if shape.tokens > LOCAL_TOKENS:
-            return 0.0
-        scale = {"query": 1.0, "key": 1.0, "value": 0.04}.get(group, 0.01)
-        return scale * 0.06 * shape.tokens ** 2 * shape.head_dim ** 1.5
+        """Measured (2026-12-06, SymPy's cache cleared, every tie and zero of the four
+        groups): the difference is decided on one feature and one value component at an
+        exact point first, so the head size does not count: at most 0.01 s a group up to
+        6 tokens, 0.08 to 0.12 s on 32 (head sizes 1 to 32); a term per token pair.  (The
+        expansion that took 6 s on 4 tokens of head size 4 now runs only when the exact
+        point gives 0; none of the combinations measured reached it.)  Not tried past
+        :data:`BUILT_TOKENS`."""
+        tokens = layer_shape(layer).tokens
+        return 0.0 if tokens > BUILT_TOKENS else LOCAL_GROUP_SECONDS + \
+            LOCAL_PAIR_SECONDS * tokens ** 2
+
+    def lemma_seconds(self, layer: LayerSpec) -> float:
+        """The swap's check of the heads costs more a multiply-add as the tokens grow (the
+        softmax's sums; a fresh process, 2026-12-06, one sample): 4.3e-4 to 4.6e-4 s a
+        multiply-add and sample on 3 tokens, 6.4e-4 on 6, 8.4e-4 on 8, 9.5e-4 on 20,
+        1.06e-3 on 24 (5.7 s for 2688 multiply-adds); counted at 1.5 times that line."""
+        rate = 1.5 * (4e-4 + 3e-5 * layer_shape(layer).tokens)
+        return rate * 2 * max(self.lemma_work(layer), 1)
+
+    def symbolic_spread(self, layer: LayerSpec) -> int:
+        """Each output entry is a softmax-weighted sum over the tokens."""
+        return layer_shape(layer).tokens
 
     def local_zero(self, layer: LayerSpec, after: LayerSpec | None, hyp: Any,
                    group: str) -> bool:

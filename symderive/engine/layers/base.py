@@ -129,6 +129,10 @@ class LayerKind(ABC):
     #: work per iteration of :meth:`pass_loops`.
     seconds_per_mac: ClassVar[float] = 1e-9
     seconds_per_loop: ClassVar[float] = 1e-4
+    #: Seconds per multiply-add of :meth:`lemma_work` and sample of the symbolic forward
+    #: the swap's check builds and expands (0.5e-4 to 1.3e-4 s measured on dense, conv,
+    #: pool and flatten layers, load 7 on 2 cores).
+    symbolic_mac_seconds: ClassVar[float] = 1.2e-4
 
     def lemma_work(self, layer: LayerSpec) -> int:
         """The size of the symbolic forward the swap's check builds and compares, in
@@ -136,10 +140,22 @@ class LayerKind(ABC):
         :meth:`flops`, unless the kind's formulas cost more than their multiply-adds."""
         return self.flops(layer)
 
+    def lemma_seconds(self, layer: LayerSpec) -> float:
+        """Estimated CPU seconds of the swap's check of the layer (two samples of its
+        symbolic forward, :meth:`lemma_work` multiply-adds at :attr:`symbolic_mac_seconds`)."""
+        return self.symbolic_mac_seconds * 2 * max(self.lemma_work(layer), 1)
+
     def local_seconds(self, layer: LayerSpec, group: str) -> float:
         """Estimated CPU seconds of :meth:`local_zero` on ``group`` (the cost model's
         symbolic part; 0 for a kind whose local derivation is immediate)."""
         return 0.0
+
+    def symbolic_spread(self, layer: LayerSpec) -> int:
+        """Terms of each entry of the layer's symbolic output, to the cost model of the
+        whole SymPy loss (:func:`symderive.cost.layers.loss_seconds`): a layer after this
+        one reads expressions this many times larger than its inputs (attention: a sum
+        over the tokens); 1 for a kind whose outputs are as large as its inputs'."""
+        return 1
 
     def pass_loops(self, layer: LayerSpec) -> int:
         """Python-level iterations of one forward + backward pass through the layer (a
