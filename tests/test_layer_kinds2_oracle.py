@@ -11,6 +11,7 @@ contract's definition (not symderive's own pairing in ``engine.layers.units``):
   difference (to 1e-9 relative), which is clearly not zero;
 - an ``equal`` group: torch's paired difference is zero to rounding at random points
   satisfying the hypothesis;
+- the numeric cross-check (on, as the command line runs it) agrees;
 - the verdict: ``broken`` exactly when a tied or zeroed group is ``different``;
   ``preserved`` exactly when every group is tied or zeroed and ``equal``; a preserved
   hypothesis stays satisfied along torch gradient descent (the zeroed groups stay equal
@@ -125,7 +126,35 @@ def _lstm_pairs(l: int, inputs: int, H: int, outputs: int, i: int, j: int,
     return out
 
 
-def _hypotheses(rng, groups: tuple[str, ...], units: int, specials: list[dict]) -> list[dict]:
+def _stream_pairs(shape: str, E: int, F: int, T: int, Hd: int, l: int, bias: bool,
+                  per_token: int | None, last: int, outputs: int, c: int, e: int) -> dict[str, Pairs]:
+    """Two features c and e of the embedding (layer 1) of an attention layer ``l``: their
+    rows of W1 and b1; the norm's gain and shift; the columns of Q, K, V that read them
+    (``outgoing``); in a residual stream also the attention's rows of O and bo
+    (``incoming@l``, ``bias@l``) and what reads the stream's output: a per-token dense
+    layer's column, or the last dense layer's columns t·E + c of the flattened tokens."""
+    out: dict[str, Pairs] = {
+        "incoming": [("W1", (c, k), (e, k)) for k in range(F)], "bias": [("b1", (c,), (e,))]}
+    if shape == "pre":
+        out |= {"gain": [("g2", (c,), (e,))], "shift": [("s2", (c,), (e,))]}
+    out["outgoing"] = [(f"{n}{l}", (r, c), (r, e)) for n in "QKV" for r in range(Hd)]
+    if shape == "embed":
+        return out
+    out[f"incoming@{l}"] = [(f"O{l}", (c, r), (e, r)) for r in range(Hd)]
+    if bias:
+        out[f"bias@{l}"] = [(f"bo{l}", (c,), (e,))]
+    if shape == "post":
+        out |= {f"gain@{l}": [(f"g{l + 1}", (c,), (e,))], f"shift@{l}": [(f"s{l + 1}", (c,), (e,))]}
+    if per_token is not None:
+        out[f"outgoing@{l}"] = [(f"W{per_token}", (m, c), (m, e)) for m in range(outputs)]
+    else:
+        out[f"outgoing@{l}"] = [(f"W{last}", (m, t * E + c), (m, t * E + e))  # column by column
+                                for t in range(T) for m in range(outputs)]
+    return out
+
+
+def _hypotheses(rng, layer: int, groups: tuple[str, ...], units: int,
+                specials: list[dict]) -> list[dict]:
     """Two or three hypotheses: all tied, nothing, a kind's classic, random ties and zeros."""
     menu = [{"tie": list(groups)}, {}] + specials
     out = []
@@ -137,11 +166,13 @@ def _hypotheses(rng, groups: tuple[str, ...], units: int, specials: list[dict]) 
             h = {"tie": [g for g, f in zip(groups, fate) if f == 1],
                  "zero": [g for g, f in zip(groups, fate) if f == 2]}
         i, j = rng.choice(units, size=2, replace=False)
-        out.append({"units": [int(i) + 1, int(j) + 1]} | {k: v for k, v in h.items() if v})
+        out.append({"layer": layer, "units": [int(i) + 1, int(j) + 1]}
+                   | {k: v for k, v in h.items() if v})
     return out
 
 
-def attention_case(rng: np.random.Generator) -> Case:
+def attention_case(rng: np.random.Generator, stream_rng: np.random.Generator) -> Case:
+    """Heads of an attention layer and, after an embedding, two of its features."""
     b = _Builder(rng)
     samples, T, F = int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(1, 5))
     H, d = int(rng.integers(2, 4)), int(rng.integers(1, 4))
@@ -163,21 +194,29 @@ def attention_case(rng: np.random.Generator) -> Case:
     b.shapes[f"O{l}"] = (features, H * d)
     if bias:
         b.shapes[f"bo{l}"] = (features,)
-    width = features
+    width, per_token = features, None
     if shape == "post":
         b.norm(features, samples * T > 1)
         if rng.random() < 0.5:
             width = int(rng.integers(1, 4))
-            b.dense(features, width, True, _pick(rng, ACTIVATIONS))
+            per_token = b.dense(features, width, True, _pick(rng, ACTIVATIONS))
     b.layer("flatten")
     outputs = int(rng.integers(1, 3))
-    b.dense(T * width, outputs, True)
+    last = b.dense(T * width, outputs, True)
     specials = [{"tie": ["query", "key", "value"]}, {"zero": ["query", "key"]},
                 {"zero": ["query", "key"], "tie": ["value", "output"]},
                 {"tie": ["value", "output"], "zero": ["query"]}]
-    hyps = _hypotheses(rng, HEAD_GROUPS, H, specials)
+    hyps = _hypotheses(rng, l, HEAD_GROUPS, H, specials)
     pairs = [_head_pairs(l, features, d, h["units"][0] - 1, h["units"][1] - 1, bias) for h in hyps]
-    return _finish(b, rng, samples, (T, F), outputs, l, hyps, pairs, f"attention, {shape}")
+    if shape != "plain" and features > 1:
+        stream = ("incoming", "bias") + (("gain", "shift") if shape != "embed" else ()) + ("outgoing",)
+        more = _hypotheses(stream_rng, 1, stream, features,
+                           [{"tie": ["incoming", "bias"]}, {"tie": list(stream[:-1])}])
+        hyps += more
+        pairs += [_stream_pairs(shape, features, F, T, H * d, l, bias, per_token, last,
+                                width if per_token else outputs, h["units"][0] - 1, h["units"][1] - 1)
+                  for h in more]
+    return _finish(b, rng, samples, (T, F), outputs, hyps, pairs, f"attention, {shape}")
 
 
 def lstm_case(rng: np.random.Generator) -> Case:
@@ -204,26 +243,28 @@ def lstm_case(rng: np.random.Generator) -> Case:
                 {"tie": [g for g in groups if g != "outgoing"]},
                 {"tie": [g for g in groups if g != "recurrent_outgoing"]},
                 {"tie": ["incoming", "recurrent"], "zero": [g for g in groups if g == "bias"]}]
-    hyps = _hypotheses(rng, groups, H, specials)
+    hyps = _hypotheses(rng, l, groups, H, specials)
     pairs = [_lstm_pairs(l, inputs, H, width, h["units"][0] - 1, h["units"][1] - 1, bias)
              for h in hyps]
-    return _finish(b, rng, int(rng.integers(1, 4)), (steps, F), outputs, l, hyps, pairs,
+    return _finish(b, rng, int(rng.integers(1, 4)), (steps, F), outputs, hyps, pairs,
                    f"lstm{', embedded' if l > 1 else ''}{', hidden dense' if hidden else ''}")
 
 
-def _finish(b: _Builder, rng, samples, input_shape, outputs, l, hyps, pairs, shape) -> Case:
+def _finish(b: _Builder, rng, samples, input_shape, outputs, hyps, pairs, shape) -> Case:
     loss = "softmax_ce" if outputs > 1 and rng.random() < 0.3 else "mse"
     head = ["[network]", f"input = {list(input_shape)}", f'loss = "{loss}"', f"samples = {samples}"]
     tail = []
     for h in hyps:
-        tail += ["", "[[hypothesis]]", f"layer = {l}"] + [f"{k} = {json.dumps(v)}" for k, v in h.items()]
+        tail += ["", "[[hypothesis]]"] + [f"{k} = {json.dumps(v)}" for k, v in h.items()]
     text = "\n".join(head + b.lines + tail) + "\n"
     return Case(text, b.shapes, samples, input_shape, outputs, loss, pairs, hyps, shape)
 
 
 def random_case(seed: int) -> Case:
     rng = np.random.default_rng(seed)
-    return (attention_case if seed % 2 == 0 else lstm_case)(rng)
+    if seed % 2:
+        return lstm_case(rng)
+    return attention_case(rng, np.random.default_rng([seed, 1]))
 
 
 # ---- points, differences, hypotheses ------------------------------------------------------
@@ -231,20 +272,28 @@ def paired_difference(grads: dict[str, np.ndarray], pairs: Pairs) -> np.ndarray:
     return np.array([grads[t][a] - grads[t][b] for t, a, b in pairs])
 
 
+def assumed(groups: dict[str, Pairs], hyp: dict, key: str = "both") -> list[str]:
+    """The groups a hypothesis ties (``key="tie"``), zeroes, or both: a name holds for the
+    whole residual stream (``incoming`` ties ``incoming@2`` too)."""
+    names = set(hyp.get("tie", []) if key != "zero" else []) | \
+        set(hyp.get("zero", []) if key != "tie" else [])
+    return [g for g in groups if g.split("@")[0] in names]
+
+
 def impose(theta: dict[str, np.ndarray], groups: dict[str, Pairs], hyp: dict) -> None:
     """Ties first (unit j's entry := unit i's), then zeros (both units' entries := 0)."""
-    for g in hyp.get("tie", []):
+    for g in assumed(groups, hyp, "tie"):
         for t, a, b in groups[g]:
             theta[t][b] = theta[t][a]
-    for g in hyp.get("zero", []):
+    for g in assumed(groups, hyp, "zero"):
         for t, a, b in groups[g]:
             theta[t][a] = theta[t][b] = 0.0
 
 
 def violations(theta, groups: dict[str, Pairs], hyp: dict) -> list[str]:
-    bad = [f"{g}: {t}{a} != {t}{b}" for g in hyp.get("tie", []) for t, a, b in groups[g]
+    bad = [f"{g}: {t}{a} != {t}{b}" for g in assumed(groups, hyp, "tie") for t, a, b in groups[g]
            if theta[t][a] != theta[t][b]]
-    return bad + [f"{g}: {t}{a} or {t}{b} != 0" for g in hyp.get("zero", [])
+    return bad + [f"{g}: {t}{a} or {t}{b} != 0" for g in assumed(groups, hyp, "zero")
                   for t, a, b in groups[g] if theta[t][a] != 0 or theta[t][b] != 0]
 
 
@@ -265,7 +314,8 @@ def check_case(seed: int, points: int = 3, steps: int = 4) -> Counter:
     """Derive a random case and check every group and verdict against torch; returns a
     tally (statuses, verdicts, undecided groups by shape)."""
     case = random_case(seed)
-    d = symderive.derive(symderive.Spec.from_toml(case.text, f"<seed {seed}>"), numeric=False)
+    d = symderive.derive(symderive.Spec.from_toml(case.text, f"<seed {seed}>"))
+    assert d.agreement, f"seed {seed}: the numeric cross-check disagrees: {d.numeric}\n{case.text}"
     report = [{"verdict": r.verdict, "groups": {g.group: {"status": g.status, "witness": g.witness}
                                                 for g in r.groups}} for r in d.results]
     rng = np.random.default_rng(10_000 + seed)
@@ -298,6 +348,9 @@ def check_json(d, report: list[dict], seed: int) -> str:
         raise
     for r, j in zip(report, json.loads(text)["hypotheses"], strict=True):
         assert r["verdict"] == j["verdict"], f"seed {seed}"
+        names = set(j["tie"]) | set(j["zero"])
+        covered = all(g.split("@")[0] in names for g in r["groups"])
+        assert j["proof"]["covered"] == covered, f"seed {seed}"
         for name, g in r["groups"].items():
             assert j["groups"][name]["status"] == g["status"], f"seed {seed}: {name}"
             if g["witness"] is not None:
@@ -352,15 +405,15 @@ def undecided_in_torch(spec, case: Case, groups, hyp, name, rng) -> str:
 
 def check_verdict(spec, case: Case, groups, hyp, result, rng, steps, where) -> None:
     status = {n: g["status"] for n, g in result["groups"].items()}
-    assumed = set(hyp.get("tie", [])) | set(hyp.get("zero", []))
-    broken = any(status[g] == "different" for g in assumed)
-    covered = assumed == set(status) and all(s == "equal" for s in status.values())
+    held = assumed(groups, hyp)
+    broken = any(status[g] == "different" for g in held)
+    covered = set(held) == set(status) and all(s == "equal" for s in status.values())
     want = "broken" if broken else "preserved" if covered else "undecided"
     assert result["verdict"] == want, f"verdict {result['verdict']}, groups {status}: {where}"
     if want == "preserved":
         check_training(spec, case, groups, hyp, rng, steps, where)
     elif want == "broken":
-        name = next(g for g in sorted(assumed) if status[g] == "different")
+        name = next(g for g in held if status[g] == "different")
         check_one_step_apart(spec, groups[name], result["groups"][name]["witness"].__dict__, where)
 
 
