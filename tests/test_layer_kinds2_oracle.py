@@ -153,6 +153,14 @@ def _stream_pairs(shape: str, E: int, F: int, T: int, Hd: int, l: int, bias: boo
     return out
 
 
+def _dense_pairs(l: int, inputs: int, reader: str, rows: int, i: int, j: int) -> dict[str, Pairs]:
+    """Two units of dense layer l: their rows of W and b, and their columns of the tensor
+    ``reader`` (rows ``rows``) of the layer that reads them (an LSTM's W: every gate)."""
+    return {"incoming": [(f"W{l}", (i, k), (j, k)) for k in range(inputs)],
+            "bias": [(f"b{l}", (i,), (j,))],
+            "outgoing": [(reader, (r, i), (r, j)) for r in range(rows)]}
+
+
 def _hypotheses(rng, layer: int, groups: tuple[str, ...], units: int,
                 specials: list[dict]) -> list[dict]:
     """Two or three hypotheses: all tied, nothing, a kind's classic, random ties and zeros."""
@@ -219,7 +227,9 @@ def attention_case(rng: np.random.Generator, stream_rng: np.random.Generator) ->
     return _finish(b, rng, samples, (T, F), outputs, hyps, pairs, f"attention, {shape}")
 
 
-def lstm_case(rng: np.random.Generator) -> Case:
+def lstm_case(rng: np.random.Generator, dense_rng: np.random.Generator) -> Case:
+    """Hidden units of an LSTM and, when there are, two units of the dense layers
+    before it (an embedding per step) and after it."""
     b = _Builder(rng)
     steps, F, H = int(rng.integers(1, 5)), int(rng.integers(1, 4)), int(rng.integers(2, 4))
     bias = bool(rng.integers(2))
@@ -246,6 +256,14 @@ def lstm_case(rng: np.random.Generator) -> Case:
     hyps = _hypotheses(rng, l, groups, H, specials)
     pairs = [_lstm_pairs(l, inputs, H, width, h["units"][0] - 1, h["units"][1] - 1, bias)
              for h in hyps]
+    dense = ("incoming", "bias", "outgoing")
+    for k, ins, reader, rows, units in ((l - 1, F, f"W{l}", 4 * H, inputs),
+                                        (l + 1, H, f"W{l + 2}", outputs, width if hidden else 0)):
+        if k >= 1 and units > 1:
+            more = _hypotheses(dense_rng, k, dense, units, [{"tie": ["incoming", "bias"]}])
+            hyps += more
+            pairs += [_dense_pairs(k, ins, reader, rows, h["units"][0] - 1, h["units"][1] - 1)
+                      for h in more]
     return _finish(b, rng, int(rng.integers(1, 4)), (steps, F), outputs, hyps, pairs,
                    f"lstm{', embedded' if l > 1 else ''}{', hidden dense' if hidden else ''}")
 
@@ -262,9 +280,8 @@ def _finish(b: _Builder, rng, samples, input_shape, outputs, hyps, pairs, shape)
 
 def random_case(seed: int) -> Case:
     rng = np.random.default_rng(seed)
-    if seed % 2:
-        return lstm_case(rng)
-    return attention_case(rng, np.random.default_rng([seed, 1]))
+    more = np.random.default_rng([seed, 1])         # the other layers' hypotheses
+    return lstm_case(rng, more) if seed % 2 else attention_case(rng, more)
 
 
 # ---- points, differences, hypotheses ------------------------------------------------------
@@ -382,7 +399,9 @@ def check_witness(spec, case: Case, groups, hyp, name, w, where) -> None:
                                err_msg=f"{name}: witness not reproduced by torch; {where}")
     size = np.max(np.abs(want))
     assert size > CLEAR * _scale(grads), f"{name}: witness difference is not clearly non-zero; {where}"
-    return "witness" if size > 1e-4 * _scale(grads) else "weak witness (under 1e-4 relative)"
+    relative = size / _scale(grads)
+    return "witness" if relative > 1e-4 else \
+        f"weak witness (under 1e-{int(-np.log10(relative))} relative: too small for float32)"
 
 
 def check_equal(spec, case: Case, pairs: Pairs, hyp, groups, rng, points, where) -> None:
