@@ -2,10 +2,14 @@
 
 Each case is a random spec (an attention layer, alone, after an embedding, or in a
 pre- or post-norm residual block, then flatten and dense; or an LSTM, then dense)
-with random hypotheses on two heads or two hidden units. ``symderive.derive`` answers;
-everything it says is checked with torch (``layer_reference.torch_gradient``, built from
-the spec's tables) and with a pairing of the two units' entries written here from the
-contract's definition (not symderive's own pairing in ``engine.layers.units``):
+with random hypotheses on two heads or two hidden units (and on two features of the
+embedding or residual stream, two units of a dense layer before or after an LSTM).
+``symderive.derive`` answers; everything it says is checked with torch
+(``layer_reference.torch_gradient``, built from the spec's tables) and with a pairing
+of the two units' entries written here from the contract's definition (not symderive's
+own pairing in ``engine.layers.units``). A group's entries are listed as the witnesses
+list them: tensor by tensor, unit i's rows (then its biases) in row-major order, and the
+columns of a later tensor that read it one column after the other.
 
 - a ``different`` group: its witness satisfies the hypothesis and torch reproduces its
   difference (to 1e-9 relative), which is clearly not zero;
@@ -54,7 +58,7 @@ class Case:
     loss: str
     groups: list[dict[str, Pairs]]     # per hypothesis
     hypotheses: list[dict]
-    shape: str                         # "attention, post-norm", "lstm, 1 dense", ...
+    shape: str                         # "attention, post", "lstm, hidden dense", ...
 
 
 # ---- random specs ------------------------------------------------------------------------
@@ -339,7 +343,7 @@ def check_case(seed: int, points: int = 3, steps: int = 4) -> Counter:
     tally = Counter(specs=1)
     for hyp, groups, result in zip(case.hypotheses, case.groups, report, strict=True):
         where = f"seed {seed}, hypothesis {hyp}:\n{case.text}"
-        assert list(result["groups"]) == list(groups), where
+        assert list(result["groups"]) == list(groups), f"groups {list(result['groups'])}: {where}"
         for name, g in result["groups"].items():
             tally[f"group {g['status']}"] += 1
             if g["status"] == "different":
@@ -347,12 +351,28 @@ def check_case(seed: int, points: int = 3, steps: int = 4) -> Counter:
             elif g["status"] == "equal":
                 check_equal(d.spec, case, groups[name], hyp, groups, rng, points, f"{name}, {where}")
             else:
-                tally[f"undecided {name} ({case.shape}): {undecided_in_torch(d.spec, case, groups, hyp, name, rng)}"] += 1
+                seen = undecided_in_torch(d.spec, case, groups, hyp, name, rng)
+                tally[f"undecided {name} ({case.shape}): {seen}"
+                      + (f" (seed {seed})" if seen == "torch differs" else "")] += 1
         check_verdict(d.spec, case, groups, hyp, result, rng, steps, where)
         tally["hypotheses"] += 1
+        tally[f"hypotheses on {target(groups)}"] += 1
+        if result["verdict"] == "undecided" and set(assumed(groups, hyp)) == set(groups):
+            tally[f"verdict undecided though every group is assumed ({case.shape})"] += 1
         tally[f"verdict {result['verdict']}"] += 1
     tally[check_json(d, report, seed)] += 1
     return tally
+
+
+def target(groups: dict[str, Pairs]) -> str:
+    """What a hypothesis is about, by its groups (for the tally)."""
+    if "query" in groups:
+        return "heads"
+    if "recurrent" in groups:
+        return "lstm units"
+    if any("@" in g for g in groups) or "gain" in groups:
+        return "features of a residual stream"
+    return "dense units (before attention, before or after an lstm)"
 
 
 def check_json(d, report: list[dict], seed: int) -> str:
@@ -385,7 +405,8 @@ def known_crash(result: dict) -> bool:
         all(g["status"] == "equal" for g in result["groups"].values())
 
 
-def check_witness(spec, case: Case, groups, hyp, name, w, where) -> None:
+def check_witness(spec, case: Case, groups, hyp, name, w, where) -> str:
+    """Re-evaluate a witness in torch; returns how clear it is (for the tally)."""
     theta = {k: np.asarray(v, dtype=float) for k, v in w["parameters"].items()}
     assert {k: v.shape for k, v in theta.items()} == case.shapes, where
     assert violations(theta, groups, hyp) == [], where
