@@ -128,3 +128,8 @@ def random_spec(rng: np.random.Generator, norm: bool, skip: bool, tiny: bool = F
               "[[layer]]", 'kind = "dense"', "units = 2",
               "[[hypothesis]]", "layer = 1", "units = [1, 2]"]
     return Spec.from_toml("\n".join(lines) + "\n", "<random>")
+
+
+if torch is not None:       # the named activations a random spec may also draw (exact gelu)
+    TORCH_ACTIVATIONS.update({"gelu": torch.nn.functional.gelu, "silu": torch.nn.functional.silu,
+                              "softplus": torch.nn.functional.softplus})
