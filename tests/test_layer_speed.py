@@ -209,3 +209,59 @@ def symderive_derive(text: str):
     from symderive.api import derive
 
     return derive(Spec.from_toml(text, "t"), numeric=False).results[0]
+
+
+PRE_NORM = """
+[network]
+input = [4, 2]
+samples = 1
+
+[[layer]]
+kind = "dense"
+units = 3
+activation = "tanh"
+
+[[layer]]
+kind = "norm"
+over = "features"
+
+[[layer]]
+kind = "attention"
+heads = 2
+head_dim = 1
+skip = 1
+
+[[layer]]
+kind = "flatten"
+
+[[layer]]
+kind = "dense"
+units = 2
+
+[[hypothesis]]
+layer = 1
+units = [1, 3]
+zero = ["incoming", "outgoing"]
+"""
+
+
+def test_a_norm_before_attention_is_not_differentiated_whole(monkeypatch):
+    """A pre-norm block's gains: the whole-loss zero test took 47 s a group (estimated
+    at 2 s; the command line ran past its limit). Attention after a norm multiplies the
+    estimate (zero_test_factor), so the step is skipped and says so; without the norm
+    the factor is 1."""
+    from symderive.engine.layers import attention, settle
+
+    def never(*args):
+        raise AssertionError("the whole loss was differentiated")
+
+    monkeypatch.setattr(settle, "_whole_loss_zero", never)
+    result = symderive_derive(PRE_NORM)
+    skipped = {g.group for g in result.groups if g.method == "whole loss skipped"}
+    assert {"gain", "shift"} <= skipped
+    assert all(g.note.startswith("The whole-loss check was skipped")
+               for g in result.groups if g.group in skipped)
+    spec = Spec.from_toml(PRE_NORM, "t")
+    layers = spec.network.stack
+    assert attention.KIND.zero_test_factor(layers[2], layers[:2]) > 10
+    assert attention.KIND.zero_test_factor(layers[2], layers[:1]) == 1.0

@@ -149,11 +149,14 @@ def group_seconds(stack, entries, tie: dict) -> tuple[float, float]:
     return d, d * SECONDS_PER_RAW_TERM + len(wrt) * nodes * SECONDS_PER_NODE
 
 
-def group_skip_note(stack, entries, tie: dict, limit: float) -> str | None:
-    """Why the whole-loss step of a group is skipped (its estimate, :func:`group_seconds`,
-    is over ``limit``, or over what is left of the derivation's :func:`allowance`), in a
-    sentence with the numbers; None when it runs."""
+def group_skip_note(stack, entries, tie: dict, limit: float,
+                    factor: float = 1.0) -> str | None:
+    """Why the whole-loss step of a group is skipped (its estimate, :func:`group_seconds`
+    times ``factor``, the layers' own correction, is over ``limit``, or over what is left
+    of the derivation's :func:`allowance`), in a sentence with the numbers; None when it
+    runs."""
     terms, seconds = group_seconds(stack, entries, tie)
+    seconds *= factor
     if seconds > limit:
         shown = f"{seconds:.0f} s" if seconds < 1e6 else "more than a million seconds"
         return (f"The whole-loss check was skipped because it would cost too much: "

@@ -157,6 +157,15 @@ class LayerKind(ABC):
         over the tokens); 1 for a kind whose outputs are as large as its inputs'."""
         return 1
 
+    #: Does the kind divide by a square root of its inputs (a norm's variance)?
+    normalises = False
+
+    def zero_test_factor(self, layer: LayerSpec, earlier: tuple[LayerSpec, ...]) -> float:
+        """How many times the whole-loss step's estimate (:func:`..expansion.group_seconds`)
+        under-counts SymPy's zero test of a derivative through this layer, given the
+        layers before it; 1 when it does not."""
+        return 1.0
+
     def pass_loops(self, layer: LayerSpec) -> int:
         """Python-level iterations of one forward + backward pass through the layer (a
         kind whose pass loops, over kernel offsets or steps, says how many): the unit

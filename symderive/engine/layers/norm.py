@@ -39,6 +39,7 @@ def _broadcast(v: np.ndarray, channel: int, ndim: int) -> np.ndarray:
 
 class Norm(LayerKind):
     name = "norm"
+    normalises = True
     seconds_per_mac, seconds_per_loop = 1e-10, 6e-5   # bench_kind_costs.py --fit
 
     def statistics(self, layer: LayerSpec) -> str | None:

@@ -209,8 +209,10 @@ def _whole_loss_skip(stack: Stack, units: Units, name: str) -> str | None:
     from ..expansion import group_skip_note
     from ..gradients import WHOLE_LOSS_SECONDS
 
+    layers = stack.spec.stack
+    factor = max(layer_kind(s.kind).zero_test_factor(s, layers[:s.index - 1]) for s in layers)
     return group_skip_note(stack, units.groups[name], tie_substitution(stack.theta, units),
-                           WHOLE_LOSS_SECONDS)
+                           WHOLE_LOSS_SECONDS, factor)
 
 
 def _whole_loss_zero(stack: Stack, units: Units, name: str) -> bool:
