@@ -13,7 +13,9 @@ except ImportError:
     torch = None
 
 TORCH_ACTIVATIONS = {} if torch is None else {
-    "tanh": torch.tanh, "identity": lambda t: t, "sigmoid": torch.sigmoid, "relu": torch.relu}
+    "tanh": torch.tanh, "identity": lambda t: t, "sigmoid": torch.sigmoid, "relu": torch.relu,
+    "softplus": torch.nn.functional.softplus, "gelu": torch.nn.functional.gelu,
+    "silu": torch.nn.functional.silu}
 
 
 def torch_loss(spec: Spec, theta: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray):
