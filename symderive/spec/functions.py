@@ -120,29 +120,9 @@ def _np_softplus(u: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, u)
 
 
-_SQRT2 = math.sqrt(2.0)
-_SQRT_2PI = math.sqrt(2.0 * math.pi)
-
-
-def _np_gelu(u: np.ndarray) -> np.ndarray:
-    """The exact GELU z·Φ(z), Φ the standard normal CDF (PyTorch's ``approximate='none'``)."""
-    return u * 0.5 * (1.0 + _np_erf(u / _SQRT2))
-
-
-def _np_dgelu(u: np.ndarray) -> np.ndarray:
-    """GELU' = Φ(z) + z·φ(z), φ the standard normal density."""
-    return 0.5 * (1.0 + _np_erf(u / _SQRT2)) + u * np.exp(-0.5 * u * u) / _SQRT_2PI
-
-
-def _np_silu(u: np.ndarray) -> np.ndarray:
-    """SiLU (swish) z·σ(z)."""
-    return u * _np_sigmoid(u)
-
-
-def _np_dsilu(u: np.ndarray) -> np.ndarray:
-    """SiLU' = σ(z)(1 + z(1 − σ(z)))."""
-    s = _np_sigmoid(u)
-    return s * (1.0 + u * (1.0 - s))
+def _np_phi(u: np.ndarray) -> np.ndarray:
+    """Φ, the standard normal CDF: the exact GELU is z·Φ(z) (PyTorch's approximate='none')."""
+    return 0.5 * (1.0 + _np_erf(u / math.sqrt(2.0)))
 
 
 @dataclass(frozen=True)
@@ -189,8 +169,10 @@ def _named_activations() -> dict[str, Activation]:
         "relu": Activation("relu", relu(Z), lambda u: np.maximum(u, 0.0),
                            lambda u: (u > 0).astype(float), smooth=False, kinks=(0.0,)),
         "softplus": Activation("softplus", softplus(Z), _np_softplus, _np_sigmoid),
-        "gelu": Activation("gelu", Z / 2 * (1 + sp.erf(Z / sp.sqrt(2))), _np_gelu, _np_dgelu),
-        "silu": Activation("silu", Z * sigmoid(Z), _np_silu, _np_dsilu),
+        "gelu": Activation("gelu", Z / 2 * (1 + sp.erf(Z / sp.sqrt(2))), lambda u: u * _np_phi(u),
+                           lambda u: _np_phi(u) + u * np.exp(-u * u / 2) / math.sqrt(2 * math.pi)),
+        "silu": Activation("silu", Z * sigmoid(Z), lambda u: u * _np_sigmoid(u),
+                           lambda u: _np_sigmoid(u) * (1 + u * (1 - _np_sigmoid(u)))),
     }
 
 
