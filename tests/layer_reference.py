@@ -13,7 +13,9 @@ except ImportError:
     torch = None
 
 TORCH_ACTIVATIONS = {} if torch is None else {
-    "tanh": torch.tanh, "identity": lambda t: t, "sigmoid": torch.sigmoid, "relu": torch.relu}
+    "tanh": torch.tanh, "identity": lambda t: t, "sigmoid": torch.sigmoid, "relu": torch.relu,
+    "softplus": torch.nn.functional.softplus, "gelu": torch.nn.functional.gelu,
+    "silu": torch.nn.functional.silu}
 
 
 def torch_loss(spec: Spec, theta: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray):
@@ -102,6 +104,28 @@ def torch_gradient(spec: Spec, theta, X, Y) -> dict[str, np.ndarray]:
     loss, params = torch_loss(spec, theta, X, Y)
     loss.backward()
     return {k: p.grad.numpy() for k, p in params.items()}
+
+
+def witnesses_reproduced(d) -> int:
+    """Recompute every witness's difference of derivation ``d`` (a ``[[layer]]`` spec) by
+    torch autograd from its listed values, assert it is the reported one and clearly
+    non-zero; return how many witnesses there were."""
+    from symderive.engine.layers.units import Units
+
+    found = 0
+    for r in d.results:
+        units = Units(d.spec.network, r.hypothesis)
+        for g in r.groups:
+            if g.witness is None:
+                continue
+            w = g.witness
+            theta = {k: np.asarray(v, dtype=float) for k, v in w.parameters.items()}
+            grads = torch_gradient(d.spec, theta, np.asarray(w.inputs), np.asarray(w.targets))
+            again = units.difference(grads, g.group)
+            assert np.allclose(again, w.difference, rtol=1e-9, atol=1e-12)
+            assert np.max(np.abs(again)) > 1e-6
+            found += 1
+    return found
 
 
 def random_spec(rng: np.random.Generator, norm: bool, skip: bool, tiny: bool = False,

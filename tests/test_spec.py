@@ -135,7 +135,7 @@ BAD = [
     ("one-layer", _edit("[2, 3, 1]", "[2]"), "network.layers", "an input and an output", 2),
     ("layers-not-array", _edit("[2, 3, 1]", '"2,3,1"'), "network.layers", "array", 2),
     ("layers-missing", _edit("layers = [2, 3, 1]\n", ""), "network.layers", "required", 1),
-    ("unknown-activation", _edit('"tanh"', '"gelu"'), "network.activation", "sigmoid", 3),
+    ("unknown-activation", _edit('"tanh"', '"mish"'), "network.activation", "sigmoid", 3),
     ("activation-number", _edit('"tanh"', "3"), "network.activation", "latex", 3),
     ("activation-bad-table", _edit('"tanh"', '{ tex = "z" }'), "network.activation",
      "latex", 3),

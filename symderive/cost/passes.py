@@ -74,6 +74,7 @@ PIECE_ELEMENT = 60
 NAMED = {"identity": ((1, 2), (0, 1)), "tanh": ((10, 18), (1, 3)), "relu": ((3, 6), (1, 2)),
          "sigmoid": ((160, 330), (16, 40)), "softplus": ((100, 200), (1, 16)),
          "any": ((10, 18), (1, 3))}       # generic mode computes with tanh
+#: (``gelu`` and ``silu`` are costed from their formulas, as a LaTeX one: erf, sigmoid.)
 #: An elementary operation of a formula, per element; a transcendental function.
 OPERATION, TRANSCENDENTAL = 6, 25
 #: symderive's own functions in a formula, printed as calls to their NumPy versions:

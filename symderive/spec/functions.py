@@ -120,6 +120,11 @@ def _np_softplus(u: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, u)
 
 
+def _np_phi(u: np.ndarray) -> np.ndarray:
+    """Φ, the standard normal CDF: the exact GELU is z·Φ(z) (PyTorch's approximate='none')."""
+    return 0.5 * (1.0 + _np_erf(u / math.sqrt(2.0)))
+
+
 @dataclass(frozen=True)
 class Activation:
     """An elementwise activation: SymPy expression in :data:`Z` plus NumPy twins."""
@@ -164,6 +169,10 @@ def _named_activations() -> dict[str, Activation]:
         "relu": Activation("relu", relu(Z), lambda u: np.maximum(u, 0.0),
                            lambda u: (u > 0).astype(float), smooth=False, kinks=(0.0,)),
         "softplus": Activation("softplus", softplus(Z), _np_softplus, _np_sigmoid),
+        "gelu": Activation("gelu", Z / 2 * (1 + sp.erf(Z / sp.sqrt(2))), lambda u: u * _np_phi(u),
+                           lambda u: _np_phi(u) + u * np.exp(-u * u / 2) / math.sqrt(2 * math.pi)),
+        "silu": Activation("silu", Z * sigmoid(Z), lambda u: u * _np_sigmoid(u),
+                           lambda u: _np_sigmoid(u) * (1 + u * (1 - _np_sigmoid(u)))),
     }
 
 

@@ -231,7 +231,7 @@ def _check_samples(spec: NetworkSpec) -> None:
 
 
 #: Named output activations whose values can leave (0, 1), where ln ŷ or ln(1 − ŷ) is undefined.
-_UNBOUNDED_OUTPUTS = ("identity", "tanh", "relu", "softplus")
+_UNBOUNDED_OUTPUTS = ("identity", "tanh", "relu", "softplus", "gelu", "silu")
 
 
 def _check_bce_output(spec: NetworkSpec) -> None:
