@@ -146,17 +146,24 @@ def group_seconds(stack, entries, tie: dict) -> tuple[float, float]:
     wrt = frozenset(stack.theta[t][i] for t, i in ei + ej)
     zero = frozenset(k for k, v in tie.items() if v == 0)
     _, d, nodes = raw_terms(stack_loss(stack), wrt, zero)
-    return d, d * SECONDS_PER_RAW_TERM + len(wrt) * nodes * SECONDS_PER_NODE
+    return d, (d * SECONDS_PER_RAW_TERM + len(wrt) * nodes * SECONDS_PER_NODE) * \
+        zero_test_factor(stack)
 
 
-def group_skip_note(stack, entries, tie: dict, limit: float,
-                    factor: float = 1.0) -> str | None:
-    """Why the whole-loss step of a group is skipped (its estimate, :func:`group_seconds`
-    times ``factor``, the layers' own correction, is over ``limit``, or over what is left
-    of the derivation's :func:`allowance`), in a sentence with the numbers; None when it
-    runs."""
+def zero_test_factor(stack) -> float:
+    """The layers' own correction of the count (:meth:`LayerKind.zero_test_factor`: how
+    many times it under-counts SymPy's zero test through a layer, given those before)."""
+    from .layers import layer_kind
+
+    layers = stack.spec.stack
+    return max(layer_kind(s.kind).zero_test_factor(s, layers[:s.index - 1]) for s in layers)
+
+
+def group_skip_note(stack, entries, tie: dict, limit: float) -> str | None:
+    """Why the whole-loss step of a group is skipped (its estimate, :func:`group_seconds`,
+    is over ``limit``, or over what is left of the derivation's :func:`allowance`), in a
+    sentence with the numbers; None when it runs."""
     terms, seconds = group_seconds(stack, entries, tie)
-    seconds *= factor
     if seconds > limit:
         shown = f"{seconds:.0f} s" if seconds < 1e6 else "more than a million seconds"
         return (f"The whole-loss check was skipped because it would cost too much: "

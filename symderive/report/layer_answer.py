@@ -88,7 +88,7 @@ def free_but_equal(r: HypothesisResult, units: Units, word: str) -> str:
     """Why a case whose every group is proved equal is undecided: a group is free, so
     the two units need not be the same to begin with."""
     free = group_words(free_groups(units), word)
-    verb = "are" if free.endswith("s") or " and " in free else "is"
+    verb = "is" if _single(free) else "are"
     return (f"every group's gradients are proved equal, but their {free} {verb} not assumed "
             f"identical, so the two {word}s are not shown to stay identical")
 

@@ -176,14 +176,10 @@ def _hypothesis(network: NetworkSpec, k: int, r: HypothesisResult) -> Section:
 def _sentence(network: NetworkSpec, units: Units, r: HypothesisResult) -> str:
     layer = network.stack[units.hyp.layer - 1]
     kind = layer_kind(layer.kind)
-    parts: list[str] = []
-    for g in spec_kind(layer.kind).own_groups(layer.bias):   # a head's are not "incoming"
-        text = kind.difference(layer, g)
-        if text not in parts:
-            parts.append(text)
-    if any(units.base(g.group) == "outgoing" for g in r.groups) and \
-            kind.difference(layer, "outgoing") not in parts:
-        parts.append(kind.difference(layer, "outgoing"))
+    own = list(spec_kind(layer.kind).own_groups(layer.bias))   # a head's are not "incoming"
+    if any(units.base(g.group) == "outgoing" for g in r.groups):
+        own.append("outgoing")
+    parts = list(dict.fromkeys(kind.difference(layer, g) for g in own))
     for g in ("gain", "shift"):
         owners = [int(n.partition("@")[2] or units.hyp.layer) for n in units.groups
                   if units.base(n) == g]

@@ -161,7 +161,7 @@ class LayerKind(ABC):
     normalises = False
 
     def zero_test_factor(self, layer: LayerSpec, earlier: tuple[LayerSpec, ...]) -> float:
-        """How many times the whole-loss step's estimate (:func:`..expansion.group_seconds`)
+        """How many times the whole-loss step's count (:func:`..expansion.group_seconds`)
         under-counts SymPy's zero test of a derivative through this layer, given the
         layers before it; 1 when it does not."""
         return 1.0

@@ -278,7 +278,7 @@ class LSTM(LayerKind):
         shape = layer_shape(layer)
         if by_structure(group, hyp.zero, shape.steps, shape.units, layer.bias):
             return True
-        model = local_model(layer.index, layer_shape(layer), hyp.units, hyp.tie, hyp.zero,
+        model = local_model(layer.index, shape, hyp.units, hyp.tie, hyp.zero,
                             readers=after.units, bias=layer.bias)
         return model.vanishes(group)
 

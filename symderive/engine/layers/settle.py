@@ -128,8 +128,9 @@ def local_zero(stack: Stack, units: Units, name: str) -> bool:
 
 # ---- the witness search ---------------------------------------------------------------
 class _Point:
-    def __init__(self, theta: Theta, X: np.ndarray, Y: np.ndarray, grads: Theta, ok: bool):
-        self.theta, self.X, self.Y, self.grads, self.ok = theta, X, Y, grads, ok
+    def __init__(self, theta: Theta, X: np.ndarray, Y: np.ndarray, grads: Theta,
+                 zs: list[np.ndarray], ok: bool):
+        self.theta, self.X, self.Y, self.grads, self.zs, self.ok = theta, X, Y, grads, zs, ok
         largest = [float(np.max(np.abs(g))) for g in grads.values() if g.size]
         self.threshold = (math.nan if not all(np.isfinite(largest)) else
                           max(ABSOLUTE_THRESHOLD, RELATIVE_THRESHOLD * max([1.0] + largest)))
@@ -169,7 +170,7 @@ def random_point(stack: Stack, units: Units, rng: np.random.Generator) -> _Point
     Y = random_targets(spec, rng)
     with np.errstate(all="ignore"):
         _, grads, zs = stack.np_gradient(theta, X, Y)
-    return _Point(theta, X, Y, grads, not _near_kink(stack, zs))
+    return _Point(theta, X, Y, grads, zs, not _near_kink(stack, zs))
 
 
 def _draw(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -209,10 +210,8 @@ def _whole_loss_skip(stack: Stack, units: Units, name: str) -> str | None:
     from ..expansion import group_skip_note
     from ..gradients import WHOLE_LOSS_SECONDS
 
-    layers = stack.spec.stack
-    factor = max(layer_kind(s.kind).zero_test_factor(s, layers[:s.index - 1]) for s in layers)
     return group_skip_note(stack, units.groups[name], tie_substitution(stack.theta, units),
-                           WHOLE_LOSS_SECONDS, factor)
+                           WHOLE_LOSS_SECONDS)
 
 
 def _whole_loss_zero(stack: Stack, units: Units, name: str) -> bool:

@@ -90,7 +90,14 @@ class Stack:
     def np_loss(self, theta: Theta, X: np.ndarray, Y: np.ndarray) -> float:
         """The loss alone: the forward pass of :meth:`np_gradient`, bit for bit, without
         the backward pass (finite differences need only this)."""
-        return float(self.spec.loss.np_value_and_grad(self.np_forward(theta, X)[0], Y)[0])
+        return self.np_loss_and_zs(theta, X, Y)[0]
+
+    def np_loss_and_zs(self, theta: Theta, X: np.ndarray, Y: np.ndarray
+                       ) -> tuple[float, list[np.ndarray]]:
+        """:meth:`np_loss` and the pre-activations z of every layer (as
+        :meth:`np_gradient` gives them)."""
+        out, tape = self.np_forward(theta, X)
+        return float(self.spec.loss.np_value_and_grad(out, Y)[0]), [z for z, _ in tape]
 
     def np_gradient(self, theta: Theta, X: np.ndarray, Y: np.ndarray
                     ) -> tuple[float, Theta, list[np.ndarray]]:

@@ -93,21 +93,18 @@ class Units:
         """Make ``theta`` satisfy the hypothesis in place: copy i's tied entries to j,
         zero both units' zeroed entries."""
         for name, (ei, ej) in self.groups.items():
-            if self.base(name) in self.hyp.tie:
-                if self._layout.disjoint:     # no entry twice: the order does not matter
-                    for ta, ia, tb, ib in self._layout.runs(name):
-                        theta[tb][ib] = theta[ta][ia]
-                    continue
-                for (ta, ia), (tb, ib) in zip(ei, ej):
+            tied, zeroed = self.base(name) in self.hyp.tie, self.base(name) in self.hyp.zero
+            if not (tied or zeroed):
+                continue
+            # no entry twice: whole runs at once; else pair by pair, in order (a stream's
+            # W[i, j] and W[j, i] are copied one after the other)
+            pairs = self._layout.runs(name) if self._layout.disjoint else \
+                [(ta, ia, tb, ib) for (ta, ia), (tb, ib) in zip(ei, ej)]
+            for ta, ia, tb, ib in pairs:
+                if tied:
                     theta[tb][ib] = theta[ta][ia]
-            elif self.base(name) in self.hyp.zero:
-                if self._layout.disjoint:
-                    for ta, ia, tb, ib in self._layout.runs(name):
-                        theta[ta][ia] = 0
-                        theta[tb][ib] = 0
-                    continue
-                for t, idx in ei + ej:
-                    theta[t][idx] = 0
+                else:
+                    theta[ta][ia] = theta[tb][ib] = 0
 
     def difference(self, grads: dict[str, np.ndarray], name: str) -> np.ndarray:
         """∂L/∂θ_i − ∂L/∂θ_j of a group, entry by entry (paired)."""
